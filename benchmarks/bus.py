@@ -1,0 +1,69 @@
+"""Event-bus throughput: events/s from one publisher through 1 and through 10 subscribers.
+
+    .venv/bin/python benchmarks/bus.py [--events N]
+
+Lifecycle events (SEGMENT_COMPLETE) all reach every subscriber; the progress run measures the coalescing path
+(SEGMENT_PROGRESS over 8 segments). Consumers drain concurrently on the same loop, as the StateManager and the
+UI do. With --log the bus also writes the JSONL log, as in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from drapto_tui.events import EventBus, ProcessingEvents, make_event
+
+
+async def run(n_events: int, n_subs: int, kind: ProcessingEvents, log: bool) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        bus = EventBus(Path(tmp) / "events.jsonl" if log else None, default_maxsize=n_events + 10)
+        subs = [bus.subscribe(f"s{i}") for i in range(n_subs)]
+        received = [0] * n_subs
+
+        async def consume(i: int) -> None:
+            sub = subs[i]
+            while True:
+                batch = sub.drain()
+                received[i] += len(batch)
+                if batch and batch[-1].data.get("last"):
+                    return
+                await asyncio.sleep(0)
+
+        events = [make_event(kind, job_id="j", segment=k % 8, progress=k / n_events) for k in range(n_events)]
+        events.append(make_event(ProcessingEvents.ENCODING_COMPLETE, job_id="j", last=True))
+        tasks = [asyncio.create_task(consume(i)) for i in range(n_subs)]
+        start = time.perf_counter()
+        for k, event in enumerate(events):
+            bus.publish(event)
+            if k % 256 == 0:
+                await asyncio.sleep(0)  # a real pipeline yields to the loop between steps
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        bus.close()
+        return (len(events)) / elapsed, min(received)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(f"{'events':<18}{'subscribers':>12}{'log':>6}{'events/s (median)':>20}{'delivered/sub':>15}")
+    for kind in (ProcessingEvents.SEGMENT_COMPLETE, ProcessingEvents.SEGMENT_PROGRESS):
+        for n_subs in (1, 10):
+            for log in (False, True):
+                rates, delivered = [], 0
+                for _ in range(args.repeat):
+                    rate, delivered = asyncio.run(run(args.events, n_subs, kind, log))
+                    rates.append(rate)
+                print(f"{kind.value:<18}{n_subs:>12}{'yes' if log else 'no':>6}{statistics.median(rates):>20,.0f}"
+                      f"{delivered:>15,}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from drapto_tui.cli import main
+
+raise SystemExit(main())

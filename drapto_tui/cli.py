@@ -1,0 +1,203 @@
+"""Command line: the TUI (default), `probe`, `config check|show`.
+
+Every user-facing failure is a DraptoError printed as one line on stderr with a non-zero exit; tracebacks only
+with --debug (or DRAPTO_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drapto_tui import __version__
+from drapto_tui.errors import ConfigError, DraptoError
+
+COMMANDS = ("probe", "config")
+_VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the XDG config dir's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value (repeatable), e.g. --set encoding.preset=8")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parsers() -> dict[str, argparse.ArgumentParser]:
+    app = argparse.ArgumentParser(
+        prog="drapto-tui",
+        description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
+        epilog="Commands: probe FILE... | config check FILE | config show. Run 'drapto-tui COMMAND -h' for more.",
+    )
+    app.add_argument("paths", nargs="*", type=Path, help="files or folders to queue")
+    app.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
+    app.add_argument("--paused", action="store_true", help="open with work paused")
+    app.add_argument("--demo", action="store_true", help="queue demo clips made with the embedded FFmpeg")
+    app.add_argument("--version", action="version", version=f"drapto-tui {__version__}")
+    _common(app)
+
+    probe = argparse.ArgumentParser(prog="drapto-tui probe", description="Describe media files as drapto-tui sees them.")
+    probe.add_argument("files", nargs="+", type=Path, metavar="PATH", help="files, or folders to search")
+    probe.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
+    _common(probe)
+
+    config = argparse.ArgumentParser(prog="drapto-tui config", description="Check or show configuration.")
+    sub = config.add_subparsers(dest="action", required=True)
+    check = sub.add_parser("check", help="validate a TOML file; list every bad field; exit 2 if any")
+    check.add_argument("file", type=Path)
+    check.add_argument("--debug", action="store_true")
+    show = sub.add_parser("show", help="print the effective configuration as TOML")
+    _common(show)
+    return {"app": app, "probe": probe, "config": config}
+
+
+def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """The first positional word picks the command; options and their values before it are kept."""
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        if arg in COMMANDS:
+            return arg, list(argv[:i]) + list(argv[i + 1:])
+        break
+    return "app", list(argv)
+
+
+def _load(args: argparse.Namespace):
+    from drapto_tui.config import load_config
+
+    overrides = list(getattr(args, "overrides", []) or [])
+    if getattr(args, "output_dir", None):
+        overrides.append(f"output.dir={json.dumps(str(args.output_dir))}")
+    return load_config(getattr(args, "config", None), overrides=overrides)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from drapto_tui.config import check_file, to_toml
+
+    if args.action == "check":
+        issues = check_file(args.file)
+        if issues:
+            for issue in issues:
+                print(f"{args.file}: {issue}", file=sys.stderr)
+            print(f"{args.file}: {len(issues)} problem(s); fix them and run 'drapto-tui config check' again",
+                  file=sys.stderr)
+            return 2
+        print(f"{args.file}: ok")
+        return 0
+    sys.stdout.write(to_toml(_load(args)))
+    return 0
+
+
+def _probe_text(media) -> str:  # noqa: ANN001 - MediaProbe
+    from drapto_tui.config.units import human_size
+
+    lines = [
+        f"{media.path}",
+        f"  container   {media.container}   {human_size(media.size)}   {media.duration:.3f} s",
+        f"  video       {media.video_codec} {media.width}x{media.height} {media.fps_fraction or media.fps} fps"
+        f"  {media.frame_count if media.frame_count is not None else '?'} frames  {media.bit_depth or '?'}-bit"
+        f"  {media.pix_fmt or ''}",
+        f"  colour      primaries {media.color_primaries or '-'}  transfer {media.color_transfer or '-'}"
+        f"  matrix {media.color_matrix or '-'}  range {media.color_range or '-'}",
+        f"  HDR         {media.hdr_format or ('yes' if media.hdr else 'no')}"
+        + (f"  Dolby Vision profile {media.dv_profile} level {media.dv_level}" if media.dolby_vision else ""),
+    ]
+    if media.mastering_display:
+        md = media.mastering_display
+        lines.append(f"  mastering   {md.primaries or 'custom'}  {md.min_luminance}-{md.max_luminance} cd/m2"
+                     f"  MaxCLL {media.max_cll}  MaxFALL {media.max_fall}")
+    for a in media.audio:
+        lines.append(f"  audio {a.index}     {a.codec} {a.channels} ch ({a.layout or '-'}) {a.language or 'und'}"
+                     + (f" '{a.title}'" if a.title else "") + (" default" if a.default else ""))
+    lines.append(f"  subtitles   {media.subtitles}   chapters {media.chapters}")
+    lines.append(f"  class       {media.resolution_class.upper()}   path {media.encoding_path}")
+    return "\n".join(lines)
+
+
+async def _probe_all(paths: list[Path], ffmpeg: str, input_cfg) -> list[object]:  # noqa: ANN001
+    """Probe each file, and each film a folder holds (discovery rules); errors stay in line with the rest."""
+    from drapto_tui.discovery import discover
+    from drapto_tui.media.probe import probe
+
+    results: list[object] = []
+    for path in paths:
+        try:
+            files = discover([path], input_cfg) if path.is_dir() else [path]
+        except DraptoError as err:
+            results.append(err)
+            continue
+        for file in files:
+            try:
+                results.append(await probe(file, ffmpeg))
+            except DraptoError as err:
+                results.append(err)
+    return results
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from drapto_tui.media.tools import find_ffmpeg
+
+    config = _load(args)
+    ffmpeg = find_ffmpeg(config.tools.ffmpeg)
+    results = asyncio.run(_probe_all(args.files, ffmpeg, config.input))
+    failed = 0
+    payload = []
+    for result in results:
+        if isinstance(result, DraptoError):
+            failed += 1
+            print(f"drapto-tui: {result.line()}", file=sys.stderr)
+            continue
+        if args.json:
+            payload.append(result.model_dump(mode="json"))  # type: ignore[attr-defined]
+        else:
+            print(_probe_text(result))
+    if args.json and payload:
+        single = len(results) == 1 and not args.files[0].is_dir()
+        print(json.dumps(payload[0] if single else payload, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from drapto_tui.tui.launch import launch
+
+    return launch(args, _load)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command, rest = _split_command(argv)
+    parser = build_parsers()[command]
+    args = parser.parse_args(rest)
+    debug = getattr(args, "debug", False) or os.environ.get("DRAPTO_DEBUG") == "1"
+    try:
+        if command == "probe":
+            return cmd_probe(args)
+        if command == "config":
+            return cmd_config(args)
+        return cmd_app(args)
+    except ConfigError as err:
+        if debug:
+            raise
+        prefix = f"{err.subject}: " if err.subject else ""
+        for issue in err.issues:
+            print(f"drapto-tui: config: {prefix}{issue}", file=sys.stderr)
+        return err.exit_code
+    except DraptoError as err:
+        if debug:
+            raise
+        print(f"drapto-tui: {err.line()}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130

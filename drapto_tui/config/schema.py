@@ -1,0 +1,163 @@
+"""The configuration as pydantic models.
+
+Sections and keys follow the seed (input, processing, encoding.crf) plus what the two encoding paths, the
+scheduler and the UI need. Every value is TOML-representable (no None: "" or 0 means "not set / automatic"),
+so `config show` can print the effective configuration and it reads back unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from drapto_tui.config.units import format_size, parse_size
+
+ByteSize = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InputConfig(Section):
+    source_dir: str = Field("", description="Folder searched when no paths are given ('' = none).")
+    file_pattern: str = Field(
+        "*.mkv,*.mp4,*.m4v,*.mov,*.m2ts,*.ts,*.avi,*.webm",
+        description="Glob(s), comma-separated, matched case-insensitively against file names.",
+    )
+    min_size: ByteSize = Field(0, description="Skip files smaller than this (e.g. 700MB).")
+    max_size: ByteSize = Field(0, description="Skip files larger than this; 0 = no limit.")
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> InputConfig:
+        if self.max_size and self.max_size < self.min_size:
+            raise ValueError("max_size must be 0 (no limit) or at least min_size")
+        return self
+
+    def patterns(self) -> list[str]:
+        return [p.strip() for p in self.file_pattern.split(",") if p.strip()]
+
+
+class ProcessingConfig(Section):
+    chunk_size: int = Field(10, ge=1, le=600, description="Segment length in seconds for segmentation='fixed'.")
+    parallel_jobs: int = Field(0, ge=0, le=256, description="Concurrent encodes; 0 = automatic (cores / 2).")
+    temp_dir: str = Field("", description="Working/segment/state folders; '' = the user cache dir.")
+    segmentation: Literal["scene", "fixed"] = "scene"
+    min_segment: float = Field(5.0, gt=0, description="Scene cuts closer than this (s) are merged.")
+    max_segment: float = Field(15.0, gt=0, description="Scenes longer than this (s) are split evenly.")
+    scene_threshold: float = Field(0.30, gt=0, le=1, description="FFmpeg scene score for SDR sources.")
+    scene_threshold_hdr: float = Field(0.20, gt=0, le=1, description="Lower threshold for HDR sources.")
+    hwaccel: str = Field("none", description="Hardware decode on the direct path: none, auto, or a method.")
+    keep_temp: bool = Field(False, description="Keep a finished job's temporary files.")
+
+    @model_validator(mode="after")
+    def _segments_ordered(self) -> ProcessingConfig:
+        if self.max_segment < self.min_segment:
+            raise ValueError("max_segment must be at least min_segment")
+        return self
+
+
+class CrfConfig(Section):
+    sd: int = Field(25, ge=0, le=63)
+    hd: int = Field(25, ge=0, le=63)
+    uhd: int = Field(29, ge=0, le=63)
+
+
+class EncodingConfig(Section):
+    preset: int = Field(6, ge=-1, le=13, description="SVT-AV1 preset (lower = slower, better).")
+    crf: CrfConfig = Field(default_factory=CrfConfig, description="Fixed CRF of the Dolby Vision path.")
+    vmaf_target: float = Field(93.0, ge=50, le=100, description="Quality the chunked path aims for.")
+    min_crf: float = Field(10.0, ge=0, le=63)
+    max_crf: float = Field(55.0, ge=0, le=63)
+    pixel_format: Literal["yuv420p10le", "yuv420p"] = "yuv420p10le"
+    svt_params: str = Field("", description="Extra SVT-AV1 parameters, key=value:key=value.")
+    crop: bool = Field(True, description="Detect and remove letterbox bars.")
+    search_backend: Literal["builtin", "ab-av1"] = "builtin"
+
+    @model_validator(mode="after")
+    def _crf_range(self) -> EncodingConfig:
+        if self.max_crf <= self.min_crf:
+            raise ValueError("max_crf must be greater than min_crf")
+        return self
+
+
+class SearchConfig(Section):
+    samples: int = Field(3, ge=1, le=20)
+    sample_duration: float = Field(2.0, gt=0, le=60, description="Seconds per sample.")
+    full_pass_share: float = Field(0.85, gt=0, le=1, description="Encode whole segment when samples cover this.")
+    tolerance: float = Field(1.0, ge=0, le=10, description="Accept a score in [target, target + tolerance].")
+    tolerance_below: float = Field(1.0, ge=0, le=10, description="Retry when measured VMAF < target - this.")
+    max_retries: int = Field(2, ge=0, le=10)
+    max_encoded_percent: float = Field(80.0, gt=0, le=100, description="Reject CRFs bigger than this share.")
+    n_subsample: int = Field(5, ge=1, le=100, description="libvmaf scores every n-th frame.")
+    pooling: Literal["mean", "perc5", "harmonic"] = "mean"
+    cache: bool = Field(True, description="Remember probe results in the state dir.")
+
+
+class AudioConfig(Section):
+    bitrate_mono: int = Field(64, ge=6, le=512, description="Opus kbit/s for 1 channel.")
+    bitrate_stereo: int = Field(128, ge=6, le=512)
+    bitrate_5_1: int = Field(256, ge=6, le=1024)
+    bitrate_7_1: int = Field(384, ge=6, le=1024)
+    bitrate_per_channel: int = Field(48, ge=6, le=256, description="Other layouts: kbit/s per channel.")
+
+    def bitrate_for(self, channels: int) -> int:
+        return {1: self.bitrate_mono, 2: self.bitrate_stereo, 6: self.bitrate_5_1, 8: self.bitrate_7_1}.get(
+            channels, self.bitrate_per_channel * max(channels, 1)
+        )
+
+
+class ResourcesConfig(Section):
+    memory_floor: ByteSize = Field(parse_size("1GiB"), description="Keep this much memory available.")
+    temp_free_floor: ByteSize = Field(parse_size("2GiB"), description="Refuse work below this free space.")
+    encoder_threads: int = Field(0, ge=0, le=256, description="SVT-AV1 lp per encode; 0 = automatic.")
+    nice: int = Field(0, ge=0, le=19, description="Niceness added to encodes.")
+    sample_interval: float = Field(1.0, gt=0, le=60, description="Seconds between resource samples.")
+
+
+class ToolsConfig(Section):
+    ffmpeg: str = Field("", description="FFmpeg to run; '' = the embedded imageio-ffmpeg build.")
+    ab_av1: str = Field("ab-av1", description="ab-av1 binary for encoding.search_backend = 'ab-av1'.")
+
+
+class OutputConfig(Section):
+    dir: str = Field("", description="Where finished files go; '' = <user videos dir>/drapto-tui.")
+    overwrite: bool = Field(False, description="Replace an existing output file.")
+
+
+class UIConfig(Section):
+    theme: str = Field("drapto-dark", description="Theme name from themes/ (T cycles in the app).")
+    refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
+
+
+class DraptoConfig(Section):
+    """The whole configuration; unknown keys anywhere are errors."""
+
+    input: InputConfig = Field(default_factory=InputConfig)
+    processing: ProcessingConfig = Field(default_factory=ProcessingConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
+
+    def temp_root(self) -> Path:
+        from drapto_tui.config.default import default_temp_dir
+
+        return Path(self.processing.temp_dir).expanduser() if self.processing.temp_dir else default_temp_dir()
+
+    def output_root(self) -> Path:
+        from drapto_tui.config.default import default_output_dir
+
+        return Path(self.output.dir).expanduser() if self.output.dir else default_output_dir()
+
+    def parallel_jobs(self) -> int:
+        import os
+
+        if self.processing.parallel_jobs:
+            return self.processing.parallel_jobs
+        return max(1, (os.cpu_count() or 2) // 2)

@@ -1,0 +1,210 @@
+"""Layering and validation: defaults < TOML file < DRAPTO_* environment < --set overrides.
+
+Each layer is parsed into a nested dict, merged with provenance (which layer set which dotted key), then
+validated once by the pydantic schema. Every error is reported with its dotted path, the value, why it is
+wrong and where it came from, so that `config check` can list them all at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from drapto_tui.config.default import default_config_file
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.errors import ConfigError
+
+ENV_PREFIX = "DRAPTO_"
+ENV_SEPARATOR = "__"
+# Environment variables of ours that are not config keys.
+ENV_RESERVED = {"DRAPTO_CONFIG", "DRAPTO_DEBUG"}
+
+
+def parse_scalar(text: str) -> Any:
+    """A value from the command line or environment: TOML syntax when it parses, else the raw string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        elif isinstance(value, Mapping):
+            base[key] = {}
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(["file not found; give an existing TOML file"], source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read ({exc})"], source=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source=str(path)) from None
+
+
+def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """DRAPTO_SECTION__KEY=value → {"section": {"key": value}}; sub-sections nest with more '__'."""
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    issues: list[str] = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
+            continue
+        rest = name[len(ENV_PREFIX):]
+        if ENV_SEPARATOR not in rest:
+            issues.append(
+                f"{name}: not a config variable; write DRAPTO_<SECTION>__<KEY>, e.g. DRAPTO_ENCODING__PRESET=8"
+            )
+            continue
+        dotted = ".".join(part.lower() for part in rest.split(ENV_SEPARATOR))
+        _set_dotted(tree, dotted, parse_scalar(env[name]))
+        sources[dotted] = f"environment {name}"
+    return tree, sources, issues
+
+
+def overrides_layer(overrides: Iterable[str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    issues: list[str] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or "." not in key:
+            issues.append(f"--set {item!r}: write section.key=value, e.g. --set encoding.preset=8")
+            continue
+        _set_dotted(tree, key, parse_scalar(value.strip()))
+        sources[key] = "--set"
+    return tree, sources, issues
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = DraptoConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def _describe(error: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    loc = tuple(str(p) for p in error["loc"])
+    dotted = ".".join(loc) if loc else "(top level)"
+    origin = sources.get(dotted) or next((v for k, v in sources.items() if k.startswith(dotted + ".")), None)
+    where = f" (from {origin})" if origin else ""
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean '{'.'.join(loc[:-1] + (close[0],))}'?" if close else (
+            f"valid keys here: {', '.join(known)}" if known else "remove it"
+        )
+        return f"{dotted}{where}: unknown key — {hint}"
+    value = error.get("input")
+    shown = "" if isinstance(value, Mapping) else f" = {value!r}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{dotted}{shown}{where}: {message}"
+
+
+def validate_tree(tree: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> DraptoConfig:
+    try:
+        return DraptoConfig.model_validate(tree)
+    except ValidationError as exc:
+        issues = [_describe(err, sources or {}) for err in exc.errors()]
+        raise ConfigError(issues) from None
+
+
+def load_config(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Iterable[str] = (),
+    use_default_file: bool = True,
+) -> DraptoConfig:
+    """The effective configuration; raises ConfigError listing every bad field."""
+    env = os.environ if env is None else env
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    issues: list[str] = []
+
+    if config_file is None and env.get("DRAPTO_CONFIG"):
+        config_file = Path(env["DRAPTO_CONFIG"])
+    if config_file is None and use_default_file and default_config_file().is_file():
+        config_file = default_config_file()
+    if config_file is not None:
+        file_tree = read_toml(Path(config_file).expanduser())
+        _merge(tree, file_tree)
+        sources.update({key: str(config_file) for key, _ in _flatten(file_tree)})
+
+    for layer_fn, arg in ((env_layer, env), (overrides_layer, overrides)):
+        layer, layer_sources, layer_issues = layer_fn(arg)  # type: ignore[operator]
+        _merge(tree, layer)
+        sources.update(layer_sources)
+        issues.extend(layer_issues)
+
+    try:
+        config = validate_tree(tree, sources)
+    except ConfigError as exc:
+        raise ConfigError(issues + exc.issues) from None
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def check_file(path: Path) -> list[str]:
+    """Every problem with one TOML file laid over the defaults (no environment, no overrides)."""
+    try:
+        tree = read_toml(path)
+    except ConfigError as exc:
+        return exc.issues
+    try:
+        validate_tree(tree, {key: str(path) for key, _ in _flatten(tree)})
+    except ConfigError as exc:
+        return exc.issues
+    return []
+
+
+def to_toml(config: DraptoConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(config.model_dump(mode="json"))

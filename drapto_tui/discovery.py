@@ -1,0 +1,65 @@
+"""Finding input files: recursive glob over directories, size filters, sorted by path."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from drapto_tui.config.schema import InputConfig
+from drapto_tui.config.units import format_size
+from drapto_tui.errors import MediaError
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in patterns)
+
+
+def _size_ok(size: int, cfg: InputConfig) -> bool:
+    return size >= cfg.min_size and (not cfg.max_size or size <= cfg.max_size)
+
+
+def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
+    """Files to encode: explicit files as given (they must exist), directories searched recursively.
+
+    Raises MediaError naming the path when a given path is missing, or a directory yields nothing.
+    """
+    patterns = cfg.patterns()
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            matches: list[Path] = []
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in files:
+                    if name.startswith(".") or not _matches(name, patterns):
+                        continue
+                    file = Path(root) / name
+                    try:
+                        size = file.stat().st_size
+                    except OSError:
+                        continue
+                    if _size_ok(size, cfg):
+                        matches.append(file)
+            if not matches:
+                limits = ""
+                if cfg.min_size or cfg.max_size:
+                    limits = f", size {format_size(cfg.min_size)}..{format_size(cfg.max_size) if cfg.max_size else 'any'}"
+                raise MediaError(
+                    f"no files matching {cfg.file_pattern!r}{limits}",
+                    subject=str(path),
+                    hint="check the folder, input.file_pattern and input.min_size/max_size",
+                )
+            found.extend(sorted(matches))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise MediaError("no such file or directory", subject=str(path), hint="check the path")
+    # Same file given twice (or via a folder and directly) is queued once.
+    unique: dict[str, Path] = {}
+    for file in found:
+        unique.setdefault(str(file.resolve()), file)
+    return list(unique.values())

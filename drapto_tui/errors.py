@@ -1,0 +1,47 @@
+"""Errors a user can act on.
+
+Every one renders as a single line that names the thing at fault (file, key, tool) and what to do about it;
+the CLI prints that line and exits non-zero, with a traceback only under --debug.
+"""
+
+from __future__ import annotations
+
+
+class DraptoError(Exception):
+    """A problem the user can fix; `str(err)` is the one line shown."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, subject: str | None = None, hint: str | None = None) -> None:
+        self.message = message
+        self.subject = subject
+        self.hint = hint
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        head = f"{self.subject}: {self.message}" if self.subject else self.message
+        return f"{head} — {self.hint}" if self.hint else head
+
+
+class ConfigError(DraptoError):
+    """One or more bad configuration fields; `issues` holds every one of them."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[str], *, source: str | None = None) -> None:
+        self.issues = issues
+        first = issues[0] if issues else "invalid configuration"
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(first + more, subject=source)
+
+
+class MediaError(DraptoError):
+    """An input file that cannot be used as it is."""
+
+
+class ToolError(DraptoError):
+    """FFmpeg (or another external tool) is missing or lacks what we need."""
+
+
+class StateError(DraptoError):
+    """The state directory cannot be used (locked by another instance, corrupt, unwritable)."""

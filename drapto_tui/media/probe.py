@@ -1,0 +1,428 @@
+"""Probing a file with MediaInfo and FFmpeg into one `MediaProbe` model, and choosing its encoding path.
+
+MediaInfo gives the rich description (HDR formats, Dolby Vision profile, mastering display, frame count,
+languages); FFmpeg's own reading of the file (`ffmpeg -i`) confirms that FFmpeg can decode what we will encode
+and adds what MediaInfo may miss (the DOVI configuration record, chapters, side data). We have no ffprobe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from drapto_tui.errors import MediaError
+from drapto_tui.media.ffmpeg import run_ffmpeg
+
+ResolutionClass = Literal["sd", "hd", "uhd"]
+EncodingPath = Literal["dolby_vision", "chunked"]
+
+
+class AudioTrack(BaseModel):
+    index: int  # order among audio streams (a:N)
+    codec: str
+    channels: int
+    layout: str | None = None
+    language: str | None = None
+    title: str | None = None
+    default: bool = False
+
+
+class SubtitleTrack(BaseModel):
+    index: int
+    codec: str
+    language: str | None = None
+    title: str | None = None
+    forced: bool = False
+    default: bool = False
+
+
+class MasteringDisplay(BaseModel):
+    primaries: str | None = None  # MediaInfo's name ("Display P3", "BT.2020") when it has one
+    red: tuple[float, float] | None = None
+    green: tuple[float, float] | None = None
+    blue: tuple[float, float] | None = None
+    white_point: tuple[float, float] | None = None
+    min_luminance: float | None = None
+    max_luminance: float | None = None
+
+
+def resolution_class(width: int) -> ResolutionClass:
+    """By width, so that a letterboxed 1920x800 film is HD and a 3840x1600 one UHD."""
+    if width <= 1280:
+        return "sd"
+    if width <= 1920:
+        return "hd"
+    return "uhd"
+
+
+class MediaProbe(BaseModel):
+    path: str
+    size: int
+    container: str | None = None
+    duration: float
+    fps: float
+    fps_fraction: str | None = None
+    frame_count: int | None = None
+    width: int
+    height: int
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    bit_depth: int | None = None
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_matrix: str | None = None
+    color_range: str | None = None
+    hdr: bool = False
+    hdr_format: Literal["PQ", "HLG"] | None = None
+    dolby_vision: bool = False
+    dv_profile: int | None = None
+    dv_level: int | None = None
+    dv_compatibility_id: int | None = None
+    mastering_display: MasteringDisplay | None = None
+    max_cll: int | None = None
+    max_fall: int | None = None
+    audio: list[AudioTrack] = Field(default_factory=list)
+    subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
+    chapters: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def subtitles(self) -> int:
+        return len(self.subtitle_tracks)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolution_class(self) -> ResolutionClass:
+        return resolution_class(self.width)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def encoding_path(self) -> EncodingPath:
+        return "dolby_vision" if self.dolby_vision else "chunked"
+
+
+# -- FFmpeg's reading --------------------------------------------------------------------------------------
+
+_INPUT_RE = re.compile(r"^Input #0, (.+?), from ")
+_DURATION_RE = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_STREAM_RE = re.compile(r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
+_DOVI_RE = re.compile(r"DOVI configuration record: .*?profile: (\d+), level: (\d+).*?compatibility id: (\d+)")
+_CLL_RE = re.compile(r"MaxCLL=(\d+), MaxFALL=(\d+)")
+_MASTERING_RE = re.compile(
+    r"Mastering Display Metadata.*?r\(([\d.]+)[ ,]+([\d.]+)\) g\(([\d.]+)[ ,]+([\d.]+)\) b\(([\d.]+)[ ,]+([\d.]+)\) "
+    r"wp\(([\d.]+)[ ,]+([\d.]+)\) min_luminance=([\d.]+), max_luminance=([\d.]+)"
+)
+_PIXFMT_RE = re.compile(r"^\w+ \([^)]*\)(?: \([^)]*\))?, (\w+)(?:\(([^)]*)\))?")
+
+
+class FfmpegReading(BaseModel):
+    container: str | None = None
+    duration: float | None = None
+    video: list[str] = Field(default_factory=list)
+    audio: list[tuple[str | None, str]] = Field(default_factory=list)
+    subtitles: list[tuple[str | None, str]] = Field(default_factory=list)
+    chapters: int = 0
+    dovi: tuple[int, int, int] | None = None
+    max_cll: tuple[int, int] | None = None
+    mastering: tuple[float, ...] | None = None
+    error: str | None = None
+
+
+def parse_ffmpeg_input(text: str) -> FfmpegReading:
+    r = FfmpegReading()
+    for line in text.splitlines():
+        if m := _INPUT_RE.match(line):
+            r.container = m.group(1)
+        elif m := _DURATION_RE.match(line):
+            h, mnt, s = m.groups()
+            r.duration = int(h) * 3600 + int(mnt) * 60 + float(s)
+        elif m := _STREAM_RE.match(line):
+            _, lang, kind, rest = m.groups()
+            if kind == "Video" and "(attached pic)" not in rest:
+                r.video.append(rest)
+            elif kind == "Audio":
+                r.audio.append((lang, rest))
+            elif kind == "Subtitle":
+                r.subtitles.append((lang, rest))
+        elif line.strip().startswith("Chapter #"):
+            r.chapters += 1
+        elif m := _DOVI_RE.search(line):
+            r.dovi = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        elif m := _CLL_RE.search(line):
+            r.max_cll = (int(m.group(1)), int(m.group(2)))
+        elif m := _MASTERING_RE.search(line):
+            r.mastering = tuple(float(g) for g in m.groups())
+        elif "Error opening input" in line or "Invalid data found" in line:
+            r.error = r.error or line.split(": ", 1)[-1].strip()
+    return r
+
+
+async def read_with_ffmpeg(ffmpeg: str, path: Path) -> FfmpegReading:
+    result = await run_ffmpeg([ffmpeg, "-i", str(path)], check=False, keep_stderr=True)
+    return parse_ffmpeg_input(result.stderr or "")
+
+
+async def count_frames(ffmpeg: str, path: Path) -> int | None:
+    """Exact video frame count by stream copy to null (reads the file, decodes nothing)."""
+    result = await run_ffmpeg(
+        [ffmpeg, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        check=False,
+        on_progress=lambda p: None,
+    )
+    return result.progress.frame if result.returncode == 0 else None
+
+
+# -- MediaInfo's reading -----------------------------------------------------------------------------------
+
+def _mediainfo_tracks(path: Path) -> list[dict[str, Any]]:
+    from pymediainfo import MediaInfo
+
+    return [track.to_data() for track in MediaInfo.parse(str(path)).tracks]
+
+
+def _first(value: Any) -> str | None:
+    """MediaInfo joins per-format values with ' / ' (e.g. 'dvhe.08 / '); the first part is ours."""
+    if value in (None, ""):
+        return None
+    text = str(value).split(" / ")[0].strip()
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(str(value).split(" ")[0]))
+    except (TypeError, ValueError):
+        return None
+
+
+_LUM_RE = re.compile(r"min: ([\d.]+) cd/m2, max: ([\d.]+) cd/m2")
+_NAMED_PRIMARIES = {
+    # (R, G, B, white) chromaticities of the mastering displays MediaInfo names.
+    "Display P3": ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290)),
+    "BT.2020": ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), (0.3127, 0.3290)),
+    "BT.709": ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060), (0.3127, 0.3290)),
+}
+_TRANSFER = {"PQ": "smpte2084", "HLG": "arib-std-b67", "BT.709": "bt709", "BT.601": "smpte170m", "BT.2020 (10-bit)": "bt2020-10"}
+_PRIMARIES = {"BT.2020": "bt2020", "BT.709": "bt709", "BT.601 NTSC": "smpte170m", "BT.601 PAL": "bt470bg", "Display P3": "smpte432"}
+_MATRIX = {
+    "BT.2020 non-constant": "bt2020nc", "BT.2020 constant": "bt2020c", "BT.709": "bt709", "BT.601": "smpte170m",
+    "ICtCp": "ictcp",
+}
+
+
+def _parse_color_triplet(rest: str) -> dict[str, str]:
+    """FFmpeg's 'yuv420p10le(tv, bt2020nc/bt2020/smpte2084, progressive)' → pix_fmt, range, matrix, primaries, trc."""
+    out: dict[str, str] = {}
+    m = _PIXFMT_RE.match(rest)
+    if not m:
+        return out
+    out["pix_fmt"] = m.group(1)
+    for part in (m.group(2) or "").split(", "):
+        if part in ("tv", "pc"):
+            out["range"] = "limited" if part == "tv" else "full"
+        elif "/" in part:
+            bits = part.split("/")
+            if len(bits) == 3:
+                out["matrix"], out["primaries"], out["transfer"] = bits
+        elif part not in ("progressive", "top first", "bottom first", "top coded first (swapped)") and part:
+            out.setdefault("matrix", part)
+            out.setdefault("primaries", part)
+            out.setdefault("transfer", part)
+    return out
+
+
+def _fps(video: dict[str, Any]) -> tuple[float, str | None]:
+    num, den = _int(video.get("framerate_num")), _int(video.get("framerate_den"))
+    if num and den:
+        return num / den, str(Fraction(num, den))
+    rate = video.get("frame_rate") or video.get("original_frame_rate")
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        return 0.0, None
+    return value, str(Fraction(value).limit_denominator(1001))
+
+
+def _mastering(video: dict[str, Any], reading: FfmpegReading) -> MasteringDisplay | None:
+    if reading.mastering:
+        v = reading.mastering
+        return MasteringDisplay(
+            red=(v[0], v[1]), green=(v[2], v[3]), blue=(v[4], v[5]), white_point=(v[6], v[7]),
+            min_luminance=v[8], max_luminance=v[9],
+            primaries=_first(video.get("mastering_display_color_primaries")),
+        )
+    name = _first(video.get("mastering_display_color_primaries"))
+    lum = _LUM_RE.search(str(video.get("mastering_display_luminance") or ""))
+    if not name and not lum:
+        return None
+    md = MasteringDisplay(primaries=name)
+    if name in _NAMED_PRIMARIES:
+        md.red, md.green, md.blue, md.white_point = _NAMED_PRIMARIES[name]
+    if lum:
+        md.min_luminance, md.max_luminance = float(lum.group(1)), float(lum.group(2))
+    return md
+
+
+def _yes(value: Any) -> bool:
+    return str(value).lower() in ("yes", "true", "1")
+
+
+async def probe(path: Path, ffmpeg: str) -> MediaProbe:
+    """Everything the pipeline needs to know about one input; MediaError with one clear line otherwise."""
+    path = Path(path)
+    label = str(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise MediaError("no such file", subject=label, hint="check the path") from None
+    except PermissionError:
+        raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
+    if path.is_dir():
+        raise MediaError("is a directory", subject=label, hint="give a file, or queue the folder to search it")
+    if st.st_size == 0:
+        raise MediaError("file is empty (0 bytes)", subject=label, hint="the copy may be incomplete; copy it again")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
+    except OSError as exc:
+        raise MediaError(f"cannot read ({exc.strerror})", subject=label, hint="check the disk and the file") from None
+
+    tracks, reading = await asyncio.gather(asyncio.to_thread(_mediainfo_tracks, path), read_with_ffmpeg(ffmpeg, path))
+    general = next((t for t in tracks if t.get("track_type") == "General"), {})
+    videos = [t for t in tracks if t.get("track_type") == "Video"]
+    if reading.error and not reading.container:
+        raise MediaError(
+            f"not a media file FFmpeg can read ({reading.error})",
+            subject=label,
+            hint="it may be damaged or not a video; remove it from the queue or copy it again",
+        )
+    if not videos or not reading.video:
+        raise MediaError(
+            "no video stream",
+            subject=label,
+            hint="drapto-tui encodes video; remove this file from the queue",
+        )
+    video = videos[0]
+    width, height = _int(video.get("width")), _int(video.get("height"))
+    if not width or not height:
+        raise MediaError("video stream has no frame size", subject=label, hint="the file may be damaged; remux or re-copy it")
+    fps, fps_fraction = _fps(video)
+
+    duration = None
+    for candidate in (general.get("duration"), video.get("duration")):
+        if candidate not in (None, ""):
+            duration = float(candidate) / 1000.0
+            break
+    if duration is None:
+        duration = reading.duration
+    if not duration:
+        raise MediaError("duration unknown", subject=label, hint="the file may be truncated; remux it (ffmpeg -c copy) first")
+
+    frame_count = _int(video.get("frame_count"))
+    if frame_count is None:
+        frame_count = await count_frames(ffmpeg, path)
+
+    color = _parse_color_triplet(reading.video[0])
+    transfer = _TRANSFER.get(_first(video.get("transfer_characteristics")) or "", color.get("transfer"))
+    primaries = _PRIMARIES.get(_first(video.get("color_primaries")) or "", color.get("primaries"))
+    matrix = _MATRIX.get(_first(video.get("matrix_coefficients")) or "", color.get("matrix"))
+
+    hdr_format_text = str(video.get("hdr_format") or "")
+    dv_profile = dv_level = dv_compat = None
+    dv_from_mediainfo = "Dolby Vision" in hdr_format_text
+    if reading.dovi:
+        dv_profile, dv_level, dv_compat = reading.dovi
+    elif dv_from_mediainfo:
+        profile_text = _first(video.get("hdr_format_profile")) or ""  # e.g. dvhe.08
+        if m := re.search(r"\.(\d+)", profile_text):
+            dv_profile = int(m.group(1))
+        dv_level = _int(_first(video.get("hdr_format_level")))
+    dolby_vision = dv_from_mediainfo or reading.dovi is not None
+
+    hdr_format: Literal["PQ", "HLG"] | None = None
+    if transfer == "smpte2084":
+        hdr_format = "PQ"
+    elif transfer == "arib-std-b67":
+        hdr_format = "HLG"
+
+    max_cll = _int(video.get("maximum_content_light_level"))
+    max_fall = _int(video.get("maximum_frameaverage_light_level"))
+    if reading.max_cll and max_cll is None:
+        max_cll, max_fall = reading.max_cll
+
+    audio_tracks = [t for t in tracks if t.get("track_type") == "Audio"]
+    audio: list[AudioTrack] = []
+    for i, (lang, rest) in enumerate(reading.audio):
+        mi = audio_tracks[i] if i < len(audio_tracks) else {}
+        channels = _int(mi.get("channel_s"))
+        if channels is None:
+            channels = {"mono": 1, "stereo": 2, "5.1": 6, "5.1(side)": 6, "7.1": 8}.get(
+                next((p.strip() for p in rest.split(", ") if p.strip() in ("mono", "stereo", "5.1", "5.1(side)", "7.1")), ""),
+                2,
+            )
+        audio.append(
+            AudioTrack(
+                index=i,
+                codec=str(mi.get("format") or rest.split(" ", 1)[0].rstrip(",")),
+                channels=channels,
+                layout=mi.get("channel_layout"),
+                language=(lang if lang and lang != "und" else None) or mi.get("language"),
+                title=mi.get("title"),
+                default=_yes(mi.get("default")),
+            )
+        )
+    text_tracks = [t for t in tracks if t.get("track_type") == "Text"]
+    subtitles = [
+        SubtitleTrack(
+            index=i,
+            codec=str((text_tracks[i] if i < len(text_tracks) else {}).get("format") or rest.split(" ", 1)[0].rstrip(",")),
+            language=(lang if lang and lang != "und" else None) or (text_tracks[i] if i < len(text_tracks) else {}).get("language"),
+            title=(text_tracks[i] if i < len(text_tracks) else {}).get("title"),
+            forced=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("forced")),
+            default=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("default")),
+        )
+        for i, (lang, rest) in enumerate(reading.subtitles)
+    ]
+    chapters = reading.chapters
+    if not chapters:
+        menu = next((t for t in tracks if t.get("track_type") == "Menu"), None)
+        if menu:
+            chapters = sum(1 for k in menu if re.fullmatch(r"_?\d\d_\d\d_\d\d_?\d{3}", k))
+
+    return MediaProbe(
+        path=label,
+        size=st.st_size,
+        container=str(general.get("format") or reading.container or "") or None,
+        duration=duration,
+        fps=fps,
+        fps_fraction=fps_fraction,
+        frame_count=frame_count,
+        width=width,
+        height=height,
+        video_codec=str(video.get("format") or "") or None,
+        pix_fmt=color.get("pix_fmt"),
+        bit_depth=_int(video.get("bit_depth")),
+        color_primaries=primaries,
+        color_transfer=transfer,
+        color_matrix=matrix,
+        color_range=color.get("range") or (str(video.get("color_range")).lower() if video.get("color_range") else None),
+        hdr=hdr_format is not None or dolby_vision,
+        hdr_format=hdr_format,
+        dolby_vision=dolby_vision,
+        dv_profile=dv_profile,
+        dv_level=dv_level,
+        dv_compatibility_id=dv_compat,
+        mastering_display=_mastering(video, reading),
+        max_cll=max_cll,
+        max_fall=max_fall,
+        audio=audio,
+        subtitle_tracks=subtitles,
+        chapters=chapters,
+    )

@@ -1,0 +1,89 @@
+"""Working directories under processing.temp_dir: working/, segments/, encoded/, logs/, state/.
+
+Each job gets its own subfolder in working/, segments/ and encoded/. A failed job's files stay (they are
+the evidence, and a retry reuses finished segments); a finished job's go unless processing.keep_temp.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.config.units import human_size
+from drapto_tui.errors import DraptoError
+
+AREAS = ("working", "segments", "encoded", "logs", "state")
+
+
+@dataclass(frozen=True)
+class JobDirs:
+    working: Path
+    segments: Path
+    encoded: Path
+
+    def all(self) -> tuple[Path, Path, Path]:
+        return (self.working, self.segments, self.encoded)
+
+
+class TempManager:
+    def __init__(self, config: DraptoConfig) -> None:
+        self.config = config
+        self.base_dir = config.temp_root()
+        self.paths = self._initialize_paths()
+
+    def _initialize_paths(self) -> dict[str, Path]:
+        paths = {area: self.base_dir / area for area in AREAS}
+        try:
+            for path in paths.values():
+                path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DraptoError(
+                f"cannot create the working folders ({exc.strerror})",
+                subject=str(self.base_dir),
+                hint="set processing.temp_dir to a writable folder",
+            ) from None
+        return paths
+
+    @property
+    def logs(self) -> Path:
+        return self.paths["logs"]
+
+    @property
+    def state(self) -> Path:
+        return self.paths["state"]
+
+    def job_dirs(self, job_id: str, *, create: bool = True) -> JobDirs:
+        dirs = JobDirs(
+            working=self.paths["working"] / job_id,
+            segments=self.paths["segments"] / job_id,
+            encoded=self.paths["encoded"] / job_id,
+        )
+        if create:
+            for path in dirs.all():
+                path.mkdir(parents=True, exist_ok=True)
+        return dirs
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.base_dir).free
+
+    def ensure_free_space(self, job_label: str, floor: int | None = None) -> None:
+        """Refuse to start work when the temp filesystem is below the configured floor."""
+        floor = self.config.resources.temp_free_floor if floor is None else floor
+        free = self.free_bytes()
+        if free < floor:
+            raise DraptoError(
+                f"only {human_size(free)} free in {self.base_dir}, below the floor of {human_size(floor)}",
+                subject=job_label,
+                hint="free some space, point processing.temp_dir elsewhere, or lower resources.temp_free_floor",
+            )
+
+    def finish_job(self, job_id: str, *, success: bool) -> None:
+        """Remove a finished job's files unless keep_temp; a failed job keeps them for inspection/retry."""
+        if success and not self.config.processing.keep_temp:
+            self.remove_job(job_id)
+
+    def remove_job(self, job_id: str) -> None:
+        for path in self.job_dirs(job_id, create=False).all():
+            shutil.rmtree(path, ignore_errors=True)

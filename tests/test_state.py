@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from drapto_tui.errors import StateError
+from drapto_tui.events import ProcessingEvents as E
+from drapto_tui.events import ProcessingStatus, make_event
+from drapto_tui.state import ProcessingStage, SegmentStatus, StateManager, StateStore
+
+
+def _run_job(mgr: StateManager, job: str = "j1", segments: int = 4, done: int = 2) -> None:
+    mgr.update_state(make_event(E.JOB_QUEUED, job_id=job, file="/films/a.mkv", output="/out/a.mkv"))
+    mgr.update_state(make_event(E.ANALYSIS_STARTED, job_id=job, file="/films/a.mkv"))
+    mgr.update_state(make_event(E.ANALYSIS_COMPLETE, job_id=job, file="/films/a.mkv",
+                                media={"width": 1280}, encoding_path="chunked"))
+    mgr.update_state(make_event(E.ENCODING_STARTED, job_id=job, segments=[
+        {"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(segments)]))
+    for i in range(done):
+        mgr.update_state(make_event(E.SEGMENT_STARTED, job_id=job, segment=i, attempt=1))
+        mgr.update_state(make_event(E.SEARCH_STEP, job_id=job, segment=i, crf=30.0, score=92.1, bytes=1000))
+        mgr.update_state(make_event(E.SEARCH_STEP, job_id=job, segment=i, crf=27.5, score=93.4, bytes=1300))
+        mgr.update_state(make_event(E.SEGMENT_COMPLETE, job_id=job, segment=i, crf=27.5, vmaf_predicted=93.4,
+                                    vmaf_measured=93.2, bytes=1300, attempts=1))
+
+
+def test_fold_lifecycle_into_state() -> None:
+    mgr = StateManager()
+    _run_job(mgr)
+    job = mgr.get_current_state()
+    assert job is not None and job.job_id == "j1"
+    assert job.current_file == "/films/a.mkv" and job.encoding_path == "chunked"
+    assert job.stage == ProcessingStage.ENCODING and job.status == ProcessingStatus.RUNNING
+    assert job.done_segments() == [0, 1]
+    assert job.segments[1].crf == 27.5 and [p.crf for p in job.segments[1].probes] == [30.0, 27.5]
+    assert job.progress == pytest.approx(0.5)
+    mgr.update_state(make_event(E.SEGMENT_PROGRESS, job_id="j1", segment=2, progress=0.5))
+    assert job.progress == pytest.approx(0.625)
+    mgr.update_state(make_event(E.ERROR_OCCURRED, job_id="j1", segment=3, message="ffmpeg died",
+                                stderr_tail=["x"], segment_failed=True))
+    assert job.segments[3].status == SegmentStatus.FAILED and job.status == ProcessingStatus.RUNNING
+    mgr.update_state(make_event(E.ERROR_OCCURRED, job_id="j1", message="gave up", fatal=True))
+    assert job.status == ProcessingStatus.FAILED and len(job.errors) == 2
+
+
+def test_checkpoint_restores_queue_and_segments(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    mgr = StateManager(store)
+    _run_job(mgr, "j1")
+    mgr.update_state(make_event(E.JOB_QUEUED, job_id="j2", file="/films/b.mkv"))
+    mgr.update_state(make_event(E.JOB_UPDATED, job_id="j2", position=-1, held=True))
+    mgr.close()
+
+    mgr2 = StateManager(StateStore(tmp_path))
+    order = [j.job_id for j in mgr2.ordered_jobs()]
+    assert order == ["j2", "j1"]
+    assert mgr2.jobs["j2"].status == ProcessingStatus.HELD
+    j1 = mgr2.jobs["j1"]
+    assert j1.done_segments() == [0, 1]
+    assert j1.segments[0].vmaf_measured == 93.2 and len(j1.segments[0].probes) == 2
+    assert j1.segments[3].status == SegmentStatus.QUEUED
+    mgr2.update_state(make_event(E.JOB_REMOVED, job_id="j2"))
+    mgr2.close()
+    assert list(StateManager(StateStore(tmp_path)).jobs) == ["j1"]
+
+
+def test_lifecycle_events_are_durable_at_once_progress_is_throttled(tmp_path: Path) -> None:
+    mgr = StateManager(StateStore(tmp_path), progress_interval=3600)
+    _run_job(mgr, done=1)
+    mgr.update_state(make_event(E.SEGMENT_PROGRESS, job_id="j1", segment=1, progress=0.7))
+    # Read with a second connection, as a relaunch after kill -9 would (no close, no final save).
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    rows = dict(db.execute("SELECT idx, data FROM segments WHERE job_id='j1'").fetchall())
+    assert '"status":"done"' in rows[0]
+    assert '"progress":0.7' not in rows[1]  # progress waits for the next checkpoint
+    mgr.save_checkpoint()
+    rows = dict(db.execute("SELECT idx, data FROM segments WHERE job_id='j1'").fetchall())
+    assert '"progress":0.7' in rows[1]
+
+
+def test_search_cache_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.cache_put("seg:abc|crf=30|p8", {"score": 93.1, "bytes": 1234})
+    store.close()
+    assert StateStore(tmp_path).cache_get("seg:abc|crf=30|p8") == {"score": 93.1, "bytes": 1234}
+
+
+def test_second_instance_is_refused(tmp_path: Path) -> None:
+    first = StateStore(tmp_path)
+    with pytest.raises(StateError, match=f"state dir is in use by drapto-tui pid {os.getpid()}"):
+        StateStore(tmp_path)
+    first.close()
+    StateStore(tmp_path).close()  # free again once the first one closed
+
+
+def test_corrupt_database_gives_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "state.sqlite3").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StateError) as info:
+        StateStore(tmp_path)
+    line = info.value.line()
+    assert "state.sqlite3" in line and "move it aside" in line
+    (tmp_path / "state.sqlite3").unlink()
+    StateStore(tmp_path).close()  # and the lock was released on the way out
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from drapto_tui.events import ProcessingEvents as E, make_event
+    from drapto_tui.state import StateManager, StateStore
+    mgr = StateManager(StateStore(Path(sys.argv[1])))
+    n = 0
+    segs = [{"index": i, "start": i, "end": i + 1} for i in range(200)]
+    mgr.update_state(make_event(E.ENCODING_STARTED, job_id="j", file="f", segments=segs))
+    print("ready", flush=True)
+    while True:
+        n += 1
+        job = mgr.jobs["j"]
+        job.stats["n"] = n
+        for seg in job.segments.values():
+            seg.attempts = n
+        mgr._dirty_jobs.add("j")
+        mgr._dirty_segments.update(("j", i) for i in range(200))
+        mgr.save_checkpoint()
+    """
+)
+
+
+def test_kill_9_mid_checkpoint_leaves_a_consistent_checkpoint(tmp_path: Path) -> None:
+    """Each checkpoint writes the job and its 200 segments; SIGKILL lands mid-write, reads stay consistent."""
+    for round_ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.15 + 0.07 * round_)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        mgr = StateManager(StateStore(tmp_path))
+        job = mgr.jobs["j"]
+        n = job.stats.get("n", 0)
+        assert {seg.attempts for seg in job.segments.values()} == {n}  # all from one transaction
+        assert len(job.segments) == 200
+        mgr.close()
