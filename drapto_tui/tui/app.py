@@ -20,6 +20,7 @@ from drapto_tui.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.media.tools import require_ffmpeg
 from drapto_tui.session import Session, new_job_id
 from drapto_tui.state import ProcessingState
+from drapto_tui.tui.themes import load_themes
 
 COLUMNS = (("#", "pos"), ("File", "file"), ("Class", "class"), ("HDR", "hdr"), ("Path", "path"),
            ("Status", "status"), ("Stage", "stage"), ("Length", "length"), ("Size", "size"))
@@ -55,6 +56,7 @@ class DraptoApp(App[int]):
         Binding("k,up", "cursor_up", "Up", show=False, id="up"),
         Binding("g", "cursor_top", "Top", id="top"),
         Binding("G", "cursor_bottom", "Bottom", id="bottom"),
+        Binding("T", "cycle_theme", "Theme", id="theme"),
     ]
 
     def __init__(self, session: Session, paths: list[Path], *, start_paused: bool = False) -> None:
@@ -76,7 +78,29 @@ class DraptoApp(App[int]):
         yield log
         yield Footer()
 
+    def _apply_themes(self) -> None:
+        themes, problems = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        self._theme_names = [t.name for t in themes] or ["textual-dark"]
+        wanted = self.session.config.ui.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            problems.append(f"ui.theme = {wanted!r}: no such theme; using {self._theme_names[0]}")
+            self.theme = self._theme_names[0]
+        for problem in problems:
+            self._log_line(problem, "yellow")
+            self.notify(problem, severity="warning")
+
+    def action_cycle_theme(self) -> None:
+        names = self._theme_names
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=1.5)
+
     async def on_mount(self) -> None:
+        self._apply_themes()
         table = self.query_one("#queue", DataTable)
         for label, key in COLUMNS:
             table.add_column(label, key=key)

@@ -62,3 +62,24 @@ async def test_queue_lists_analysed_files_and_keeps_them(config: DraptoConfig, m
         assert sorted(Path(j.current_file).name for j in app2.session.state.jobs.values()) == [
             "broken.mkv", "bunny.mp4", "vision.mkv"]
         await pilot.press("q")
+
+
+async def test_themes_load_from_files_and_cycle(config: DraptoConfig, tmp_path: Path) -> None:
+    from drapto_tui.tui.themes import load_themes, theme_dirs
+
+    themes, problems = load_themes()
+    names = {t.name for t in themes}
+    assert {"drapto-dark", "drapto-light", "drapto-contrast"} <= names and problems == []
+    bad = tmp_path / "bad-themes"
+    bad.mkdir()
+    (bad / "oops.toml").write_text('name = "oops"\nprimary = "#fff"\ncolour = "x"\n')
+    _, problems = load_themes([bad])
+    assert problems and "oops.toml: theme not loaded" in problems[0]
+    assert theme_dirs()[0].name == "themes"
+
+    app = DraptoApp(Session(config), [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.theme == "drapto-dark"
+        await pilot.press("T")
+        assert app.theme != "drapto-dark" and app.theme in names
+        await pilot.press("q")
