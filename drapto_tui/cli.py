@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config")
+COMMANDS = ("probe", "config", "encode")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -32,7 +32,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     app = argparse.ArgumentParser(
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
-        epilog="Commands: probe FILE... | config check FILE | config show. Run 'drapto-tui COMMAND -h' for more.",
+        epilog="Commands: encode PATH... | probe PATH... | config check FILE | config show."
+               " Run 'drapto-tui COMMAND -h' for more.",
     )
     app.add_argument("paths", nargs="*", type=Path, help="files or folders to queue")
     app.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
@@ -46,6 +47,15 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     probe.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
     _common(probe)
 
+    encode = argparse.ArgumentParser(prog="drapto-tui encode",
+                                     description="Encode files or folders without the UI (same pipeline).")
+    encode.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or folders to search")
+    encode.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
+    encode.add_argument("--json", action="store_true", help="one JSON event per line on stdout, nothing else")
+    encode.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    encode.add_argument("--keep-temp", action="store_true", help="keep each finished job's temporary files")
+    _common(encode)
+
     config = argparse.ArgumentParser(prog="drapto-tui config", description="Check or show configuration.")
     sub = config.add_subparsers(dest="action", required=True)
     check = sub.add_parser("check", help="validate a TOML file; list every bad field; exit 2 if any")
@@ -53,7 +63,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     check.add_argument("--debug", action="store_true")
     show = sub.add_parser("show", help="print the effective configuration as TOML")
     _common(show)
-    return {"app": app, "probe": probe, "config": config}
+    return {"app": app, "probe": probe, "config": config, "encode": encode}
 
 
 def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
@@ -169,6 +179,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_encode(args: argparse.Namespace) -> int:
+    from drapto_tui.headless import encode_command
+
+    if args.keep_temp:
+        args.overrides.append("processing.keep_temp=true")
+    config = _load(args)
+    return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from drapto_tui.tui.launch import launch
 
@@ -186,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_probe(args)
         if command == "config":
             return cmd_config(args)
+        if command == "encode":
+            return cmd_encode(args)
         return cmd_app(args)
     except ConfigError as err:
         if debug:

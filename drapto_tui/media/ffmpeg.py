@@ -14,9 +14,22 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drapto_tui.errors import DraptoError
+
+
+class ProcessTracker(Protocol):
+    def attach(self, proc: FfmpegProcess) -> None: ...
+    def detach(self, proc: FfmpegProcess) -> None: ...
+
+
+#: The job whose FFmpeg processes are being started in this task (set by the pipeline per job). Every process
+#: attaches itself, so pause/resume/cancel reach it however deep in the call chain it was started.
+current_tracker: ContextVar[ProcessTracker | None] = ContextVar("current_tracker", default=None)
 
 
 @dataclass
@@ -77,7 +90,9 @@ class FfmpegProcess:
         tail_lines: int = 40,
         keep_stderr: bool = False,
         capture_stdout: bool = False,
+        cwd: Path | None = None,
     ) -> None:
+        self.cwd = cwd
         self.args = [str(a) for a in args]
         if on_progress is not None:
             # Progress as key=value blocks on stdout; -nostats silences the stderr status line.
@@ -97,6 +112,7 @@ class FfmpegProcess:
         self._paused_at: float | None = None
         self.paused_seconds = 0.0
         self._readers: list[asyncio.Task[None]] = []
+        self._tracker: ProcessTracker | None = None
         self.cancelled = False
 
     @property
@@ -116,6 +132,7 @@ class FfmpegProcess:
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # own process group: pause/cancel reach FFmpeg's children too
                 limit=1 << 20,
+                cwd=self.cwd,
             )
         except FileNotFoundError:
             raise DraptoError(
@@ -124,6 +141,9 @@ class FfmpegProcess:
         except PermissionError:
             raise DraptoError("FFmpeg is not executable", subject=self.args[0], hint="chmod +x it or fix tools.ffmpeg") from None
         self._started = time.monotonic()
+        self._tracker = current_tracker.get()
+        if self._tracker is not None:
+            self._tracker.attach(self)
         if self.nice:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, self.proc.pid, min(os.getpriority(os.PRIO_PROCESS, self.proc.pid) + self.nice, 19))
@@ -223,6 +243,9 @@ class FfmpegProcess:
         except asyncio.CancelledError:
             await asyncio.shield(self.cancel(grace=1.0))
             raise
+        finally:
+            if self._tracker is not None:
+                self._tracker.detach(self)
         if self._paused_at is not None:
             self.resume()
         return FfmpegResult(

@@ -26,6 +26,7 @@ class AudioTrack(BaseModel):
     index: int  # order among audio streams (a:N)
     codec: str
     channels: int
+    start: float | None = None  # seconds (MediaInfo's delay), for A/V sync checks
     layout: str | None = None
     language: str | None = None
     title: str | None = None
@@ -89,6 +90,7 @@ class MediaProbe(BaseModel):
     audio: list[AudioTrack] = Field(default_factory=list)
     subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
     chapters: int = 0
+    video_start: float | None = None  # seconds (MediaInfo's delay)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -268,6 +270,21 @@ def _mastering(video: dict[str, Any], reading: FfmpegReading) -> MasteringDispla
     return md
 
 
+def _depth_from_pix_fmt(pix_fmt: str | None) -> int | None:
+    """MediaInfo gives no bit depth for AV1 in Matroska; FFmpeg's pixel format does (yuv420p10le → 10)."""
+    if not pix_fmt:
+        return None
+    m = re.search(r"p(\d\d)(?:le|be)?$", pix_fmt)
+    return int(m.group(1)) if m else 8
+
+
+def _seconds(ms: Any) -> float | None:
+    try:
+        return float(ms) / 1000.0
+    except (TypeError, ValueError):
+        return None
+
+
 def _yes(value: Any) -> bool:
     return str(value).lower() in ("yes", "true", "1")
 
@@ -376,6 +393,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
                 language=(lang if lang and lang != "und" else None) or mi.get("language"),
                 title=mi.get("title"),
                 default=_yes(mi.get("default")),
+                start=_seconds(mi.get("delay")),
             )
         )
     text_tracks = [t for t in tracks if t.get("track_type") == "Text"]
@@ -408,7 +426,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         height=height,
         video_codec=str(video.get("format") or "") or None,
         pix_fmt=color.get("pix_fmt"),
-        bit_depth=_int(video.get("bit_depth")),
+        bit_depth=_int(video.get("bit_depth")) or _depth_from_pix_fmt(color.get("pix_fmt")),
         color_primaries=primaries,
         color_transfer=transfer,
         color_matrix=matrix,
@@ -425,4 +443,5 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         audio=audio,
         subtitle_tracks=subtitles,
         chapters=chapters,
+        video_start=_seconds(video.get("delay")),
     )

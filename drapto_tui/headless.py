@@ -1,0 +1,194 @@
+"""The headless `encode` command: the same pipeline as the app, reported as rich progress or JSON lines.
+
+On a terminal: one live line per running file (stage, segments n/N, fps, ETA) and a summary table at the end.
+With --json: one event per line on stdout and nothing else there (errors still go to stderr as one line).
+Exit codes: 0 all done or skipped, 1 any job failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from drapto_tui.analysis import discover_files
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.config.units import human_size
+from drapto_tui.errors import DraptoError
+from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus, Subscription
+from drapto_tui.pipeline import EncodingOptions, ProcessingPipeline
+from drapto_tui.session import Session, new_job_id
+
+
+class TerminalReport:
+    """Turns events into a live status line per file and a closing table (rich, stderr-safe)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=False)
+        self.lines: dict[str, dict[str, Any]] = {}
+        self.summaries: list[dict[str, Any]] = []
+        self.live = None
+
+    def start(self) -> None:
+        from rich.live import Live
+
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
+        self.live.start()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def handle(self, event: Event) -> None:
+        if event.job_id is None:
+            return
+        line = self.lines.setdefault(event.job_id, {"file": Path(event.file or "?").name, "stage": "queued",
+                                                    "done": 0, "total": 0, "fps": 0.0, "progress": 0.0})
+        kind = event.event
+        data = event.data
+        if kind == ProcessingEvents.ANALYSIS_STARTED:
+            line["stage"] = "analysing"
+        elif kind == ProcessingEvents.STAGE_STARTED:
+            line["stage"] = data.get("step") or data.get("stage", line["stage"])
+            if data.get("note"):
+                self.console.print(f"[dim]{line['file']}: {data['note']}[/dim]")
+        elif kind == ProcessingEvents.ENCODING_STARTED:
+            line["stage"] = "encoding"
+            line["total"] = len(data.get("segments", []))
+        elif kind == ProcessingEvents.SEGMENT_STARTED:
+            line["stage"] = f"{data.get('phase', 'encoding')} (attempt {data.get('attempt', 1)})"
+        elif kind == ProcessingEvents.SEGMENT_PROGRESS:
+            line["fps"] = data.get("fps") or line["fps"]
+        elif kind == ProcessingEvents.SEGMENT_COMPLETE:
+            line["done"] += 1
+            line["fps"] = data.get("fps") or line["fps"]
+        elif kind == ProcessingEvents.ERROR_OCCURRED:
+            style = "bold red" if data.get("fatal") else "yellow"
+            self.console.print(f"[{style}]{line['file']}: {data.get('message', 'error')}[/{style}]", markup=True,
+                               highlight=False)
+            if data.get("fatal"):
+                line["stage"] = "failed"
+                self.summaries.append({"file": line["file"], "failed": data.get("message")})
+        elif kind == ProcessingEvents.ENCODING_COMPLETE:
+            line["stage"] = "skipped" if data.get("skipped") else "done"
+            self.summaries.append({"file": line["file"], **data})
+            if data.get("skipped"):
+                self.console.print(f"[yellow]{line['file']}: skipped — {data.get('reason')}[/yellow]")
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self):  # noqa: ANN202
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        for line in self.lines.values():
+            if line["stage"] in ("done", "failed", "skipped"):
+                continue
+            segs = f"segments {line['done']}/{line['total']}" if line["total"] else ""
+            fps = f"{line['fps']:.1f} fps" if line["fps"] else ""
+            table.add_row(line["file"], line["stage"], segs, fps)
+        return table
+
+    def print_summary(self) -> None:
+        from rich.table import Table
+
+        table = Table(title="drapto-tui summary", expand=False)
+        for col in ("File", "Path", "Size in → out", "Time", "CRF", "VMAF min/mean/max"):
+            table.add_column(col, overflow="fold")
+        for s in self.summaries:
+            if "failed" in s or s.get("skipped"):
+                table.add_row(s["file"], "[red]failed[/red]" if "failed" in s else "skipped", "", "", "", "")
+                continue
+            crf = ""
+            if s.get("crf_min") is not None:
+                crf = f"{s['crf_min']:g}" if s["crf_min"] == s["crf_max"] else f"{s['crf_min']:g}–{s['crf_max']:g}"
+            vmaf = ""
+            if s.get("vmaf_min") is not None:
+                vmaf = f"{s['vmaf_min']:.2f} / {s['vmaf_file']:.2f} / {s['vmaf_max']:.2f}"
+            path = {"dolby_vision": "DV direct", "chunked": "chunked"}.get(s.get("encoding_path", ""), "")
+            table.add_row(
+                s["file"], path,
+                f"{human_size(s['input_bytes'])} → {human_size(s['output_bytes'])} (−{s['reduction_percent']:.0f}%)"
+                if s["reduction_percent"] >= 0 else
+                f"{human_size(s['input_bytes'])} → {human_size(s['output_bytes'])} (+{-s['reduction_percent']:.0f}%)",
+                f"{s['wall_seconds']:.1f}s {s['fps']:.0f}fps", crf, vmaf,
+            )
+        self.console.print(table)
+
+
+async def _pump(sub: Subscription, handle) -> None:  # noqa: ANN001
+    async for event in sub:
+        handle(event)
+
+
+async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool) -> int:
+    async with Session(config) as session:
+        pipeline = ProcessingPipeline(config, session.state, session.bus, temp=session.temp, cache=session.store)
+        await pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
+        report = None if as_json else TerminalReport()
+
+        def to_stdout(event: Event) -> None:
+            sys.stdout.write(event.to_json() + "\n")
+            sys.stdout.flush()
+
+        out_sub = session.bus.subscribe("headless-output")
+        pump = asyncio.create_task(_pump(out_sub, to_stdout if as_json else report.handle))  # type: ignore[union-attr]
+        if report is not None:
+            report.start()
+        failed = 0
+        try:
+            files = discover_files(paths, config.input, session.bus)
+            await session.settle()
+            out_dir = config.output_root()
+            for file in files:
+                existing = session.state.job_for_file(str(file))
+                job_id = existing.job_id if existing is not None and existing.status != ProcessingStatus.COMPLETED \
+                    else new_job_id()
+                output = out_dir / f"{file.stem}.mkv"
+                session.emit(ProcessingEvents.JOB_QUEUED, job_id=job_id, file=file, output=str(output),
+                             status=ProcessingStatus.QUEUED)
+                await session.settle()
+                ok = await pipeline.process(file, output, EncodingOptions(job_id=job_id, overwrite=overwrite))
+                await session.settle()
+                failed += 0 if ok else 1
+        finally:
+            await asyncio.sleep(0)
+            for event in out_sub.drain():
+                (to_stdout if as_json else report.handle)(event)  # type: ignore[union-attr]
+            pump.cancel()
+            if report is not None:
+                report.stop()
+        if report is not None:
+            report.print_summary()
+        return 1 if failed else 0
+
+
+def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool) -> int:
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(run_encode(config, paths, as_json=as_json, overwrite=overwrite))
+    interrupted = False
+
+    def stop(*_: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if interrupted:
+            print("drapto-tui: interrupted; finished segments are kept — run the same command to resume",
+                  file=sys.stderr)
+            return 130
+        raise
+    finally:
+        loop.close()
+
+
+__all__ = ["encode_command"]

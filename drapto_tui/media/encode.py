@@ -1,0 +1,88 @@
+"""SVT-AV1 video encodes through FFmpeg: the argument list, and running it with progress."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProcess, FfmpegProgress, FfmpegResult
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    preset: int
+    crf: float
+    pix_fmt: str = "yuv420p10le"
+    threads: int = 0  # SVT-AV1 lp; 0 = let SVT decide
+    svt_params: str = ""
+    crop: str | None = None  # "w:h:x:y"
+    extra_svt: tuple[str, ...] = field(default_factory=tuple)  # e.g. mastering-display=..., content-light=...
+
+    def svt_param_string(self) -> str:
+        params = [f"crf={self.crf:g}"]
+        if self.threads:
+            params.append(f"lp={self.threads}")
+        params += list(self.extra_svt)
+        if self.svt_params:
+            params += [p for p in self.svt_params.split(":") if p]
+        return ":".join(params)
+
+    def cache_identity(self) -> dict[str, object]:
+        """What changes the encoded bits (threads do not)."""
+        return {"preset": self.preset, "pix_fmt": self.pix_fmt, "svt": self.svt_params, "crop": self.crop,
+                "extra": list(self.extra_svt)}
+
+
+def av1_args(
+    ffmpeg: str,
+    source: Path,
+    output: Path,
+    settings: VideoSettings,
+    *,
+    input_args: Sequence[str] = (),
+    output_args: Sequence[str] = (),
+) -> list[str]:
+    args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn"]
+    if settings.crop:
+        args += ["-vf", f"crop={settings.crop}"]
+    args += ["-c:v", "libsvtav1", "-preset", str(settings.preset), "-pix_fmt", settings.pix_fmt,
+             "-svtav1-params", settings.svt_param_string(), *output_args, str(output)]
+    return args
+
+
+async def encode_av1(
+    ffmpeg: str,
+    source: Path,
+    output: Path,
+    settings: VideoSettings,
+    *,
+    duration: float | None = None,
+    on_progress: Callable[[FfmpegProgress], None] | None = None,
+    on_start: Callable[[FfmpegProcess], None] | None = None,
+    nice: int = 0,
+    input_args: Sequence[str] = (),
+    output_args: Sequence[str] = (),
+    what: str = "AV1 encode",
+) -> FfmpegResult:
+    """Encode to a temporary name beside `output`, then rename: a partial file never sits at `output`."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.stem + ".partial" + output.suffix)
+    proc = FfmpegProcess(
+        av1_args(ffmpeg, source, partial, settings, input_args=input_args, output_args=output_args),
+        on_progress=on_progress or (lambda p: None), duration=duration, nice=nice,
+    )
+    await proc.start()
+    if on_start is not None:
+        on_start(proc)
+    try:
+        result = await proc.wait()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise FfmpegError(what, subject=str(source), result=result)
+    os.replace(partial, output)
+    return result

@@ -1,0 +1,96 @@
+"""Concatenating encoded segments, and muxing the final MKV (video, Opus audio, subtitles, chapters, metadata).
+
+The MKV is written inside the job's working folder; `place_output` then moves it to the output path by a
+same-filesystem rename, so a partial file never appears there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.media.ffmpeg import FfmpegProgress, run_ffmpeg
+from drapto_tui.media.probe import MediaProbe
+
+#: Subtitle codecs Matroska cannot hold as they are, and what to convert them to.
+SUBTITLE_CONVERSIONS = {"mov_text": "srt", "tx3g": "srt", "Timed Text": "srt"}
+
+
+def _concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+async def concat_segments(ffmpeg: str, parts: list[Path], output: Path) -> Path:
+    """Join encoded segments by stream copy (concat demuxer); timestamps continue across the joins."""
+    listing = output.with_suffix(".concat.txt")
+    listing.write_text("ffconcat version 1.0\n" + "\n".join(_concat_line(p) for p in parts) + "\n",
+                       encoding="utf-8")
+    partial = output.with_name(output.stem + ".partial" + output.suffix)
+    await run_ffmpeg([ffmpeg, "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0",
+                      "-c", "copy", str(partial)], what="joining segments", subject=str(output))
+    partial.replace(output)
+    return output
+
+
+async def mux(
+    ffmpeg: str,
+    source: Path,
+    video: Path,
+    audio: Path | None,
+    output: Path,
+    media: MediaProbe,
+    *,
+    on_progress: Callable[[FfmpegProgress], None] | None = None,
+) -> Path:
+    args = [ffmpeg, "-y", "-i", str(video)]
+    audio_input = None
+    if audio is not None:
+        args += ["-i", str(audio)]
+        audio_input = 1
+    source_input = 2 if audio is not None else 1
+    args += ["-i", str(source)]
+    args += ["-map", "0:v:0"]
+    if audio_input is not None:
+        args += ["-map", f"{audio_input}:a"]
+    args += ["-map", f"{source_input}:s?", "-map_chapters", str(source_input),
+             "-map_metadata", str(source_input), "-c", "copy"]
+    for i, sub in enumerate(media.subtitle_tracks):
+        target = SUBTITLE_CONVERSIONS.get(sub.codec)
+        if target:
+            args += [f"-c:s:{i}", target]
+    for i, track in enumerate(media.audio):
+        args += [f"-disposition:a:{i}", "default" if track.default else "0"]
+    args += ["-metadata", "encoder=drapto-tui", str(output)]
+    partial = output.with_name(output.stem + ".partial" + output.suffix)
+    args[-1] = str(partial)
+    await run_ffmpeg(args, what="muxing", subject=str(source), on_progress=on_progress, duration=media.duration)
+    partial.replace(output)
+    return output
+
+
+def place_output(built: Path, output: Path, *, overwrite: bool) -> Path:
+    """Move the validated file to `output`: rename on the same filesystem, else copy to a hidden temp beside it
+    and rename. Never leaves a partial file at `output`."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not overwrite:
+        raise DraptoError("output exists", subject=str(output), hint="pass --overwrite (output.overwrite) to replace it")
+    try:
+        os.replace(built, output)
+        return output
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: another filesystem
+            raise DraptoError(f"cannot write the output ({exc.strerror})", subject=str(output),
+                              hint="check that the output folder is writable") from None
+    tmp = output.with_name(f".{output.name}.drapto-partial")
+    try:
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DraptoError(f"cannot write the output ({exc.strerror})", subject=str(output),
+                          hint="check free space and permissions of the output folder") from None
+    built.unlink(missing_ok=True)
+    return output

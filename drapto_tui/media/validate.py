@@ -1,0 +1,61 @@
+"""Checking a finished file against its source before it may appear at the output path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.media.probe import MediaProbe, probe
+
+
+class ValidationError(DraptoError):
+    """The output does not match what was asked; the job fails and keeps its temp files."""
+
+
+@dataclass
+class ValidationReport:
+    output: MediaProbe
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def validate_output(
+    ffmpeg: str,
+    built: Path,
+    source: MediaProbe,
+    *,
+    width: int,
+    height: int,
+    source_frames: int | None = None,
+    output_frames: int | None = None,
+) -> ValidationReport:
+    out = await probe(built, ffmpeg)
+    problems: list[str] = []
+    if (out.video_codec or "").upper() != "AV1":
+        problems.append(f"video is {out.video_codec}, not AV1")
+    if out.bit_depth != 10:
+        problems.append(f"video is {out.bit_depth}-bit, not 10-bit")
+    if (out.width, out.height) != (width, height):
+        problems.append(f"frame is {out.width}x{out.height}, expected {width}x{height}")
+    if abs(out.duration - source.duration) > 0.2:
+        problems.append(f"duration {out.duration:.3f} s differs from the source's {source.duration:.3f} s by > 0.2 s")
+    if source_frames is not None and output_frames is not None and source_frames != output_frames:
+        problems.append(f"{output_frames} video frames, the source has {source_frames}")
+    if len(out.audio) != len(source.audio):
+        problems.append(f"{len(out.audio)} audio tracks, the source has {len(source.audio)}")
+    else:
+        for a, b in zip(out.audio, source.audio):
+            if a.channels != b.channels:
+                problems.append(f"audio track {a.index} has {a.channels} channels, the source {b.channels}")
+            if a.start is not None and out.video_start is not None and abs(a.start - out.video_start) > 0.1:
+                problems.append(f"audio track {a.index} starts {abs(a.start - out.video_start) * 1000:.0f} ms"
+                                " away from the video (limit 100 ms)")
+    if out.subtitles != source.subtitles:
+        problems.append(f"{out.subtitles} subtitle tracks, the source has {source.subtitles}")
+    if out.chapters != source.chapters:
+        problems.append(f"{out.chapters} chapters, the source has {source.chapters}")
+    return ValidationReport(output=out, problems=problems)

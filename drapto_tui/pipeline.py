@@ -1,0 +1,157 @@
+"""One file through analysis, path choice, video encode, audio, mux, validation and placement.
+
+Every stage is announced by an event; failures become one ERROR_OCCURRED line (fatal for the job) and the
+method returns False, so the caller's queue goes on. Nothing is written to the output path until the file
+validated; a failed job keeps its temp files for inspection and retry.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from drapto_tui.analysis import analyze
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.control import JobCancelled, JobControl
+from drapto_tui.errors import DraptoError
+from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
+from drapto_tui.media.audio import encode_audio
+from drapto_tui.media.crop import CropResult, detect_crop
+from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
+from drapto_tui.media.mux import mux, place_output
+from drapto_tui.media.segment import count_packets
+from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
+from drapto_tui.media.validate import validate_output
+from drapto_tui.state import ProcessingStage, StateManager
+from drapto_tui.strategies.base import JobContext
+from drapto_tui.strategies.chunked import ChunkedStrategy
+from drapto_tui.strategies.crf_search import ProbeCache
+from drapto_tui.strategies.dolby_vision import DolbyVisionStrategy
+from drapto_tui.temp import TempManager
+
+
+class EncodingOptions(BaseModel):
+    job_id: str
+    overwrite: bool = False
+
+
+class ProcessingPipeline:
+    def __init__(
+        self,
+        config: DraptoConfig,
+        status: StateManager | None,
+        events: EventBus,
+        *,
+        temp: TempManager | None = None,
+        cache: ProbeCache | None = None,
+    ) -> None:
+        self.config = config
+        self.status = status
+        self.events = events
+        self.temp = temp or TempManager(config)
+        self.cache = cache if cache is not None else (status.store if status is not None else None)
+        self.controls: dict[str, JobControl] = {}
+        self._ffmpeg: FfmpegInfo | None = None
+
+    async def ffmpeg(self) -> FfmpegInfo:
+        if self._ffmpeg is None:
+            self._ffmpeg = await require_ffmpeg(self.config.tools.ffmpeg)
+        return self._ffmpeg
+
+    def _emit(self, kind: ProcessingEvents, job_id: str, source: Path, **data: Any) -> None:
+        self.events.emit(kind, job_id=job_id, file=source, **data)
+
+    async def process(self, input_file: Path, output_file: Path, options: EncodingOptions) -> bool:
+        job_id = options.job_id
+        control = self.controls.setdefault(job_id, JobControl())
+        token = current_tracker.set(control)
+        try:
+            return await self._process(Path(input_file), Path(output_file), options, control)
+        except JobCancelled:
+            self._emit(ProcessingEvents.JOB_CANCELLED, job_id, input_file, status=ProcessingStatus.CANCELLED)
+            self.temp.remove_job(job_id)
+            return False
+        except DraptoError as err:
+            extra: dict[str, Any] = {}
+            if isinstance(err, FfmpegError):
+                extra["stderr_tail"] = err.result.stderr_tail[-12:]
+            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
+                       message=err.line(), fatal=True, **extra)
+            return False
+        finally:
+            current_tracker.reset(token)
+            self.controls.pop(job_id, None)
+
+    async def _process(self, source: Path, output: Path, options: EncodingOptions, control: JobControl) -> bool:
+        job_id = options.job_id
+        started = time.monotonic()
+        if output.exists() and not (options.overwrite or self.config.output.overwrite):
+            self._emit(ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED,
+                       skipped=True, output=str(output),
+                       reason=f"{output} exists; pass --overwrite to replace it")
+            return True
+        self.temp.ensure_free_space(str(source))
+        ffmpeg = await self.ffmpeg()
+        media = await analyze(job_id, source, ffmpeg.path, self.events)
+        if media is None:
+            return False
+        await control.checkpoint()
+
+        if self.config.encoding.crop:
+            crop = await detect_crop(ffmpeg.path, str(source), width=media.width, height=media.height,
+                                     duration=media.duration, hdr=media.hdr)
+        else:
+            crop = CropResult(None, media.width, media.height, 0, 0)
+        previous = self.status.get_current_state(job_id) if self.status is not None else None
+        ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
+                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop,
+                         cache=self.cache, previous=previous)
+        strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
+        if crop.crop:
+            self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.ANALYZED.value,
+                       crop=crop.crop, note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)")
+        video = await strategy.run()
+        await control.checkpoint()
+
+        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.AUDIO.value,
+                   tracks=len(media.audio))
+        audio = await encode_audio(ffmpeg.path, source, ctx.dirs.working / "audio.mka", media.audio,
+                                   self.config.audio, duration=media.duration)
+        await control.checkpoint()
+
+        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.MUXING.value)
+        built = await mux(ffmpeg.path, source, video, audio, ctx.dirs.working / "output.mkv", media)
+
+        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.VALIDATING.value)
+        source_frames = getattr(strategy, "source_frames", None) or media.frame_count
+        output_frames = await count_packets(ffmpeg.path, built)
+        report = await validate_output(ffmpeg.path, built, media, width=crop.width, height=crop.height,
+                                       source_frames=source_frames, output_frames=output_frames)
+        stats = await strategy.finalize()
+        if not report.ok:
+            from drapto_tui.media.validate import ValidationError
+
+            raise ValidationError("; ".join(report.problems), subject=str(source),
+                                  hint=f"the job's files are kept in {ctx.dirs.working.parent.parent}")
+        final = place_output(built, output, overwrite=options.overwrite or self.config.output.overwrite)
+        out_bytes = final.stat().st_size
+        wall = time.monotonic() - started
+        summary = {
+            "output": str(final), "input_bytes": media.size, "output_bytes": out_bytes,
+            "reduction_percent": round(100.0 * (1 - out_bytes / max(media.size, 1)), 2),
+            "wall_seconds": round(wall, 3), "fps": round((output_frames or 0) / max(wall, 1e-6), 2),
+            "encoding_path": media.encoding_path, "crop": crop.crop, "width": crop.width, "height": crop.height,
+            **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
+        }
+        self._emit(ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary)
+        self.temp.finish_job(job_id, success=True)
+        return True
+
+    def control(self, job_id: str) -> JobControl | None:
+        return self.controls.get(job_id)
+
+
+__all__ = ["EncodingOptions", "ProcessingPipeline"]

@@ -1,0 +1,89 @@
+"""The external ab-av1 backend: `ab-av1 crf-search --stdout-format json` per segment, same settings as ours.
+
+ab-av1's `auto-encode` prints no JSON, so the search runs as `crf-search` (NDJSON on stdout: one
+`sample-encode-done` per CRF tried, then `crf-search-done` or `crf-search-error`), and the segment is then
+encoded and measured by our own code like any other, so retries and checks behave the same.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+
+from drapto_tui.errors import ToolError
+from drapto_tui.media.encode import VideoSettings
+from drapto_tui.media.ffmpeg import FfmpegProcess
+from drapto_tui.media.segment import Segment
+from drapto_tui.strategies.crf_search import Probe, SearchError, SearchResult, SearchSettings
+
+
+def find_ab_av1(configured: str) -> str:
+    found = shutil.which(configured)
+    if not found:
+        raise ToolError(
+            "not found on PATH",
+            subject=f"tools.ab_av1 = {configured}",
+            hint="install ab-av1 (cargo install ab-av1) or set encoding.search_backend = 'builtin'",
+        )
+    return found
+
+
+def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video: VideoSettings) -> list[str]:
+    args = [binary, "crf-search", "-i", segment.path, "--preset", str(video.preset),
+            "--min-vmaf", f"{search.target:g}", "--max-encoded-percent", f"{search.max_encoded_percent:g}",
+            "--min-crf", f"{search.min_crf:g}", "--max-crf", f"{search.max_crf:g}",
+            "--samples", str(search.samples), "--sample-duration", f"{search.sample_duration:g}s",
+            "--pix-format", video.pix_fmt, "--stdout-format", "json"]
+    if video.crop:
+        args += ["--vfilter", f"crop={video.crop}"]
+    for param in [*video.extra_svt, *[p for p in video.svt_params.split(":") if p]]:
+        args += ["--svt", param]
+    return args
+
+
+def parse_crf_search(stdout: str, on_probe: Callable[[Probe], None] | None = None) -> tuple[list[Probe], dict | None, str | None]:
+    probes: list[Probe] = []
+    done: dict | None = None
+    error: str | None = None
+    for line in stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        kind = msg.get("type")
+        if kind == "sample-encode-done":
+            probe = Probe(crf=float(msg["crf"]), score=float(msg.get("vmaf", 0.0)),
+                          encoded_bytes=int(msg.get("predicted_encode_size", 0)),
+                          source_bytes=int(msg.get("predicted_encode_size", 0) * 100
+                                           / max(msg.get("predicted_encode_percent", 100.0), 1e-9)),
+                          cached=bool(msg.get("from_cache", False)))
+            probes.append(probe)
+            if on_probe:
+                on_probe(probe)
+        elif kind == "crf-search-done":
+            done = msg
+        elif kind == "crf-search-error":
+            error = str(msg.get("message", "crf-search failed"))
+    return probes, done, error
+
+
+async def ab_av1_search(
+    binary: str,
+    segment: Segment,
+    search: SearchSettings,
+    video: VideoSettings,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> SearchResult:
+    proc = FfmpegProcess([binary], capture_stdout=True)  # the runner's process handling, not FFmpeg's flags
+    proc.args = crf_search_args(binary, segment, search, video)
+    result = await proc.run()
+    probes, done, error = parse_crf_search(result.stdout or "", on_probe)
+    if done is None:
+        last = error or next((l for l in reversed(result.stderr_tail) if l.strip()), "no result")
+        raise SearchError(f"ab-av1 crf-search: {last}", subject=segment.path,
+                          hint="lower encoding.vmaf_target or raise search.max_encoded_percent")
+    return SearchResult(crf=float(done["crf"]), score=float(done.get("vmaf", 0.0)), probes=probes)
+
+
+__all__ = ["ab_av1_search", "crf_search_args", "find_ab_av1", "parse_crf_search"]

@@ -1,0 +1,115 @@
+"""The strategy interface every encoding path implements, and what a strategy is given to work with."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.control import JobControl
+from drapto_tui.events import EventBus, ProcessingEvents
+from drapto_tui.media.crop import CropResult
+from drapto_tui.media.encode import VideoSettings
+from drapto_tui.media.probe import MediaProbe
+from drapto_tui.media.tools import FfmpegInfo
+from drapto_tui.state import ProcessingState
+from drapto_tui.strategies.crf_search import ProbeCache
+from drapto_tui.temp import JobDirs
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    source: Path
+    media: MediaProbe
+    config: DraptoConfig
+    ffmpeg: FfmpegInfo
+    dirs: JobDirs
+    bus: EventBus
+    control: JobControl
+    crop: CropResult
+    cache: ProbeCache | None = None
+    previous: ProcessingState | None = None  # the job's persisted state, for resuming
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def emit(self, kind: ProcessingEvents, **data: Any) -> None:
+        self.bus.emit(kind, job_id=self.job_id, file=self.source, **data)
+
+    @property
+    def out_width(self) -> int:
+        return self.crop.width
+
+    @property
+    def out_height(self) -> int:
+        return self.crop.height
+
+    def encoder_threads(self, parallel: int) -> int:
+        if self.config.resources.encoder_threads:
+            return self.config.resources.encoder_threads
+        return max(1, (os.cpu_count() or 2) // max(parallel, 1))
+
+    def colour_args(self) -> tuple[list[str], tuple[str, ...]]:
+        """FFmpeg colour tags and SVT-AV1 HDR10 parameters that carry the source's signalling over."""
+        m = self.media
+        out: list[str] = []
+        for flag, value in (("-color_primaries", m.color_primaries), ("-color_trc", m.color_transfer),
+                            ("-colorspace", m.color_matrix)):
+            if value:
+                out += [flag, value]
+        if m.color_range:
+            out += ["-color_range", "tv" if m.color_range == "limited" else "pc"]
+        svt: list[str] = []
+        md = m.mastering_display
+        if m.hdr and md and md.red and md.green and md.blue and md.white_point and md.max_luminance:
+            svt.append(
+                "mastering-display="
+                f"G({md.green[0]:.4f},{md.green[1]:.4f})B({md.blue[0]:.4f},{md.blue[1]:.4f})"
+                f"R({md.red[0]:.4f},{md.red[1]:.4f})WP({md.white_point[0]:.4f},{md.white_point[1]:.4f})"
+                f"L({md.max_luminance:.4f},{(md.min_luminance or 0):.4f})"
+            )
+        if m.hdr and m.max_cll is not None:
+            svt.append(f"content-light={m.max_cll},{m.max_fall or 0}")
+        return out, tuple(svt)
+
+    def video_settings(self, crf: float, parallel: int) -> VideoSettings:
+        _, svt = self.colour_args()
+        return VideoSettings(
+            preset=self.config.encoding.preset, crf=crf, pix_fmt=self.config.encoding.pixel_format,
+            threads=self.encoder_threads(parallel), svt_params=self.config.encoding.svt_params,
+            crop=self.crop.crop, extra_svt=svt,
+        )
+
+
+class EncodingStrategy(ABC):
+    """initialize_encoding → prepare_video → encode → finalize, emitting the seed's events on the way."""
+
+    name: str = "strategy"
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+
+    @abstractmethod
+    async def initialize_encoding(self) -> None:
+        """Working dirs, state, parameter checks."""
+
+    @abstractmethod
+    async def prepare_video(self) -> None:
+        """Segment if needed; encoding options; quality targets."""
+
+    @abstractmethod
+    async def encode(self) -> Path:
+        """Encode the video; return the path of the finished video stream (MKV, video only)."""
+
+    async def finalize(self) -> dict[str, Any]:
+        """Statistics for the summary."""
+        return dict(self.ctx.stats)
+
+    async def run(self) -> Path:
+        await self.initialize_encoding()
+        await self.ctx.control.checkpoint()
+        await self.prepare_video()
+        await self.ctx.control.checkpoint()
+        return await self.encode()

@@ -1,0 +1,305 @@
+"""VMAF-targeted CRF search for one segment, in the manner of ab-av1's crf-search, and cheaper.
+
+Samples: `samples` clips of `sample_duration` seconds spread evenly over the segment
+(gap = (D - n*d) / (n + 1), sample i starts at gap*(i+1) + d*i), cut by stream copy; each copy is its own VMAF
+reference. When the samples would cover >= full_pass_share of the segment, the whole segment is encoded and
+scored instead (and that encode is kept, so the final encode at the chosen CRF costs nothing more).
+
+Search on a quarter-CRF grid between min and max CRF: first probe at the midpoint (or at the previous
+segment's CRF, which is usually close), then a probe skewed by the expected VMAF-per-CRF slope, then secant
+interpolation between the nearest passing and failing probes. Stop when a score lands in
+[target, target + tolerance], when the passing and failing probes are adjacent on the grid, or when max CRF
+passes; fail when min CRF fails, or when no passing CRF keeps the samples under max_encoded_percent of the source.
+
+Every probe result is cached (segment identity + CRF + encoder and VMAF settings), so retries and resumes never
+redo a probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.media.encode import VideoSettings, encode_av1
+from drapto_tui.media.ffmpeg import run_ffmpeg
+from drapto_tui.media.segment import Segment
+from drapto_tui.media.vmaf import measure_vmaf, pool
+
+#: Typical VMAF lost per CRF step around VMAF 90-95 with SVT-AV1; only steers the second probe.
+DEFAULT_SLOPE = 0.7
+MAX_PROBES = 12
+
+
+class SearchError(DraptoError):
+    """No CRF meets the target (or the size limit) for this segment."""
+
+
+class ProbeCache(Protocol):
+    def cache_get(self, key: str) -> dict | None: ...
+    def cache_put(self, key: str, value: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    target: float = 93.0
+    tolerance: float = 1.0
+    min_crf: float = 10.0
+    max_crf: float = 55.0
+    step: float = 0.25
+    samples: int = 3
+    sample_duration: float = 2.0
+    full_pass_share: float = 0.85
+    max_encoded_percent: float = 80.0
+    n_subsample: int = 5
+    pooling: str = "mean"
+
+    def identity(self) -> dict[str, object]:
+        return {"samples": self.samples, "d": self.sample_duration, "full": self.full_pass_share,
+                "n_subsample": self.n_subsample, "pooling": self.pooling}
+
+
+@dataclass
+class Probe:
+    crf: float
+    score: float
+    encoded_bytes: int
+    source_bytes: int
+    frame_scores_count: int = 0
+    cached: bool = False
+    full_pass: bool = False
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.encoded_bytes / max(self.source_bytes, 1)
+
+    def to_event(self) -> dict[str, object]:
+        return {"crf": self.crf, "score": round(self.score, 3), "bytes": self.encoded_bytes,
+                "predicted_percent": round(self.percent, 2), "cached": self.cached, "full_pass": self.full_pass}
+
+
+@dataclass
+class SearchResult:
+    crf: float
+    score: float
+    probes: list[Probe]
+    full_pass_encode: Path | None = None  # the whole segment already encoded at `crf`, when the search did it
+
+    @property
+    def probe_count(self) -> int:
+        return len(self.probes)
+
+
+def sample_starts(duration: float, samples: int, sample_duration: float) -> list[float]:
+    gap = (duration - samples * sample_duration) / (samples + 1)
+    return [gap * (i + 1) + sample_duration * i for i in range(samples)]
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha1()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class CrfSearch:
+    ffmpeg: str
+    segment: Segment
+    work_dir: Path
+    settings: SearchSettings
+    video: VideoSettings  # crf inside is ignored; everything else is the final encode's
+    width: int
+    height: int
+    identity: str  # stable identity of the segment (source file + bounds), for the cache
+    cache: ProbeCache | None = None
+    on_probe: Callable[[Probe], None] | None = None
+    start_crf: float | None = None
+    _samples: list[tuple[Path, int]] | None = field(default=None, init=False)
+    _full_pass: bool = field(default=False, init=False)
+
+    # -- samples -----------------------------------------------------------------------------------------
+    @property
+    def full_pass(self) -> bool:
+        s = self.settings
+        return s.samples * s.sample_duration >= s.full_pass_share * self.segment.duration
+
+    async def _prepare_samples(self) -> list[tuple[Path, int]]:
+        if self._samples is not None:
+            return self._samples
+        source = Path(self.segment.path)
+        if self.full_pass:
+            self._samples = [(source, source.stat().st_size)]
+            return self._samples
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        samples: list[tuple[Path, int]] = []
+        seen: set[str] = set()
+        s = self.settings
+        for i, start in enumerate(sample_starts(self.segment.duration, s.samples, s.sample_duration)):
+            out = self.work_dir / f"sample-{i}.mkv"
+            await run_ffmpeg(
+                [self.ffmpeg, "-y", "-ss", f"{start:.3f}", "-i", str(source), "-t", f"{s.sample_duration:.3f}",
+                 "-map", "0:v:0", "-c", "copy", "-avoid_negative_ts", "make_zero", str(out)],
+                what="cutting a sample", subject=str(source),
+            )
+            digest = _file_digest(out)
+            if digest in seen or out.stat().st_size == 0:
+                # With sparse keyframes two samples can start at the same keyframe: score that clip once.
+                out.unlink()
+                continue
+            seen.add(digest)
+            samples.append((out, out.stat().st_size))
+        self._samples = samples
+        return samples
+
+    # -- one probe ---------------------------------------------------------------------------------------
+    def _cache_key(self, crf: float) -> str:
+        blob = json.dumps({"segment": self.identity, "crf": crf, "video": self.video.cache_identity(),
+                           "search": self.settings.identity()}, sort_keys=True)
+        return "probe:" + hashlib.sha256(blob.encode()).hexdigest()
+
+    def _full_pass_path(self, crf: float) -> Path:
+        return self.work_dir / f"full-crf{crf:g}.mkv"
+
+    async def probe(self, crf: float) -> Probe:
+        key = self._cache_key(crf)
+        if self.cache is not None and (hit := self.cache.cache_get(key)) is not None:
+            if not hit.get("full_pass") or self._full_pass_path(crf).exists():
+                probe = Probe(crf=crf, score=hit["score"], encoded_bytes=hit["encoded_bytes"],
+                              source_bytes=hit["source_bytes"], cached=True, full_pass=hit.get("full_pass", False))
+                self._report(probe)
+                return probe
+        samples = await self._prepare_samples()
+        if not samples:
+            raise SearchError("no usable samples could be cut", subject=self.segment.path)
+        scores: list[float] = []
+        encoded = source = 0
+        settings = replace(self.video, crf=crf)
+        for i, (sample, size) in enumerate(samples):
+            out = self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
+            await encode_av1(self.ffmpeg, sample, out, settings, what=f"sample encode at CRF {crf:g}")
+            vmaf = await measure_vmaf(
+                self.ffmpeg, out, sample, log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
+                width=self.width, height=self.height, crop=self.video.crop,
+                n_subsample=self.settings.n_subsample, pix_fmt=self.video.pix_fmt,
+            )
+            scores += vmaf.frame_scores
+            encoded += out.stat().st_size
+            source += size
+            if not self.full_pass:
+                out.unlink(missing_ok=True)
+        probe = Probe(crf=crf, score=pool(scores, self.settings.pooling), encoded_bytes=encoded, source_bytes=source,
+                      frame_scores_count=len(scores), full_pass=self.full_pass)
+        if self.cache is not None:
+            self.cache.cache_put(key, {"score": probe.score, "encoded_bytes": encoded, "source_bytes": source,
+                                       "full_pass": self.full_pass})
+        self._report(probe)
+        return probe
+
+    def _report(self, probe: Probe) -> None:
+        if self.on_probe is not None:
+            self.on_probe(probe)
+
+    # -- the search --------------------------------------------------------------------------------------
+    def _q(self, crf: float) -> int:
+        return round(crf / self.settings.step)
+
+    def _crf(self, q: int) -> float:
+        return q * self.settings.step
+
+    async def run(self) -> SearchResult:
+        s = self.settings
+        lo, hi = self._q(s.min_crf), self._q(s.max_crf)
+        aim = s.target + s.tolerance / 2
+        probes: dict[int, Probe] = {}
+        order: list[Probe] = []
+
+        def passes(p: Probe) -> bool:
+            return p.score >= s.target
+
+        def finish(p: Probe) -> SearchResult:
+            if p.percent > s.max_encoded_percent:
+                raise SearchError(
+                    f"at CRF {p.crf:g} (VMAF {p.score:.2f}) the encode is {p.percent:.0f}% of the source,"
+                    f" over search.max_encoded_percent = {s.max_encoded_percent:g}",
+                    subject=self.segment.path,
+                    hint="this segment gains little from AV1; raise max_encoded_percent or lower the VMAF target",
+                )
+            full = self._full_pass_path(p.crf) if p.full_pass and self._full_pass_path(p.crf).exists() else None
+            return SearchResult(crf=p.crf, score=p.score, probes=order, full_pass_encode=full)
+
+        start = self.start_crf if self.start_crf is not None else (s.min_crf + s.max_crf) / 2
+        q = min(max(self._q(start), lo), hi)
+        for _ in range(MAX_PROBES):
+            probe = probes.get(q) or await self.probe(self._crf(q))
+            if q not in probes:
+                probes[q] = probe
+                order.append(probe)
+            if passes(probe) and probe.score <= s.target + s.tolerance and probe.percent <= s.max_encoded_percent:
+                return finish(probe)
+            if not passes(probe) and q == lo:
+                raise SearchError(
+                    f"even CRF {self._crf(lo):g} scores VMAF {probe.score:.2f}, below the target {s.target:g}",
+                    subject=self.segment.path,
+                    hint="lower encoding.vmaf_target or encoding.min_crf",
+                )
+            if passes(probe) and q == hi:
+                return finish(probe)
+            good = [k for k, p in probes.items() if passes(p)]
+            bad = [k for k, p in probes.items() if not passes(p)]
+            best_pass = max(good) if good else None
+            worst_fail = min((k for k in bad if best_pass is None or k > best_pass), default=None)
+            if best_pass is not None and worst_fail is not None:
+                if worst_fail - best_pass <= 1:
+                    return finish(probes[best_pass])
+                p, f = probes[best_pass], probes[worst_fail]
+                # Secant between the bracketing probes, aimed at the middle of the acceptance window, or at the
+                # target itself when size, not quality, is what binds (the highest passing CRF is wanted then).
+                goal = s.target + 0.05 if p.percent > s.max_encoded_percent else aim
+                if p.score - f.score > 1e-6:
+                    t = (p.score - goal) / (p.score - f.score)
+                    nq = best_pass + round(t * (worst_fail - best_pass))
+                else:
+                    nq = (best_pass + worst_fail) // 2
+                q = min(max(nq, best_pass + 1), worst_fail - 1)
+                continue
+            # One side known: step by the expected slope (measured from two probes when we have them).
+            slope = DEFAULT_SLOPE
+            if len(order) >= 2 and abs(order[-1].crf - order[-2].crf) > 1e-9:
+                measured = (order[-2].score - order[-1].score) / (order[-1].crf - order[-2].crf)
+                if measured > 0.05:
+                    slope = measured
+            delta_crf = (probe.score - aim) / slope
+            room = (hi - q) if passes(probe) else (q - lo)
+            step = max(4, min(abs(round(delta_crf / s.step)), max(room // 2, 1)))  # >= 1 CRF, <= half the room
+            step = min(step, room)
+            q = q + step if passes(probe) else q - step
+        best = [p for p in order if passes(p)]
+        if best:
+            return finish(max(best, key=lambda p: p.crf))
+        raise SearchError(f"no passing CRF within {MAX_PROBES} probes", subject=self.segment.path,
+                          hint="lower encoding.vmaf_target")
+
+
+def escalate(settings: SearchSettings, attempt: int) -> SearchSettings:
+    """Attempt 1 is as configured; 2 takes more and longer samples; 3+ also raises the target by 1 per step."""
+    if attempt <= 1:
+        return settings
+    stronger = replace(settings, samples=settings.samples + 2, sample_duration=settings.sample_duration * 1.5)
+    if attempt >= 3:
+        stronger = replace(stronger, target=min(settings.target + (attempt - 2) * 1.0, 99.0))
+    return stronger
+
+
+def cache_segment_identity(source: Path, segment: Segment) -> str:
+    st = source.stat()
+    return f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{segment.start:.3f}|{segment.end:.3f}|{segment.frames}"
+
+
+__all__ = ["CrfSearch", "Probe", "SearchError", "SearchResult", "SearchSettings", "cache_segment_identity",
+           "escalate", "sample_starts"]

@@ -1,0 +1,82 @@
+"""The direct path for Dolby Vision sources: one SVT-AV1 encode of the whole video, fixed CRF by class.
+
+Chunking would break the DV metadata, so there are no segments here. `-dolbyvision` is left at its default
+(auto), which carries the decoder's RPU into the AV1 stream; colour tags and HDR10 mastering-display /
+content-light metadata are set explicitly from the probe. With processing.hwaccel set, decoding uses that
+method; if the hardware decode fails, the same encode reruns in software and the error log says so.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.events import ProcessingEvents
+from drapto_tui.media.encode import encode_av1
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
+from drapto_tui.strategies.base import EncodingStrategy
+
+
+class DolbyVisionStrategy(EncodingStrategy):
+    name = "dolby_vision"
+
+    async def initialize_encoding(self) -> None:
+        ctx = self.ctx
+        if not ctx.media.dolby_vision:
+            raise DraptoError("the direct path is for Dolby Vision sources", subject=str(ctx.source))
+        if not ctx.ffmpeg.svtav1_dolbyvision:
+            ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="encoding",
+                     message=f"{ctx.ffmpeg.path}: libsvtav1 has no -dolbyvision option; the output keeps HDR10"
+                             " metadata but loses the Dolby Vision RPU — use an FFmpeg with SVT-AV1 >= 2.x")
+
+    async def prepare_video(self) -> None:
+        cfg = self.ctx.config.encoding.crf
+        self.crf = {"sd": cfg.sd, "hd": cfg.hd, "uhd": cfg.uhd}[self.ctx.media.resolution_class]
+        self.settings = self.ctx.video_settings(self.crf, parallel=1)
+        self.output = self.ctx.dirs.encoded / "video.mkv"
+
+    async def encode(self) -> Path:
+        ctx = self.ctx
+        media = ctx.media
+        frames = media.frame_count
+        ctx.emit(ProcessingEvents.ENCODING_STARTED, path=self.name, crf=self.crf,
+                 segments=[{"index": 0, "start": 0.0, "end": media.duration, "frames": frames}])
+        prev = ctx.previous.segments.get(0) if ctx.previous else None
+        if prev is not None and prev.status.value == "done" and self.output.exists():
+            return self.output  # resumed: the whole-file encode finished before the interruption
+        colour, _ = ctx.colour_args()
+        ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=0, phase="encoding", attempt=1, crf=self.crf)
+        started = time.monotonic()
+
+        def progress(p: FfmpegProgress) -> None:
+            ctx.emit(ProcessingEvents.SEGMENT_PROGRESS, segment=0, progress=p.fraction or 0.0, fps=p.fps,
+                     speed=p.speed)
+            ctx.emit(ProcessingEvents.ENCODING_PROGRESS, progress=p.fraction or 0.0, fps=p.fps)
+
+        hwaccel = ctx.config.processing.hwaccel
+        attempts = 1
+        try:
+            input_args = ["-hwaccel", hwaccel] if hwaccel != "none" else []
+            result = await encode_av1(ctx.ffmpeg.path, ctx.source, self.output, self.settings, duration=media.duration,
+                                      on_progress=progress, input_args=input_args, output_args=colour,
+                                      nice=ctx.config.resources.nice, what="Dolby Vision encode")
+        except FfmpegError as err:
+            if hwaccel == "none":
+                raise
+            attempts = 2
+            ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="encoding", segment=0,
+                     message=f"hardware decode ({hwaccel}) failed: {err.line()}; encoding again with software decode",
+                     stderr_tail=err.result.stderr_tail[-10:])
+            result = await encode_av1(ctx.ffmpeg.path, ctx.source, self.output, self.settings,
+                                      duration=media.duration, on_progress=progress, output_args=colour,
+                                      nice=ctx.config.resources.nice, what="Dolby Vision encode")
+        seconds = time.monotonic() - started
+        size = self.output.stat().st_size
+        fps = (frames or 0) / result.active_seconds if frames else result.progress.fps
+        ctx.stats.update({"crf_min": self.crf, "crf_max": self.crf, "video_bytes": size, "segments": 1})
+        ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, segment=0, start=0.0, end=media.duration, frames=frames,
+                 crf=self.crf, vmaf_predicted=None, vmaf_measured=None, bytes=size,
+                 bitrate=size * 8 / max(media.duration, 1e-6), encode_seconds=round(seconds, 3),
+                 fps=round(fps, 2), attempts=attempts)
+        return self.output
