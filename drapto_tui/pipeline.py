@@ -78,8 +78,11 @@ class ProcessingPipeline:
             extra: dict[str, Any] = {}
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
+            line = err.line()
+            if str(input_file) not in line:
+                line = f"{input_file}: {line}"
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
-                       message=err.line(), fatal=True, **extra)
+                       message=line, fatal=True, **extra)
             return False
         finally:
             current_tracker.reset(token)

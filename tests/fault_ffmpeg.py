@@ -31,3 +31,40 @@ def ffmpeg_without(tmp_dir: Path, real: str, *hide: str) -> Path:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     assert os.access(path, os.X_OK)
     return path
+
+
+_KILLER = '''#!{python}
+import os, signal, subprocess, sys, time
+from pathlib import Path
+REAL = {real!r}
+MATCH = {match!r}
+COUNTER = Path({counter!r})
+TIMES = {times}
+args = sys.argv[1:]
+hit = all(any(m in a for a in args) for m in MATCH)
+done = int(COUNTER.read_text()) if COUNTER.exists() else 0
+if hit and done < TIMES:
+    COUNTER.write_text(str(done + 1))
+    child = subprocess.Popen([REAL, *args])
+    time.sleep({after})
+    child.send_signal(signal.SIGKILL)  # FFmpeg killed mid-run, as by the OOM killer
+    child.wait()
+    sys.stderr.write("fault_ffmpeg: killed FFmpeg mid-run\\n")
+    sys.exit(137)
+os.execv(REAL, [REAL, *args])
+'''
+
+
+def ffmpeg_killing(tmp_dir: Path, real: str, match: list[str], *, times: int = 1, after: float = 0.3) -> Path:
+    """An FFmpeg that SIGKILLs the run whose arguments contain every string in `match`, `times` times."""
+    path = tmp_dir / "ffmpeg-killing"
+    counter = tmp_dir / "ffmpeg-killing.count"
+    path.write_text(_KILLER.format(python=sys.executable, real=real, match=match, counter=str(counter),
+                                   times=times, after=after))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def kill_count(tmp_dir: Path) -> int:
+    counter = tmp_dir / "ffmpeg-killing.count"
+    return int(counter.read_text()) if counter.exists() else 0

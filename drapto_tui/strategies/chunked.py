@@ -203,6 +203,8 @@ class ChunkedStrategy(EncodingStrategy):
                     )
                     measured = vmaf.pooled(cfg.pooling)
             except FfmpegError as err:
+                # Name the film and the segment, not the temp file FFmpeg was reading.
+                err.subject, err.message = str(ctx.source), f"segment {seg.index}: {err.message}"
                 self._encoded_path(seg).unlink(missing_ok=True)
                 history.append({"attempt": attempt, "error": err.line()})
                 final = attempt == attempts
@@ -213,6 +215,7 @@ class ChunkedStrategy(EncodingStrategy):
                     raise
                 continue
             except SearchError as err:
+                err.subject, err.message = str(ctx.source), f"segment {seg.index}: {err.message}"
                 ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="search", segment=seg.index, attempt=attempt,
                          message=err.line(), segment_failed=True)
                 raise

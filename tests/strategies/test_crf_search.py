@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drapto_tui.media.encode import VideoSettings
+from drapto_tui.media.segment import Segment
+from drapto_tui.state import StateStore
+from drapto_tui.strategies.crf_search import CrfSearch, SearchError, SearchSettings, escalate, sample_starts
+from tests.media_helpers import MediaFactory
+
+
+def test_sample_positions_follow_the_formula() -> None:
+    # D = 20, n = 3, d = 2: gap = (20 - 6) / 4 = 3.5 → 3.5, 9.0, 14.5
+    assert sample_starts(20.0, 3, 2.0) == pytest.approx([3.5, 9.0, 14.5])
+    starts = sample_starts(60.0, 4, 2.0)
+    gaps = [b - a - 2.0 for a, b in zip([-2.0, *starts], [*starts, 60.0])]
+    assert gaps == pytest.approx([gaps[0]] * 5)  # evenly spaced, equal margins
+
+
+def test_escalation_steps() -> None:
+    base = SearchSettings(target=93, samples=3, sample_duration=2.0)
+    assert escalate(base, 1) == base
+    second = escalate(base, 2)
+    assert (second.samples, second.sample_duration, second.target) == (5, 3.0, 93)
+    third = escalate(base, 3)
+    assert (third.samples, third.target) == (5, 94.0)
+
+
+@pytest.fixture(scope="module")
+def clip(media: MediaFactory) -> Path:
+    return media.clip(width=320, height=180, duration=6, fps=24, source="testsrc2", audio=None, gop=24)
+
+
+def _search(clip: Path, ffmpeg: str, work: Path, cache=None, **overrides) -> CrfSearch:  # noqa: ANN001
+    settings = SearchSettings(**{"target": 93.0, "tolerance": 1.0, "samples": 2, "sample_duration": 1.0,
+                                 "max_encoded_percent": 1000.0, "n_subsample": 2, **overrides})
+    seg = Segment(index=0, start=0.0, end=6.0, frames=144, path=str(clip))
+    probes: list = []
+    search = CrfSearch(ffmpeg=ffmpeg, segment=seg, work_dir=work, settings=settings,
+                       video=VideoSettings(preset=12, crf=0), width=320, height=180, identity="test-clip",
+                       cache=cache, on_probe=probes.append)
+    search.seen = probes  # type: ignore[attr-defined]
+    return search
+
+
+async def test_search_converges_within_tolerance_and_cache_skips_every_probe(clip: Path, ffmpeg: str,
+                                                                             tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    search = _search(clip, ffmpeg, tmp_path / "w1", cache=store)
+    assert not search.full_pass  # 2 x 1 s of 6 s: samples
+    result = await search.run()
+    chosen = next(p for p in result.probes if p.crf == result.crf)
+    accepted_window = 93.0 <= chosen.score <= 94.0
+    adjacent = any(p.crf == result.crf + 0.25 and p.score < 93.0 for p in result.probes)
+    assert accepted_window or adjacent
+    assert result.score >= 93.0 and len(result.probes) <= 8
+    assert all(not p.cached for p in result.probes)
+    assert len(search.seen) == len(result.probes)  # every probe was reported
+    crfs = [p.crf for p in result.probes]
+    assert all((c * 4) == int(c * 4) for c in crfs)  # quarter-CRF grid
+
+    # A retry/resume of the same segment: every probe comes from the cache, no encode runs.
+    again = _search(clip, ffmpeg, tmp_path / "w2", cache=store)
+    result2 = await again.run()
+    assert result2.crf == result.crf and all(p.cached for p in result2.probes)
+    assert not (tmp_path / "w2").exists()  # not even the samples were cut
+
+
+async def test_warm_start_from_previous_segment_needs_fewer_probes(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+    cold = await _search(clip, ffmpeg, tmp_path / "cold").run()
+    warm_search = _search(clip, ffmpeg, tmp_path / "warm")
+    warm_search.start_crf = cold.crf
+    warm = await warm_search.run()
+    assert abs(warm.crf - cold.crf) <= 1.0
+    assert len(warm.probes) <= len(cold.probes)
+
+
+async def test_full_pass_keeps_its_encode(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+    search = _search(clip, ffmpeg, tmp_path / "full", samples=3, sample_duration=2.0)
+    assert search.full_pass  # 3 x 2 s >= 85 % of 6 s
+    result = await search.run()
+    assert result.full_pass_encode is not None and result.full_pass_encode.exists()
+
+
+async def test_min_crf_failing_is_an_error(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="even CRF 50 scores VMAF"):
+        await _search(clip, ffmpeg, tmp_path / "x", min_crf=50.0, max_crf=60.0, target=99.0).run()
+
+
+async def test_size_limit_rejects_big_encodes(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="over search.max_encoded_percent = 1"):
+        await _search(clip, ffmpeg, tmp_path / "y", max_encoded_percent=1.0).run()
