@@ -47,7 +47,8 @@ class TerminalReport:
         if event.job_id is None:
             return
         line = self.lines.setdefault(event.job_id, {"file": Path(event.file or "?").name, "stage": "queued",
-                                                    "done": 0, "total": 0, "fps": 0.0, "progress": 0.0})
+                                                    "done": 0, "total": 0, "fps": 0.0, "frames": {},
+                                                    "partial": {}, "started": None})
         kind = event.event
         data = event.data
         if kind == ProcessingEvents.ANALYSIS_STARTED:
@@ -59,13 +60,15 @@ class TerminalReport:
         elif kind == ProcessingEvents.ENCODING_STARTED:
             line["stage"] = "encoding"
             line["total"] = len(data.get("segments", []))
+            line["frames"] = {s["index"]: s.get("frames") or 0 for s in data.get("segments", [])}
+            line["started"] = event.timestamp
         elif kind == ProcessingEvents.SEGMENT_STARTED:
             line["stage"] = f"{data.get('phase', 'encoding')} (attempt {data.get('attempt', 1)})"
         elif kind == ProcessingEvents.SEGMENT_PROGRESS:
-            line["fps"] = data.get("fps") or line["fps"]
+            line["partial"][data.get("segment")] = data.get("progress") or 0.0
         elif kind == ProcessingEvents.SEGMENT_COMPLETE:
             line["done"] += 1
-            line["fps"] = data.get("fps") or line["fps"]
+            line["partial"][data.get("segment")] = 1.0
         elif kind == ProcessingEvents.ERROR_OCCURRED:
             style = "bold red" if data.get("fatal") else "yellow"
             self.console.print(f"[{style}]{line['file']}: {data.get('message', 'error')}[/{style}]", markup=True,
@@ -84,13 +87,25 @@ class TerminalReport:
     def _render(self):  # noqa: ANN202
         from rich.table import Table
 
+        from datetime import UTC, datetime
+
         table = Table.grid(padding=(0, 2))
         for line in self.lines.values():
             if line["stage"] in ("done", "failed", "skipped"):
                 continue
             segs = f"segments {line['done']}/{line['total']}" if line["total"] else ""
-            fps = f"{line['fps']:.1f} fps" if line["fps"] else ""
-            table.add_row(line["file"], line["stage"], segs, fps)
+            total = sum(line["frames"].values())
+            done = sum(n * line["partial"].get(i, 0.0) for i, n in line["frames"].items())
+            pct = fps = eta = ""
+            if total and line["started"] is not None:
+                elapsed = (datetime.now(UTC) - line["started"]).total_seconds()
+                pct = f"{100 * done / total:.0f}%"
+                if done and elapsed > 0:
+                    rate = done / elapsed
+                    fps = f"{rate:.1f} fps"
+                    left = (total - done) / rate
+                    eta = f"ETA {int(left // 60)}:{int(left % 60):02d}"
+            table.add_row(line["file"], line["stage"], segs, pct, fps, eta)
         return table
 
     def print_summary(self) -> None:
@@ -129,6 +144,10 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
     async with Session(config) as session:
         pipeline = ProcessingPipeline(config, session.state, session.bus, temp=session.temp, cache=session.store)
         await pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
+        if config.encoding.search_backend == "ab-av1":
+            from drapto_tui.strategies.ab_av1 import find_ab_av1
+
+            find_ab_av1(config.tools.ab_av1)
         report = None if as_json else TerminalReport()
 
         def to_stdout(event: Event) -> None:

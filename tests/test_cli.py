@@ -123,3 +123,12 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr  # per-file errors stay one line
     result = cli("config", "show", "--set", "encoding.preset=99", "--debug")
     assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_ab_av1_backend_without_binary_stops_encode_with_one_line(tmp_path: Path, media: MediaFactory) -> None:
+    result = cli("encode", str(media.bbb()), "-o", str(tmp_path / "out"), "--set", 'encoding.search_backend="ab-av1"',
+                 "--set", 'tools.ab_av1="ab-av1-not-installed"', "--set", f'processing.temp_dir="{tmp_path / "w"}"')
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("drapto-tui: tools.ab_av1 = ab-av1-not-installed: not found on PATH — install"
+                                     " ab-av1 (cargo install ab-av1) or set encoding.search_backend = 'builtin'")
+    assert not (tmp_path / "out").exists()
