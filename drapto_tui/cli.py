@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config", "encode")
+COMMANDS = ("probe", "config", "encode", "queue")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -49,12 +49,18 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
 
     encode = argparse.ArgumentParser(prog="drapto-tui encode",
                                      description="Encode files or folders without the UI (same pipeline).")
-    encode.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or folders to search")
+    encode.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files, or folders to search")
+    encode.add_argument("--resume", action="store_true",
+                        help="also run every queued or interrupted job of the persisted queue")
     encode.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     encode.add_argument("--json", action="store_true", help="one JSON event per line on stdout, nothing else")
     encode.add_argument("--overwrite", action="store_true", help="replace existing output files")
     encode.add_argument("--keep-temp", action="store_true", help="keep each finished job's temporary files")
     _common(encode)
+
+    queue = argparse.ArgumentParser(prog="drapto-tui queue", description="List the persisted queue.")
+    queue.add_argument("--json", action="store_true", help="one JSON object per job")
+    _common(queue)
 
     config = argparse.ArgumentParser(prog="drapto-tui config", description="Check or show configuration.")
     sub = config.add_subparsers(dest="action", required=True)
@@ -63,7 +69,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     check.add_argument("--debug", action="store_true")
     show = sub.add_parser("show", help="print the effective configuration as TOML")
     _common(show)
-    return {"app": app, "probe": probe, "config": config, "encode": encode}
+    return {"app": app, "probe": probe, "config": config, "encode": encode, "queue": queue}
 
 
 def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
@@ -184,8 +190,37 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     if args.keep_temp:
         args.overrides.append("processing.keep_temp=true")
+    if not args.paths and not args.resume:
+        raise DraptoError("nothing to encode", subject="encode", hint="give files or folders, or --resume")
     config = _load(args)
-    return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite)
+    return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite, resume=args.resume)
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from drapto_tui.queue import JobQueue
+    from drapto_tui.state import StateManager, StateStore
+    from drapto_tui.temp import TempManager
+
+    config = _load(args)
+    store = StateStore(TempManager(config).state)
+    try:
+        state = StateManager(store)
+        jobs = JobQueue(config, state, None).jobs()  # type: ignore[arg-type]
+    finally:
+        store.close()
+    if args.json:
+        for job in jobs:
+            print(job.model_dump_json(exclude={"segments", "media"}))
+        return 0
+    if not jobs:
+        print("queue is empty")
+    for i, job in enumerate(jobs, 1):
+        done = len(job.done_segments())
+        segs = f"{done}/{len(job.segments)} seg" if job.segments else ""
+        prio = f" prio {job.priority:+d}" if job.priority else ""
+        print(f"{i:>3}  {job.status.value:<9} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
+              f" {job.current_file}{prio}")
+    return 0
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -207,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(args)
         if command == "encode":
             return cmd_encode(args)
+        if command == "queue":
+            return cmd_queue(args)
         return cmd_app(args)
     except ConfigError as err:
         if debug:

@@ -140,10 +140,16 @@ async def _pump(sub: Subscription, handle) -> None:  # noqa: ANN001
         handle(event)
 
 
-async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool) -> int:
+async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,
+                     resume: bool = False, interrupt: asyncio.Event | None = None) -> int:
+    from drapto_tui.queue import JobQueue
+    from drapto_tui.worker import WorkerPool
+
+    interrupt = interrupt or asyncio.Event()
     async with Session(config) as session:
-        pipeline = ProcessingPipeline(config, session.state, session.bus, temp=session.temp, cache=session.store)
-        await pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
+        queue = JobQueue(config, session.state, session.bus, session.temp)
+        pool = WorkerPool(config, session.state, session.bus, queue=queue, temp=session.temp)
+        await pool.pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
         if config.encoding.search_backend == "ab-av1":
             from drapto_tui.strategies.ab_av1 import find_ab_av1
 
@@ -154,60 +160,60 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
             sys.stdout.write(event.to_json() + "\n")
             sys.stdout.flush()
 
+        handle = to_stdout if as_json else report.handle  # type: ignore[union-attr]
         out_sub = session.bus.subscribe("headless-output")
-        pump = asyncio.create_task(_pump(out_sub, to_stdout if as_json else report.handle))  # type: ignore[union-attr]
+        pump = asyncio.create_task(_pump(out_sub, handle))
         if report is not None:
             report.start()
-        failed = 0
+        interrupted = False
         try:
-            files = discover_files(paths, config.input, session.bus)
-            await session.settle()
+            files = discover_files(paths, config.input, session.bus) if paths else []
             out_dir = config.output_root()
-            for file in files:
-                existing = session.state.job_for_file(str(file))
-                job_id = existing.job_id if existing is not None and existing.status != ProcessingStatus.COMPLETED \
-                    else new_job_id()
-                output = out_dir / f"{file.stem}.mkv"
-                session.emit(ProcessingEvents.JOB_QUEUED, job_id=job_id, file=file, output=str(output),
-                             status=ProcessingStatus.QUEUED)
-                await session.settle()
-                ok = await pipeline.process(file, output, EncodingOptions(job_id=job_id, overwrite=overwrite))
-                await session.settle()
-                failed += 0 if ok else 1
+            job_ids = {queue.find_or_add(f, out_dir / f"{f.stem}.mkv", {"overwrite": overwrite}) for f in files}
+            pool.only = None if resume else job_ids
+            pool.start()
+            idle = asyncio.create_task(pool.run_until_idle())
+            stop = asyncio.create_task(interrupt.wait())
+            await asyncio.wait({idle, stop}, return_when=asyncio.FIRST_COMPLETED)
+            interrupted = stop.done()
+            for task in (idle, stop):
+                task.cancel()
+            await pool.stop(now=interrupted)
         finally:
             await asyncio.sleep(0)
             for event in out_sub.drain():
-                (to_stdout if as_json else report.handle)(event)  # type: ignore[union-attr]
+                handle(event)
             pump.cancel()
             if report is not None:
                 report.stop()
         if report is not None:
             report.print_summary()
+        if interrupted:
+            return 130
+        ran = job_ids if not resume else set(pool.results)
+        failed = [j for j in ran if session.state.jobs.get(j) and
+                  session.state.jobs[j].status == ProcessingStatus.FAILED]
         return 1 if failed else 0
 
 
-def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool) -> int:
+def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,
+                   resume: bool = False) -> int:
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the SSH link dropped) stop the encodes at once, checkpoint the
+    queue and exit 130; the same command (or `encode --resume`) continues where it stopped."""
     loop = asyncio.new_event_loop()
-    task = loop.create_task(run_encode(config, paths, as_json=as_json, overwrite=overwrite))
-    interrupted = False
-
-    def stop(*_: object) -> None:
-        nonlocal interrupted
-        interrupted = True
-        task.cancel()
-
+    interrupt = asyncio.Event()
+    task = loop.create_task(run_encode(config, paths, as_json=as_json, overwrite=overwrite, resume=resume,
+                                       interrupt=interrupt))
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop)
+        loop.add_signal_handler(sig, interrupt.set)
     try:
-        return loop.run_until_complete(task)
-    except asyncio.CancelledError:
-        if interrupted:
-            print("drapto-tui: interrupted; finished segments are kept — run the same command to resume",
-                  file=sys.stderr)
-            return 130
-        raise
+        code = loop.run_until_complete(task)
     finally:
         loop.close()
+    if code == 130:
+        print("drapto-tui: interrupted; finished segments are kept — run the same command (or encode --resume)"
+              " to continue", file=sys.stderr)
+    return code
 
 
 __all__ = ["encode_command"]

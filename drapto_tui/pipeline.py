@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -31,6 +31,9 @@ from drapto_tui.strategies.chunked import ChunkedStrategy
 from drapto_tui.strategies.crf_search import ProbeCache
 from drapto_tui.strategies.dolby_vision import DolbyVisionStrategy
 from drapto_tui.temp import TempManager
+
+if TYPE_CHECKING:
+    from drapto_tui.worker import SegmentExecutor
 
 
 class EncodingOptions(BaseModel):
@@ -55,6 +58,10 @@ class ProcessingPipeline:
         self.cache = cache if cache is not None else (status.store if status is not None else None)
         self.controls: dict[str, JobControl] = {}
         self._ffmpeg: FfmpegInfo | None = None
+        from drapto_tui.worker import LocalExecutor
+
+        #: Where segment encodes run; the WorkerPool replaces it with its shared, priority-ordered executor.
+        self.executor: SegmentExecutor = LocalExecutor(config.parallel_jobs())
 
     async def ffmpeg(self) -> FfmpegInfo:
         if self._ffmpeg is None:
@@ -71,10 +78,12 @@ class ProcessingPipeline:
         try:
             return await self._process(Path(input_file), Path(output_file), options, control)
         except JobCancelled:
-            self._emit(ProcessingEvents.JOB_CANCELLED, job_id, input_file, status=ProcessingStatus.CANCELLED)
-            self.temp.remove_job(job_id)
+            self._cancelled(job_id, input_file)
             return False
         except DraptoError as err:
+            if control.cancelled:  # an FFmpeg ended by the cancel, not a real failure
+                self._cancelled(job_id, input_file)
+                return False
             extra: dict[str, Any] = {}
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
@@ -87,6 +96,10 @@ class ProcessingPipeline:
         finally:
             current_tracker.reset(token)
             self.controls.pop(job_id, None)
+
+    def _cancelled(self, job_id: str, source: Path) -> None:
+        self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
+        self.temp.remove_job(job_id)
 
     async def _process(self, source: Path, output: Path, options: EncodingOptions, control: JobControl) -> bool:
         job_id = options.job_id
@@ -111,7 +124,7 @@ class ProcessingPipeline:
         previous = self.status.get_current_state(job_id) if self.status is not None else None
         ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
                          dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop,
-                         cache=self.cache, previous=previous)
+                         cache=self.cache, previous=previous, executor=self.executor)
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
             self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.ANALYZED.value,

@@ -5,13 +5,11 @@ The headless commands and the TUI both open one Session; nothing here knows abou
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
-from drapto_tui.events import Event, EventBus, ProcessingEvents, Subscription
+from drapto_tui.events import Event, EventBus, ProcessingEvents
 from drapto_tui.state import StateManager, StateStore
 from drapto_tui.temp import TempManager
 
@@ -27,8 +25,11 @@ class Session:
         self.bus = EventBus(self.temp.logs / "events.jsonl")
         self.store = StateStore(self.temp.state)
         self.state = StateManager(self.store)
-        self._state_sub: Subscription | None = None
-        self._state_task: asyncio.Task[None] | None = None
+        # The state fold is a synchronous tap: queue commands and the scheduler read state that already holds
+        # every event published so far. It is cheap (an in-memory fold; lifecycle events cost one small SQLite
+        # commit), unlike the UI and log consumers, which get their own queues.
+        self.bus.add_listener(self.state.update_state)
+        self._closed = False
 
     async def __aenter__(self) -> Session:
         self.start()
@@ -38,33 +39,20 @@ class Session:
         await self.close()
 
     def start(self) -> None:
-        """Fold events into state on the running loop (the StateManager is one more bus subscriber)."""
-        if self._state_task is None:
-            self._state_sub = self.bus.subscribe("state")
-            self._state_task = asyncio.create_task(self._follow(self._state_sub))
-
-    async def _follow(self, sub: Subscription) -> None:
-        async for event in sub:
-            self.state.update_state(event)
+        """Kept for symmetry with close(); the state already follows the bus."""
 
     def emit(self, kind: ProcessingEvents, **kwargs: object) -> Event:
         return self.bus.emit(kind, **kwargs)  # type: ignore[arg-type]
 
     async def settle(self) -> None:
-        """Let the StateManager catch up with everything published so far."""
-        if self._state_sub is not None:
-            for event in self._state_sub.drain():
-                self.state.update_state(event)
+        """Kept for callers written against an asynchronous fold: the state is always current."""
 
     def log_path(self) -> Path:
         return self.temp.logs / "events.jsonl"
 
     async def close(self) -> None:
-        await self.settle()
-        if self._state_task is not None:
-            self._state_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._state_task
-            self._state_task = None
+        if self._closed:
+            return
+        self._closed = True
         self.bus.close()
         self.state.close()

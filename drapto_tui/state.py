@@ -215,11 +215,14 @@ class StateStore:
         jobs: list[ProcessingState],
         segments: list[tuple[str, SegmentState]],
         removed: list[str],
+        drop_segments: list[str] = (),  # type: ignore[assignment]
     ) -> None:
         """One atomic transaction: all of it lands, or none of it."""
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
+            for job_id in drop_segments:
+                cur.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
             for job_id in removed:
                 cur.execute("DELETE FROM jobs WHERE id=?", (job_id,))
                 cur.execute("DELETE FROM segments WHERE job_id=?", (job_id,))
@@ -265,6 +268,7 @@ class StateManager:
         self._dirty_jobs: set[str] = set()
         self._dirty_segments: set[tuple[str, int]] = set()
         self._removed: set[str] = set()
+        self._drop_segments: set[str] = set()
         self._last_save = time.monotonic()
 
     # -- queries ---------------------------------------------------------------------------------------
@@ -411,6 +415,20 @@ class StateManager:
                 job.status = ProcessingStatus(data["status"])
             if "stage" in data:
                 job.stage = ProcessingStage(data["stage"])
+            if data.get("retry"):
+                job.progress = 0.0
+                if data.get("reset_segments"):
+                    for idx in list(job.segments):
+                        self._dirty_segments.discard((job.job_id, idx))
+                    job.segments.clear()
+                    self._drop_segments.add(job.job_id)
+                else:
+                    for idx in data.get("failed_segments", []):
+                        if idx in job.segments:
+                            job.segments[idx].status = SegmentStatus.QUEUED
+                            job.segments[idx].progress = 0.0
+                            self._dirty_segments.add((job.job_id, idx))
+                    job.recompute_progress()
         elif kind == ProcessingEvents.JOB_REMOVED:
             self.jobs.pop(job.job_id, None)
             self._dirty_jobs.discard(job.job_id)
@@ -438,7 +456,8 @@ class StateManager:
 
     def save_checkpoint(self) -> None:
         """Write every changed job and segment in one atomic transaction."""
-        if self.store is None or not (self._dirty_jobs or self._dirty_segments or self._removed):
+        if self.store is None or not (self._dirty_jobs or self._dirty_segments or self._removed
+                                      or self._drop_segments):
             return
         jobs = [self.jobs[j] for j in self._dirty_jobs if j in self.jobs]
         segments = [
@@ -446,7 +465,8 @@ class StateManager:
             for job_id, idx in self._dirty_segments
             if job_id in self.jobs and idx in self.jobs[job_id].segments
         ]
-        self.store.write(jobs, segments, sorted(self._removed))
+        self.store.write(jobs, segments, sorted(self._removed), drop_segments=sorted(self._drop_segments))
+        self._drop_segments.clear()
         self._dirty_jobs.clear()
         self._dirty_segments.clear()
         self._removed.clear()

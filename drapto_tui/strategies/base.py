@@ -33,6 +33,7 @@ class JobContext:
     crop: CropResult
     cache: ProbeCache | None = None
     previous: ProcessingState | None = None  # the job's persisted state, for resuming
+    executor: Any = None  # worker.SegmentExecutor: where (and when) each encode may run
     stats: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, kind: ProcessingEvents, **data: Any) -> None:

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from drapto_tui.control import JobCancelled
 from drapto_tui.errors import DraptoError, MediaError
 from drapto_tui.events import ProcessingEvents
 from drapto_tui.media.encode import encode_av1
@@ -101,12 +102,10 @@ class ChunkedStrategy(EncodingStrategy):
                     self._last_crf = prev.crf
             else:
                 todo.append(seg)
-        gate = asyncio.Semaphore(self.parallel)
-
         async def guarded(seg: Segment) -> None:
-            async with gate:
-                await ctx.control.checkpoint()
-                await self._run_segment(seg)
+            await ctx.control.checkpoint()
+            await ctx.executor.submit(ctx.job_id, seg.index, ctx.media.resolution_class,
+                                      lambda: self._run_segment(seg))
 
         tasks = [asyncio.create_task(guarded(seg)) for seg in todo]
         try:
@@ -203,6 +202,8 @@ class ChunkedStrategy(EncodingStrategy):
                     )
                     measured = vmaf.pooled(cfg.pooling)
             except FfmpegError as err:
+                if ctx.control.cancelled:
+                    raise JobCancelled("cancelled") from None
                 # Name the film and the segment, not the temp file FFmpeg was reading.
                 err.subject, err.message = str(ctx.source), f"segment {seg.index}: {err.message}"
                 self._encoded_path(seg).unlink(missing_ok=True)

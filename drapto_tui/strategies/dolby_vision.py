@@ -54,6 +54,12 @@ class DolbyVisionStrategy(EncodingStrategy):
                      speed=p.speed)
             ctx.emit(ProcessingEvents.ENCODING_PROGRESS, progress=p.fraction or 0.0, fps=p.fps)
 
+        return await ctx.executor.submit(ctx.job_id, 0, media.resolution_class,
+                                         lambda: self._encode_whole(progress, colour, started, frames))
+
+    async def _encode_whole(self, progress, colour: list[str], started: float, frames: int | None) -> Path:  # noqa: ANN001
+        ctx = self.ctx
+        media = ctx.media
         hwaccel = ctx.config.processing.hwaccel
         attempts = 1
         try:
@@ -62,7 +68,7 @@ class DolbyVisionStrategy(EncodingStrategy):
                                       on_progress=progress, input_args=input_args, output_args=colour,
                                       nice=ctx.config.resources.nice, what="Dolby Vision encode")
         except FfmpegError as err:
-            if hwaccel == "none":
+            if hwaccel == "none" or ctx.control.cancelled:
                 raise
             attempts = 2
             ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="encoding", segment=0,

@@ -1,0 +1,177 @@
+"""The job queue: order, priority, hold, retry, cancel, remove — all as events, so the StateManager persists them.
+
+Order is (higher priority first, then position). Moving a job past one of a different priority takes that
+priority, so a move is always visible. Every command publishes an event; the queue reads the folded state back,
+which is why the queue a relaunch shows is the one that was left, in the same order, with the same statuses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.errors import DraptoError
+from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
+from drapto_tui.session import new_job_id
+from drapto_tui.state import ProcessingStage, ProcessingState, SegmentStatus, StateManager
+from drapto_tui.temp import TempManager
+
+E = ProcessingEvents
+ACTIVE = {ProcessingStatus.RUNNING, ProcessingStatus.PAUSED}
+FINISHED = {ProcessingStatus.COMPLETED, ProcessingStatus.FAILED, ProcessingStatus.CANCELLED}
+
+
+class QueueError(DraptoError):
+    """A queue command that does not apply to the job in its current state."""
+
+
+class JobQueue:
+    def __init__(self, config: DraptoConfig, status: StateManager, events: EventBus,
+                 temp: TempManager | None = None) -> None:
+        self.config = config
+        self.status = status
+        self.events = events
+        self.temp = temp
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def jobs(self) -> list[ProcessingState]:
+        """Every job in queue order."""
+        return sorted(self.status.jobs.values(), key=lambda j: (-j.priority, j.position, j.created))
+
+    def get(self, job_id: str) -> ProcessingState:
+        job = self.status.jobs.get(job_id)
+        if job is None:
+            raise QueueError("no such job", subject=job_id, hint="it may have been removed")
+        return job
+
+    def get_next_job(self, exclude: set[str] | None = None, only: set[str] | None = None) -> ProcessingState | None:
+        """The first queued (not held, not running, not finished) job in order."""
+        for job in self.jobs():
+            if job.status != ProcessingStatus.QUEUED:
+                continue
+            if (exclude and job.job_id in exclude) or (only is not None and job.job_id not in only):
+                continue
+            return job
+        return None
+
+    # -- adding --------------------------------------------------------------------------------------------
+    def add_job(self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None,
+                *, priority: int = 0) -> str:
+        job_id = new_job_id()
+        position = max((j.position for j in self.status.jobs.values()), default=-1) + 1
+        size = input_file.stat().st_size if input_file.exists() else 0
+        self.events.emit(E.JOB_QUEUED, job_id=job_id, file=input_file, status=ProcessingStatus.QUEUED,
+                         output=str(output_file), options=options or {}, priority=priority, position=position,
+                         size=size)
+        return job_id
+
+    def find_or_add(self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None) -> str:
+        """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
+        its finished segments), else a new one."""
+        existing = self.status.job_for_file(str(input_file))
+        if existing is None or existing.status == ProcessingStatus.COMPLETED:
+            return self.add_job(input_file, output_file, options)
+        if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
+            self.retry(existing.job_id)
+        return existing.job_id
+
+    def recover(self) -> list[str]:
+        """After a crash or kill: jobs left running or paused go back to queued (their done segments stay)."""
+        recovered = []
+        for job in self.jobs():
+            if job.status in ACTIVE:
+                self._update(job, status=ProcessingStatus.QUEUED.value, note="interrupted; resuming")
+                recovered.append(job.job_id)
+        return recovered
+
+    # -- order ---------------------------------------------------------------------------------------------
+    def _update(self, job: ProcessingState, **data: Any) -> None:
+        self.events.emit(E.JOB_UPDATED, job_id=job.job_id, file=job.current_file, **data)
+
+    def _renumber(self, ordered: list[ProcessingState]) -> None:
+        for i, job in enumerate(ordered):
+            if job.position != i:
+                self._update(job, position=i)
+
+    def move(self, job_id: str, offset: int) -> None:
+        """Move up (negative) or down (positive) by `offset` places."""
+        ordered = self.jobs()
+        job = self.get(job_id)
+        i = ordered.index(job)
+        j = max(0, min(len(ordered) - 1, i + offset))
+        if i == j:
+            return
+        ordered.pop(i)
+        ordered.insert(j, job)
+        neighbour = ordered[j + 1] if offset < 0 else ordered[j - 1]
+        if neighbour.priority != job.priority:
+            self._update(job, priority=neighbour.priority)
+        self._renumber(ordered)
+
+    def move_up(self, job_id: str) -> None:
+        self.move(job_id, -1)
+
+    def move_down(self, job_id: str) -> None:
+        self.move(job_id, 1)
+
+    def move_to_top(self, job_id: str) -> None:
+        self.move(job_id, -len(self.status.jobs))
+
+    def move_to_bottom(self, job_id: str) -> None:
+        self.move(job_id, len(self.status.jobs))
+
+    def set_priority(self, job_id: str, priority: int) -> None:
+        self._update(self.get(job_id), priority=priority)
+
+    def bump_priority(self, job_id: str, delta: int) -> None:
+        job = self.get(job_id)
+        self._update(job, priority=job.priority + delta)
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def hold(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.status != ProcessingStatus.QUEUED:
+            raise QueueError(f"cannot hold a {job.status.value} job", subject=job_id, hint="only queued jobs can be held")
+        self._update(job, held=True)
+
+    def release(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.status == ProcessingStatus.HELD:
+            self._update(job, held=False)
+
+    def toggle_hold(self, job_id: str) -> None:
+        job = self.get(job_id)
+        self.release(job_id) if job.status == ProcessingStatus.HELD else self.hold(job_id)
+
+    def cancel_queued(self, job_id: str) -> None:
+        """Cancel a job that is not running (a running one is cancelled through the WorkerPool)."""
+        job = self.get(job_id)
+        if job.status in ACTIVE:
+            raise QueueError("job is running", subject=job_id, hint="cancel it through the worker pool")
+        if job.status in FINISHED:
+            return
+        self.events.emit(E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED)
+        if self.temp is not None:
+            self.temp.remove_job(job_id)
+
+    def retry(self, job_id: str, *, failed_segments_only: bool = True) -> None:
+        """Queue a failed (or cancelled) job again. By default its finished segments are kept and only the
+        failed or unfinished ones run again; with failed_segments_only=False it starts from scratch."""
+        job = self.get(job_id)
+        if job.status not in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
+            raise QueueError(f"cannot retry a {job.status.value} job", subject=job_id,
+                             hint="only failed or cancelled jobs can be retried")
+        if not failed_segments_only and self.temp is not None:
+            self.temp.remove_job(job_id)
+        failed = [i for i, s in job.segments.items() if s.status == SegmentStatus.FAILED]
+        self._update(job, status=ProcessingStatus.QUEUED.value, stage=ProcessingStage.DISCOVERED.value,
+                     retry=True, reset_segments=not failed_segments_only, failed_segments=failed)
+
+    def remove(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.status in ACTIVE:
+            raise QueueError("job is running", subject=job_id, hint="cancel it first")
+        self.events.emit(E.JOB_REMOVED, job_id=job_id, file=job.current_file)
+        if self.temp is not None:
+            self.temp.remove_job(job_id)

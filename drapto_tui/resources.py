@@ -1,0 +1,193 @@
+"""Resource sampling (psutil) and admission control for new encodes.
+
+The monitor samples about once a second: CPU per core, system memory, the RSS of our whole process tree
+(FFmpeg children included), disk read/write rates, free space in the temp dir, and CPU/RSS per job (from the
+processes each job has running). Samples are published as RESOURCE_SAMPLE events for the UI meters.
+
+Admission: a new segment starts only while available memory minus its estimated need stays above
+resources.memory_floor, and the temp dir's free space stays above resources.temp_free_floor. Estimates start
+from a table by resolution class and learn from the peak RSS of finished encodes. When memory is tight, new
+work waits (and says why); nothing running is killed for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from drapto_tui.events import EventBus, ProcessingEvents
+
+#: Starting guesses of an SVT-AV1 encode's peak RSS by resolution class (bytes), before any was measured.
+DEFAULT_NEED = {"sd": 600 * 2**20, "hd": 1200 * 2**20, "uhd": 3 * 2**30}
+
+
+@dataclass
+class MemoryEstimates:
+    """Peak RSS per encode by resolution class, learned as encodes finish (a high-water mark with decay)."""
+
+    learned: dict[str, float] = field(default_factory=dict)
+
+    def need(self, resolution_class: str) -> int:
+        return int(self.learned.get(resolution_class, DEFAULT_NEED.get(resolution_class, DEFAULT_NEED["hd"])))
+
+    def observe(self, resolution_class: str, peak_rss: int) -> None:
+        if peak_rss <= 0:
+            return
+        old = self.learned.get(resolution_class)
+        # Follow rises at once, fall slowly: underestimating risks the floor, overestimating only waits.
+        self.learned[resolution_class] = peak_rss if old is None or peak_rss > old else 0.8 * old + 0.2 * peak_rss
+
+
+def tree_processes(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [root]
+
+
+def rss_of(procs: list[psutil.Process]) -> int:
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class ResourceMonitor:
+    def __init__(self, temp_dir: Path, bus: EventBus | None, *, interval: float = 1.0,
+                 job_pids: Callable[[], dict[str, list[int]]] | None = None) -> None:
+        self.temp_dir = temp_dir
+        self.bus = bus
+        self.interval = interval
+        self.job_pids = job_pids or (lambda: {})
+        self.me = psutil.Process()
+        self._last_disk: tuple[float, Any] | None = None
+        self._proc_cache: dict[int, psutil.Process] = {}
+        self.last: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+        psutil.cpu_percent(percpu=True)  # prime: the first call has nothing to compare with
+
+    def _proc(self, pid: int) -> psutil.Process | None:
+        proc = self._proc_cache.get(pid)
+        if proc is None:
+            try:
+                proc = self._proc_cache[pid] = psutil.Process(pid)
+                proc.cpu_percent()
+            except psutil.Error:
+                return None
+        return proc
+
+    def sample(self) -> dict[str, Any]:
+        now = time.monotonic()
+        vm = psutil.virtual_memory()
+        procs = tree_processes(self.me)
+        disk = psutil.disk_io_counters()
+        read_rate = write_rate = 0.0
+        if disk is not None and self._last_disk is not None:
+            then, last = self._last_disk
+            dt = max(now - then, 1e-6)
+            read_rate = (disk.read_bytes - last.read_bytes) / dt
+            write_rate = (disk.write_bytes - last.write_bytes) / dt
+        if disk is not None:
+            self._last_disk = (now, disk)
+        jobs: dict[str, dict[str, float]] = {}
+        for job_id, pids in self.job_pids().items():
+            cpu = rss = 0.0
+            for pid in pids:
+                proc = self._proc(pid)
+                if proc is None:
+                    continue
+                try:
+                    cpu += proc.cpu_percent()
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+            jobs[job_id] = {"cpu": round(cpu, 1), "rss": int(rss)}
+        try:
+            free = shutil.disk_usage(self.temp_dir).free
+        except OSError:
+            free = 0
+        self.last = {
+            "cpu": psutil.cpu_percent(percpu=True),
+            "mem_total": vm.total,
+            "mem_available": vm.available,
+            "mem_used_percent": vm.percent,
+            "rss_tree": rss_of(procs),
+            "processes": len(procs),
+            "disk_read_bps": round(read_rate),
+            "disk_write_bps": round(write_rate),
+            "temp_free": free,
+            "jobs": jobs,
+        }
+        return self.last
+
+    async def run(self) -> None:
+        while True:
+            data = await asyncio.to_thread(self.sample)
+            if self.bus is not None:
+                self.bus.emit(ProcessingEvents.RESOURCE_SAMPLE, **data)
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+
+@dataclass
+class Admission:
+    """Whether a new encode may start now, and if not, why (one line for the error log)."""
+
+    ok: bool
+    reason: str = ""
+
+
+class AdmissionControl:
+    def __init__(self, temp_dir: Path, *, memory_floor: int, temp_free_floor: int,
+                 available_memory: Callable[[], int] | None = None) -> None:
+        self.temp_dir = temp_dir
+        self.memory_floor = memory_floor
+        self.temp_free_floor = temp_free_floor
+        self.estimates = MemoryEstimates()
+        self._available = available_memory or (lambda: psutil.virtual_memory().available)
+        self.reserved = 0  # estimated need of encodes started but not yet visible in available memory
+
+    def check(self, resolution_class: str) -> Admission:
+        need = self.estimates.need(resolution_class)
+        available = self._available() - self.reserved
+        if available - need < self.memory_floor:
+            from drapto_tui.config.units import human_size
+
+            return Admission(False, f"waiting for memory: {human_size(available)} available, an encode needs about"
+                                    f" {human_size(need)}, floor {human_size(self.memory_floor)}"
+                                    " (resources.memory_floor)")
+        try:
+            free = shutil.disk_usage(self.temp_dir).free
+        except OSError:
+            free = 0
+        if free < self.temp_free_floor:
+            from drapto_tui.config.units import human_size
+
+            return Admission(False, f"waiting for disk: {human_size(free)} free in {self.temp_dir}, floor"
+                                    f" {human_size(self.temp_free_floor)} (resources.temp_free_floor)")
+        return Admission(True)
+
+
+__all__ = ["Admission", "AdmissionControl", "MemoryEstimates", "ResourceMonitor"]
