@@ -326,6 +326,7 @@ class WorkerPool:
     async def run_until_idle(self) -> dict[str, bool]:
         if self._scheduler is None:
             self.start()
+        self._idle.clear()  # the scheduler sets it again only after it has looked at the queue
         self.poke()
         await self._idle.wait()
         return self.results
