@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
+from collections import deque
 
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.ffmpeg import FfmpegProcess
@@ -15,6 +17,7 @@ class JobCancelled(DraptoError):
 class JobControl:
     def __init__(self) -> None:
         self._procs: set[FfmpegProcess] = set()
+        self.commands: deque[str] = deque(maxlen=100)  # the FFmpeg command lines run, for the inspector
         self._running = asyncio.Event()
         self._running.set()
         self.cancelled = False
@@ -25,6 +28,7 @@ class JobControl:
 
     def attach(self, proc: FfmpegProcess) -> None:
         self._procs.add(proc)
+        self.commands.append(shlex.join(proc.args))
         if self.paused:
             proc.pause()
 

@@ -233,6 +233,7 @@ class WorkerPool:
         self.pipeline.executor = self.executor
         self.max_in_flight = self.slots + 1  # one more file being analysed/segmented while the others encode
         self.tasks: dict[str, asyncio.Task[bool]] = {}
+        self.commands: dict[str, Any] = {}  # job id → the FFmpeg command lines it ran (this session)
         self.controls: dict[str, TrackedControl] = {}
         self.monitor = ResourceMonitor(temp.base_dir, events, interval=config.resources.sample_interval,
                                        job_pids=lambda: {j: c.pids() for j, c in self.controls.items()}) \
@@ -244,6 +245,7 @@ class WorkerPool:
         self._idle = asyncio.Event()
         self.results: dict[str, bool] = {}
         self.only: set[str] | None = None  # run just these jobs (headless encode of given paths)
+        self.launching = True  # False: start no new job (pause-all, finish-then-quit)
 
     # -- ordering for the executor ------------------------------------------------------------------------
     def _order(self, job_id: str) -> tuple[Any, ...]:
@@ -279,7 +281,7 @@ class WorkerPool:
     async def _schedule(self) -> None:
         while not self._stopping:
             self._learn_memory()
-            while len(self.tasks) < self.max_in_flight and not self._stopping:
+            while self.launching and len(self.tasks) < self.max_in_flight and not self._stopping:
                 job = self.queue.get_next_job(exclude=set(self.tasks), only=self.only)
                 if job is None:
                     break
@@ -307,6 +309,7 @@ class WorkerPool:
         job = self.status.jobs[job_id]
         control = TrackedControl(self.registry)
         self.controls[job_id] = control
+        self.commands[job_id] = control.commands
         self.pipeline.controls[job_id] = control
         output = Path(job.output_file) if job.output_file else self.config.output_root() / (
             Path(job.current_file or "out").stem + ".mkv")

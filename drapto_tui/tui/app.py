@@ -1,97 +1,153 @@
-"""The main screen: queue table, summary line, event log, footer keys.
+"""The main screen: summary line, queue, segment grid, meters, error log, footer keys.
 
-Data flows one way: the core publishes events; a 'ui' subscription is drained on a timer (at most
-ui.refresh_hz redraws a second), and widgets are redrawn from the StateManager's state, never edited directly.
+Data flows one way: the core publishes events; a 'ui' subscription is drained on a timer (ui.refresh_hz, so
+at most that many redraws a second however fast events come), the StateManager's state is rendered, and keys
+become Controller commands — never direct edits of widget data.
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 from rich.text import Text
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, RichLog, Static
 
-from drapto_tui.analysis import analyze, discover_files
 from drapto_tui.config.units import human_size
+from drapto_tui.controller import Controller
 from drapto_tui.errors import DraptoError
-from drapto_tui.events import ProcessingEvents, ProcessingStatus
-from drapto_tui.media.tools import require_ffmpeg
-from drapto_tui.session import Session, new_job_id
+from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
 from drapto_tui.state import ProcessingState
+from drapto_tui.tui.actions import ACTIONS, bindings
+from drapto_tui.tui.screens.add import AddScreen
+from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
+from drapto_tui.tui.screens.help import HelpScreen
+from drapto_tui.tui.screens.inspector import InspectorScreen
 from drapto_tui.tui.themes import load_themes
+from drapto_tui.tui.widgets.meters import Meters
+from drapto_tui.tui.widgets.queue_table import EtaTracker, QueueTable, fmt_eta
+from drapto_tui.tui.widgets.segment_grid import SegmentGrid
 
-COLUMNS = (("#", "pos"), ("File", "file"), ("Class", "class"), ("HDR", "hdr"), ("Path", "path"),
-           ("Status", "status"), ("Stage", "stage"), ("Length", "length"), ("Size", "size"))
-STATUS_STYLE = {
-    ProcessingStatus.QUEUED: "dim", ProcessingStatus.RUNNING: "bold cyan", ProcessingStatus.PAUSED: "yellow",
-    ProcessingStatus.COMPLETED: "green", ProcessingStatus.FAILED: "bold red", ProcessingStatus.CANCELLED: "magenta",
-    ProcessingStatus.HELD: "yellow",
-}
-
-
-def _row(job: ProcessingState) -> dict[str, object]:
-    media = job.media or {}
-    badge = "DV" if media.get("dolby_vision") else (media.get("hdr_format") or ("HDR" if media.get("hdr") else ""))
-    return {
-        "pos": str(job.position + 1),
-        "file": Path(job.current_file or "?").name,
-        "class": str(media.get("resolution_class", "")).upper(),
-        "hdr": Text(badge, style="bold magenta" if badge == "DV" else "bold yellow"),
-        "path": {"dolby_vision": "direct", "chunked": "chunked"}.get(job.encoding_path or "", ""),
-        "status": Text(job.status.value, style=STATUS_STYLE.get(job.status, "")),
-        "stage": job.stage.value,
-        "length": f"{media['duration']:.1f}s" if media.get("duration") else "",
-        "size": human_size(media["size"]) if media.get("size") else "",
-    }
+E = ProcessingEvents
+COMPACT_WIDTH = 100
+COMPACT_HEIGHT = 32
 
 
 class DraptoApp(App[int]):
     TITLE = "drapto-tui"
     CSS_PATH = "app.tcss"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("j,down", "cursor_down", "Down", show=False, id="down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="up"),
-        Binding("g", "cursor_top", "Top", id="top"),
-        Binding("G", "cursor_bottom", "Bottom", id="bottom"),
-        Binding("T", "cycle_theme", "Theme", id="theme"),
-    ]
+    BINDINGS = bindings()
 
-    def __init__(self, session: Session, paths: list[Path], *, start_paused: bool = False) -> None:
+    def __init__(self, controller: Controller, paths: list[Path] | None = None, *, start_paused: bool = False,
+                 frozen: bool = False, run_core: bool = True) -> None:
         super().__init__()
-        self.session = session
-        self.paths = paths
+        self.run_core = run_core  # False: show the persisted state only (snapshots, UI benchmarks)
+        self.controller = controller
+        self.paths = paths or []
         self.start_paused = start_paused
-        self._ui_sub = session.bus.subscribe("ui")
-        self._rows: dict[str, dict[str, object]] = {}
+        self.frozen = frozen  # screenshots/snapshots: no clocks or ETAs
+        self._ui = controller.session.bus.subscribe("ui")
+        self.etas = EtaTracker()
+        self.filter_text = ""
+        self.log_selected_only = False
+        self._log_entries: list[tuple[str | None, Text]] = []
+        self._theme_names: list[str] = []
 
+    # -- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
         yield Static(id="summary")
-        table: DataTable[object] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        table = QueueTable(id="queue")
         table.border_title = "Queue"
         yield table
-        log = RichLog(id="log", markup=False, wrap=True, max_lines=2000)
-        log.border_title = "Events"
+        with Horizontal(id="middle"):
+            with Vertical(id="grid-box") as box:
+                box.border_title = "Segments"
+                yield SegmentGrid(id="grid", target=self.controller.config.encoding.vmaf_target)
+            meters = Meters(id="meters")
+            meters.border_title = "Resources"
+            yield meters
+        log = RichLog(id="log", markup=False, wrap=False, max_lines=5000)
+        log.border_title = "Warnings and errors"
         yield log
+        yield Input(placeholder="filter by name (Enter keeps it, Esc clears)", id="filter")
         yield Footer()
 
+    def _replay_errors(self) -> None:
+        """On start, the persisted warnings and errors (newest last), so a relaunch shows what went wrong."""
+        records = []
+        for job in self.controller.state.jobs.values():
+            for err in job.errors[-20:]:
+                records.append((err.time, job, err))
+        for when, job, err in sorted(records, key=lambda r: r[0])[-200:]:
+            seg = f" seg {err.segment}" if err.segment is not None and f"segment {err.segment}" not in err.message \
+                else ""
+            stamp = "" if self.frozen else f"{when:%H:%M:%S} "
+            self._log(job.job_id, f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
+                      "bold" if err.fatal else "")
+            for line in err.stderr_tail[-4:]:
+                self._log(job.job_id, f"    {line}", "dim")
+
+    async def on_mount(self) -> None:
+        self._replay_errors()
+        self._apply_themes()
+        self._layout_for(self.size.width, self.size.height)
+        self.query_one(QueueTable).focus()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+        except (NotImplementedError, RuntimeError):
+            pass
+        self.set_interval(1 / self.controller.config.ui.refresh_hz, self.refresh_from_state)
+        if self.run_core:
+            self.start_core()
+        self.refresh_from_state()
+
+    @work(exclusive=True, group="core")
+    async def start_core(self) -> None:
+        try:
+            await self.controller.start(paused=self.start_paused)
+        except DraptoError as err:
+            self._log(None, err.line(), "bold")
+            return
+        if self.paths:
+            _, errors = self.controller.add_paths(self.paths)
+            for line in errors:
+                self._log(None, line, "bold")
+
+    def _hangup(self) -> None:
+        """The SSH link dropped: checkpoint and stop (resumable), leave no FFmpeg behind."""
+        self.exit(0)
+
+    def on_resize(self, event) -> None:  # noqa: ANN001
+        self._layout_for(event.size.width, event.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.screen.set_class(compact, "compact")
+        table = self.query_one(QueueTable)
+        table.set_compact(compact, force=getattr(self, "_last_width", None) != width)
+        self._last_width = width
+        self.query_one(SegmentGrid).compact = compact
+        self.query_one(Meters).compact = compact
+
+    # -- themes ---------------------------------------------------------------------------------------------
     def _apply_themes(self) -> None:
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
         self._theme_names = [t.name for t in themes] or ["textual-dark"]
-        wanted = self.session.config.ui.theme
+        wanted = self.controller.config.ui.theme
         if wanted in self.available_themes:
             self.theme = wanted
         else:
             problems.append(f"ui.theme = {wanted!r}: no such theme; using {self._theme_names[0]}")
             self.theme = self._theme_names[0]
         for problem in problems:
-            self._log_line(problem, "yellow")
-            self.notify(problem, severity="warning")
+            self._log(None, problem, "italic")
 
     def action_cycle_theme(self) -> None:
         names = self._theme_names
@@ -99,97 +155,248 @@ class DraptoApp(App[int]):
         self.theme = names[(current + 1) % len(names)]
         self.notify(f"theme: {self.theme}", timeout=1.5)
 
-    async def on_mount(self) -> None:
-        self._apply_themes()
-        table = self.query_one("#queue", DataTable)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
-        self.session.start()
-        self.set_interval(1 / self.session.config.ui.refresh_hz, self.refresh_from_state)
-        self.run_worker(self.queue_paths(), name="queue-paths", exclusive=True)
-        self.refresh_from_state()
-
-    async def queue_paths(self) -> None:
-        """Discover and analyse the given paths; files already in the persisted queue are not added twice."""
-        session = self.session
-        try:
-            ffmpeg = (await require_ffmpeg(session.config.tools.ffmpeg)).path
-        except DraptoError as err:
-            self._log_line(err.line(), "bold red")
-            return
-        try:
-            files = discover_files(self.paths, session.config.input, session.bus)
-        except DraptoError as err:
-            self._log_line(err.line(), "bold red")
-            files = []
-        await session.settle()
-        for file in files:
-            if session.state.job_for_file(str(file)) is not None:
-                continue
-            job_id = new_job_id()
-            output = session.config.output_root() / (file.stem + ".mkv")
-            session.emit(ProcessingEvents.JOB_QUEUED, job_id=job_id, file=file, output=str(output),
-                         status=ProcessingStatus.QUEUED)
-            if await analyze(job_id, file, ffmpeg, session.bus) is not None:
-                # Analysed and waiting: the encode stage takes it from here.
-                session.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, status="queued")
-
-    def _log_line(self, message: str, style: str = "") -> None:
-        self.query_one("#log", RichLog).write(Text(message, style=style))
+    # -- rendering from state -------------------------------------------------------------------------------
+    def _visible_jobs(self) -> list[ProcessingState]:
+        jobs = self.controller.queue.jobs()
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            jobs = [j for j in jobs if needle in Path(j.current_file or "").name.lower()]
+        return jobs
 
     def refresh_from_state(self) -> None:
-        events = self._ui_sub.drain()
+        events = self._ui.drain()
+        meters = self.query_one(Meters)
         for event in events:
-            name = Path(event.file).name if event.file else ""
-            if event.event == ProcessingEvents.ERROR_OCCURRED:
-                self._log_line(f"{event.timestamp:%H:%M:%S} error  {event.data.get('message', '')}", "bold red")
-            elif not event.coalescable and event.event != ProcessingEvents.JOB_UPDATED:
-                self._log_line(f"{event.timestamp:%H:%M:%S} {event.event.value:<18} {name}")
-        self._render_queue()
-
-    def _render_queue(self) -> None:
-        table = self.query_one("#queue", DataTable)
-        jobs = self.session.state.ordered_jobs()
-        seen = set()
+            self._on_event(event, meters)
+        jobs = self._visible_jobs()
+        if not self.frozen:
+            self.etas.tick(jobs)
+        table = self.query_one(QueueTable)
         with self.batch_update():
-            for job in jobs:
-                seen.add(job.job_id)
-                row = _row(job)
-                old = self._rows.get(job.job_id)
-                if old is None:
-                    table.add_row(*[row[key] for _, key in COLUMNS], key=job.job_id)
-                else:
-                    for _, key in COLUMNS:
-                        if str(old[key]) != str(row[key]):
-                            table.update_cell(job.job_id, key, row[key])
-                self._rows[job.job_id] = row
-            for job_id in list(self._rows):
-                if job_id not in seen:
-                    table.remove_row(job_id)
-                    del self._rows[job_id]
-        counts: dict[str, int] = {}
+            table.sync(jobs, self.etas if not self.frozen else EtaTracker())
+            selected = table.selected_job()
+            job = self.controller.state.jobs.get(selected) if selected else None
+            self.query_one(SegmentGrid).show(job)
+            meters.select(selected)
+            self._summary(self.controller.queue.jobs())
+
+    def _on_event(self, event: Event, meters: Meters) -> None:
+        if event.event == E.RESOURCE_SAMPLE:
+            meters.feed(event.data)
+        elif event.event == E.ERROR_OCCURRED:
+            data = event.data
+            seg = f" seg {data['segment']}" if data.get("segment") is not None and \
+                f"segment {data['segment']}" not in str(data.get("message")) else ""
+            name = Path(event.file).name if event.file else ""
+            style = "bold" if data.get("fatal") else ""
+            self._log(event.job_id, f"{'' if self.frozen else f'{event.timestamp:%H:%M:%S} '}{name}{seg}: "
+                                    f"{data.get('message', '')}", style)
+            for line in (data.get("stderr_tail") or [])[-4:]:
+                self._log(event.job_id, f"    {line}", "dim")
+
+    def _log(self, job_id: str | None, message: str, style: str = "") -> None:
+        text = Text(message, style=style)
+        self._log_entries.append((job_id, text))
+        if not self.log_selected_only or job_id in (None, self.query_one(QueueTable).selected_job()):
+            self.query_one("#log", RichLog).write(text)
+
+    def action_toggle_log_filter(self) -> None:
+        self.log_selected_only = not self.log_selected_only
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        selected = self.query_one(QueueTable).selected_job()
+        for job_id, text in self._log_entries[-2000:]:
+            if not self.log_selected_only or job_id in (None, selected):
+                log.write(text)
+        log.border_title = "Warnings and errors" + (" (selected job)" if self.log_selected_only else "")
+
+    def _summary(self, jobs: list[ProcessingState]) -> None:
+        counts = {s: 0 for s in ProcessingStatus}
         for job in jobs:
-            counts[job.status.value] = counts.get(job.status.value, 0) + 1
-        summary = "  ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "queue empty"
-        self.query_one("#summary", Static).update(f"{len(jobs)} jobs: {summary}")
+            counts[job.status] += 1
+        total = sum((j.media or {}).get("duration", 0.0) for j in jobs if j.status != ProcessingStatus.CANCELLED)
+        done = sum((j.media or {}).get("duration", 0.0) * (1.0 if j.status == ProcessingStatus.COMPLETED else j.progress)
+                   for j in jobs if j.status != ProcessingStatus.CANCELLED)
+        saved = sum(max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
+                    for j in jobs if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats)
+        active = sum(self.etas.active.values())
+        eta = (active * (total - done) / done) if (done and active and not self.frozen) else None
+        running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
+        text = Text()
+        text.append(f"done {counts[ProcessingStatus.COMPLETED]}  running {running}  "
+                    f"queued {counts[ProcessingStatus.QUEUED] + counts[ProcessingStatus.HELD]}  ")
+        text.append(f"failed {counts[ProcessingStatus.FAILED]}", style="bold" if counts[ProcessingStatus.FAILED] else "")
+        text.append(f"   {100 * done / total:.0f}%" if total else "   0%")
+        if eta is not None:
+            text.append(f"  ETA {fmt_eta(eta)}")
+        text.append(f"   saved {human_size(saved)}")
+        if self.controller.paused_all:
+            text.append("   PAUSED", style="bold reverse")
+        if self.filter_text:
+            text.append(f"   filter: {self.filter_text}", style="italic")
+        self.query_one("#summary", Static).update(text)
+
+    # -- actions --------------------------------------------------------------------------------------------
+    def _selected(self) -> str | None:
+        return self.query_one(QueueTable).selected_job()
+
+    def _do(self, fn, *args) -> None:  # noqa: ANN001
+        try:
+            fn(*args)
+        except DraptoError as err:
+            self.notify(err.line(), severity="warning", timeout=4)
+        self.refresh_from_state()
 
     def action_cursor_down(self) -> None:
-        self.query_one("#queue", DataTable).action_cursor_down()
+        self.query_one(QueueTable).action_cursor_down()
 
     def action_cursor_up(self) -> None:
-        self.query_one("#queue", DataTable).action_cursor_up()
+        self.query_one(QueueTable).action_cursor_up()
 
     def action_cursor_top(self) -> None:
-        table = self.query_one("#queue", DataTable)
-        table.move_cursor(row=0)
+        self.query_one(QueueTable).move_cursor(row=0, animate=False)
 
     def action_cursor_bottom(self) -> None:
-        table = self.query_one("#queue", DataTable)
-        table.move_cursor(row=max(table.row_count - 1, 0))
+        table = self.query_one(QueueTable)
+        table.move_cursor(row=max(table.row_count - 1, 0), animate=False)
 
-    async def action_quit(self) -> None:
+    def action_inspect(self) -> None:
+        job_id = self._selected()
+        if job_id:
+            self.push_screen(InspectorScreen(job_id))
+
+    def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - Enter / double click on a row
+        if isinstance(self.screen, Screen) and event.data_table.id == "queue":
+            self.action_inspect()
+
+    def action_toggle_pause(self) -> None:
+        job_id = self._selected()
+        if job_id:
+            self._do(self.controller.toggle_pause, job_id)
+
+    def action_toggle_pause_all(self) -> None:
+        self._do(self.controller.toggle_pause_all)
+
+    def action_move_up(self) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.move, job_id, -1)
+
+    def action_move_down(self) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.move, job_id, 1)
+
+    def action_move_top(self) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.move, job_id, -10**6)
+
+    def action_move_bottom(self) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.move, job_id, 10**6)
+
+    def action_priority(self, delta: int) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.bump_priority, job_id, delta)
+
+    def action_toggle_hold(self) -> None:
+        if job_id := self._selected():
+            self._do(self.controller.toggle_hold, job_id)
+
+    def action_retry(self, job_id: str | None = None) -> None:
+        if job_id := job_id or self._selected():
+            self._do(self.controller.retry, job_id)
+
+    def action_cancel(self) -> None:
+        job_id = self._selected()
+        if not job_id:
+            return
+        name = Path(self.controller.state.jobs[job_id].current_file or "?").name
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self.controller.cancel(job_id), group="cancel")
+
+        self.push_screen(Confirm(f"Cancel {name}? Its encoded segments are deleted."), answered)
+
+    def action_add(self) -> None:
+        def added(paths: list[Path] | None) -> None:
+            if paths:
+                new, errors = self.controller.add_paths(paths)
+                for line in errors:
+                    self._log(None, line, "bold")
+                self.notify(f"queued {len(new)} file(s)")
+
+        self.push_screen(AddScreen(), added)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value.strip()
+            self.refresh_from_state()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.remove_class("visible")
+            self.query_one(QueueTable).focus()
+
+    def on_key(self, event) -> None:  # noqa: ANN001
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_class("visible"):
+            box.value = ""
+            self.filter_text = ""
+            box.remove_class("visible")
+            self.query_one(QueueTable).focus()
+            event.stop()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        if not self.controller.is_running():
+            self.exit(0)
+            return
+
+        def chosen(mode: str | None) -> None:
+            if mode:
+                self._quit_mode = mode
+                if mode == "finish":
+                    self.notify("finishing the running jobs, then quitting…", timeout=10)
+                    self.controller.pool.launching = False
+                    self.run_worker(self._finish_then_exit(), group="quit")
+                else:
+                    self.exit(0)
+
+        self.push_screen(QuitChoice(), chosen)
+
+    async def _finish_then_exit(self) -> None:
+        while self.controller.is_running():
+            await asyncio.sleep(0.3)
         self.exit(0)
+
+    MAIN_ONLY = {a.action.split("(")[0] for a in ACTIONS} - {"help", "request_quit", "cycle_theme"}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Queue keys act on the main screen only (the inspector and dialogs have their own)."""
+        if action in self.MAIN_ONLY and len(self.screen_stack) > 1:
+            return False
+        return True
+
+    def get_system_commands(self, screen: Screen):  # noqa: ANN201
+        yield from super().get_system_commands(screen)
+        for action in ACTIONS:
+            if action.id in ("down", "up"):
+                continue
+            yield SystemCommand(f"{action.description} ({action.help_keys})", action.description,
+                                lambda a=action.action: self.run_action(a))
 
     async def on_unmount(self) -> None:
         # Checkpoint and release the state dir however the app ends (q, Ctrl+C, lost terminal).
-        await self.session.close()
+        mode = getattr(self, "_quit_mode", "stop")
+        if self.run_core:
+            await self.controller.shutdown("cancel" if mode == "cancel" else "stop")
+        else:
+            await self.controller.session.close()

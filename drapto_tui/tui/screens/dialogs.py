@@ -1,0 +1,58 @@
+"""Small modal dialogs: yes/no confirmation and the quit choice."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+DIALOG_CSS = """
+ModalScreen { align: center middle; }
+#dialog { width: 60; max-width: 95%; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+#dialog Button { width: 100%; margin-top: 1; }
+"""
+
+
+class Confirm(ModalScreen[bool]):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question)
+            yield Button("Yes (y)", id="yes", variant="error")
+            yield Button("No (n / Esc)", id="no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class QuitChoice(ModalScreen[str]):
+    """While work runs: finish then quit, stop now (resume later), cancel the running jobs, or stay."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("f", "choose('finish')", "Finish"), Binding("s", "choose('stop')", "Stop"),
+                Binding("c", "choose('cancel')", "Cancel jobs"), Binding("escape,n", "choose('')", "Back")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Encodes are running. Quit how?")
+            yield Button("f  Finish the running jobs, then quit", id="finish")
+            yield Button("s  Stop now; resume them next time", id="stop", variant="primary")
+            yield Button("c  Cancel the running jobs and quit", id="cancel", variant="error")
+            yield Button("Esc  Back", id="back")
+
+    def action_choose(self, value: str) -> None:
+        self.dismiss(value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss("" if event.button.id == "back" else str(event.button.id))
