@@ -129,7 +129,7 @@ class DraptoApp(App[int]):
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         self.screen.set_class(compact, "compact")
         table = self.query_one(QueueTable)
-        table.set_compact(compact, force=getattr(self, "_last_width", None) != width)
+        table.set_compact(compact, force=getattr(self, "_last_width", None) != width, width=width)
         self._last_width = width
         self.query_one(SegmentGrid).compact = compact
         self.query_one(Meters).compact = compact

@@ -73,14 +73,14 @@ class QueueTable(DataTable):
     def columns_for(self) -> list[tuple[str, str]]:
         return NARROW if self.compact else WIDE
 
-    def set_compact(self, compact: bool, *, force: bool = False) -> None:
+    def set_compact(self, compact: bool, *, force: bool = False, width: int | None = None) -> None:
         if force or compact != self.compact or not self.columns:
             self.compact = compact
             selected = self.selected_job()
             self.clear(columns=True)
             columns = self.columns_for()
             fixed = sum(WIDTHS[k] for _, k in columns if k != "file")
-            room = (self.size.width or self.app.size.width) - 2 * len(columns) - fixed - 3
+            room = (width or self.size.width or self.app.size.width) - 2 * len(columns) - fixed - 5
             for label, key in columns:
                 self.add_column(label, key=key, width=WIDTHS.get(key, max(room, 12)))
             self._order = []

@@ -1,0 +1,70 @@
+"""Screenshots of the real app during a real encode of the demo clips: `python3 dev.py screenshots`.
+
+Writes main-120x40.svg (mid-encode), main-80x24.svg, inspector.svg and help.svg beside this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from drapto_tui.config import load_config
+from drapto_tui.controller import Controller
+from drapto_tui.events import ProcessingStatus
+from drapto_tui.session import Session
+from drapto_tui.state import SegmentStatus
+from drapto_tui.tui.app import DraptoApp
+from drapto_tui.tui.launch import demo_paths
+
+HERE = Path(__file__).resolve().parent
+
+
+async def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(use_default_file=False, overrides=[
+            f"processing.temp_dir={json.dumps(tmp)}", f"output.dir={json.dumps(tmp + '/out')}",
+            "encoding.preset=8", 'processing.segmentation="fixed"', "processing.chunk_size=3",
+            "processing.min_segment=2", "search.max_encoded_percent=150"])
+        paths = demo_paths(config)
+        app = DraptoApp(Controller(Session(config)), paths)
+        async with app.run_test(size=(120, 40)) as pilot:
+            state = app.controller.state
+            deadline = time.monotonic() + 300
+
+            def mid_encode() -> bool:
+                return any(j.status == ProcessingStatus.RUNNING and
+                           sum(s.status == SegmentStatus.DONE for s in j.segments.values()) >= 2
+                           for j in state.jobs.values())
+
+            while not mid_encode():
+                if time.monotonic() > deadline:
+                    print("no job reached mid-encode in 5 minutes", file=sys.stderr)
+                    return 1
+                await pilot.pause(0.2)
+            running = next(j.job_id for j in state.jobs.values() if j.status == ProcessingStatus.RUNNING)
+            app.query_one("#queue").select_job(running)
+            await pilot.pause(1.2)  # a resource sample or two
+            app.save_screenshot(str(HERE / "main-120x40.svg"))
+            await pilot.press("enter", "right")
+            await pilot.pause(0.6)
+            app.save_screenshot(str(HERE / "inspector.svg"))
+            await pilot.press("escape")
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.6)
+            app.save_screenshot(str(HERE / "main-80x24.svg"))
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            app.save_screenshot(str(HERE / "help.svg"))
+            await pilot.press("escape")
+            app.exit(0)
+    for name in ("main-120x40", "inspector", "main-80x24", "help"):
+        print(HERE / f"{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
