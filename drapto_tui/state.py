@@ -17,9 +17,10 @@ import time
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from drapto_tui.errors import StateError
 from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
@@ -87,6 +88,9 @@ class SegmentState(BaseModel):
     history: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
 
+    def contribution(self) -> float:
+        return 1.0 if self.status == SegmentStatus.DONE else self.progress
+
 
 class ProcessingState(BaseModel):
     """One job: the seed's fields (current_file, stage, progress, errors, stats) plus what resume needs."""
@@ -107,11 +111,13 @@ class ProcessingState(BaseModel):
     segments: dict[int, SegmentState] = Field(default_factory=dict)
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    _progress_parts: tuple[bool, float, float] | None = PrivateAttr(default=None)
 
     def segment(self, index: int) -> SegmentState:
         seg = self.segments.get(index)
         if seg is None:
             seg = self.segments[index] = SegmentState(index=index)
+            self._progress_parts = None  # the weights changed: re-sum on the next update
         return seg
 
     def done_segments(self) -> list[int]:
@@ -124,8 +130,25 @@ class ProcessingState(BaseModel):
         segs = list(self.segments.values())
         timed = all(s.end > s.start for s in segs)
         weights = [(s.end - s.start) if timed else 1.0 for s in segs]
-        done = sum(w * (1.0 if s.status == SegmentStatus.DONE else s.progress) for w, s in zip(weights, segs))
+        done = sum(w * s.contribution() for w, s in zip(weights, segs))
         self.progress = min(done / sum(weights), 1.0)
+        self._progress_parts = (timed, sum(weights), done)
+
+    def update_segment_progress(self, seg: SegmentState, apply: Callable[[], None]) -> None:
+        """Apply a change to one segment and move the job's progress by that segment's share only: a job with
+        10,000 segments must not be re-summed on every progress event."""
+        parts = getattr(self, "_progress_parts", None)
+        if parts is None:
+            apply()
+            self.recompute_progress()
+            return
+        timed, total, done = parts
+        weight = (seg.end - seg.start) if timed else 1.0
+        before = seg.contribution()
+        apply()
+        done += weight * (seg.contribution() - before)
+        self._progress_parts = (timed, total, done)
+        self.progress = min(max(done / total, 0.0), 1.0) if total else 0.0
 
 
 class StateStore:
@@ -341,6 +364,7 @@ class StateManager:
                 state.end = float(seg.get("end", state.end))
                 state.frames = seg.get("frames", state.frames)
                 self._dirty_segments.add((job.job_id, state.index))
+            job._progress_parts = None  # spans changed: re-sum once on the next update
         elif kind == ProcessingEvents.SEGMENT_STARTED and segment_index is not None:
             seg = job.segment(int(segment_index))
             seg.status = SegmentStatus(data.get("phase", SegmentStatus.ENCODING.value))
@@ -354,10 +378,10 @@ class StateManager:
             touched_segment = seg.index
         elif kind == ProcessingEvents.SEGMENT_PROGRESS and segment_index is not None:
             seg = job.segment(int(segment_index))
-            seg.progress = float(data.get("progress", seg.progress))
+            value = float(data.get("progress", seg.progress))
+            job.update_segment_progress(seg, lambda: setattr(seg, "progress", value))
             if "fps" in data:
                 seg.fps = data["fps"]
-            job.recompute_progress()
             touched_segment = seg.index
         elif kind == ProcessingEvents.SEGMENT_COMPLETE and segment_index is not None:
             seg = job.segment(int(segment_index))
@@ -417,6 +441,7 @@ class StateManager:
                 job.stage = ProcessingStage(data["stage"])
             if data.get("retry"):
                 job.progress = 0.0
+                job._progress_parts = None
                 if data.get("reset_segments"):
                     for idx in list(job.segments):
                         self._dirty_segments.discard((job.job_id, idx))

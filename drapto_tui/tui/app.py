@@ -234,7 +234,9 @@ class DraptoApp(App[int]):
             text.append("   PAUSED", style="bold reverse")
         if self.filter_text:
             text.append(f"   filter: {self.filter_text}", style="italic")
-        self.query_one("#summary", Static).update(text)
+        if text.markup != getattr(self, "_last_summary", None):  # an unchanged line costs no repaint
+            self._last_summary = text.markup
+            self.query_one("#summary", Static).update(text)
 
     # -- actions --------------------------------------------------------------------------------------------
     def _selected(self) -> str | None:

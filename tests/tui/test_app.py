@@ -59,7 +59,7 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         assert names(app) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
         await pilot.pause(0.3)
         # Pre-analysis fills class, HDR badge and path before anything runs.
-        row = table.get_row("%s" % app.controller.queue.jobs()[2].job_id)
+        row = table.job_row(app.controller.queue.jobs()[2].job_id)
         assert "DV" in str(row[3]) and str(row[4]) == "direct"
 
         # j/k/g/G move the selection; K/J/t/b reorder, and the selection stays on the moved job.

@@ -17,6 +17,7 @@ WIDE = [("#", "pos"), ("File", "file"), ("Class", "class"), ("HDR", "hdr"), ("Pa
         ("%", "pct"), ("ETA", "eta"), ("Size in → out", "size"), ("VMAF", "vmaf")]
 NARROW = [("#", "pos"), ("File", "file"), ("HDR", "hdr"), ("Status", "status"), ("%", "pct"), ("ETA", "eta"),
           ("VMAF", "vmaf")]
+VOLATILE = {"pct", "eta", "vmaf", "size"}
 #: Fixed widths; the file name takes what is left of the terminal.
 WIDTHS = {"pos": 4, "class": 5, "hdr": 3, "path": 7, "status": 9, "pct": 4, "eta": 7, "size": 21, "vmaf": 5}
 STATUS_STYLE = {
@@ -63,12 +64,18 @@ def vmaf_mean(job: ProcessingState) -> float | None:
 
 
 class QueueTable(DataTable):
+    """Rows are keyed by position ("r0", "r1", ...) and hold whichever job is there now: a reorder rewrites the
+    few rows whose job changed instead of rebuilding the table (DataTable has no move_row), and the cursor is
+    moved to wherever its job went."""
+
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.compact = False
-        self._order: list[str] = []
-        self._cells: dict[str, dict[str, str]] = {}
-        self._stamp: dict[str, object] = {}
+        self._jobs_at: list[str] = []
+        self._cells: list[dict[str, str]] = []
+        self._stamp: list[object] = []
+        self._pending_select: str | None = None
+        self._volatile_due = 0.0
 
     def columns_for(self) -> list[tuple[str, str]]:
         return NARROW if self.compact else WIDE
@@ -83,26 +90,29 @@ class QueueTable(DataTable):
             room = (width or self.size.width or self.app.size.width) - 2 * len(columns) - fixed - 5
             for label, key in columns:
                 self.add_column(label, key=key, width=WIDTHS.get(key, max(room, 12)))
-            self._order = []
-            self._cells.clear()
-            self._stamp.clear()
+            self._jobs_at, self._cells, self._stamp = [], [], []
             self._pending_select = selected
 
     def selected_job(self) -> str | None:
-        if not self.row_count:
-            return None
+        row = self.cursor_row
+        return self._jobs_at[row] if 0 <= row < len(self._jobs_at) else None
+
+    def row_index(self, job_id: str) -> int | None:
         try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except Exception:  # noqa: BLE001 - no rows yet
+            return self._jobs_at.index(job_id)
+        except ValueError:
             return None
 
+    def job_row(self, job_id: str) -> list[object]:
+        index = self.row_index(job_id)
+        if index is None:
+            raise KeyError(job_id)
+        return self.get_row(f"r{index}")
+
     def select_job(self, job_id: str | None) -> None:
-        if job_id is None:
-            return
-        try:
-            self.move_cursor(row=self.get_row_index(job_id), animate=False)
-        except Exception:  # noqa: BLE001 - the job is filtered out
-            pass
+        index = self.row_index(job_id) if job_id else None
+        if index is not None and index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
 
     def row_for(self, job: ProcessingState, position: int, eta: float | None) -> dict[str, object]:
         media = job.media or {}
@@ -127,35 +137,44 @@ class QueueTable(DataTable):
         }
 
     def sync(self, jobs: list[ProcessingState], etas: EtaTracker) -> None:
-        """Bring the table in line with `jobs` (already ordered and filtered) with the fewest changes."""
-        selected = getattr(self, "_pending_select", None) or self.selected_job()
+        """Bring the table in line with `jobs` (ordered, filtered), touching only cells whose text changed."""
+        selected = self._pending_select or self.selected_job()
         self._pending_select = None
-        order = [j.job_id for j in jobs]
         keys = [k for _, k in self.columns_for()]
-        if order != self._order:
-            # Reorder or membership change: rebuild rows (DataTable has no move_row), keep the cursor on its job.
-            self.clear()
-            self._cells.clear()
-            self._stamp.clear()
-            for i, job in enumerate(jobs, 1):
-                row = self.row_for(job, i, etas.eta(job))
-                self.add_row(*[row[k] for k in keys], key=job.job_id)
-                self._cells[job.job_id] = {k: str(row[k]) for k in keys}
-                self._stamp[job.job_id] = (job.updated, job.status)
-            self._order = order
-            self.select_job(selected)
-            return
-        for i, job in enumerate(jobs, 1):
+        # Any cell update makes DataTable re-render every visible row, so cells that only creep (%, ETA, VMAF,
+        # size) are refreshed at most twice a second; status, names and order changes go out at once.
+        now = time.monotonic()
+        volatile_ok = now >= self._volatile_due
+        volatile_done = False
+        for i, job in enumerate(jobs):
             eta = etas.eta(job)
-            stamp = (job.updated, job.status, fmt_eta(eta))
-            if self._stamp.get(job.job_id) == stamp:
+            stamp = (job.job_id, job.updated, job.status, fmt_eta(eta))
+            if i < len(self._jobs_at) and self._stamp[i] == stamp:
                 continue
-            self._stamp[job.job_id] = stamp
-            row = self.row_for(job, i, eta)
-            old = self._cells.get(job.job_id, {})
-            for key in keys:
-                text = str(row[key])
-                if old.get(key) != text:
-                    self.update_cell(job.job_id, key, row[key])
-                    old[key] = text
-            self._cells[job.job_id] = old
+            row = self.row_for(job, i + 1, eta)
+            texts = {k: str(row[k]) for k in keys}
+            if i >= len(self._jobs_at):
+                self.add_row(*[row[k] for k in keys], key=f"r{i}")
+                self._jobs_at.append(job.job_id)
+                self._cells.append(texts)
+                self._stamp.append(stamp)
+                continue
+            old = self._cells[i]
+            changed = [k for k in keys if old.get(k) != texts[k]]
+            if self._jobs_at[i] == job.job_id and changed and set(changed) <= VOLATILE and not volatile_ok:
+                continue  # leave the stamp stale: it goes out with the next volatile round
+            for key in changed:
+                self.update_cell(f"r{i}", key, row[key])
+            volatile_done = volatile_done or bool(set(changed) & VOLATILE)
+            self._jobs_at[i] = job.job_id
+            self._cells[i] = texts
+            self._stamp[i] = stamp
+        if volatile_done:
+            self._volatile_due = now + 0.5
+        while len(self._jobs_at) > len(jobs):
+            last = len(self._jobs_at) - 1
+            self.remove_row(f"r{last}")
+            self._jobs_at.pop()
+            self._cells.pop()
+            self._stamp.pop()
+        self.select_job(selected)
