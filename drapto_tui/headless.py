@@ -191,9 +191,9 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
         if interrupted:
             return 130
         ran = job_ids if not resume else set(pool.results)
-        failed = [j for j in ran if session.state.jobs.get(j) and
-                  session.state.jobs[j].status == ProcessingStatus.FAILED]
-        return 1 if failed else 0
+        unfinished = [j for j in ran if session.state.jobs.get(j) is None
+                      or session.state.jobs[j].status != ProcessingStatus.COMPLETED]
+        return 1 if unfinished else 0
 
 
 def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,

@@ -93,6 +93,15 @@ class ProcessingPipeline:
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
                        message=line, fatal=True, **extra)
             return False
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not leave it "running" forever
+            import traceback
+
+            (self.temp.logs / "crashes.log").open("a", encoding="utf-8").write(
+                f"--- {input_file}\n{traceback.format_exc()}\n")
+            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
+                       message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
+                               f" {self.temp.logs / 'crashes.log'}; please report it", fatal=True)
+            return False
         finally:
             current_tracker.reset(token)
             self.controls.pop(job_id, None)

@@ -64,7 +64,7 @@ def make_clip(
     """A synthetic clip: lavfi video (testsrc2, smptehdbars, mandelbrot, ...), sine audio in `audio` layout."""
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"{source}=size={width}x{height}:rate={fps}:duration={duration}"]
+            "-f", "lavfi", "-t", f"{duration}", "-i", f"{source}=size={width}x{height}:rate={fps}"]
     maps = ["-map", "0:v"]
     n_inputs = 1
     if audio:

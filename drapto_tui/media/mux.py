@@ -74,7 +74,11 @@ async def mux(
 def place_output(built: Path, output: Path, *, overwrite: bool) -> Path:
     """Move the validated file to `output`: rename on the same filesystem, else copy to a hidden temp beside it
     and rename. Never leaves a partial file at `output`."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DraptoError(f"cannot create the output folder ({exc.strerror})", subject=str(output.parent),
+                          hint="choose a writable --output-dir") from None
     if output.exists() and not overwrite:
         raise DraptoError("output exists", subject=str(output), hint="pass --overwrite (output.overwrite) to replace it")
     try:
