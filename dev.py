@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".drapto-installed"
-EXTRAS = {"demo": {"demo"}, "test": {"test"}, "app": {"demo"}, "screenshots": {"demo"}}
+EXTRAS = {"demo": {"demo"}, "test": {"test"}, "app": {"demo"}, "screenshots": {"demo"}, "bench": {"demo"}}
 
 
 def _installed() -> tuple[str, set[str]]:
@@ -50,12 +50,14 @@ def ensure_env(extras: set[str]) -> None:
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
-        print("\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots")
+        print("\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench")
         return 2
     command, rest = argv[0], argv[1:]
     ensure_env(EXTRAS[command])
     if command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]
+    elif command == "bench":
+        args = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
     elif command == "screenshots":
         args = [str(BIN / "python"), str(ROOT / "screenshots" / "make_screenshots.py"), *rest]
     elif command == "demo":

@@ -153,13 +153,43 @@ class ChunkedStrategy(EncodingStrategy):
 
         if self.ab_av1:
             return await ab_av1_search(self.ab_av1, seg, settings, video, on_probe=report)
+        seed: list[Probe] = []
+        seed_files: dict[float, Path] = {}
+        if attempt == 1 and self._last_crf is not None:
+            predicted = await self._predict(seg, self._last_crf)
+            if predicted is not None:
+                probe, path = predicted
+                report(probe)
+                if self.search.target <= probe.score <= self.search.target + self.search.tolerance \
+                        and probe.percent <= self.search.max_encoded_percent:
+                    return SearchResult(crf=probe.crf, score=probe.score, probes=[probe], full_pass_encode=path)
+                seed, seed_files = [probe], {probe.crf: path}
         search = CrfSearch(
             ffmpeg=ctx.ffmpeg.path, segment=seg, work_dir=ctx.dirs.working / f"search-{seg.index:04d}",
             settings=settings, video=video, width=ctx.out_width, height=ctx.out_height,
             identity=cache_segment_identity(ctx.source, seg), cache=ctx.cache if ctx.config.search.cache else None,
-            on_probe=report, start_crf=self._last_crf,
+            on_probe=report, start_crf=self._last_crf, seed=seed, seed_files=seed_files,
         )
         return await search.run()
+
+    async def _predict(self, seg: Segment, crf: float) -> tuple[Probe, Path] | None:
+        """Encode the whole segment at the neighbour's CRF and measure it. Neighbouring segments usually want
+        nearly the same CRF, and this encode and measurement are needed anyway if it lands in the window: then
+        the segment costs one encode and one VMAF pass, like a fixed-CRF encode plus its check. Otherwise it
+        seeds the search as a known probe."""
+        ctx = self.ctx
+        work = ctx.dirs.working / f"search-{seg.index:04d}"
+        out = work / f"predicted-crf{crf:g}.mkv"
+        await encode_av1(ctx.ffmpeg.path, Path(seg.path), out, ctx.video_settings(crf, self.parallel),
+                         duration=seg.duration, nice=ctx.config.resources.nice,
+                         what=f"segment {seg.index} encode at the predicted CRF {crf:g}")
+        vmaf = await measure_vmaf(ctx.ffmpeg.path, out, Path(seg.path), log_path=work / f"predicted-{crf:g}.json",
+                                  width=ctx.out_width, height=ctx.out_height, crop=ctx.crop.crop,
+                                  n_subsample=ctx.config.search.n_subsample, pix_fmt=ctx.config.encoding.pixel_format)
+        probe = Probe(crf=crf, score=vmaf.pooled(ctx.config.search.pooling), encoded_bytes=out.stat().st_size,
+                      source_bytes=Path(seg.path).stat().st_size, frame_scores_count=len(vmaf.frame_scores),
+                      full_pass=True)
+        return probe, out
 
     async def _run_segment(self, seg: Segment) -> None:
         ctx = self.ctx

@@ -120,6 +120,9 @@ class CrfSearch:
     cache: ProbeCache | None = None
     on_probe: Callable[[Probe], None] | None = None
     start_crf: float | None = None
+    #: Probes already known (e.g. the whole segment encoded and measured at a predicted CRF), and their encodes.
+    seed: list[Probe] = field(default_factory=list)
+    seed_files: dict[float, Path] = field(default_factory=dict)
     _samples: list[tuple[Path, int]] | None = field(default=None, init=False)
     _full_pass: bool = field(default=False, init=False)
 
@@ -230,10 +233,17 @@ class CrfSearch:
                     subject=self.segment.path,
                     hint="this segment gains little from AV1; raise max_encoded_percent or lower the VMAF target",
                 )
-            full = self._full_pass_path(p.crf) if p.full_pass and self._full_pass_path(p.crf).exists() else None
+            full = self.seed_files.get(p.crf)
+            if full is None and p.full_pass and self._full_pass_path(p.crf).exists():
+                full = self._full_pass_path(p.crf)
             return SearchResult(crf=p.crf, score=p.score, probes=order, full_pass_encode=full)
 
+        for known in self.seed:
+            probes[self._q(known.crf)] = known
+            order.append(known)
         start = self.start_crf if self.start_crf is not None else (s.min_crf + s.max_crf) / 2
+        if self.seed:
+            start = self.seed[-1].crf  # decide from the known probe first: no encode for it
         q = min(max(self._q(start), lo), hi)
         for _ in range(MAX_PROBES):
             probe = probes.get(q) or await self.probe(self._crf(q))
@@ -270,14 +280,20 @@ class CrfSearch:
                 continue
             # One side known: step by the expected slope (measured from two probes when we have them).
             slope = DEFAULT_SLOPE
+            measured_slope = False
             if len(order) >= 2 and abs(order[-1].crf - order[-2].crf) > 1e-9:
                 measured = (order[-2].score - order[-1].score) / (order[-1].crf - order[-2].crf)
                 if measured > 0.05:
-                    slope = measured
+                    slope, measured_slope = measured, True
+                elif passes(probe):
+                    q = hi  # quality barely moves with CRF here (flat or static content): try max CRF at once
+                    continue
             delta_crf = (probe.score - aim) / slope
             room = (hi - q) if passes(probe) else (q - lo)
-            step = max(4, min(abs(round(delta_crf / s.step)), max(room // 2, 1)))  # >= 1 CRF, <= half the room
-            step = min(step, room)
+            # At least 1 CRF; at most half the remaining room on a guessed slope, all of it on a measured one
+            # (content far above the target, such as flat animation, then reaches max CRF in two probes).
+            limit = room if measured_slope else max(room // 2, 1)
+            step = min(max(4, min(abs(round(delta_crf / s.step)), limit)), room)
             q = q + step if passes(probe) else q - step
         best = [p for p in order if passes(p)]
         if best:
