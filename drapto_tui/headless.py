@@ -16,10 +16,8 @@ from typing import Any
 from drapto_tui.analysis import discover_files
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
-from drapto_tui.errors import DraptoError
 from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus, Subscription
-from drapto_tui.pipeline import EncodingOptions, ProcessingPipeline
-from drapto_tui.session import Session, new_job_id
+from drapto_tui.session import Session
 
 
 class TerminalReport:

@@ -32,20 +32,13 @@ class Session:
         self._closed = False
 
     async def __aenter__(self) -> Session:
-        self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def start(self) -> None:
-        """Kept for symmetry with close(); the state already follows the bus."""
-
     def emit(self, kind: ProcessingEvents, **kwargs: object) -> Event:
         return self.bus.emit(kind, **kwargs)  # type: ignore[arg-type]
-
-    async def settle(self) -> None:
-        """Kept for callers written against an asynchronous fold: the state is always current."""
 
     def log_path(self) -> Path:
         return self.temp.logs / "events.jsonl"

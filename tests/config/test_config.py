@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.config import DraptoConfig, check_file, load_config, to_toml
+from drapto_tui.config import DraptoConfig, load_config, to_toml
 from drapto_tui.config.units import format_size, parse_size
 from drapto_tui.errors import ConfigError
 
