@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.media.test_probe import _audio_only
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import assert_fault_handled, encode, fingerprint, stray_ffmpeg
 
@@ -34,13 +35,6 @@ def _truncated(d: Path, media: MediaFactory) -> Path:
 def _text(d: Path, media: MediaFactory) -> Path:
     p = d / "notes.mkv"
     p.write_text("shopping list\n" * 40)
-    return p
-
-
-def _audio_only(d: Path, media: MediaFactory) -> Path:
-    p = d / "music.mkv"
-    subprocess.run([media.ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=2", "-c:a", "libopus",
-                    str(p)], check=True)
     return p
 
 
