@@ -6,7 +6,6 @@ The headless commands and the TUI both open one Session; nothing here knows abou
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.events import Event, EventBus, ProcessingEvents
@@ -39,9 +38,6 @@ class Session:
 
     def emit(self, kind: ProcessingEvents, **kwargs: object) -> Event:
         return self.bus.emit(kind, **kwargs)  # type: ignore[arg-type]
-
-    def log_path(self) -> Path:
-        return self.temp.logs / "events.jsonl"
 
     async def close(self) -> None:
         if self._closed:

@@ -17,7 +17,6 @@ import time
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -134,18 +133,17 @@ class ProcessingState(BaseModel):
         self.progress = min(done / sum(weights), 1.0)
         self._progress_parts = (timed, sum(weights), done)
 
-    def update_segment_progress(self, seg: SegmentState, apply: Callable[[], None]) -> None:
-        """Apply a change to one segment and move the job's progress by that segment's share only: a job with
+    def set_segment_progress(self, seg: SegmentState, value: float) -> None:
+        """Set one segment's progress and move the job's progress by that segment's share only: a job with
         10,000 segments must not be re-summed on every progress event."""
-        parts = getattr(self, "_progress_parts", None)
-        if parts is None:
-            apply()
+        if self._progress_parts is None:
+            seg.progress = value
             self.recompute_progress()
             return
-        timed, total, done = parts
+        timed, total, done = self._progress_parts
         weight = (seg.end - seg.start) if timed else 1.0
         before = seg.contribution()
-        apply()
+        seg.progress = value
         done += weight * (seg.contribution() - before)
         self._progress_parts = (timed, total, done)
         self.progress = min(max(done / total, 0.0), 1.0) if total else 0.0
@@ -378,8 +376,7 @@ class StateManager:
             touched_segment = seg.index
         elif kind == ProcessingEvents.SEGMENT_PROGRESS and segment_index is not None:
             seg = job.segment(int(segment_index))
-            value = float(data.get("progress", seg.progress))
-            job.update_segment_progress(seg, lambda: setattr(seg, "progress", value))
+            job.set_segment_progress(seg, float(data.get("progress", seg.progress)))
             if "fps" in data:
                 seg.fps = data["fps"]
             touched_segment = seg.index

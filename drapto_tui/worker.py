@@ -104,7 +104,7 @@ class LocalExecutor:
             del self.running[job_id]
         self.dispatch()
 
-    def _reserved(self, need: Callable[[str], int]) -> int:
+    def _reserved(self) -> int:
         """Memory of encodes started in the last few seconds, not yet visible as used."""
         now = time.monotonic()
         self._started_at = [(t, n) for t, n in self._started_at if now - t < 5.0]
@@ -120,7 +120,7 @@ class LocalExecutor:
                 return
             best = min(ready, key=lambda w: (self.order(w.job_id), w.key))
             if self.admission is not None:
-                self.admission.reserved = self._reserved(self.admission.estimates.need)
+                self.admission.reserved = self._reserved()
                 verdict = self.admission.check(best.resolution_class)
                 if not verdict.ok:
                     if verdict.reason != self._last_reason and self.on_wait is not None:

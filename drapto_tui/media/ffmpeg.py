@@ -91,13 +91,15 @@ class FfmpegProcess:
         keep_stderr: bool = False,
         capture_stdout: bool = False,
         cwd: Path | None = None,
+        ffmpeg_flags: bool = True,
     ) -> None:
         self.cwd = cwd
         self.args = [str(a) for a in args]
         if on_progress is not None:
             # Progress as key=value blocks on stdout; -nostats silences the stderr status line.
             self.args[1:1] = ["-progress", "pipe:1", "-nostats"]
-        self.args[1:1] = ["-nostdin", "-hide_banner"]
+        if ffmpeg_flags:  # False: another tool run with the same process handling (ab-av1)
+            self.args[1:1] = ["-nostdin", "-hide_banner"]
         self.on_progress = on_progress
         self.duration = duration
         self.nice = nice

@@ -75,8 +75,7 @@ async def ab_av1_search(
     video: VideoSettings,
     on_probe: Callable[[Probe], None] | None = None,
 ) -> SearchResult:
-    proc = FfmpegProcess([binary], capture_stdout=True)  # the runner's process handling, not FFmpeg's flags
-    proc.args = crf_search_args(binary, segment, search, video)
+    proc = FfmpegProcess(crf_search_args(binary, segment, search, video), capture_stdout=True, ffmpeg_flags=False)
     result = await proc.run()
     probes, done, error = parse_crf_search(result.stdout or "", on_probe)
     if done is None:

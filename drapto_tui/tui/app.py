@@ -268,7 +268,7 @@ class DraptoApp(App[int]):
             self.push_screen(InspectorScreen(job_id))
 
     def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - Enter / double click on a row
-        if isinstance(self.screen, Screen) and event.data_table.id == "queue":
+        if event.data_table.id == "queue":
             self.action_inspect()
 
     def action_toggle_pause(self) -> None:
