@@ -16,6 +16,7 @@ from drapto_tui.session import Session
 from drapto_tui.state import SegmentStatus
 from drapto_tui.worker import WorkerPool
 from tests.fault_ffmpeg import ffmpeg_killing
+from tests.procs import encoder_pids, live_states
 from tests.media_helpers import MediaFactory
 
 E = ProcessingEvents
@@ -89,12 +90,12 @@ async def test_pause_really_stops_ffmpeg_and_job_finishes(tmp_path: Path, clips:
         pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
         job = q.add_job(clips[0], tmp_path / "out" / "a.mkv")
         pool.start()
-        await wait_for(lambda: job in pool.controls and pool.controls[job].pids())
+        await wait_for(lambda: job in pool.controls and encoder_pids(pool.controls[job].pids()))
         pids = pool.controls[job].pids()
         pool.pause_job(job)
         assert s.state.jobs[job].status == ProcessingStatus.PAUSED
         await asyncio.sleep(0.3)
-        states = {psutil.Process(pid).status() for pid in pids if psutil.pid_exists(pid)}
+        states = live_states(pids)
         assert states == {psutil.STATUS_STOPPED}  # 'T'
         frozen = dict(s.state.jobs[job].segments)
         await asyncio.sleep(0.5)

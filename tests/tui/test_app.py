@@ -15,6 +15,7 @@ from drapto_tui.session import Session
 from drapto_tui.tui.app import DraptoApp
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from tests.media_helpers import MediaFactory
+from tests.procs import encoder_pids, live_states
 
 E = ProcessingEvents
 FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",
@@ -97,12 +98,13 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         # space pauses the running job: its FFmpeg is really stopped ('T'), and it resumes.
         running = next(j.job_id for j in app.controller.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
         table.select_job(running)
-        await until(pilot, lambda: running in app.controller.pool.controls and app.controller.pool.controls[running].pids())
+        await until(pilot, lambda: running in app.controller.pool.controls
+                    and encoder_pids(app.controller.pool.controls[running].pids()))
         await pilot.press("space")
         assert app.controller.state.jobs[running].status == ProcessingStatus.PAUSED
         pids = app.controller.pool.controls[running].pids()
         await pilot.pause(0.3)
-        assert {psutil.Process(p).status() for p in pids if psutil.pid_exists(p)} <= {psutil.STATUS_STOPPED}
+        assert live_states(pids) <= {psutil.STATUS_STOPPED}
         await pilot.press("space")
         assert app.controller.state.jobs[running].status == ProcessingStatus.RUNNING
 
