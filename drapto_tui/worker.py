@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -41,12 +41,15 @@ class SegmentExecutor(Protocol):
     async def submit(self, job_id: str, segment: int, resolution_class: str, work: Callable[[], Awaitable[T]]) -> T: ...
 
 
-@dataclass(order=True)
+@dataclass(eq=False)
 class _Waiter:
-    key: tuple[Any, ...]
-    job_id: str = field(compare=False)
-    resolution_class: str = field(compare=False)
-    future: asyncio.Future[None] = field(compare=False)
+    """One segment waiting for a slot. Compared by identity: two jobs' waiters for the same segment index are
+    different waiters (value equality once removed another job's waiter and hung the queue)."""
+
+    segment: int
+    job_id: str
+    resolution_class: str
+    future: asyncio.Future[None]
 
 
 class LocalExecutor:
@@ -82,7 +85,7 @@ class LocalExecutor:
 
     async def submit(self, job_id: str, segment: int, resolution_class: str, work: Callable[[], Awaitable[T]]) -> T:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter((segment,), job_id, resolution_class, fut)
+        waiter = _Waiter(segment, job_id, resolution_class, fut)
         self._waiters.append(waiter)
         self.dispatch()
         try:
@@ -118,7 +121,7 @@ class LocalExecutor:
             ready = [w for w in self._waiters if not w.future.done() and not self.paused(w.job_id)]
             if not ready:
                 return
-            best = min(ready, key=lambda w: (self.order(w.job_id), w.key))
+            best = min(ready, key=lambda w: (self.order(w.job_id), w.segment))
             if self.admission is not None:
                 self.admission.reserved = self._reserved()
                 verdict = self.admission.check(best.resolution_class)
