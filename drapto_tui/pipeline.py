@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from drapto_tui.analysis import analyze
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.control import JobCancelled, JobControl
-from drapto_tui.errors import DraptoError
+from drapto_tui.errors import DraptoError, MediaError
 from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
 from drapto_tui.media.audio import encode_audio
 from drapto_tui.media.crop import CropResult, detect_crop
@@ -25,6 +25,7 @@ from drapto_tui.media.mux import mux, place_output
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import validate_output
+from drapto_tui.source_identity import SourceIdentity
 from drapto_tui.state import ProcessingStage, StateManager
 from drapto_tui.strategies.base import JobContext
 from drapto_tui.strategies.chunked import ChunkedStrategy
@@ -118,6 +119,7 @@ class ProcessingPipeline:
                        skipped=True, output=str(output),
                        reason=f"{output} exists; pass --overwrite to replace it")
             return True
+        identity = self._source_identity(job_id, source)
         self.temp.ensure_free_space(str(source))
         ffmpeg = await self.ffmpeg()
         media = await analyze(job_id, source, ffmpeg.path, self.events)
@@ -132,7 +134,7 @@ class ProcessingPipeline:
             crop = CropResult(None, media.width, media.height, 0, 0)
         previous = self.status.get_current_state(job_id) if self.status is not None else None
         ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
-                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop,
+                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop, identity=identity,
                          cache=self.cache, previous=previous, executor=self.executor)
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
@@ -140,6 +142,7 @@ class ProcessingPipeline:
                        crop=crop.crop, note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)")
         video = await strategy.run()
         await control.checkpoint()
+        self._verify_source(source, identity)  # the audio is read from the source: it must be the same film
 
         self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.AUDIO.value,
                    tracks=len(media.audio))
@@ -161,6 +164,7 @@ class ProcessingPipeline:
 
             raise ValidationError("; ".join(report.problems), subject=str(source),
                                   hint=f"the job's files are kept in {ctx.dirs.working.parent.parent}")
+        self._verify_source(source, identity)
         final = place_output(built, output, overwrite=options.overwrite or self.config.output.overwrite)
         out_bytes = final.stat().st_size
         wall = time.monotonic() - started
@@ -175,8 +179,50 @@ class ProcessingPipeline:
         self.temp.finish_job(job_id, success=True)
         return True
 
+    def _source_identity(self, job_id: str, source: Path) -> SourceIdentity:
+        """The source's identity now; when it differs from the one the job's finished work came from, that work
+        is discarded (one line says why) and the film starts again from scratch."""
+        identity = _read_identity(source)
+        job = self.status.jobs.get(job_id) if self.status is not None else None
+        if job is None:
+            return identity
+        recorded = job.source
+        changes = identity.changes_from(recorded) if recorded is not None else []
+        had_work = bool(job.segments) or any(p.exists() and any(p.iterdir())
+                                             for p in self.temp.job_dirs(job_id, create=False).all() if p.is_dir())
+        if changes or (recorded is None and had_work):
+            why = ", ".join(changes) if changes else "no record of the file its finished work came from"
+            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, source, stage="analysis", severity="warning",
+                       message=f"{source}: the source changed since this job started ({why}); its finished work"
+                               " is discarded and the film is encoded again from the start")
+            self.temp.remove_job(job_id)
+            self.events.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, restart=True)
+        if changes or recorded is None:
+            self.events.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source,
+                             source=identity.model_dump())
+        return identity
+
+    @staticmethod
+    def _verify_source(source: Path, identity: SourceIdentity) -> None:
+        changes = _read_identity(source).changes_from(identity)
+        if changes:
+            raise MediaError(f"the source changed while it was being encoded ({', '.join(changes)})",
+                             subject=str(source),
+                             hint="run the job again when the file is final: it will start over from scratch")
+
     def control(self, job_id: str) -> JobControl | None:
         return self.controls.get(job_id)
+
+
+def _read_identity(source: Path) -> SourceIdentity:
+    try:
+        return SourceIdentity.of(source)
+    except FileNotFoundError:
+        raise MediaError("the source file is gone", subject=str(source),
+                         hint="put it back and retry the job, or remove the job from the queue") from None
+    except OSError as exc:
+        raise MediaError(f"cannot read the source ({exc.strerror})", subject=str(source),
+                         hint="check that the file is readable") from None
 
 
 __all__ = ["EncodingOptions", "ProcessingPipeline"]

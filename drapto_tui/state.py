@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from drapto_tui.errors import StateError
 from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.source_identity import SourceIdentity
 
 SCHEMA_VERSION = 1
 
@@ -105,6 +106,8 @@ class ProcessingState(BaseModel):
     media: dict[str, Any] | None = None
     encoding_path: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: The source as it was when the job's work began: finished segments belong to exactly this file.
+    source: SourceIdentity | None = None
     position: int = 0
     priority: int = 0
     segments: dict[int, SegmentState] = Field(default_factory=dict)
@@ -436,14 +439,19 @@ class StateManager:
                 job.status = ProcessingStatus(data["status"])
             if "stage" in data:
                 job.stage = ProcessingStage(data["stage"])
-            if data.get("retry"):
+            if "source" in data:
+                job.source = SourceIdentity.model_validate(data["source"]) if data["source"] else None
+            if data.get("retry") or data.get("restart"):
                 job.progress = 0.0
                 job._progress_parts = None
-                if data.get("reset_segments"):
+                if data.get("reset_segments") or data.get("restart"):
                     for idx in list(job.segments):
                         self._dirty_segments.discard((job.job_id, idx))
                     job.segments.clear()
                     self._drop_segments.add(job.job_id)
+                    if data.get("restart"):
+                        job.media, job.encoding_path = None, None
+                        job.errors = [e for e in job.errors if not e.fatal]
                 else:
                     for idx in data.get("failed_segments", []):
                         if idx in job.segments:

@@ -15,6 +15,7 @@ from drapto_tui.media.crop import CropResult
 from drapto_tui.media.encode import VideoSettings
 from drapto_tui.media.probe import MediaProbe
 from drapto_tui.media.tools import FfmpegInfo
+from drapto_tui.source_identity import SourceIdentity
 from drapto_tui.state import ProcessingState
 from drapto_tui.strategies.crf_search import ProbeCache
 from drapto_tui.temp import JobDirs
@@ -31,6 +32,7 @@ class JobContext:
     bus: EventBus
     control: JobControl
     crop: CropResult
+    identity: SourceIdentity
     cache: ProbeCache | None = None
     previous: ProcessingState | None = None  # the job's persisted state, for resuming
     executor: Any = None  # worker.SegmentExecutor: where (and when) each encode may run

@@ -66,14 +66,19 @@ class ChunkedStrategy(EncodingStrategy):
                 mode=proc.segmentation, chunk_size=proc.chunk_size, min_segment=proc.min_segment,
                 max_segment=proc.max_segment, scene_threshold=threshold,
             )
-            self.plan_file.write_text(json.dumps([s.model_dump() for s in self.segments]), encoding="utf-8")
+            plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in self.segments]}
+            self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
         self.source_frames = sum(s.frames for s in self.segments)
 
     def _load_plan(self) -> list[Segment] | None:
-        """A resumed job reuses its segment files (the plan is written only after they were all checked)."""
+        """A resumed job reuses its segment files (the plan is written only after they were all checked), only
+        when they were cut from this very source."""
         try:
-            segments = [Segment.model_validate(s) for s in json.loads(self.plan_file.read_text(encoding="utf-8"))]
-        except (OSError, ValueError):
+            plan = json.loads(self.plan_file.read_text(encoding="utf-8"))
+            if not isinstance(plan, dict) or plan.get("source") != self.ctx.identity.key:
+                return None
+            segments = [Segment.model_validate(s) for s in plan["segments"]]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         if all(Path(s.path).is_file() for s in segments):
             return segments
@@ -85,7 +90,7 @@ class ChunkedStrategy(EncodingStrategy):
     def _already_done(self, seg: Segment) -> bool:
         prev = self.ctx.previous.segments.get(seg.index) if self.ctx.previous else None
         return (prev is not None and prev.status == SegmentStatus.DONE and self._encoded_path(seg).is_file()
-                and prev.frames == seg.frames)
+                and prev.frames == seg.frames and abs(prev.start - seg.start) < 1e-3 and abs(prev.end - seg.end) < 1e-3)
 
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
@@ -167,7 +172,7 @@ class ChunkedStrategy(EncodingStrategy):
         search = CrfSearch(
             ffmpeg=ctx.ffmpeg.path, segment=seg, work_dir=ctx.dirs.working / f"search-{seg.index:04d}",
             settings=settings, video=video, width=ctx.out_width, height=ctx.out_height,
-            identity=cache_segment_identity(ctx.source, seg), cache=ctx.cache if ctx.config.search.cache else None,
+            identity=cache_segment_identity(ctx.source, ctx.identity.key, seg), cache=ctx.cache if ctx.config.search.cache else None,
             on_probe=report, start_crf=self._last_crf, seed=seed, seed_files=seed_files,
         )
         return await search.run()

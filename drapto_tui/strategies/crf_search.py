@@ -312,9 +312,10 @@ def escalate(settings: SearchSettings, attempt: int) -> SearchSettings:
     return stronger
 
 
-def cache_segment_identity(source: Path, segment: Segment) -> str:
-    st = source.stat()
-    return f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{segment.start:.3f}|{segment.end:.3f}|{segment.frames}"
+def cache_segment_identity(source: Path, content_key: str, segment: Segment) -> str:
+    """Probe results belong to this segment of this exact content (see source_identity): a replaced file under
+    the same name never reuses them, and no stat of a source that may be gone is needed."""
+    return f"{source.resolve()}|{content_key}|{segment.start:.3f}|{segment.end:.3f}|{segment.frames}"
 
 
 __all__ = ["CrfSearch", "Probe", "SearchError", "SearchResult", "SearchSettings", "cache_segment_identity",
