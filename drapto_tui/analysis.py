@@ -6,16 +6,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from drapto_tui.config.schema import InputConfig
-from drapto_tui.discovery import discover
+from drapto_tui.discovery import discover_with_roots
 from drapto_tui.errors import DraptoError
 from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
 from drapto_tui.media.probe import MediaProbe, probe
 
 
-def discover_files(paths: Iterable[Path], cfg: InputConfig, bus: EventBus | None = None) -> list[Path]:
-    files = discover(paths, cfg)
+def discover_files(paths: Iterable[Path], cfg: InputConfig,
+                   bus: EventBus | None = None) -> list[tuple[Path, Path | None]]:
+    """Films under `paths`, each with the folder it was found under (for output.layout = "mirror")."""
+    files = discover_with_roots(paths, cfg)
     if bus is not None:
-        for file in files:
+        for file, _ in files:
             bus.emit(ProcessingEvents.FILE_DISCOVERED, file=file, size=file.stat().st_size)
     return files
 

@@ -50,7 +50,7 @@ class Controller:
     # -- adding ---------------------------------------------------------------------------------------------
     def preview(self, paths: Iterable[Path]) -> list[Path]:
         """What discovery would queue for these paths (raises DraptoError with one line otherwise)."""
-        return discover_files(list(paths), self.config.input)
+        return [file for file, _ in discover_files(list(paths), self.config.input)]
 
     def add_paths(self, paths: Iterable[Path]) -> tuple[list[str], list[str]]:
         """Queue the films found under `paths`; returns (new job ids, one-line errors)."""
@@ -62,10 +62,10 @@ class Controller:
             except DraptoError as err:
                 errors.append(err.line())
                 continue
-            for file in files:
+            for file, root in files:
                 if self.state.job_for_file(str(file)) is not None:
                     continue
-                job_id = self.queue.add_job(file, self.config.output_root() / f"{file.stem}.mkv")
+                job_id = self.queue.add_file(file, root)
                 added.append(job_id)
                 self._preanalyse(job_id, file)
         self.pool.poke()

@@ -26,8 +26,14 @@ def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
 
     Raises MediaError naming the path when a given path is missing, or a directory yields nothing.
     """
+    return [file for file, _ in discover_with_roots(paths, cfg)]
+
+
+def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[Path, Path | None]]:
+    """Like discover(), with the folder each file was found under (None for a file given directly): the
+    output layout 'mirror' repeats the folders below it."""
     patterns = cfg.patterns()
-    found: list[Path] = []
+    found: list[tuple[Path, Path | None]] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
@@ -53,13 +59,13 @@ def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
                     subject=str(path),
                     hint="check the folder, input.file_pattern and input.min_size/max_size",
                 )
-            found.extend(sorted(matches))
+            found.extend((match, path) for match in sorted(matches))
         elif path.exists():
-            found.append(path)
+            found.append((path, None))
         else:
             raise MediaError("no such file or directory", subject=str(path), hint="check the path")
     # Same file given twice (or via a folder and directly) is queued once.
-    unique: dict[str, Path] = {}
-    for file in found:
-        unique.setdefault(str(file.resolve()), file)
+    unique: dict[str, tuple[Path, Path | None]] = {}
+    for file, root in found:
+        unique.setdefault(str(file.resolve()), (file, root))
     return list(unique.values())

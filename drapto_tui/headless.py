@@ -166,8 +166,7 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
         interrupted = False
         try:
             files = discover_files(paths, config.input, session.bus) if paths else []
-            out_dir = config.output_root()
-            job_ids = {queue.find_or_add(f, out_dir / f"{f.stem}.mkv", {"overwrite": overwrite}) for f in files}
+            job_ids = {queue.find_or_add(f, {"overwrite": overwrite}, root) for f, root in files}
             pool.only = None if resume else job_ids
             pool.start()
             idle = asyncio.create_task(pool.run_until_idle())

@@ -13,6 +13,7 @@ from typing import Any
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.errors import DraptoError
 from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
+from drapto_tui.output_names import plan_output
 from drapto_tui.session import new_job_id
 from drapto_tui.state import ProcessingStage, ProcessingState, SegmentStatus, StateManager
 from drapto_tui.temp import TempManager
@@ -66,12 +67,31 @@ class JobQueue:
                          size=size)
         return job_id
 
-    def find_or_add(self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None) -> str:
+    def claimed_outputs(self) -> dict[str, str]:
+        """Output path → source of every job that holds its name (see output_names)."""
+        claimed: dict[str, str] = {}
+        for job in self.jobs():
+            if not job.output_file or job.status == ProcessingStatus.CANCELLED:
+                continue
+            if job.status == ProcessingStatus.COMPLETED and not Path(job.output_file).exists():
+                continue
+            claimed.setdefault(job.output_file, job.current_file or "")
+        return claimed
+
+    def output_for(self, input_file: Path, root: Path | None = None) -> Path:
+        return plan_output(input_file, root, self.config.output_root(), self.config.output.layout,
+                           self.claimed_outputs())
+
+    def add_file(self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None) -> str:
+        """Queue a film under an output name no other film in the queue holds."""
+        return self.add_job(input_file, self.output_for(input_file, root), options)
+
+    def find_or_add(self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None) -> str:
         """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
         its finished segments), else a new one."""
         existing = self.status.job_for_file(str(input_file))
         if existing is None or existing.status == ProcessingStatus.COMPLETED:
-            return self.add_job(input_file, output_file, options)
+            return self.add_file(input_file, root, options)
         if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
             self.retry(existing.job_id)
         return existing.job_id

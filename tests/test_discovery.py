@@ -24,14 +24,14 @@ def test_recursive_pattern_size_and_order(tmp_path: Path) -> None:
     cfg = load_config(env={}, use_default_file=False, overrides=["input.min_size=1KB"]).input
     bus = EventBus()
     sub = bus.subscribe()
-    files = discover_files([tmp_path], cfg, bus)
+    files = [f for f, _ in discover_files([tmp_path], cfg, bus)]
     assert files == [tmp_path / "a.mkv", tmp_path / "b" / "Film.MP4"]
     events = sub.drain()
     assert [e.event for e in events] == [ProcessingEvents.FILE_DISCOVERED] * 2
     assert [e.file for e in events] == [str(f) for f in files] and events[0].data["size"] == 2000
 
     cfg = load_config(env={}, use_default_file=False, overrides=["input.max_size=2500", 'input.file_pattern="*.mkv"']).input
-    assert discover_files([tmp_path], cfg) == [tmp_path / "a.mkv", tmp_path / "b" / "deep" / "c.mkv"]
+    assert [f for f, _ in discover_files([tmp_path], cfg)] == [tmp_path / "a.mkv", tmp_path / "b" / "deep" / "c.mkv"]
 
 
 def test_directory_without_matches_names_it(tmp_path: Path) -> None:
@@ -48,4 +48,4 @@ def test_missing_path_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="no such file or directory"):
         discover_files([tmp_path / "nope.mkv"], cfg)
     (tmp_path / "a.mkv").write_bytes(b"x")
-    assert discover_files([tmp_path, tmp_path / "a.mkv"], cfg) == [tmp_path / "a.mkv"]
+    assert discover_files([tmp_path, tmp_path / "a.mkv"], cfg) == [(tmp_path / "a.mkv", tmp_path)]

@@ -125,6 +125,9 @@ class ToolsConfig(Section):
 class OutputConfig(Section):
     dir: str = Field("", description="Where finished files go; '' = <user videos dir>/drapto-tui.")
     overwrite: bool = Field(False, description="Replace an existing output file.")
+    layout: Literal["flat", "mirror"] = Field(
+        "flat", description="flat: <dir>/<name>.mkv; mirror: repeat the source's folders below the folder given."
+                            " Two films with one name get 'name (2).mkv'.")
 
 
 class UIConfig(Section):
