@@ -197,28 +197,50 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
+    """Read the queue at any time, beside a running encode or app (a read-only look at the WAL database, no
+    lock). Rows a killed process left "running" or "paused" show as "interrupted": they resume on the next start."""
+    from drapto_tui.events import ProcessingStatus
     from drapto_tui.queue import JobQueue
     from drapto_tui.state import StateManager, StateStore
-    from drapto_tui.temp import TempManager
 
     config = _load(args)
-    store = StateStore(TempManager(config).state)
+    state_dir = config.temp_root() / "state"
     try:
-        state = StateManager(store)
-        jobs = JobQueue(config, state, None).jobs()  # type: ignore[arg-type]
-    finally:
-        store.close()
+        exists = (state_dir / "state.sqlite3").exists()
+        store = StateStore(state_dir, read_only=True) if exists else None
+    except PermissionError as exc:
+        from drapto_tui.errors import unusable
+
+        raise unusable(exc, "state database") from None
+    if store is None:
+        jobs, owner = [], None
+    else:
+        try:
+            owner = store.owner_pid()
+            jobs = JobQueue(config, StateManager(store), None).jobs()  # type: ignore[arg-type]
+        finally:
+            store.close()
+
+    def status(job) -> str:  # noqa: ANN001
+        active = job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
+        return "interrupted" if active and owner is None else job.status.value
+
     if args.json:
         for job in jobs:
-            print(job.model_dump_json(exclude={"segments", "media"}))
+            row = json.loads(job.model_dump_json(exclude={"segments", "media"}))
+            row["status"] = status(job)
+            row["owner_pid"] = owner
+            print(json.dumps(row))
         return 0
+    if owner is not None:
+        print(f"live: drapto-tui pid {owner} is working on this queue")
     if not jobs:
         print("queue is empty")
     for i, job in enumerate(jobs, 1):
         done = len(job.done_segments())
         segs = f"{done}/{len(job.segments)} seg" if job.segments else ""
         prio = f" prio {job.priority:+d}" if job.priority else ""
-        print(f"{i:>3}  {job.status.value:<9} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
+        print(f"{i:>3}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
               f" {job.current_file}{prio}")
     return 0
 

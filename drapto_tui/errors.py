@@ -6,6 +6,8 @@ the CLI prints that line and exits non-zero, with a traceback only under --debug
 
 from __future__ import annotations
 
+import os
+
 
 class DraptoError(Exception):
     """A problem the user can fix; `str(err)` is the one line shown."""
@@ -45,3 +47,26 @@ class ToolError(DraptoError):
 
 class StateError(DraptoError):
     """The state directory cannot be used (locked by another instance, corrupt, unwritable)."""
+
+
+def unusable(exc: OSError, what: str) -> StateError:
+    """One line for a state file or folder this process cannot use (another user's, read-only, missing)."""
+    from pathlib import Path
+
+    path = Path(exc.filename) if exc.filename else None
+    owner = ""
+    if path is not None:
+        try:
+            uid = path.stat().st_uid
+            if uid != os.geteuid():
+                import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
+
+                try:
+                    owner = f"; it belongs to {pwd.getpwuid(uid).pw_name}"
+                except KeyError:
+                    owner = f"; it belongs to uid {uid}"
+        except OSError:
+            pass
+    return StateError(f"cannot use the {what} ({exc.strerror}{owner})", subject=str(path or "?"),
+                      hint="run as the user who owns it, give it back to you (chown), or set processing.temp_dir"
+                           " to a folder of yours")

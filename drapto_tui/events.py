@@ -10,7 +10,9 @@ pending progress events before it, so no progress event overtakes the lifecycle 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -235,14 +237,22 @@ class JsonlLog:
     def write(self, event: Event) -> None:
         if self._fh is None:
             return
-        self._fh.write(event.to_json())
-        self._fh.write("\n")
-        if not event.coalescable:
-            self._fh.flush()
+        try:
+            self._fh.write(event.to_json())
+            self._fh.write("\n")
+            if not event.coalescable:
+                self._fh.flush()
+        except OSError as exc:
+            # The log is a record, not the state: a full disk or a revoked permission stops the log (said once)
+            # and never the encode.
+            self._fh = None
+            print(f"drapto-tui: {self.path}: event log stopped ({exc.strerror}); the queue's state is kept",
+                  file=sys.stderr)
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            with contextlib.suppress(OSError):
+                self._fh.close()
             self._fh = None
 
 

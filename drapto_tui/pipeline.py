@@ -7,6 +7,7 @@ validated; a failed job keeps its temp files for inspection and retry.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import validate_output
 from drapto_tui.source_identity import SourceIdentity
+from drapto_tui.space import DISK_FULL_HINT, DiskFullError, check_output, disk_full_line, is_disk_full
 from drapto_tui.state import ProcessingStage, StateManager
 from drapto_tui.strategies.base import JobContext
 from drapto_tui.strategies.chunked import ChunkedStrategy
@@ -88,6 +90,11 @@ class ProcessingPipeline:
             extra: dict[str, Any] = {}
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
+                if err.disk_full:
+                    err = DiskFullError(disk_full_line(self.temp.base_dir), subject=str(input_file),
+                                        hint=DISK_FULL_HINT)
+            if isinstance(err, DiskFullError):
+                self._free_after_disk_full(job_id)
             line = err.line()
             if str(input_file) not in line:
                 line = f"{input_file}: {line}"
@@ -95,10 +102,19 @@ class ProcessingPipeline:
                        message=line, fatal=True, **extra)
             return False
         except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not leave it "running" forever
+            if is_disk_full(exc):
+                self._free_after_disk_full(job_id)
+                self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
+                           message=f"{input_file}: {disk_full_line(self.temp.base_dir)} — {DISK_FULL_HINT}",
+                           fatal=True)
+                return False
             import traceback
 
-            (self.temp.logs / "crashes.log").open("a", encoding="utf-8").write(
-                f"--- {input_file}\n{traceback.format_exc()}\n")
+            try:
+                with (self.temp.logs / "crashes.log").open("a", encoding="utf-8") as log:
+                    log.write(f"--- {input_file}\n{traceback.format_exc()}\n")
+            except OSError:
+                pass
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
                        message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
                                f" {self.temp.logs / 'crashes.log'}; please report it", fatal=True)
@@ -106,6 +122,13 @@ class ProcessingPipeline:
         finally:
             current_tracker.reset(token)
             self.controls.pop(job_id, None)
+
+    def _free_after_disk_full(self, job_id: str) -> None:
+        """A job stopped by a full disk gives back what a retry can make again (its stream-copied segments and
+        working files) and keeps its encoded segments, so the queue and the state store can go on."""
+        dirs = self.temp.job_dirs(job_id, create=False)
+        for path in (dirs.segments, dirs.working):
+            shutil.rmtree(path, ignore_errors=True)
 
     def _cancelled(self, job_id: str, source: Path) -> None:
         self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
@@ -120,6 +143,7 @@ class ProcessingPipeline:
                        reason=f"{output} exists; pass --overwrite to replace it")
             return True
         identity = self._source_identity(job_id, source)
+        check_output(output, source=source, source_size=identity.size, temp_dir=self.temp.base_dir)
         self.temp.ensure_free_space(str(source))
         ffmpeg = await self.ffmpeg()
         media = await analyze(job_id, source, ffmpeg.path, self.events)

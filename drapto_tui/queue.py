@@ -14,6 +14,7 @@ from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.errors import DraptoError
 from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
 from drapto_tui.output_names import plan_output
+from drapto_tui.space import output_problem
 from drapto_tui.session import new_job_id
 from drapto_tui.state import ProcessingStage, ProcessingState, SegmentStatus, StateManager
 from drapto_tui.temp import TempManager
@@ -83,8 +84,21 @@ class JobQueue:
                            self.claimed_outputs())
 
     def add_file(self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None) -> str:
-        """Queue a film under an output name no other film in the queue holds."""
-        return self.add_job(input_file, self.output_for(input_file, root), options)
+        """Queue a film under an output name no other film in the queue holds. An output that cannot be written
+        (folder, name length, space) fails the job now with one line, not after the encode."""
+        output = self.output_for(input_file, root)
+        job_id = self.add_job(input_file, output, options)
+        self._check_output(self.get(job_id))
+        return job_id
+
+    def _check_output(self, job: ProcessingState) -> None:
+        if self.temp is None or not job.output_file:
+            return
+        problem = output_problem(Path(job.output_file), source_size=int(job.stats.get("input_bytes") or 0),
+                                 temp_dir=self.temp.base_dir)
+        if problem is not None:
+            self.events.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="queueing",
+                             status=ProcessingStatus.FAILED, fatal=True, message=f"{job.current_file}: {problem}")
 
     def find_or_add(self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None) -> str:
         """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
@@ -94,6 +108,7 @@ class JobQueue:
             return self.add_file(input_file, root, options)
         if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
             self.retry(existing.job_id)
+            self._check_output(existing)
         return existing.job_id
 
     def recover(self) -> list[str]:

@@ -157,6 +157,7 @@ class Admission:
 
     ok: bool
     reason: str = ""
+    kind: str = ""  # "memory" or "disk" when not ok
 
 
 class AdmissionControl:
@@ -177,7 +178,7 @@ class AdmissionControl:
 
             return Admission(False, f"waiting for memory: {human_size(available)} available, an encode needs about"
                                     f" {human_size(need)}, floor {human_size(self.memory_floor)}"
-                                    " (resources.memory_floor)")
+                                    " (resources.memory_floor)", "memory")
         try:
             free = shutil.disk_usage(self.temp_dir).free
         except OSError:
@@ -186,7 +187,7 @@ class AdmissionControl:
             from drapto_tui.config.units import human_size
 
             return Admission(False, f"waiting for disk: {human_size(free)} free in {self.temp_dir}, floor"
-                                    f" {human_size(self.temp_free_floor)} (resources.temp_free_floor)")
+                                    f" {human_size(self.temp_free_floor)} (resources.temp_free_floor)", "disk")
         return Admission(True)
 
 

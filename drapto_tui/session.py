@@ -9,6 +9,7 @@ import uuid
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.events import Event, EventBus, ProcessingEvents
+from drapto_tui.errors import unusable
 from drapto_tui.state import StateManager, StateStore
 from drapto_tui.temp import TempManager
 
@@ -21,8 +22,12 @@ class Session:
     def __init__(self, config: DraptoConfig) -> None:
         self.config = config
         self.temp = TempManager(config)
-        self.bus = EventBus(self.temp.logs / "events.jsonl")
         self.store = StateStore(self.temp.state)
+        try:
+            self.bus = EventBus(self.temp.logs / "events.jsonl")
+        except PermissionError as exc:
+            self.store.close()
+            raise unusable(exc, "event log") from None
         self.state = StateManager(self.store)
         # The state fold is a synchronous tap: queue commands and the scheduler read state that already holds
         # every event published so far. It is cheap (an in-memory fold; lifecycle events cost one small SQLite

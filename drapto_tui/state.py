@@ -19,9 +19,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+import psutil
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from drapto_tui.errors import StateError
+from drapto_tui.errors import StateError, unusable
 from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
 from drapto_tui.source_identity import SourceIdentity
 
@@ -153,13 +154,28 @@ class ProcessingState(BaseModel):
 
 
 class StateStore:
-    """The SQLite file under state/: jobs, segments and the search cache; one owner process at a time."""
+    """The SQLite file under state/: jobs, segments and the search cache; one owner process at a time.
 
-    def __init__(self, state_dir: Path) -> None:
+    `read_only=True` opens it beside a running owner (SQLite WAL lets readers in): no lock, no writes, for
+    `drapto-tui queue` in a second terminal.
+    """
+
+    def __init__(self, state_dir: Path, *, read_only: bool = False) -> None:
         self.state_dir = state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / "state.sqlite3"
-        self._lock_fh = self._acquire_lock(state_dir / "lock")
+        self.read_only = read_only
+        self._lock_fh = None
+        try:
+            if not read_only:
+                state_dir.mkdir(parents=True, exist_ok=True)
+                self._lock_fh = self._acquire_lock(state_dir / "lock")
+            self._refuse_empty_file()
+            if read_only:
+                self._open_read_only()
+                return
+        except PermissionError as exc:
+            self._release_lock()
+            raise unusable(exc, "state folder") from None
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -173,6 +189,45 @@ class StateStore:
                 subject=str(self.path),
                 hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new queue",
             ) from None
+
+    def _open_read_only(self) -> None:
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                      check_same_thread=False)
+            self._check_integrity()
+        except sqlite3.OperationalError as exc:
+            # A WAL reader must write the shared-memory index beside the database: another user's queue cannot
+            # be read, only its owner's.
+            raise unusable(PermissionError(13, str(exc), str(self.path)), "state database") from None
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state database is unreadable ({exc})", subject=str(self.path),
+                             hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new"
+                                  " queue") from None
+
+    def _refuse_empty_file(self) -> None:
+        """Our first open writes 4 KiB (the WAL switch), so a 0-byte database is a queue that was lost (a full
+        disk, a truncation), never a new one: say so instead of showing an empty queue."""
+        try:
+            empty = self.path.stat().st_size == 0
+        except FileNotFoundError:
+            return
+        if empty:
+            raise StateError(
+                "state database is empty (0 bytes): the queue it held is lost", subject=str(self.path),
+                hint=f"put a backup back, or move it aside (mv {self.path} {self.path}.empty) and relaunch to start"
+                     " a new queue")
+
+    def owner_pid(self) -> int | None:
+        """The live process that owns this state dir, or None. The lock file holds the owner's pid and was
+        written when it took the lock, so a live pid started before that moment is the owner, not a reuse."""
+        lock = self.state_dir / "lock"
+        try:
+            pid = int(lock.read_text().strip() or 0)
+            locked_at = lock.stat().st_mtime
+            proc = psutil.Process(pid)
+            return pid if proc.create_time() <= locked_at + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
+        except (OSError, ValueError, psutil.Error):
+            return None
 
     @staticmethod
     def _acquire_lock(path: Path) -> Any:
@@ -226,13 +281,31 @@ class StateStore:
             )
 
     def load(self) -> dict[str, ProcessingState]:
+        """Every job; a row that is valid SQLite but not a valid job (bad JSON, an unknown status) stops the
+        start with one line naming it: nothing is dropped or rewritten silently."""
         jobs: dict[str, ProcessingState] = {}
-        for job_id, data in self.db.execute("SELECT id, data FROM jobs ORDER BY position, id"):
-            jobs[job_id] = ProcessingState.model_validate_json(data)
-        for job_id, idx, data in self.db.execute("SELECT job_id, idx, data FROM segments"):
-            if job_id in jobs:
-                jobs[job_id].segments[idx] = SegmentState.model_validate_json(data)
+        try:
+            for job_id, data in self.db.execute("SELECT id, data FROM jobs ORDER BY position, id"):
+                jobs[job_id] = self._row(ProcessingState, data, f"job {job_id}")
+            for job_id, idx, data in self.db.execute("SELECT job_id, idx, data FROM segments"):
+                if job_id in jobs:
+                    jobs[job_id].segments[idx] = self._row(SegmentState, data, f"segment {idx} of job {job_id}")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state database is unreadable ({exc})", subject=str(self.path),
+                             hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new"
+                                  " queue") from None
         return jobs
+
+    def _row(self, model: type[BaseModel], data: str, what: str) -> Any:
+        try:
+            return model.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise StateError(
+                f"the saved {what} is not valid ({where}: {first['msg']})", subject=str(self.path),
+                hint=f"the queue was written by another program or version; move it aside (mv {self.path}"
+                     f" {self.path}.broken) and relaunch to start a new queue") from None
 
     def write(
         self,
@@ -268,7 +341,12 @@ class StateStore:
         return json.loads(row[0]) if row else None
 
     def cache_put(self, key: str, value: dict[str, Any]) -> None:
-        self.db.execute("INSERT OR REPLACE INTO search_cache (key, data) VALUES (?, ?)", (key, json.dumps(value)))
+        """Best effort: a cache that cannot be written (a full disk) only costs a probe later."""
+        try:
+            self.db.execute("INSERT OR REPLACE INTO search_cache (key, data) VALUES (?, ?)",
+                            (key, json.dumps(value)))
+        except sqlite3.OperationalError:
+            pass
 
     def close(self) -> None:
         try:
@@ -294,6 +372,8 @@ class StateManager:
         self._removed: set[str] = set()
         self._drop_segments: set[str] = set()
         self._last_save = time.monotonic()
+        #: Why the last checkpoint could not be written (a full disk), or None; it is tried again on the next.
+        self.save_error: str | None = None
 
     # -- queries ---------------------------------------------------------------------------------------
     def get_current_state(self, job_id: str | None = None) -> ProcessingState | None:
@@ -495,7 +575,14 @@ class StateManager:
             for job_id, idx in self._dirty_segments
             if job_id in self.jobs and idx in self.jobs[job_id].segments
         ]
-        self.store.write(jobs, segments, sorted(self._removed), drop_segments=sorted(self._drop_segments))
+        try:
+            self.store.write(jobs, segments, sorted(self._removed), drop_segments=sorted(self._drop_segments))
+        except (sqlite3.OperationalError, OSError) as exc:
+            # A full disk must not turn every event into a traceback: the changes stay marked and are written
+            # with the next checkpoint, once the failed job has given its space back.
+            self.save_error = f"{self.store.path}: cannot save the queue ({exc})"
+            return
+        self.save_error = None
         self._drop_segments.clear()
         self._dirty_jobs.clear()
         self._dirty_segments.clear()
@@ -503,6 +590,11 @@ class StateManager:
         self._last_save = time.monotonic()
 
     def close(self) -> None:
-        self.save_checkpoint()
-        if self.store is not None:
-            self.store.close()
+        try:
+            self.save_checkpoint()
+        finally:
+            if self.store is not None:
+                self.store.close()
+        if self.save_error is not None:
+            raise StateError(self.save_error.split(": ", 1)[1], subject=str(self.store.path if self.store else ""),
+                             hint="free space on that disk; the last saved checkpoint is kept and resumes")

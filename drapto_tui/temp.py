@@ -6,13 +6,14 @@ the evidence, and a retry reuses finished segments); a finished job's go unless 
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
-from drapto_tui.errors import DraptoError
+from drapto_tui.errors import DraptoError, unusable
 
 AREAS = ("working", "segments", "encoded", "logs", "state")
 
@@ -38,6 +39,10 @@ class TempManager:
         try:
             for path in paths.values():
                 path.mkdir(parents=True, exist_ok=True)
+                if not os.access(path, os.W_OK | os.X_OK):
+                    raise PermissionError(13, "Permission denied", str(path))
+        except PermissionError as exc:
+            raise unusable(exc, "working folder") from None
         except OSError as exc:
             raise DraptoError(
                 f"cannot create the working folders ({exc.strerror})",

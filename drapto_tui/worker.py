@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,9 @@ from drapto_tui.media.ffmpeg import FfmpegProcess
 from drapto_tui.pipeline import EncodingOptions, ProcessingPipeline
 from drapto_tui.queue import JobQueue
 from drapto_tui.resources import AdmissionControl, ResourceMonitor
-from drapto_tui.state import StateManager
+from drapto_tui.space import DiskFullError, temp_need, used_bytes
+from drapto_tui.state import ProcessingState, StateManager
+from drapto_tui.config.units import human_size
 from drapto_tui.temp import TempManager
 
 T = TypeVar("T")
@@ -93,7 +96,7 @@ class LocalExecutor:
         except BaseException:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-            elif fut.done() and not fut.cancelled():
+            elif fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._release(job_id)  # we were given a slot but are cancelled before using it
             raise
         try:
@@ -126,6 +129,13 @@ class LocalExecutor:
                 self.admission.reserved = self._reserved()
                 verdict = self.admission.check(best.resolution_class)
                 if not verdict.ok:
+                    if verdict.kind == "disk" and self.busy == 0:
+                        # Nothing of ours runs, so nothing will give space back: waiting would be forever.
+                        self._waiters.remove(best)
+                        best.future.set_exception(DiskFullError(
+                            verdict.reason.removeprefix("waiting for disk: "), subject="the temp disk is full",
+                            hint="free some space or point processing.temp_dir at a bigger disk, then retry"))
+                        continue
                     if verdict.reason != self._last_reason and self.on_wait is not None:
                         self.on_wait(best.job_id, verdict.reason)
                     self._last_reason = verdict.reason
@@ -246,6 +256,7 @@ class WorkerPool:
         self._stopping = False
         self._stop_requests = 0
         self._idle = asyncio.Event()
+        self._space_waits: dict[str, str] = {}
         self.results: dict[str, bool] = {}
         self.only: set[str] | None = None  # run just these jobs (headless encode of given paths)
         self.launching = True  # False: start no new job (pause-all, finish-then-quit)
@@ -288,6 +299,13 @@ class WorkerPool:
                 job = self.queue.get_next_job(exclude=set(self.tasks), only=self.only)
                 if job is None:
                     break
+                short = self._space_shortfall(job)
+                if short is not None:
+                    if self.tasks:  # running jobs give their space back when they finish: wait for them
+                        self._hold_for_space(job, short)
+                        break
+                    self._fail_unstartable(job, short)
+                    continue
                 self._launch(job.job_id)
             if not self.tasks and self.queue.get_next_job(only=self.only) is None:
                 self._idle.set()
@@ -296,6 +314,43 @@ class WorkerPool:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    def _space_shortfall(self, job: ProcessingState) -> str | None:
+        """Why the job's estimated temp space (see space.py) does not fit beside what running jobs still need,
+        or None when it fits."""
+        def outstanding(j: ProcessingState) -> tuple[int, int]:
+            size = int(j.stats.get("input_bytes") or 0)
+            if not size and j.current_file:
+                with contextlib.suppress(OSError):
+                    size = os.stat(j.current_file).st_size
+            used = used_bytes(list(self.temp.job_dirs(j.job_id, create=False).all()))
+            return size, max(0, temp_need(size, j.encoding_path) - used)
+
+        size, need = outstanding(job)
+        held = sum(outstanding(self.status.jobs[j])[1] for j in self.tasks if j in self.status.jobs)
+        try:
+            free = shutil.disk_usage(self.temp.base_dir).free - self.config.resources.temp_free_floor
+        except OSError:
+            return None
+        if need + held <= free:
+            return None
+        others = f", {human_size(held)} of it held for the running jobs" if held else ""
+        return (f"needs about {human_size(need)} of temp space in {self.temp.base_dir} (segments, encodes and the"
+                f" muxed file, from its {human_size(size)} source); {human_size(max(free, 0))} is free above"
+                f" resources.temp_free_floor{others}")
+
+    def _hold_for_space(self, job: ProcessingState, short: str) -> None:
+        if self._space_waits.get(job.job_id) != short.split(";")[0]:
+            self._space_waits[job.job_id] = short.split(";")[0]
+            self.events.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="scheduling",
+                             severity="warning", message=f"{job.current_file}: waiting for disk: {short}")
+
+    def _fail_unstartable(self, job: ProcessingState, short: str) -> None:
+        self.events.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="scheduling",
+                         status=ProcessingStatus.FAILED, fatal=True,
+                         message=f"{job.current_file}: not enough temp space: {short} — free some space or point"
+                                 " processing.temp_dir at a bigger disk, then retry the job")
+        self.results[job.job_id] = False
 
     def _learn_memory(self) -> None:
         if self.monitor is None:

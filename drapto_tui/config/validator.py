@@ -169,8 +169,14 @@ def load_config(
 
     if config_file is None and env.get("DRAPTO_CONFIG"):
         config_file = Path(env["DRAPTO_CONFIG"])
-    if config_file is None and use_default_file and default_config_file().is_file():
-        config_file = default_config_file()
+    if config_file is None and use_default_file:
+        default = default_config_file()
+        try:
+            if default.is_file():
+                config_file = default
+        except OSError as exc:
+            raise ConfigError([f"cannot read ({exc.strerror}); fix its permissions or pass --config FILE"],
+                              source=str(default)) from None
     if config_file is not None:
         file_tree = read_toml(Path(config_file).expanduser())
         _merge(tree, file_tree)

@@ -69,6 +69,12 @@ class FfmpegError(DraptoError):
         detail = f" ({last.strip()})" if last else ""
         super().__init__(f"{message}: FFmpeg exited {result.returncode}{detail}", subject=subject)
 
+    @property
+    def disk_full(self) -> bool:
+        """FFmpeg could not write because its filesystem is full: retrying cannot help."""
+        return any("No space left on device" in line or "Disk quota exceeded" in line
+                   for line in self.result.stderr_tail)
+
 
 def _parse_float(value: str) -> float | None:
     try:

@@ -22,6 +22,7 @@ from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import Segment, count_packets, segment_video
 from drapto_tui.media.vmaf import measure_vmaf
+from drapto_tui.space import DISK_FULL_HINT, DiskFullError, disk_full_line
 from drapto_tui.state import ProcessingStage, SegmentStatus
 from drapto_tui.strategies.ab_av1 import ab_av1_search, find_ab_av1
 from drapto_tui.strategies.base import EncodingStrategy
@@ -239,6 +240,10 @@ class ChunkedStrategy(EncodingStrategy):
             except FfmpegError as err:
                 if ctx.control.cancelled:
                     raise JobCancelled("cancelled") from None
+                if err.disk_full:
+                    self._encoded_path(seg).unlink(missing_ok=True)
+                    raise DiskFullError(disk_full_line(ctx.dirs.encoded.parent), subject=str(ctx.source),
+                                        hint=DISK_FULL_HINT) from None
                 # Name the film and the segment, not the temp file FFmpeg was reading.
                 err.subject, err.message = str(ctx.source), f"segment {seg.index}: {err.message}"
                 self._encoded_path(seg).unlink(missing_ok=True)

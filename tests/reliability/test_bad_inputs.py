@@ -9,7 +9,7 @@ import pytest
 
 from tests.media.test_probe import _audio_only
 from tests.media_helpers import MediaFactory
-from tests.reliability.harness import assert_fault_handled, encode, fingerprint, stray_ffmpeg
+from tests.reliability.harness import E, assert_fault_handled, encode, fingerprint, stray_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -121,5 +121,7 @@ def test_temp_dir_below_its_free_space_floor(tmp_path: Path, media: MediaFactory
     run = encode(tmp_path, src, extra=("resources.temp_free_floor=1000TiB",))
     assert run.code == 1
     fatal = run.fatal()
-    assert len(fatal) == 1 and "below the floor" in fatal[0].data["message"] and str(src) in fatal[0].data["message"]
+    line = fatal[0].data["message"]
+    assert len(fatal) == 1 and line.startswith(f"{src}: not enough temp space") and "resources.temp_free_floor" in line
+    assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED]  # refused before any work
     assert not (tmp_path / "out" / "film.mkv").exists()
