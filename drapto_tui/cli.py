@@ -193,6 +193,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if not args.paths and not args.resume:
         raise DraptoError("nothing to encode", subject="encode", hint="give files or folders, or --resume")
     config = _load(args)
+    from drapto_tui.preflight import check_machine
+
+    check_machine(config)  # a bad tools.ffmpeg, hwaccel, temp or output folder: exit 2 now, not 1 in a job
     return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite, resume=args.resume)
 
 

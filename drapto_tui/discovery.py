@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,18 +39,24 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
         path = Path(raw).expanduser()
         if path.is_dir():
             matches: list[Path] = []
-            for root, dirs, files in os.walk(path):
+            unreadable: list[OSError] = []
+            for root, dirs, files in os.walk(path, onerror=unreadable.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
                     if name.startswith(".") or not _matches(name, patterns):
                         continue
                     file = Path(root) / name
                     try:
-                        size = file.stat().st_size
+                        st = file.stat()
                     except OSError:
                         continue
-                    if _size_ok(size, cfg):
+                    size = st.st_size
+                    if stat.S_ISREG(st.st_mode) and _size_ok(size, cfg):  # pipes and devices are not films
                         matches.append(file)
+            if not matches and unreadable:
+                err = unreadable[0]
+                raise MediaError(f"cannot read this folder ({err.strerror})", subject=str(err.filename or path),
+                                 hint="make it readable (chmod u+rx) or run as its owner")
             if not matches:
                 limits = ""
                 if cfg.min_size or cfg.max_size:

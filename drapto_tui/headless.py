@@ -157,6 +157,9 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
         def to_stdout(event: Event) -> None:
             sys.stdout.write(event.to_json() + "\n")
             sys.stdout.flush()
+            if event.event == ProcessingEvents.ERROR_OCCURRED and event.data.get("fatal"):
+                # A script reading only stderr (or a person watching it) still sees why a film failed.
+                print(f"drapto-tui: {event.data.get('message', 'error')}", file=sys.stderr, flush=True)
 
         handle = to_stdout if as_json else report.handle  # type: ignore[union-attr]
         out_sub = session.bus.subscribe("headless-output")

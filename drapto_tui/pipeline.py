@@ -7,6 +7,7 @@ validated; a failed job keeps its temp files for inspection and retry.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from drapto_tui.media.audio import encode_audio
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
 from drapto_tui.media.mux import mux, place_output
+from drapto_tui.media.probe import not_a_file
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import validate_output
@@ -240,6 +242,10 @@ class ProcessingPipeline:
 
 def _read_identity(source: Path) -> SourceIdentity:
     try:
+        kind = not_a_file(os.stat(source).st_mode)
+        if kind is not None:  # never open a pipe or a device to fingerprint it: it would block or never end
+            where = f" ({os.path.realpath(source)})" if os.path.islink(source) else ""
+            raise MediaError(f"is {kind}{where}, not a film file", subject=str(source), hint="give the film's file")
         return SourceIdentity.of(source)
     except FileNotFoundError:
         raise MediaError("the source file is gone", subject=str(source),

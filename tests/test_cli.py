@@ -111,10 +111,11 @@ def test_bad_config_value_and_unknown_key(tmp_path: Path, media: MediaFactory) -
 def test_ffmpeg_without_libsvtav1_stops_the_app_with_one_line(tmp_path: Path, media: MediaFactory, ffmpeg: str) -> None:
     fake = ffmpeg_without(tmp_path, ffmpeg, "libsvtav1")
     result = _run_app_headless("--set", f'tools.ffmpeg="{fake}"', str(media.bbb()), cwd=tmp_path)
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 2, result.stdout  # a configured FFmpeg that cannot do the job: a config error
     assert result.stderr.strip() == (
-        f"drapto-tui: {fake}: FFmpeg lacks encoder libsvtav1 (AV1 video (SVT-AV1), --enable-libsvtav1)"
-        " — install an FFmpeg built with those options, or set tools.ffmpeg = '' to use the embedded build"
+        f"drapto-tui: config: tools.ffmpeg = '{fake}' (from --set): FFmpeg lacks encoder libsvtav1 (AV1 video"
+        " (SVT-AV1), --enable-libsvtav1) — install an FFmpeg built with those options, or set tools.ffmpeg = ''"
+        " to use the embedded build"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, model_validator
 
 from drapto_tui.config.units import format_size, parse_size
 
@@ -147,6 +147,24 @@ class DraptoConfig(Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the values are: where they came from does not make two configurations differ."""
+        return isinstance(other, DraptoConfig) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def source_of(self, dotted: str) -> str:
+        return self._sources.get(dotted, "default")
+
+    def describe(self, dotted: str, message: str) -> str:
+        """One config problem the way the loader reports them: key = value (from layer): why."""
+        value: object = self
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        return f"{dotted} = {value!r} (from {self.source_of(dotted)}): {message}"
 
     def temp_root(self) -> Path:
         from drapto_tui.config.default import default_temp_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -143,6 +144,15 @@ def _describe(error: Mapping[str, Any], sources: Mapping[str, str]) -> str:
     value = error.get("input")
     shown = "" if isinstance(value, Mapping) else f" = {value!r}"
     message = str(error["msg"]).removeprefix("Value error, ")
+    model = _model_at(loc)
+    if model is not None and isinstance(value, Mapping):
+        # A cross-field rule: name the layer of each field the message mentions, not whichever key of the
+        # section happened to be set first.
+        fields = [f for f in model.model_fields if re.search(rf"\b{re.escape(f)}\b", message)]
+        if fields:
+            named = ", ".join(f"{dotted}.{f} = {value.get(f, model.model_fields[f].default)!r} from"
+                              f" {sources.get(f'{dotted}.{f}', 'default')}" for f in fields)
+            return f"{dotted} ({named}): {message}"
     return f"{dotted}{shown}{where}: {message}"
 
 
@@ -194,6 +204,7 @@ def load_config(
         raise ConfigError(issues + exc.issues) from None
     if issues:
         raise ConfigError(issues)
+    config._sources = dict(sources)
     return config
 
 

@@ -8,7 +8,9 @@ and adds what MediaInfo may miss (the DOVI configuration record, chapters, side 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +53,15 @@ class MasteringDisplay(BaseModel):
     min_luminance: float | None = None
     max_luminance: float | None = None
 
+
+
+def not_a_file(mode: int) -> str | None:
+    """What a path that is not a regular file is, in words (None for a regular file or a folder)."""
+    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return None
 
 def resolution_class(width: int) -> ResolutionClass:
     """By width, so that a letterboxed 1920x800 film is HD and a 3840x1600 one UHD."""
@@ -301,6 +312,11 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
     if path.is_dir():
         raise MediaError("is a directory", subject=label, hint="give a file, or queue the folder to search it")
+    kind = not_a_file(st.st_mode)
+    if kind is not None:
+        where = f" ({os.path.realpath(path)})" if path.is_symlink() else ""
+        raise MediaError(f"is {kind}{where}, not a film file", subject=label,
+                         hint="give the film's file; a pipe or device cannot be read twice or sought in")
     if st.st_size == 0:
         raise MediaError("file is empty (0 bytes)", subject=label, hint="the copy may be incomplete; copy it again")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -51,9 +50,15 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
         args.overrides = [f"processing.temp_dir={json.dumps(str(demo_root))}",
                           f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS, *args.overrides]
     config = load(args)
-    from drapto_tui.media.tools import require_ffmpeg
+    from drapto_tui.errors import ConfigError
+    from drapto_tui.preflight import check_machine
+    from drapto_tui.tui.themes import load_themes
 
-    asyncio.run(require_ffmpeg(config.tools.ffmpeg))  # one clear line before the screen opens, not after
+    check_machine(config)  # one clear line (exit 2) before the screen opens, not after
+    names = sorted(t.name for t in load_themes()[0])
+    if names and config.ui.theme not in names:
+        raise ConfigError([config.describe("ui.theme", f"no such theme; choose one of {', '.join(names)}"
+                                                       " (or add a TOML file to the themes folder)")])
     paths = list(args.paths)
     if args.demo:
         paths += demo_paths(config)

@@ -107,10 +107,10 @@ def test_unwritable_output_dir(tmp_path: Path, media: MediaFactory, good_src: Pa
     src = media.copy_to(good_src, tmp_path / "films", "film.mkv")
     before = fingerprint([src])
     run = encode(tmp_path, src, out=blocker / "out")
-    assert run.code == 1
-    fatal = run.fatal()
-    assert len(fatal) == 1 and str(src) in fatal[0].data["message"]
-    assert "blocked" in fatal[0].data["message"]
+    # Found at start, before any work: a config error naming the key, where it came from and what is wrong.
+    assert run.code == 2 and run.events == []
+    assert run.stderr.strip() == (f"drapto-tui: config: output.dir = '{blocker / 'out'}' (from --set): {blocker} is"
+                                  " a file, not a folder; choose a folder you can write")
     assert fingerprint([src]) == before and blocker.read_text() == "a file, not a folder"
     assert not stray_ffmpeg(tmp_path)
 

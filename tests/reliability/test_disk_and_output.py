@@ -133,16 +133,21 @@ def test_a_job_that_cannot_fit_waits_for_running_jobs_then_fails_with_one_line(
     assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED and e.file == str(big)]
 
 
-def test_read_only_output_is_refused_when_queued(tmp_path: Path, small_film: Path) -> None:
+def test_read_only_output_is_refused_before_any_work(tmp_path: Path, small_film: Path) -> None:
     with mounted(tmp_path / "ro-out", "1m", read_only=True) as out:
-        run = encode(tmp_path, small_film, out=out)
-    no_traceback(run)
-    assert run.code == 1
-    fatal = run.fatal()
-    assert len(fatal) == 1 and fatal[0].data["message"] == (
-        f"{small_film}: the output folder {out} is not writable — choose a writable --output-dir (output.dir)")
-    assert fatal[0].data["stage"] == "queueing"
-    assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED]  # no work was done
+        run = encode(tmp_path, small_film, out=out)  # the configured folder: refused at start, exit 2
+        no_traceback(run)
+        assert run.code == 2 and run.events == []
+        assert run.stderr.strip() == (f"drapto-tui: config: output.dir = '{out}' (from --set): {out} is not"
+                                      " writable; choose a folder you can write")
+        # A folder below it (output.layout = "mirror") is found when the film is queued, before its work.
+        films = small_film.parent.parent
+        run = encode(tmp_path, films, out=out.parent, extra=('output.layout="mirror"',))
+    assert run.code == 0, run.stderr  # films/small.mkv → <out.parent>/films/small.mkv: writable, fine
+    with mounted(tmp_path / "ro2", "1m", read_only=True) as ro:
+        sub = ro / "films"
+        run = encode(tmp_path, small_film, out=sub)
+    assert run.code == 2 and f"{ro} is not writable" in run.stderr
 
 
 def test_full_output_filesystem_is_refused_when_queued(tmp_path: Path, small_film: Path) -> None:

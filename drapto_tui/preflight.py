@@ -1,0 +1,81 @@
+"""Configuration checks that need this machine, run when a command starts (not hours later in a job).
+
+The schema checks what a value looks like; these check what it names: the FFmpeg to run, a hardware decode
+method that FFmpeg has, folders that can be made and written. Every problem is a config error (exit 2) that
+names the key, its value and the layer it came from, all listed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.errors import ConfigError, DraptoError
+from drapto_tui.media.tools import FfmpegInfo, find_ffmpeg, require_ffmpeg
+
+ALWAYS_VALID_HWACCEL = ("none", "auto")
+
+
+def hwaccel_methods(ffmpeg: str) -> list[str]:
+    """The methods `ffmpeg -hwaccels` lists on this machine."""
+    out = subprocess.run([ffmpeg, "-hide_banner", "-hwaccels"], capture_output=True, text=True, timeout=30).stdout
+    lines = out.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("hardware")), -1)
+    return [line.strip() for line in lines[start + 1:] if line.strip()]
+
+
+def _folder_problem(path: Path) -> str | None:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                return f"{candidate} is a file, not a folder"
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                owner = candidate.stat().st_uid
+                whose = f" (it belongs to {_user(owner)})" if owner != os.geteuid() else ""
+                return f"{candidate} is not writable{whose}"
+            return None
+    return None
+
+
+def _user(uid: int) -> str:
+    import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_machine(config: DraptoConfig) -> FfmpegInfo:
+    """Raise ConfigError listing every configured value this machine cannot honour; return the FFmpeg found."""
+    issues: list[str] = []
+    info: FfmpegInfo | None = None
+    try:
+        find_ffmpeg(config.tools.ffmpeg)
+        info = asyncio.run(require_ffmpeg(config.tools.ffmpeg))
+    except DraptoError as err:
+        if config.tools.ffmpeg:
+            issues.append(config.describe("tools.ffmpeg", f"{err.message} — {err.hint}" if err.hint else err.message))
+        else:
+            raise
+    hwaccel = config.processing.hwaccel
+    if info is not None and hwaccel not in ALWAYS_VALID_HWACCEL:
+        methods = hwaccel_methods(info.path)
+        if hwaccel not in methods:
+            known = ", ".join([*ALWAYS_VALID_HWACCEL, *methods])
+            issues.append(config.describe("processing.hwaccel", f"this FFmpeg has no such method; choose one of"
+                                                                f" {known}"))
+    for key, path in (("processing.temp_dir", config.temp_root()), ("output.dir", config.output_root())):
+        problem = _folder_problem(path)
+        if problem is not None:
+            issues.append(config.describe(key, f"{problem}; choose a folder you can write"))
+    if issues:
+        raise ConfigError(issues)
+    assert info is not None
+    return info
+
+
+__all__ = ["check_machine", "hwaccel_methods"]
