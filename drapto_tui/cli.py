@@ -230,10 +230,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
     if args.json:
         for job in jobs:
-            row = json.loads(job.model_dump_json(exclude={"segments", "media"}))
-            row["status"] = status(job)
-            row["owner_pid"] = owner
-            print(json.dumps(row))
+            row = job.model_dump(mode="json", exclude={"segments", "media"})
+            print(json.dumps({**row, "status": status(job), "owner_pid": owner}))
         return 0
     if owner is not None:
         print(f"live: drapto-tui pid {owner} is working on this queue")

@@ -49,6 +49,15 @@ class StateError(DraptoError):
     """The state directory cannot be used (locked by another instance, corrupt, unwritable)."""
 
 
+def owner_name(uid: int) -> str:
+    import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 def unusable(exc: OSError, what: str) -> StateError:
     """One line for a state file or folder this process cannot use (another user's, read-only, missing)."""
     from pathlib import Path
@@ -59,14 +68,9 @@ def unusable(exc: OSError, what: str) -> StateError:
         try:
             uid = path.stat().st_uid
             if uid != os.geteuid():
-                import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
-
-                try:
-                    owner = f"; it belongs to {pwd.getpwuid(uid).pw_name}"
-                except KeyError:
-                    owner = f"; it belongs to uid {uid}"
+                owner = f"; it belongs to {owner_name(uid)}"
         except OSError:
             pass
     return StateError(f"cannot use the {what} ({exc.strerror}{owner})", subject=str(path or "?"),
-                      hint="run as the user who owns it, give it back to you (chown), or set processing.temp_dir"
-                           " to a folder of yours")
+                      hint="run as the user who owns it, give it back to you (chown), or set"
+                           " processing.temp_dir to a folder of yours")

@@ -3,7 +3,8 @@
 Layout (`output.layout`):
 - "flat" (default): `<output dir>/<stem>.mkv`.
 - "mirror": the source's folders below the folder that was given are repeated under the output dir
-  (`encode Films/` with `Films/a/film.mkv` → `<output dir>/a/film.mkv`); a file given directly goes at the top.
+  (`encode Films/` with `Films/a/film.mkv` → `<output dir>/a/film.mkv`); a file given directly goes at the
+  top.
 
 A name is taken when another source's job claims it: a queued, running, held or failed job, or a completed one
 whose file is still there. The next free name is then `<stem> (2).mkv`, `<stem> (3).mkv`, ... in queue order,
@@ -29,9 +30,10 @@ def base_output(source: Path, root: Path | None, out_dir: Path, layout: str) -> 
     return out_dir / f"{source.stem}{SUFFIX}"
 
 
-def plan_output(source: Path, root: Path | None, out_dir: Path, layout: str,
-                claimed: Mapping[str, str]) -> Path:
-    """The first name in base, base (2), base (3)... that no other source claims (`claimed`: output → source)."""
+def plan_output(
+    source: Path, root: Path | None, out_dir: Path, layout: str, claimed: Mapping[str, str]
+) -> Path:
+    """The first of base, base (2), base (3)... that no other source claims (`claimed`: output → source)."""
     base = base_output(source, root, out_dir, layout)
     me = str(source)
     n = 1

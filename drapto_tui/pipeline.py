@@ -24,7 +24,7 @@ from drapto_tui.media.audio import encode_audio
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
 from drapto_tui.media.mux import mux, place_output
-from drapto_tui.media.probe import not_a_file
+from drapto_tui.media.probe import not_a_file_error
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import validate_output
@@ -160,8 +160,8 @@ class ProcessingPipeline:
             crop = CropResult(None, media.width, media.height, 0, 0)
         previous = self.status.get_current_state(job_id) if self.status is not None else None
         ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
-                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop, identity=identity,
-                         cache=self.cache, previous=previous, executor=self.executor)
+                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop,
+                         identity=identity, cache=self.cache, previous=previous, executor=self.executor)
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
             self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.ANALYZED.value,
@@ -214,9 +214,9 @@ class ProcessingPipeline:
             return identity
         recorded = job.source
         changes = identity.changes_from(recorded) if recorded is not None else []
-        had_work = bool(job.segments) or any(p.exists() and any(p.iterdir())
-                                             for p in self.temp.job_dirs(job_id, create=False).all() if p.is_dir())
-        if changes or (recorded is None and had_work):
+        unbound_work = recorded is None and (bool(job.segments) or any(
+            p.is_dir() and any(p.iterdir()) for p in self.temp.job_dirs(job_id, create=False).all()))
+        if changes or unbound_work:
             why = ", ".join(changes) if changes else "no record of the file its finished work came from"
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, source, stage="analysis", severity="warning",
                        message=f"{source}: the source changed since this job started ({why}); its finished work"
@@ -242,10 +242,9 @@ class ProcessingPipeline:
 
 def _read_identity(source: Path) -> SourceIdentity:
     try:
-        kind = not_a_file(os.stat(source).st_mode)
-        if kind is not None:  # never open a pipe or a device to fingerprint it: it would block or never end
-            where = f" ({os.path.realpath(source)})" if os.path.islink(source) else ""
-            raise MediaError(f"is {kind}{where}, not a film file", subject=str(source), hint="give the film's file")
+        not_a_file = not_a_file_error(source, os.stat(source).st_mode)
+        if not_a_file is not None:  # never open a pipe or a device to fingerprint it
+            raise not_a_file
         return SourceIdentity.of(source)
     except FileNotFoundError:
         raise MediaError("the source file is gone", subject=str(source),

@@ -13,18 +13,20 @@ import subprocess
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
-from drapto_tui.errors import ConfigError, DraptoError
-from drapto_tui.media.tools import FfmpegInfo, find_ffmpeg, require_ffmpeg
+from drapto_tui.errors import ConfigError, DraptoError, owner_name
+from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 
 ALWAYS_VALID_HWACCEL = ("none", "auto")
 
 
 def hwaccel_methods(ffmpeg: str) -> list[str]:
     """The methods `ffmpeg -hwaccels` lists on this machine."""
-    out = subprocess.run([ffmpeg, "-hide_banner", "-hwaccels"], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run(
+        [ffmpeg, "-hide_banner", "-hwaccels"], capture_output=True, text=True, timeout=30
+    ).stdout
     lines = out.splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("hardware")), -1)
-    return [line.strip() for line in lines[start + 1:] if line.strip()]
+    return [line.strip() for line in lines[start + 1 :] if line.strip()]
 
 
 def _folder_problem(path: Path) -> str | None:
@@ -34,31 +36,23 @@ def _folder_problem(path: Path) -> str | None:
                 return f"{candidate} is a file, not a folder"
             if not os.access(candidate, os.W_OK | os.X_OK):
                 owner = candidate.stat().st_uid
-                whose = f" (it belongs to {_user(owner)})" if owner != os.geteuid() else ""
+                whose = f" (it belongs to {owner_name(owner)})" if owner != os.geteuid() else ""
                 return f"{candidate} is not writable{whose}"
             return None
     return None
 
 
-def _user(uid: int) -> str:
-    import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
-
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
 def check_machine(config: DraptoConfig) -> FfmpegInfo:
-    """Raise ConfigError listing every configured value this machine cannot honour; return the FFmpeg found."""
+    """Raise ConfigError listing every configured value this machine cannot honour; else the FFmpeg found."""
     issues: list[str] = []
     info: FfmpegInfo | None = None
     try:
-        find_ffmpeg(config.tools.ffmpeg)
         info = asyncio.run(require_ffmpeg(config.tools.ffmpeg))
     except DraptoError as err:
         if config.tools.ffmpeg:
-            issues.append(config.describe("tools.ffmpeg", f"{err.message} — {err.hint}" if err.hint else err.message))
+            issues.append(
+                config.describe("tools.ffmpeg", f"{err.message} — {err.hint}" if err.hint else err.message)
+            )
         else:
             raise
     hwaccel = config.processing.hwaccel
@@ -66,8 +60,11 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
         methods = hwaccel_methods(info.path)
         if hwaccel not in methods:
             known = ", ".join([*ALWAYS_VALID_HWACCEL, *methods])
-            issues.append(config.describe("processing.hwaccel", f"this FFmpeg has no such method; choose one of"
-                                                                f" {known}"))
+            issues.append(
+                config.describe(
+                    "processing.hwaccel", f"this FFmpeg has no such method; choose one of {known}"
+                )
+            )
     for key, path in (("processing.temp_dir", config.temp_root()), ("output.dir", config.output_root())):
         problem = _folder_problem(path)
         if problem is not None:

@@ -3,8 +3,9 @@
 A job records its source's identity when it starts; every later start (a resume, a retry) and the last steps
 before audio and placement compare the file on disk with it. What counts as "changed":
 
-- the size, or a content fingerprint (BLAKE2b of 1 MiB at the start, middle and end, and of the size): catches a
-  different film copied over the old one even when the copy kept the old modification time (`cp -p`, rsync -a);
+- the size, or a content fingerprint (BLAKE2b of 1 MiB at the start, middle and end, and of the size):
+  catches a different film copied over the old one even when the copy kept the old modification time
+  (`cp -p`, rsync -a);
 - the modification time (ns): catches an edit in place in a region the fingerprint does not read.
 
 The inode and device are recorded and shown, but a file that only moved (restored from a backup, the library
@@ -46,8 +47,13 @@ class SourceIdentity(BaseModel):
     def of(cls, path: Path) -> SourceIdentity:
         """Raises OSError (FileNotFoundError when the file is gone)."""
         st = os.stat(path)
-        return cls(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, device=st.st_dev,
-                   fingerprint=fingerprint(path, st.st_size))
+        return cls(
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            inode=st.st_ino,
+            device=st.st_dev,
+            fingerprint=fingerprint(path, st.st_size),
+        )
 
     def changes_from(self, recorded: SourceIdentity) -> list[str]:
         """What differs from the recorded identity, in words ([] when it is the same film)."""

@@ -25,11 +25,14 @@ from drapto_tui.errors import DraptoError
 TEMP_FACTOR = {"chunked": 2.5, "dolby_vision": 1.0}
 #: The finished file, as a multiple of the source's size, for the output filesystem check.
 OUTPUT_FACTOR = 0.5
-DISK_FULL_MARKERS = ("No space left on device", "database or disk is full", "Disk quota exceeded")
+#: SQLite's words for a full disk (FFmpeg's are read by FfmpegError.disk_full).
+DISK_FULL_MARKERS = ("database or disk is full",)
 
 
-DISK_FULL_HINT = ("free some space there or point processing.temp_dir at a bigger disk, then retry the job"
-                  " (its finished segments are kept)")
+DISK_FULL_HINT = (
+    "free some space there or point processing.temp_dir at a bigger disk, then retry the job"
+    " (its finished segments are kept)"
+)
 
 
 class DiskFullError(DraptoError):
@@ -70,20 +73,24 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | None:
-    """Why `output` cannot be written (one line with the fix), or None when it can, as far as can be known now."""
+    """Why `output` cannot be written (one line with the fix), or None when it can, as far as is known now."""
     folder = output.parent
     anchor = _existing_ancestor(folder)
     if not anchor.is_dir():
-        return (f"cannot create the output folder {folder}: {anchor} is a file, not a folder — choose another"
-                " --output-dir (output.dir)")
+        return (
+            f"cannot create the output folder {folder}: {anchor} is a file, not a folder — choose another"
+            " --output-dir (output.dir)"
+        )
     try:
         name_max = os.pathconf(anchor, "PC_NAME_MAX")
     except (OSError, ValueError):
         name_max = 255
     for name in [output.name, *folder.relative_to(anchor).parts]:  # the name and each folder still to make
         if len(os.fsencode(name)) > name_max:
-            return (f"the output name {name!r} is {len(os.fsencode(name))} bytes, longer than the {name_max} this"
-                    f" filesystem allows in {anchor} — rename the source, or choose output.layout = \"flat\"")
+            return (
+                f"the output name {name!r} is {len(os.fsencode(name))} bytes, longer than the {name_max} this"
+                f' filesystem allows in {anchor} — rename the source, or choose output.layout = "flat"'
+            )
     if not _writable(anchor):
         return f"the output folder {anchor} is not writable — choose a writable --output-dir (output.dir)"
     try:
@@ -93,8 +100,10 @@ def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | N
         return None
     need = int(source_size * OUTPUT_FACTOR)
     if not same_fs and free < need:
-        return (f"only {human_size(free)} free in {anchor}, the output needs about {human_size(need)} — free"
-                " some space or choose another --output-dir (output.dir)")
+        return (
+            f"only {human_size(free)} free in {anchor}, the output needs about {human_size(need)} — free"
+            " some space or choose another --output-dir (output.dir)"
+        )
     return None
 
 
@@ -117,5 +126,15 @@ def check_output(output: Path, *, source: Path, source_size: int, temp_dir: Path
         raise DraptoError(problem, subject=str(source))
 
 
-__all__ = ["DISK_FULL_HINT", "DiskFullError", "OUTPUT_FACTOR", "TEMP_FACTOR", "check_output", "disk_full_line", "is_disk_full",
-           "output_problem", "temp_need", "used_bytes"]
+__all__ = [
+    "DISK_FULL_HINT",
+    "DiskFullError",
+    "OUTPUT_FACTOR",
+    "TEMP_FACTOR",
+    "check_output",
+    "disk_full_line",
+    "is_disk_full",
+    "output_problem",
+    "temp_need",
+    "used_bytes",
+]

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 import psutil
 
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.config.units import human_size
 from drapto_tui.control import JobControl
 from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
 from drapto_tui.media.ffmpeg import FfmpegProcess
@@ -33,7 +34,6 @@ from drapto_tui.queue import JobQueue
 from drapto_tui.resources import AdmissionControl, ResourceMonitor
 from drapto_tui.space import DiskFullError, temp_need, used_bytes
 from drapto_tui.state import ProcessingState, StateManager
-from drapto_tui.config.units import human_size
 from drapto_tui.temp import TempManager
 
 T = TypeVar("T")

@@ -89,7 +89,7 @@ def place_output(built: Path, output: Path, *, overwrite: bool) -> Path:
         if exc.errno != 18:  # EXDEV: another filesystem
             raise DraptoError(f"cannot write the output ({exc.strerror})", subject=str(output),
                               hint="check that the output folder is writable") from None
-    tmp = output.with_name(f".drapto-partial-{uuid.uuid4().hex[:12]}.mkv")  # short: only the final name must fit
+    tmp = output.with_name(f".drapto-partial-{uuid.uuid4().hex[:12]}.mkv")  # short: only the output name must fit
     try:
         shutil.copyfile(built, tmp)
         os.replace(tmp, output)

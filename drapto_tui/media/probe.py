@@ -54,14 +54,17 @@ class MasteringDisplay(BaseModel):
     max_luminance: float | None = None
 
 
-
-def not_a_file(mode: int) -> str | None:
-    """What a path that is not a regular file is, in words (None for a regular file or a folder)."""
+def not_a_file_error(path: Path, mode: int) -> MediaError | None:
+    """The error for a path that is a pipe, device or socket (a symlink's target is named), else None: such a
+    path is never a film, and opening a pipe to read it would block."""
     for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
                         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
-            return words
+            where = f" ({os.path.realpath(path)})" if os.path.islink(path) else ""
+            return MediaError(f"is {words}{where}, not a film file", subject=str(path),
+                              hint="give the film's file; a pipe or device cannot be read twice or sought in")
     return None
+
 
 def resolution_class(width: int) -> ResolutionClass:
     """By width, so that a letterboxed 1920x800 film is HD and a 3840x1600 one UHD."""
@@ -312,11 +315,9 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
     if path.is_dir():
         raise MediaError("is a directory", subject=label, hint="give a file, or queue the folder to search it")
-    kind = not_a_file(st.st_mode)
-    if kind is not None:
-        where = f" ({os.path.realpath(path)})" if path.is_symlink() else ""
-        raise MediaError(f"is {kind}{where}, not a film file", subject=label,
-                         hint="give the film's file; a pipe or device cannot be read twice or sought in")
+    not_a_file = not_a_file_error(path, st.st_mode)
+    if not_a_file is not None:
+        raise not_a_file
     if st.st_size == 0:
         raise MediaError("file is empty (0 bytes)", subject=label, hint="the copy may be incomplete; copy it again")
     try:

@@ -22,7 +22,6 @@ from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import Segment, count_packets, segment_video
 from drapto_tui.media.vmaf import measure_vmaf
-from drapto_tui.space import DISK_FULL_HINT, DiskFullError, disk_full_line
 from drapto_tui.state import ProcessingStage, SegmentStatus
 from drapto_tui.strategies.ab_av1 import ab_av1_search, find_ab_av1
 from drapto_tui.strategies.base import EncodingStrategy
@@ -91,7 +90,8 @@ class ChunkedStrategy(EncodingStrategy):
     def _already_done(self, seg: Segment) -> bool:
         prev = self.ctx.previous.segments.get(seg.index) if self.ctx.previous else None
         return (prev is not None and prev.status == SegmentStatus.DONE and self._encoded_path(seg).is_file()
-                and prev.frames == seg.frames and abs(prev.start - seg.start) < 1e-3 and abs(prev.end - seg.end) < 1e-3)
+                and prev.frames == seg.frames and abs(prev.start - seg.start) < 1e-3
+                and abs(prev.end - seg.end) < 1e-3)
 
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
@@ -173,7 +173,8 @@ class ChunkedStrategy(EncodingStrategy):
         search = CrfSearch(
             ffmpeg=ctx.ffmpeg.path, segment=seg, work_dir=ctx.dirs.working / f"search-{seg.index:04d}",
             settings=settings, video=video, width=ctx.out_width, height=ctx.out_height,
-            identity=cache_segment_identity(ctx.source, ctx.identity.key, seg), cache=ctx.cache if ctx.config.search.cache else None,
+            identity=cache_segment_identity(ctx.source, ctx.identity.key, seg),
+            cache=ctx.cache if ctx.config.search.cache else None,
             on_probe=report, start_crf=self._last_crf, seed=seed, seed_files=seed_files,
         )
         return await search.run()
@@ -240,10 +241,9 @@ class ChunkedStrategy(EncodingStrategy):
             except FfmpegError as err:
                 if ctx.control.cancelled:
                     raise JobCancelled("cancelled") from None
-                if err.disk_full:
+                if err.disk_full:  # retrying cannot help; the pipeline names the full disk in one line
                     self._encoded_path(seg).unlink(missing_ok=True)
-                    raise DiskFullError(disk_full_line(ctx.dirs.encoded.parent), subject=str(ctx.source),
-                                        hint=DISK_FULL_HINT) from None
+                    raise
                 # Name the film and the segment, not the temp file FFmpeg was reading.
                 err.subject, err.message = str(ctx.source), f"segment {seg.index}: {err.message}"
                 self._encoded_path(seg).unlink(missing_ok=True)
