@@ -2,7 +2,12 @@
 """One-step setup and run: `python3 dev.py demo` opens the app on demo clips; `python3 dev.py test` runs the suite.
 
 Creates .venv beside this file with the standard library's venv, installs the project (editable) with the
-extras the command needs, and reinstalls only when pyproject.toml changes. Needs only Python 3.11+ and pip.
+extras the command needs, every package at the version in requirements.lock (what CI tested), and reinstalls
+only when pyproject.toml or the lock changes. Needs only Python 3.11+ and pip.
+
+    check       ruff check, ruff format --check, mypy and the import contracts (lint-imports)
+    wheel-test  build the wheel, install it into a fresh venv, run the snapshot and theme tests against it
+    lock        rewrite requirements.lock from what .venv has installed
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".drapto-installed"
-EXTRAS = {"demo": {"demo"}, "test": {"test"}, "app": {"demo"}, "screenshots": {"demo"}, "bench": {"demo"}}
+LOCK = ROOT / "requirements.lock"
+EXTRAS = {"demo": {"demo"}, "test": {"test"}, "app": {"demo"}, "screenshots": {"demo"}, "bench": {"demo"},
+          "check": {"test"}, "wheel-test": {"test"}, "lock": {"test", "demo"}}
+#: The tests that prove the installed wheel carries its data files (CSS, themes) and runs without the checkout.
+WHEEL_TESTS = ["tests/tui/test_snapshots.py", "tests/tui/test_app.py::test_themes_load_from_files_and_cycle"]
 
 
 def _installed() -> tuple[str, set[str]]:
@@ -35,25 +44,96 @@ def ensure_env(extras: set[str]) -> None:
     if not (BIN / "python").exists():
         print(f"dev.py: creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                            + (LOCK.read_bytes() if LOCK.exists() else b"")).hexdigest()
     have_digest, have_extras = _installed()
     if have_digest == digest and extras <= have_extras:
         return
     wanted = sorted(extras | (have_extras if have_digest == digest else set()))
     spec = f".[{','.join(wanted)}]" if wanted else "."
     print(f"dev.py: installing {spec} into .venv", flush=True)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", spec],
-                   cwd=ROOT, check=True)
+    pip_install(BIN / "python", ["-e", spec])
     STAMP.write_text(f"{digest}\n{','.join(wanted)}")
+
+
+def pip_install(python: Path, args: list[str]) -> None:
+    constraints = ["-c", str(LOCK)] if LOCK.exists() else []
+    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *constraints, *args],
+                   cwd=ROOT, check=True)
+
+
+def check() -> int:
+    """Every static check, each reported; non-zero if any failed."""
+    steps = [
+        ("ruff check", [BIN / "ruff", "check", "drapto_tui", "tests", "benchmarks", "screenshots", "dev.py"]),
+        ("ruff format", [BIN / "ruff", "format", "--check", "drapto_tui", "tests", "benchmarks", "screenshots",
+                         "dev.py"]),
+        ("mypy", [BIN / "mypy"]),
+        ("import contracts", [BIN / "lint-imports", "--no-cache"]),
+    ]
+    failed = []
+    for name, args in steps:
+        print(f"dev.py check: {name}", flush=True)
+        if subprocess.run([str(a) for a in args], cwd=ROOT, check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"dev.py check: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print("dev.py check: all clean")
+    return 0
+
+
+def wheel_test(pytest_args: list[str]) -> int:
+    """Build the wheel, install it with its test extras into a fresh venv, and run tests that need the package's
+    data files from a copy of tests/ outside the checkout, so nothing can be imported from the source tree."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="drapto-wheel-") as tmp:
+        work = Path(tmp)
+        subprocess.run([str(BIN / "python"), "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
+                       check=True, stdout=subprocess.DEVNULL)
+        wheel = next((work / "dist").glob("*.whl"))
+        print(f"dev.py wheel-test: built {wheel.name}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(work / "venv")
+        python = work / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+        pip_install(python, [f"{wheel}[test]"])
+        shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest settings only; no package here
+        where = subprocess.run([str(python), "-c", "import drapto_tui; print(drapto_tui.__file__)"], cwd=work,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        if str(work / "venv") not in where:
+            print(f"dev.py wheel-test: drapto_tui imported from {where}, not the installed wheel", file=sys.stderr)
+            return 1
+        print(f"dev.py wheel-test: testing {where}", flush=True)
+        return subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", *WHEEL_TESTS, *pytest_args],
+                              cwd=work, check=False).returncode
+
+
+def lock() -> int:
+    frozen = subprocess.run([str(BIN / "python"), "-m", "pip", "freeze", "--exclude-editable",
+                             "--disable-pip-version-check"], capture_output=True, text=True, check=True).stdout
+    lines = sorted(line for line in frozen.splitlines() if line and not line.startswith(("-e ", "drapto-tui")))
+    LOCK.write_text("# The versions CI tested; dev.py installs with these as constraints. Rewrite: python3 dev.py"
+                    " lock\n" + "\n".join(lines) + "\n")
+    print(f"dev.py lock: {len(lines)} packages in {LOCK.name}")
+    return 0
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
-        print("\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench")
+        print("\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench"
+              " | check | wheel-test [pytest options] | lock")
         return 2
     command, rest = argv[0], argv[1:]
     ensure_env(EXTRAS[command])
+    if command == "check":
+        return check()
+    if command == "wheel-test":
+        return wheel_test(rest)
+    if command == "lock":
+        return lock()
     if command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     elif command == "bench":

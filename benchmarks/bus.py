@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from drapto_tui.events import EventBus, ProcessingEvents, make_event
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.model.events import ProcessingEvents, make_event
 
 
 async def run(n_events: int, n_subs: int, kind: ProcessingEvents, log: bool) -> tuple[float, int]:

@@ -23,9 +23,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drapto_tui.config import load_config  # noqa: E402
-from drapto_tui.controller import Controller  # noqa: E402
-from drapto_tui.events import ProcessingEvents, ProcessingStatus  # noqa: E402
-from drapto_tui.session import Session  # noqa: E402
+from drapto_tui.engine.engine import Engine  # noqa: E402
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus  # noqa: E402
 from drapto_tui.tui.app import DraptoApp  # noqa: E402
 from drapto_tui.tui.widgets.queue_table import QueueTable  # noqa: E402
 
@@ -35,14 +34,14 @@ E = ProcessingEvents
 async def run(jobs: int, rate: float, keys: int, segments: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(use_default_file=False, env={}, overrides=[f"processing.temp_dir={json.dumps(tmp)}"])
-        session = Session(config)
+        session = Engine(config, monitor=False)
         for i in range(jobs):
             session.emit(E.JOB_QUEUED, job_id=f"job{i:05d}", file=f"/films/film {i:05d}.mkv",
                          status=ProcessingStatus.QUEUED, position=i, size=4_000_000_000)
         session.emit(E.ENCODING_STARTED, job_id="job00000", file="/films/film 00000.mkv",
                      segments=[{"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144}
                                for s in range(segments)])
-        app = DraptoApp(Controller(session, monitor=False), run_core=False)
+        app = DraptoApp(session, run_core=False)
         latencies: list[float] = []
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.5)

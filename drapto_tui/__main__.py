@@ -1,3 +1,3 @@
-from drapto_tui.cli import main
+from drapto_tui.cli.main import main
 
 raise SystemExit(main())

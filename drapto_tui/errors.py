@@ -45,6 +45,10 @@ class ToolError(DraptoError):
     """FFmpeg (or another external tool) is missing or lacks what we need."""
 
 
+class DiskFullError(DraptoError):
+    """A filesystem filled up, or will not hold what a job needs."""
+
+
 class StateError(DraptoError):
     """The state directory cannot be used (locked by another instance, corrupt, unwritable)."""
 

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 from drapto_tui.config import load_config
-from drapto_tui.controller import Controller
-from drapto_tui.events import ProcessingStatus
-from drapto_tui.session import Session
-from drapto_tui.state import SegmentStatus
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingStatus
+from drapto_tui.model.state import SegmentStatus
 from drapto_tui.tui.app import DraptoApp
 from drapto_tui.tui.launch import demo_paths
 
@@ -30,7 +29,7 @@ async def main() -> int:
             "encoding.preset=8", 'processing.segmentation="fixed"', "processing.chunk_size=3",
             "processing.min_segment=2", "search.max_encoded_percent=150"])
         paths = demo_paths(config)
-        app = DraptoApp(Controller(Session(config)), paths)
+        app = DraptoApp(Engine(config), paths)
         async with app.run_test(size=(120, 40)) as pilot:
             state = app.controller.state
             deadline = time.monotonic() + 300

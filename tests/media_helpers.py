@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from drapto_tui.samples import find_bbb, make_clip, make_dv_fixture
+from drapto_tui.media.samples import find_bbb, make_clip, make_dv_fixture
 
 
 class MediaFactory:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.analysis import discover_files
 from drapto_tui.config import load_config
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.discovery import discover_files
 from drapto_tui.errors import MediaError
-from drapto_tui.events import EventBus, ProcessingEvents
+from drapto_tui.model.events import ProcessingEvents
 
 
 def _tree(root: Path) -> None:

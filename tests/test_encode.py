@@ -12,10 +12,10 @@ import pytest
 from pymediainfo import MediaInfo
 
 from drapto_tui.config import DraptoConfig, load_config
-from drapto_tui.events import Event, ProcessingEvents
+from drapto_tui.engine.engine import Engine, new_job_id
+from drapto_tui.engine.pipeline import EncodingOptions
 from drapto_tui.media.probe import probe
-from drapto_tui.pipeline import EncodingOptions, ProcessingPipeline
-from drapto_tui.session import Session, new_job_id
+from drapto_tui.model.events import Event, ProcessingEvents
 from tests.fault_ffmpeg import ffmpeg_killing, kill_count
 from tests.media_helpers import MediaFactory
 
@@ -29,13 +29,13 @@ def make_config(tmp_path: Path, *extra: str) -> DraptoConfig:
 
 
 async def encode(config: DraptoConfig, *files: Path, overwrite: bool = False) -> tuple[list[bool], list[Event]]:
-    async with Session(config) as session:
-        sub = session.bus.subscribe("test")
-        pipeline = ProcessingPipeline(config, session.state, session.bus, temp=session.temp, cache=session.store)
+    async with Engine(config, monitor=False) as engine:
+        sub = engine.bus.subscribe("test")
+        pipeline = engine.pipeline
         results = []
         for file in files:
             job_id = new_job_id()
-            session.emit(E.JOB_QUEUED, job_id=job_id, file=file)
+            engine.emit(E.JOB_QUEUED, job_id=job_id, file=file)
             results.append(await pipeline.process(file, config.output_root() / f"{file.stem}.mkv",
                                                   EncodingOptions(job_id=job_id, overwrite=overwrite)))
         events = sub.drain()

@@ -4,15 +4,8 @@ import asyncio
 import threading
 from pathlib import Path
 
-from drapto_tui.events import (
-    COALESCABLE,
-    Event,
-    EventBus,
-    ProcessingEvents,
-    ProcessingStatus,
-    make_event,
-    read_jsonl,
-)
+from drapto_tui.engine.bus import EventBus, read_jsonl
+from drapto_tui.model.events import COALESCABLE, Event, ProcessingEvents, ProcessingStatus, make_event
 
 E = ProcessingEvents
 

@@ -12,15 +12,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drapto_tui.worker import LocalExecutor
+from drapto_tui.execution.control import JobCancelled
+from drapto_tui.execution.local import LocalExecutor
+from drapto_tui.model.segment import SearchSettings, Segment, SegmentOutcome, SegmentSpec, VideoSettings
+
+
+def spec(job_id: str, index: int) -> SegmentSpec:
+    return SegmentSpec(job_id=job_id, source=f"/films/{job_id}.mkv", resolution_class="sd", ffmpeg="ffmpeg",
+                       segment=Segment(index=index, start=index * 2.0, end=index * 2.0 + 2, frames=48, path="-"),
+                       video=VideoSettings(preset=12, crf=0), search=SearchSettings(), out_width=64,
+                       out_height=64, probe_identity=f"{job_id}|{index}", scratch="/nonexistent")
+
+
+def runner(work):  # noqa: ANN001, ANN201 - the segment runner, replaced by `work(job_id, index)` at the seam
+    async def run(spec: SegmentSpec, workdir, report) -> SegmentOutcome:  # noqa: ANN001
+        await work(spec.job_id, spec.segment.index)
+        return SegmentOutcome(job_id=spec.job_id, segment=spec.segment.index, crf=30, vmaf_predicted=93,
+                              vmaf_measured=93, bytes=1, encode_seconds=0, fps=0, attempts=1, encoded="-")
+
+    return run
 
 
 class World:
-    """The executor's view of the queue (order and pause flags), steered by the test."""
+    """The queue's order, steered by the test."""
 
     def __init__(self, jobs: int) -> None:
         self.rank = {f"job{j}": j for j in range(jobs)}
-        self.paused: set[str] = set()
 
     def order(self, job_id: str) -> tuple[int]:
         return (self.rank[job_id],)
@@ -29,7 +46,7 @@ class World:
 async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[str, int, int]], seed: int) -> None:
     rng = random.Random(seed)
     world = World(jobs)
-    executor = LocalExecutor(slots, order=world.order, paused=lambda j: j in world.paused)
+    executor = LocalExecutor(slots, order=world.order, runner=runner(lambda job_id, seg: work(job_id, seg)))
     ran: Counter[tuple[str, int]] = Counter()
     in_flight = 0
     peak = 0
@@ -50,7 +67,7 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
     async def submit_job(j: int) -> None:
         job_id = f"job{j}"
         # Jobs queue their segments in any order relative to each other (a shorter later job, a resume).
-        tasks[job_id] = [asyncio.create_task(executor.submit(job_id, s, "sd", lambda job_id=job_id, s=s: work(job_id, s)))
+        tasks[job_id] = [asyncio.create_task(executor.submit(spec(job_id, s), lambda r: None))
                          for s in range(segments[j])]
 
     order = list(range(jobs))
@@ -63,23 +80,31 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
         job_id = f"job{a % jobs}"
         if op == "reorder":
             world.rank[job_id] = b
-            executor.dispatch()
+            executor.poke()
         elif op == "pause":
-            world.paused.add(job_id)
+            executor.pause_job(job_id)
         elif op == "resume":
-            world.paused.discard(job_id)
-            executor.dispatch()
-        elif op == "cancel" and job_id not in cancelled:
+            executor.resume_job(job_id)
+        elif op == "cancel" and job_id not in cancelled:  # the coordinator gives up on the job's segments
             cancelled.add(job_id)
             for task in tasks[job_id]:
                 task.cancel()
+        elif op == "cancel_job" and job_id not in cancelled:  # the user cancels the job
+            cancelled.add(job_id)
+            await executor.cancel_job(job_id)
         for _ in range(b % 4):
             await asyncio.sleep(0)
-    world.paused.clear()
-    executor.dispatch()
+    for j in range(jobs):
+        executor.resume_job(f"job{j}")
     everything = [t for ts in tasks.values() for t in ts]
     done, pending = await asyncio.wait(everything, timeout=5)
     assert not pending, f"{len(pending)} segment(s) never started: the executor hangs"
+    for job_id, job_tasks in tasks.items():
+        for task in job_tasks:
+            if job_id not in cancelled:
+                assert task.result().job_id == job_id
+            elif not task.cancelled():
+                assert task.exception() is None or isinstance(task.exception(), JobCancelled)
     assert peak <= slots
     assert executor.busy == 0 and not executor.running
     for j in range(jobs):
@@ -92,7 +117,7 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
                 assert count == 1, (job_id, s, count)
 
 
-OPS = st.lists(st.tuples(st.sampled_from(["reorder", "pause", "resume", "cancel", "wait"]),
+OPS = st.lists(st.tuples(st.sampled_from(["reorder", "pause", "resume", "cancel", "cancel_job", "wait"]),
                          st.integers(0, 7), st.integers(-3, 9)), max_size=30)
 
 
@@ -110,15 +135,15 @@ def test_two_jobs_with_the_same_segment_indexes_both_finish() -> None:
 
     async def run() -> None:
         rank = {"long": 0, "short": 1}
-        executor = LocalExecutor(2, order=lambda j: (rank[j],))
         ran: list[tuple[str, int]] = []
 
         async def work(job: str, seg: int) -> None:
             ran.append((job, seg))
             await asyncio.sleep(0.001)
 
-        short = [asyncio.create_task(executor.submit("short", s, "sd", lambda s=s: work("short", s))) for s in range(2)]
-        long = [asyncio.create_task(executor.submit("long", s, "sd", lambda s=s: work("long", s))) for s in range(4)]
+        executor = LocalExecutor(2, order=lambda j: (rank[j],), runner=runner(work))
+        short = [asyncio.create_task(executor.submit(spec("short", s), lambda r: None)) for s in range(2)]
+        long = [asyncio.create_task(executor.submit(spec("long", s), lambda r: None)) for s in range(4)]
         await asyncio.wait_for(asyncio.gather(*short, *long), 2)
         assert sorted(ran) == sorted([("short", 0), ("short", 1), *[("long", s) for s in range(4)]])
 
@@ -129,16 +154,16 @@ def test_two_jobs_with_the_same_segment_indexes_both_finish() -> None:
 def test_best_job_first_when_a_slot_frees(slots: int) -> None:
     async def run() -> None:
         rank = {"a": 1, "b": 0}
-        executor = LocalExecutor(slots, order=lambda j: (rank[j],))
         started: list[str] = []
 
-        async def work(job: str) -> None:
+        async def work(job: str, seg: int) -> None:
             started.append(job)
             await asyncio.sleep(0.001)
 
-        tasks = [asyncio.create_task(executor.submit("a", s, "sd", lambda: work("a"))) for s in range(4)]
+        executor = LocalExecutor(slots, order=lambda j: (rank[j],), runner=runner(work))
+        tasks = [asyncio.create_task(executor.submit(spec("a", s), lambda r: None)) for s in range(4)]
         await asyncio.sleep(0)
-        tasks += [asyncio.create_task(executor.submit("b", s, "sd", lambda: work("b"))) for s in range(4)]
+        tasks += [asyncio.create_task(executor.submit(spec("b", s), lambda r: None)) for s in range(4)]
         await asyncio.wait_for(asyncio.gather(*tasks), 2)
         # The first `slots` went to a (nothing else waited); every later slot went to b until b was drained.
         assert started[:slots] == ["a"] * slots

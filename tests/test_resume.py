@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from drapto_tui.events import Event, ProcessingEvents
 from drapto_tui.media.probe import probe
+from drapto_tui.model.events import Event, ProcessingEvents
 from tests.media_helpers import MediaFactory
 
 E = ProcessingEvents

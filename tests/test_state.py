@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
-from drapto_tui.events import ProcessingEvents as E
-from drapto_tui.events import ProcessingStatus, make_event
-from drapto_tui.state import ProcessingStage, SegmentStatus, StateManager, StateStore
+from drapto_tui.model.events import ProcessingEvents as E
+from drapto_tui.model.events import ProcessingStatus, make_event
+from drapto_tui.model.state import ProcessingStage, SegmentStatus
 
 
 def _run_job(mgr: StateManager, job: str = "j1", segments: int = 4, done: int = 2) -> None:
@@ -115,8 +117,9 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from drapto_tui.events import ProcessingEvents as E, make_event
-    from drapto_tui.state import StateManager, StateStore
+    from drapto_tui.model.events import ProcessingEvents as E, make_event
+    from drapto_tui.engine.fold import StateManager
+    from drapto_tui.engine.store import StateStore
     mgr = StateManager(StateStore(Path(sys.argv[1])))
     n = 0
     segs = [{"index": i, "start": i, "end": i + 1} for i in range(200)]

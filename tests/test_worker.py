@@ -10,14 +10,13 @@ import psutil
 import pytest
 
 from drapto_tui.config import DraptoConfig, load_config
-from drapto_tui.events import ProcessingEvents, ProcessingStatus
-from drapto_tui.queue import JobQueue, QueueError
-from drapto_tui.session import Session
-from drapto_tui.state import SegmentStatus
-from drapto_tui.worker import WorkerPool
+from drapto_tui.engine.engine import Engine
+from drapto_tui.engine.queue import QueueError
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.state import SegmentStatus
 from tests.fault_ffmpeg import ffmpeg_killing
-from tests.procs import encoder_pids, live_states
 from tests.media_helpers import MediaFactory
+from tests.procs import encoder_pids, live_states
 
 E = ProcessingEvents
 BASE = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",
@@ -46,8 +45,8 @@ def clips(media: MediaFactory) -> list[Path]:
 def test_queue_order_priority_hold_persist(tmp_path: Path, clips: list[Path]) -> None:
     async def scenario() -> None:
         config = cfg(tmp_path)
-        async with Session(config) as s:
-            q = JobQueue(config, s.state, s.bus, s.temp)
+        async with Engine(config, monitor=False) as s:
+            q = s.queue
             a, b, c = (q.add_job(p, tmp_path / f"{p.stem}-{i}.mkv") for i, p in enumerate(clips))
             order = lambda: [j.job_id for j in q.jobs()]  # noqa: E731
             assert order() == [a, b, c]
@@ -73,8 +72,8 @@ def test_queue_order_priority_hold_persist(tmp_path: Path, clips: list[Path]) ->
                 q.retry(c)
             saved = (order(), {j: s.state.jobs[j].status for j in order()})
         # Relaunch: the same queue in the same order with the same statuses.
-        async with Session(config) as s2:
-            q2 = JobQueue(config, s2.state, s2.bus, s2.temp)
+        async with Engine(config, monitor=False) as s2:
+            q2 = s2.queue
             assert ([j.job_id for j in q2.jobs()], {j.job_id: j.status for j in q2.jobs()}) == saved
             q2.release(a)
             q2.remove(b)
@@ -85,13 +84,12 @@ def test_queue_order_priority_hold_persist(tmp_path: Path, clips: list[Path]) ->
 
 async def test_pause_really_stops_ffmpeg_and_job_finishes(tmp_path: Path, clips: list[Path]) -> None:
     config = cfg(tmp_path, "processing.parallel_jobs=1", "encoding.preset=8")
-    async with Session(config) as s:
-        q = JobQueue(config, s.state, s.bus, s.temp)
-        pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
+    async with Engine(config, monitor=False) as s:
+        q, pool = s.queue, s.scheduler
         job = q.add_job(clips[0], tmp_path / "out" / "a.mkv")
         pool.start()
-        await wait_for(lambda: job in pool.controls and encoder_pids(pool.controls[job].pids()))
-        pids = pool.controls[job].pids()
+        await wait_for(lambda: job in pool.controls and encoder_pids(pool.job_pids(job)))
+        pids = pool.job_pids(job)
         pool.pause_job(job)
         assert s.state.jobs[job].status == ProcessingStatus.PAUSED
         await asyncio.sleep(0.3)
@@ -109,18 +107,17 @@ async def test_pause_really_stops_ffmpeg_and_job_finishes(tmp_path: Path, clips:
 
 async def test_cancel_running_job_ends_its_ffmpeg_and_cleans_up(tmp_path: Path, clips: list[Path]) -> None:
     config = cfg(tmp_path, "processing.parallel_jobs=1", "encoding.preset=8")
-    async with Session(config) as s:
-        q = JobQueue(config, s.state, s.bus, s.temp)
-        pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
+    async with Engine(config, monitor=False) as s:
+        q, pool = s.queue, s.scheduler
         job = q.add_job(clips[0], tmp_path / "out" / "a.mkv")
         other = q.add_job(clips[1], tmp_path / "out" / "b.mkv")
         pool.start()
-        await wait_for(lambda: job in pool.controls and pool.controls[job].pids())
-        pids = pool.controls[job].pids()
+        await wait_for(lambda: job in pool.controls and pool.job_pids(job))
+        pids = pool.job_pids(job)
         await pool.cancel_job(job)
         assert s.state.jobs[job].status == ProcessingStatus.CANCELLED
         assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
-        assert not (s.temp.paths["encoded"] / job).exists()
+        assert not (s.workdirs.paths["encoded"] / job).exists()
         await asyncio.wait_for(pool.run_until_idle(), 120)  # the queue goes on
         assert s.state.jobs[other].status == ProcessingStatus.COMPLETED
         assert not (tmp_path / "out" / "a.mkv").exists()
@@ -129,9 +126,8 @@ async def test_cancel_running_job_ends_its_ffmpeg_and_cleans_up(tmp_path: Path, 
 
 async def test_reorder_changes_which_job_runs_next(tmp_path: Path, clips: list[Path]) -> None:
     config = cfg(tmp_path, "processing.parallel_jobs=1")
-    async with Session(config) as s:
-        q = JobQueue(config, s.state, s.bus, s.temp)
-        pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
+    async with Engine(config, monitor=False) as s:
+        q, pool = s.queue, s.scheduler
         pool.max_in_flight = 1
         a = q.add_job(clips[1], tmp_path / "out" / "a.mkv")
         b = q.add_job(clips[2], tmp_path / "out" / "b.mkv")
@@ -152,9 +148,8 @@ async def test_reorder_changes_which_job_runs_next(tmp_path: Path, clips: list[P
 async def test_retry_only_the_failed_segment(tmp_path: Path, clips: list[Path], ffmpeg: str) -> None:
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["seg-0002.mkv", "libsvtav1"], times=2, after=0.05)
     config = cfg(tmp_path, "processing.parallel_jobs=1", "search.max_retries=1", f'tools.ffmpeg="{wrapper}"')
-    async with Session(config) as s:
-        q = JobQueue(config, s.state, s.bus, s.temp)
-        pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
+    async with Engine(config, monitor=False) as s:
+        q, pool = s.queue, s.scheduler
         job = q.add_job(clips[0], tmp_path / "out" / "a.mkv")
         await asyncio.wait_for(pool.run_until_idle(), 120)
         state = s.state.jobs[job]
@@ -175,9 +170,8 @@ async def test_retry_only_the_failed_segment(tmp_path: Path, clips: list[Path], 
 
 async def test_admission_holds_work_back_under_a_low_memory_floor(tmp_path: Path, clips: list[Path]) -> None:
     config = cfg(tmp_path, "processing.parallel_jobs=2")
-    async with Session(config) as s:
-        q = JobQueue(config, s.state, s.bus, s.temp)
-        pool = WorkerPool(config, s.state, s.bus, queue=q, temp=s.temp, monitor=False)
+    async with Engine(config, monitor=False) as s:
+        q, pool = s.queue, s.scheduler
         available = psutil.virtual_memory().available
         pool.admission.memory_floor = available * 2  # more than this machine has: nothing may start
         errors = s.bus.subscribe(kinds=[E.ERROR_OCCURRED])

@@ -19,10 +19,3 @@ def default_temp_dir() -> Path:
 
 def default_output_dir() -> Path:
     return Path(platformdirs.user_videos_dir()) / APP_NAME
-
-
-def default_config() -> dict:
-    """The defaults as a plain nested dict (what `config show` prints with nothing set)."""
-    from drapto_tui.config.schema import DraptoConfig
-
-    return DraptoConfig().model_dump(mode="json")

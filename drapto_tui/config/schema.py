@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    model_validator,
+)
 
 from drapto_tui.config.units import format_size, parse_size
 
@@ -131,7 +139,7 @@ class OutputConfig(Section):
 
 
 class UIConfig(Section):
-    theme: str = Field("drapto-dark", description="Theme name from themes/ (T cycles in the app).")
+    theme: str = Field("drapto-dark", description="Theme name: a shipped theme or a TOML file in the user themes folder (T cycles in the app).")
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
 
 

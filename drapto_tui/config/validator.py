@@ -192,8 +192,7 @@ def load_config(
         _merge(tree, file_tree)
         sources.update({key: str(config_file) for key, _ in _flatten(file_tree)})
 
-    for layer_fn, arg in ((env_layer, env), (overrides_layer, overrides)):
-        layer, layer_sources, layer_issues = layer_fn(arg)  # type: ignore[operator]
+    for layer, layer_sources, layer_issues in (env_layer(env), overrides_layer(overrides)):
         _merge(tree, layer)
         sources.update(layer_sources)
         issues.extend(layer_issues)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from drapto_tui.config.schema import AudioConfig
 from drapto_tui.media.ffmpeg import FfmpegProgress, run_ffmpeg
-from drapto_tui.media.probe import AudioTrack
+from drapto_tui.model.media import AudioTrack
 
 #: The layout libopus accepts for each channel count (it refuses e.g. "5.1(side)").
 OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}

@@ -51,7 +51,8 @@ async def detect_crop(
         )
         found = _CROP_RE.findall(result.stderr or "")
         if found:
-            votes[tuple(int(v) for v in found[-1])] += 1  # type: ignore[misc]
+            x, y, w, h = (int(v) for v in found[-1])
+            votes[(x, y, w, h)] += 1
     if not votes:
         return CropResult(None, width, height, 0, points)
     (w, h, x, y), count = votes.most_common(1)[0]

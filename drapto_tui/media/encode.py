@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProcess, FfmpegProgress, FfmpegResult
-
-
-@dataclass(frozen=True)
-class VideoSettings:
-    preset: int
-    crf: float
-    pix_fmt: str = "yuv420p10le"
-    threads: int = 0  # SVT-AV1 lp; 0 = let SVT decide
-    svt_params: str = ""
-    crop: str | None = None  # "w:h:x:y"
-    extra_svt: tuple[str, ...] = field(default_factory=tuple)  # e.g. mastering-display=..., content-light=...
-
-    def svt_param_string(self) -> str:
-        params = [f"crf={self.crf:g}"]
-        if self.threads:
-            params.append(f"lp={self.threads}")
-        params += list(self.extra_svt)
-        if self.svt_params:
-            params += [p for p in self.svt_params.split(":") if p]
-        return ":".join(params)
-
-    def cache_identity(self) -> dict[str, object]:
-        """What changes the encoded bits (threads do not)."""
-        return {"preset": self.preset, "pix_fmt": self.pix_fmt, "svt": self.svt_params, "crop": self.crop,
-                "extra": list(self.extra_svt)}
+from drapto_tui.model.segment import VideoSettings
 
 
 def av1_args(

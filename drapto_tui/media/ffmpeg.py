@@ -14,10 +14,10 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from drapto_tui.errors import DraptoError
 

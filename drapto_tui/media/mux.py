@@ -14,7 +14,7 @@ from pathlib import Path
 
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.ffmpeg import FfmpegProgress, run_ffmpeg
-from drapto_tui.media.probe import MediaProbe
+from drapto_tui.model.media import MediaProbe
 
 #: Subtitle codecs Matroska cannot hold as they are, and what to convert them to.
 SUBTITLE_CONVERSIONS = {"mov_text": "srt", "tx3g": "srt", "Timed Text": "srt"}

@@ -15,43 +15,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field
 
 from drapto_tui.errors import MediaError
 from drapto_tui.media.ffmpeg import run_ffmpeg
-
-ResolutionClass = Literal["sd", "hd", "uhd"]
-EncodingPath = Literal["dolby_vision", "chunked"]
-
-
-class AudioTrack(BaseModel):
-    index: int  # order among audio streams (a:N)
-    codec: str
-    channels: int
-    start: float | None = None  # seconds (MediaInfo's delay), for A/V sync checks
-    layout: str | None = None
-    language: str | None = None
-    title: str | None = None
-    default: bool = False
-
-
-class SubtitleTrack(BaseModel):
-    index: int
-    codec: str
-    language: str | None = None
-    title: str | None = None
-    forced: bool = False
-    default: bool = False
-
-
-class MasteringDisplay(BaseModel):
-    primaries: str | None = None  # MediaInfo's name ("Display P3", "BT.2020") when it has one
-    red: tuple[float, float] | None = None
-    green: tuple[float, float] | None = None
-    blue: tuple[float, float] | None = None
-    white_point: tuple[float, float] | None = None
-    min_luminance: float | None = None
-    max_luminance: float | None = None
+from drapto_tui.model.media import (
+    AudioTrack,
+    MasteringDisplay,
+    MediaProbe,
+    SubtitleTrack,
+)
 
 
 def not_a_file_error(path: Path, mode: int) -> MediaError | None:
@@ -64,62 +37,6 @@ def not_a_file_error(path: Path, mode: int) -> MediaError | None:
             return MediaError(f"is {words}{where}, not a film file", subject=str(path),
                               hint="give the film's file; a pipe or device cannot be read twice or sought in")
     return None
-
-
-def resolution_class(width: int) -> ResolutionClass:
-    """By width, so that a letterboxed 1920x800 film is HD and a 3840x1600 one UHD."""
-    if width <= 1280:
-        return "sd"
-    if width <= 1920:
-        return "hd"
-    return "uhd"
-
-
-class MediaProbe(BaseModel):
-    path: str
-    size: int
-    container: str | None = None
-    duration: float
-    fps: float
-    fps_fraction: str | None = None
-    frame_count: int | None = None
-    width: int
-    height: int
-    video_codec: str | None = None
-    pix_fmt: str | None = None
-    bit_depth: int | None = None
-    color_primaries: str | None = None
-    color_transfer: str | None = None
-    color_matrix: str | None = None
-    color_range: str | None = None
-    hdr: bool = False
-    hdr_format: Literal["PQ", "HLG"] | None = None
-    dolby_vision: bool = False
-    dv_profile: int | None = None
-    dv_level: int | None = None
-    dv_compatibility_id: int | None = None
-    mastering_display: MasteringDisplay | None = None
-    max_cll: int | None = None
-    max_fall: int | None = None
-    audio: list[AudioTrack] = Field(default_factory=list)
-    subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
-    chapters: int = 0
-    video_start: float | None = None  # seconds (MediaInfo's delay)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def subtitles(self) -> int:
-        return len(self.subtitle_tracks)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def resolution_class(self) -> ResolutionClass:
-        return resolution_class(self.width)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def encoding_path(self) -> EncodingPath:
-        return "dolby_vision" if self.dolby_vision else "chunked"
 
 
 # -- FFmpeg's reading --------------------------------------------------------------------------------------
@@ -258,7 +175,7 @@ def _fps(video: dict[str, Any]) -> tuple[float, str | None]:
         return num / den, str(Fraction(num, den))
     rate = video.get("frame_rate") or video.get("original_frame_rate")
     try:
-        value = float(rate)
+        value = float(rate)  # type: ignore[arg-type]  # None and odd strings are caught below
     except (TypeError, ValueError):
         return 0.0, None
     return value, str(Fraction(value).limit_denominator(1001))
@@ -329,7 +246,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         raise MediaError(f"cannot read ({exc.strerror})", subject=label, hint="check the disk and the file") from None
 
     tracks, reading = await asyncio.gather(asyncio.to_thread(_mediainfo_tracks, path), read_with_ffmpeg(ffmpeg, path))
-    general = next((t for t in tracks if t.get("track_type") == "General"), {})
+    general: dict[str, Any] = next((t for t in tracks if t.get("track_type") == "General"), {})
     videos = [t for t in tracks if t.get("track_type") == "Video"]
     if reading.error and not reading.container:
         raise MediaError(

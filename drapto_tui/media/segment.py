@@ -15,22 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from drapto_tui.errors import MediaError
 from drapto_tui.media.ffmpeg import run_ffmpeg
-
-
-class Segment(BaseModel):
-    index: int
-    start: float
-    end: float
-    frames: int
-    path: str
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
+from drapto_tui.model.segment import Segment
 
 
 @dataclass

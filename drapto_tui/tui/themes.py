@@ -1,4 +1,5 @@
-"""Themes from TOML files: the repository's themes/ folder, then the user's config dir (same name wins later).
+"""Themes from TOML files: the ones shipped in the package (theme_files/, read with importlib.resources, so an
+installed wheel has them), then the user's config dir, ~/.config/drapto-tui/themes (same name wins later).
 
 A theme file that does not parse falls back to the built-in default, and the app says which file and why.
 """
@@ -6,6 +7,8 @@ A theme file that does not parse falls back to the built-in default, and the app
 from __future__ import annotations
 
 import tomllib
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import platformdirs
@@ -15,13 +18,13 @@ THEME_KEYS = {"name", "dark", "primary", "secondary", "accent", "warning", "erro
               "background", "surface", "panel", "boost", "luminosity_spread", "text_alpha", "variables"}
 
 
-def theme_dirs() -> list[Path]:
-    bundled = Path(__file__).resolve().parents[2] / "themes"
+def theme_dirs() -> list[Traversable]:
+    bundled = files("drapto_tui.tui") / "theme_files"
     user = Path(platformdirs.user_config_dir("drapto-tui")) / "themes"
     return [d for d in (bundled, user) if d.is_dir()]
 
 
-def load_theme_file(path: Path) -> Theme:
+def load_theme_file(path: Traversable) -> Theme:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     unknown = set(data) - THEME_KEYS
     if unknown:
@@ -31,12 +34,12 @@ def load_theme_file(path: Path) -> Theme:
     return Theme(**data)
 
 
-def load_themes(dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
+def load_themes(dirs: list[Traversable] | None = None) -> tuple[list[Theme], list[str]]:
     """Every theme that loads, and one line per file that did not."""
     themes: dict[str, Theme] = {}
     problems: list[str] = []
     for folder in theme_dirs() if dirs is None else dirs:
-        for path in sorted(folder.glob("*.toml")):
+        for path in sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name):
             try:
                 theme = load_theme_file(path)
             except (OSError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:

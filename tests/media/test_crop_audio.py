@@ -64,7 +64,7 @@ async def test_side_layout_is_remapped(media: MediaFactory, ffmpeg: str, tmp_pat
     # libopus refuses 5.1(side) as it is:
     direct = subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(src), "-c:a", "libopus", str(tmp_path / "x.mka")],
                             capture_output=True, text=True)
-    from drapto_tui.media.probe import AudioTrack
+    from drapto_tui.model.media import AudioTrack
 
     out = await encode_audio(ffmpeg, src, tmp_path / "a.mka", [AudioTrack(index=0, codec="FLAC", channels=6)],
                              load_config(env={}, use_default_file=False).audio)

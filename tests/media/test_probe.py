@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.errors import MediaError
-from drapto_tui.media.probe import probe, resolution_class
+from drapto_tui.media.probe import probe
+from drapto_tui.model.media import resolution_class
 from tests.media_helpers import MediaFactory
 
 
@@ -69,7 +70,7 @@ async def test_hdr10_without_dv_takes_the_chunked_path(media: MediaFactory, ffmp
     hdr10 = src.with_name("hdr10-only.mkv")
     if not hdr10.exists():
         # Re-encode the DV fixture's pixels as plain HDR10 HEVC: same PQ signalling, no DOVI record.
-        from drapto_tui.samples import HDR10_X265
+        from drapto_tui.media.samples import HDR10_X265
         subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(src), "-map", "0:v", "-c:v", "libx265", "-preset",
                         "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", f"log-level=error:{HDR10_X265}",
                         str(hdr10)], check=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from drapto_tui.events import Event, ProcessingEvents
+from drapto_tui.model.events import Event, ProcessingEvents
 
 E = ProcessingEvents
 FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",

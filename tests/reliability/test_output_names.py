@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.output_names import plan_output
+from drapto_tui.engine.output_names import plan_output
 from tests.judge import decoded_frames, mediainfo_tracks
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import encode

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.events import Event
+from drapto_tui.model.events import Event
 from tests.fault_ffmpeg import ffmpeg_killing, kill_count
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import E, args_for, encode, fingerprint, stray_ffmpeg

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.events import Event
+from drapto_tui.model.events import Event
 from tests.judge import decoded_frames, mediainfo_tracks
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import E, args_for, fingerprint, stray_ffmpeg

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.errors import ToolError
-from drapto_tui.media.encode import VideoSettings
 from drapto_tui.media.segment import Segment
-from drapto_tui.strategies.ab_av1 import ab_av1_search, crf_search_args, find_ab_av1, parse_crf_search
-from drapto_tui.strategies.crf_search import SearchSettings
+from drapto_tui.model.segment import VideoSettings
+from drapto_tui.quality.ab_av1 import ab_av1_search, crf_search_args, find_ab_av1, parse_crf_search
+from drapto_tui.quality.crf_search import SearchSettings
 from tests.media_helpers import MediaFactory
 
 # NDJSON as `ab-av1 crf-search --stdout-format json` documents it (stdout-format-json.md in its repository).

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.media.encode import VideoSettings
+from drapto_tui.engine.store import StateStore
 from drapto_tui.media.segment import Segment
-from drapto_tui.state import StateStore
-from drapto_tui.strategies.crf_search import CrfSearch, SearchError, SearchSettings, escalate, sample_starts
+from drapto_tui.model.segment import VideoSettings
+from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchSettings, escalate, sample_starts
 from tests.media_helpers import MediaFactory
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus
-from drapto_tui.session import Session
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
 
 E = ProcessingEvents
 T0 = datetime(2026, 11, 24, 21, 0, 0, tzinfo=UTC)
@@ -23,12 +23,12 @@ def media(name: str, width: int, height: int, duration: float, *, dv: bool = Fal
             "resolution_class": cls, "encoding_path": "dolby_vision" if dv else "chunked"}
 
 
-def emit(session: Session, kind: ProcessingEvents, job: str, file: str, **data: object) -> None:
+def emit(session: Engine, kind: ProcessingEvents, job: str, file: str, **data: object) -> None:
     session.bus.publish(Event(event=kind, timestamp=T0, job_id=job, file=file,
                               status=data.pop("status", None), data=data))  # type: ignore[arg-type]
 
 
-def build_scene(session: Session, extra_jobs: int = 0) -> None:
+def build_scene(session: Engine, extra_jobs: int = 0) -> None:
     films = [
         ("running", "Arrival (2016).mkv", 1920, 800, 120.0, False, None),
         ("direct", "Dune Part Two (2024).mkv", 3840, 1600, 90.0, True, None),
@@ -85,5 +85,5 @@ SAMPLE = {"cpu": [92.0, 88.0, 97.0, 75.0], "mem_total": 16 * 2**30, "mem_availab
           "jobs": {"running": {"cpu": 352.0, "rss": 2_300 * 2**20}}}
 
 
-def feed_sample(session: Session) -> None:
+def feed_sample(session: Engine) -> None:
     session.bus.publish(Event(event=E.RESOURCE_SAMPLE, timestamp=T0, data=SAMPLE))

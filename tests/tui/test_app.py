@@ -9,9 +9,8 @@ import psutil
 import pytest
 
 from drapto_tui.config import DraptoConfig, load_config
-from drapto_tui.controller import Controller
-from drapto_tui.events import ProcessingEvents, ProcessingStatus
-from drapto_tui.session import Session
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.tui.app import DraptoApp
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from tests.media_helpers import MediaFactory
@@ -37,7 +36,7 @@ async def until(pilot, predicate, timeout: float = 60.0) -> None:  # noqa: ANN00
 
 
 def names(app: DraptoApp) -> list[str]:
-    return [Path(j.current_file or "").name for j in app.controller.queue.jobs()]
+    return [Path(j.current_file or "").name for j in app.engine.queue.jobs()]
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +51,14 @@ def films(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> None:
     config = cfg(tmp_path)
-    app = DraptoApp(Controller(Session(config)), [films], start_paused=True)
+    app = DraptoApp(Engine(config), [films], start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(QueueTable)
-        await until(pilot, lambda: table.row_count == 3 and all(j.media for j in app.controller.state.jobs.values()))
+        await until(pilot, lambda: table.row_count == 3 and all(j.media for j in app.engine.state.jobs.values()))
         assert names(app) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
         await pilot.pause(0.3)
         # Pre-analysis fills class, HDR badge and path before anything runs.
-        row = table.job_row(app.controller.queue.jobs()[2].job_id)
+        row = table.job_row(app.engine.queue.jobs()[2].job_id)
         assert "DV" in str(row[3]) and str(row[4]) == "direct"
 
         # j/k/g/G move the selection; K/J/t/b reorder, and the selection stays on the moved job.
@@ -83,37 +82,37 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         assert names(app)[2] == "b-bars.mkv"
         await pilot.press("plus")
         await pilot.pause(0.2)
-        assert names(app)[0] == "b-bars.mkv" and app.controller.state.jobs[b_id].priority == 1
+        assert names(app)[0] == "b-bars.mkv" and app.engine.state.jobs[b_id].priority == 1
         await pilot.press("minus")
-        assert app.controller.state.jobs[b_id].priority == 0
+        assert app.engine.state.jobs[b_id].priority == 0
 
         # h holds the selected job; P (all paused at launch) releases the pool; the held job waits.
         await pilot.press("g")
         held = table.selected_job()
         await pilot.press("h")
-        assert app.controller.state.jobs[held].status == ProcessingStatus.HELD
+        assert app.engine.state.jobs[held].status == ProcessingStatus.HELD
         await pilot.press("P")
-        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.controller.state.jobs.values()))
+        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values()))
 
         # space pauses the running job: its FFmpeg is really stopped ('T'), and it resumes.
-        running = next(j.job_id for j in app.controller.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
+        running = next(j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
         table.select_job(running)
-        await until(pilot, lambda: running in app.controller.pool.controls
-                    and encoder_pids(app.controller.pool.controls[running].pids()))
+        await until(pilot, lambda: running in app.engine.scheduler.controls
+                    and encoder_pids(app.engine.scheduler.job_pids(running)))
         await pilot.press("space")
-        assert app.controller.state.jobs[running].status == ProcessingStatus.PAUSED
-        pids = app.controller.pool.controls[running].pids()
+        assert app.engine.state.jobs[running].status == ProcessingStatus.PAUSED
+        pids = app.engine.scheduler.job_pids(running)
         await pilot.pause(0.3)
         assert live_states(pids) <= {psutil.STATUS_STOPPED}
         await pilot.press("space")
-        assert app.controller.state.jobs[running].status == ProcessingStatus.RUNNING
+        assert app.engine.state.jobs[running].status == ProcessingStatus.RUNNING
 
         # Everything not held finishes; then release the held one and let it finish too.
         await until(pilot, lambda: sum(j.status == ProcessingStatus.COMPLETED
-                                       for j in app.controller.state.jobs.values()) == 2, timeout=120)
+                                       for j in app.engine.state.jobs.values()) == 2, timeout=120)
         table.select_job(held)
         await pilot.press("h")
-        await until(pilot, lambda: app.controller.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120)
+        await until(pilot, lambda: app.engine.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120)
         await pilot.press("q")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
 
@@ -123,10 +122,10 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
     broken.parent.mkdir()
     broken.write_text("not a film")
     config = cfg(tmp_path, "encoding.preset=6")
-    app = DraptoApp(Controller(Session(config)), [broken.parent], start_paused=False)
+    app = DraptoApp(Engine(config), [broken.parent], start_paused=False)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one(QueueTable)
-        await until(pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.controller.state.jobs.values()))
+        await until(pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.engine.state.jobs.values()))
         await pilot.pause(0.3)
         log_text = "".join(line.text for line in app.query_one("#log").lines)
         assert "broken.mkv: not a media file" in log_text.replace("\n", "")
@@ -134,8 +133,8 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         # r on a failed job queues it again (it fails again: the file is still broken).
         failed = table.selected_job()
         await pilot.press("r")
-        await until(pilot, lambda: app.controller.state.jobs[failed].status == ProcessingStatus.FAILED
-                    and len(app.controller.state.jobs[failed].errors) >= 2)
+        await until(pilot, lambda: app.engine.state.jobs[failed].status == ProcessingStatus.FAILED
+                    and len(app.engine.state.jobs[failed].errors) >= 2)
 
         # a: add a folder through the path input, preview, then add.
         await pilot.press("a")
@@ -148,13 +147,13 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         await until(pilot, lambda: table.row_count == 4)
 
         # x cancels the running job after a y in the confirm dialog.
-        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.controller.state.jobs.values()))
-        running = next(j.job_id for j in app.controller.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
+        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values()))
+        running = next(j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
         table.select_job(running)
         await pilot.press("x")
         await pilot.pause(0.1)
         await pilot.press("y")
-        await until(pilot, lambda: app.controller.state.jobs[running].status == ProcessingStatus.CANCELLED)
+        await until(pilot, lambda: app.engine.state.jobs[running].status == ProcessingStatus.CANCELLED)
 
         # / filters the queue by name; Esc clears it.
         await pilot.press("slash", "b", "a", "r", "s")
@@ -172,14 +171,14 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         assert app.screen.__class__.__name__ == "HelpScreen"
         await pilot.press("escape")
         # q while work runs asks how; s stops now (resumable).
-        if app.controller.is_running():
+        if app.engine.is_running():
             await pilot.press("q")
             assert app.screen.__class__.__name__ == "QuitChoice"
             await pilot.press("s")
         else:
             await pilot.press("q")
     # Relaunch: the same queue comes back.
-    app2 = DraptoApp(Controller(Session(config)), [], run_core=False)
+    app2 = DraptoApp(Engine(config), [], run_core=False)
     async with app2.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.2)
         assert app2.query_one(QueueTable).row_count == 4
@@ -188,10 +187,10 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
 
 async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> None:
     config = cfg(tmp_path)
-    session = Session(config)
+    session = Engine(config)
     for i in range(20):
         session.emit(E.JOB_QUEUED, job_id=f"job{i:03d}", file=f"/films/{i:03d}.mkv", status=ProcessingStatus.QUEUED)
-    app = DraptoApp(Controller(session), run_core=False)
+    app = DraptoApp(session, run_core=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
         session.emit(E.ENCODING_STARTED, job_id="job000", file="/films/000.mkv",
@@ -203,7 +202,7 @@ async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> No
         publish = time.monotonic() - started
         await pilot.pause(0.3)
         assert len(app._ui) == 0  # drained: the UI kept up
-        assert app.controller.state.jobs["job000"].progress == pytest.approx(1.0)
+        assert app.engine.state.jobs["job000"].progress == pytest.approx(1.0)
         assert publish < 2.0
         await pilot.press("q")
 
@@ -218,7 +217,7 @@ async def test_themes_load_from_files_and_cycle(tmp_path: Path) -> None:
     (bad / "oops.toml").write_text('name = "oops"\nprimary = "#fff"\ncolour = "x"\n')
     _, problems = load_themes([bad])
     assert problems and "oops.toml: theme not loaded" in problems[0]
-    app = DraptoApp(Controller(Session(cfg(tmp_path))), run_core=False)
+    app = DraptoApp(Engine(cfg(tmp_path)), run_core=False)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.theme == "drapto-dark"
         await pilot.press("T")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.config import load_config
-from drapto_tui.controller import Controller
-from drapto_tui.session import Session
+from drapto_tui.engine.engine import Engine
 from drapto_tui.tui.app import DraptoApp
 from tests.tui.scene import build_scene, feed_sample
 
@@ -19,13 +18,13 @@ from tests.tui.scene import build_scene, feed_sample
 def make_app(tmp_path: Path) -> DraptoApp:
     config = load_config(env={}, use_default_file=False,
                          overrides=[f'processing.temp_dir="{tmp_path / "work"}"', 'output.dir="/out"'])
-    session = Session(config)
+    session = Engine(config, monitor=False)
     build_scene(session)
-    return DraptoApp(Controller(session, monitor=False), run_core=False, frozen=True)
+    return DraptoApp(session, run_core=False, frozen=True)
 
 
 async def _prime(pilot) -> None:  # noqa: ANN001
-    feed_sample(pilot.app.controller.session)
+    feed_sample(pilot.app.engine)
     pilot.app.refresh_from_state()
     await pilot.pause()
 

@@ -65,7 +65,7 @@ class AddScreen(ModalScreen[list[Path] | None]):
             return
         preview = self.query_one("#preview", Static)
         try:
-            self.found = self.app.controller.preview([Path(os.path.expanduser(value))])  # type: ignore[attr-defined]
+            self.found = self.app.engine.preview([Path(os.path.expanduser(value))])  # type: ignore[attr-defined]
         except DraptoError as err:
             self.found = []
             preview.update(err.line())

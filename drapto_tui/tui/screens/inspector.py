@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
-from drapto_tui.state import ProcessingState, SegmentStatus
+from drapto_tui.model.state import ProcessingState, SegmentStatus
 
 
 def facts(job: ProcessingState) -> Table:
@@ -55,7 +55,7 @@ class InspectorScreen(Screen[None]):
 
     @property
     def job(self) -> ProcessingState | None:
-        return self.app.controller.state.jobs.get(self.job_id)  # type: ignore[attr-defined]
+        return self.app.engine.state.jobs.get(self.job_id)  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         job = self.job
@@ -97,7 +97,7 @@ class InspectorScreen(Screen[None]):
                           human_size(s.bytes) if s.bytes else "", str(s.attempts or ""), probes, key=str(i))
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
-        commands = self.app.controller.commands(self.job_id)  # type: ignore[attr-defined]
+        commands = self.app.engine.commands(self.job_id)  # type: ignore[attr-defined]
         self.query_one("#commands", Static).update(
             Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet"))
         log = Text()

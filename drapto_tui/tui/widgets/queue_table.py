@@ -10,8 +10,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from drapto_tui.config.units import human_size
-from drapto_tui.events import ProcessingStatus
-from drapto_tui.state import ProcessingState, SegmentStatus
+from drapto_tui.engine.eta import EtaTracker, fmt_eta
+from drapto_tui.model.events import ProcessingStatus
+from drapto_tui.model.state import ProcessingState, SegmentStatus
 
 WIDE = [("#", "pos"), ("File", "file"), ("Class", "class"), ("HDR", "hdr"), ("Path", "path"), ("Status", "status"),
         ("%", "pct"), ("ETA", "eta"), ("Size in → out", "size"), ("VMAF", "vmaf")]
@@ -25,36 +26,6 @@ STATUS_STYLE = {
     ProcessingStatus.COMPLETED: "dim", ProcessingStatus.FAILED: "bold reverse", ProcessingStatus.CANCELLED: "dim strike",
     ProcessingStatus.HELD: "italic",
 }
-
-
-def fmt_eta(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return ""
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
-
-
-class EtaTracker:
-    """Active (not paused) running time per job, so ETAs ignore time spent paused."""
-
-    def __init__(self) -> None:
-        self.active: dict[str, float] = {}
-        self._last = time.monotonic()
-
-    def tick(self, jobs: list[ProcessingState]) -> None:
-        now = time.monotonic()
-        dt = now - self._last
-        self._last = now
-        for job in jobs:
-            if job.status == ProcessingStatus.RUNNING:
-                self.active[job.job_id] = self.active.get(job.job_id, 0.0) + dt
-
-    def eta(self, job: ProcessingState) -> float | None:
-        active = self.active.get(job.job_id)
-        if not active or job.progress <= 0.01 or job.status not in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED):
-            return None
-        return active * (1 - job.progress) / job.progress
 
 
 def vmaf_mean(job: ProcessingState) -> float | None:

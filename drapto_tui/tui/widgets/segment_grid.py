@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from drapto_tui.state import ProcessingState, SegmentStatus
+from drapto_tui.model.state import ProcessingState, SegmentStatus
 
 CELL = 11  # "27.25 93.4 " fits; narrow mode uses 2-character blocks
 

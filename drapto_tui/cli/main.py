@@ -144,7 +144,7 @@ def _probe_text(media) -> str:  # noqa: ANN001 - MediaProbe
 
 async def _probe_all(paths: list[Path], ffmpeg: str, input_cfg) -> list[object]:  # noqa: ANN001
     """Probe each file, and each film a folder holds (discovery rules); errors stay in line with the rest."""
-    from drapto_tui.discovery import discover
+    from drapto_tui.engine.discovery import discover
     from drapto_tui.media.probe import probe
 
     results: list[object] = []
@@ -186,14 +186,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from drapto_tui.headless import encode_command
+    from drapto_tui.cli.encode import encode_command
 
     if args.keep_temp:
         args.overrides.append("processing.keep_temp=true")
     if not args.paths and not args.resume:
         raise DraptoError("nothing to encode", subject="encode", hint="give files or folders, or --resume")
     config = _load(args)
-    from drapto_tui.preflight import check_machine
+    from drapto_tui.engine.preflight import check_machine
 
     check_machine(config)  # a bad tools.ffmpeg, hwaccel, temp or output folder: exit 2 now, not 1 in a job
     return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite, resume=args.resume)
@@ -202,31 +202,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_queue(args: argparse.Namespace) -> int:
     """Read the queue at any time, beside a running encode or app (a read-only look at the WAL database, no
     lock). Rows a killed process left "running" or "paused" show as "interrupted": they resume on the next start."""
-    from drapto_tui.events import ProcessingStatus
-    from drapto_tui.queue import JobQueue
-    from drapto_tui.state import StateManager, StateStore
+    from drapto_tui.engine.engine import Engine
 
-    config = _load(args)
-    state_dir = config.temp_root() / "state"
-    try:
-        exists = (state_dir / "state.sqlite3").exists()
-        store = StateStore(state_dir, read_only=True) if exists else None
-    except PermissionError as exc:
-        from drapto_tui.errors import unusable
-
-        raise unusable(exc, "state database") from None
-    if store is None:
-        jobs, owner = [], None
-    else:
-        try:
-            owner = store.owner_pid()
-            jobs = JobQueue(config, StateManager(store), None).jobs()  # type: ignore[arg-type]
-        finally:
-            store.close()
-
-    def status(job) -> str:  # noqa: ANN001
-        active = job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
-        return "interrupted" if active and owner is None else job.status.value
+    look = Engine.look(_load(args))
+    jobs, owner, status = look.jobs, look.owner_pid, look.status
 
     if args.json:
         for job in jobs:

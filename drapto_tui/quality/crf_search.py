@@ -20,15 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from drapto_tui.errors import DraptoError
-from drapto_tui.media.encode import VideoSettings, encode_av1
+from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import run_ffmpeg
-from drapto_tui.media.segment import Segment
 from drapto_tui.media.vmaf import measure_vmaf, pool
+from drapto_tui.model.segment import Probe, SearchSettings, Segment, VideoSettings
 
 #: Typical VMAF lost per CRF step around VMAF 90-95 with SVT-AV1; only steers the second probe.
 DEFAULT_SLOPE = 0.7
@@ -42,44 +42,6 @@ class SearchError(DraptoError):
 class ProbeCache(Protocol):
     def cache_get(self, key: str) -> dict | None: ...
     def cache_put(self, key: str, value: dict) -> None: ...
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    target: float = 93.0
-    tolerance: float = 1.0
-    min_crf: float = 10.0
-    max_crf: float = 55.0
-    step: float = 0.25
-    samples: int = 3
-    sample_duration: float = 2.0
-    full_pass_share: float = 0.85
-    max_encoded_percent: float = 80.0
-    n_subsample: int = 5
-    pooling: str = "mean"
-
-    def identity(self) -> dict[str, object]:
-        return {"samples": self.samples, "d": self.sample_duration, "full": self.full_pass_share,
-                "n_subsample": self.n_subsample, "pooling": self.pooling}
-
-
-@dataclass
-class Probe:
-    crf: float
-    score: float
-    encoded_bytes: int
-    source_bytes: int
-    frame_scores_count: int = 0
-    cached: bool = False
-    full_pass: bool = False
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.encoded_bytes / max(self.source_bytes, 1)
-
-    def to_event(self) -> dict[str, object]:
-        return {"crf": self.crf, "score": round(self.score, 3), "bytes": self.encoded_bytes,
-                "predicted_percent": round(self.percent, 2), "cached": self.cached, "full_pass": self.full_pass}
 
 
 @dataclass
@@ -162,9 +124,7 @@ class CrfSearch:
 
     # -- one probe ---------------------------------------------------------------------------------------
     def _cache_key(self, crf: float) -> str:
-        blob = json.dumps({"segment": self.identity, "crf": crf, "video": self.video.cache_identity(),
-                           "search": self.settings.identity()}, sort_keys=True)
-        return "probe:" + hashlib.sha256(blob.encode()).hexdigest()
+        return probe_cache_prefix(self.identity, self.video, self.settings) + f"{crf:g}"
 
     def _full_pass_path(self, crf: float) -> Path:
         return self.work_dir / f"full-crf{crf:g}.mkv"
@@ -182,7 +142,7 @@ class CrfSearch:
             raise SearchError("no usable samples could be cut", subject=self.segment.path)
         scores: list[float] = []
         encoded = source = 0
-        settings = replace(self.video, crf=crf)
+        settings = self.video.with_crf(crf)
         for i, (sample, size) in enumerate(samples):
             out = self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
             await encode_av1(self.ffmpeg, sample, out, settings, what=f"sample encode at CRF {crf:g}")
@@ -302,13 +262,22 @@ class CrfSearch:
                           hint="lower encoding.vmaf_target")
 
 
+def probe_cache_prefix(identity: str, video: VideoSettings, settings: SearchSettings) -> str:
+    """The cache keys of one segment's probes under one set of encoder and search settings share this prefix
+    (the CRF follows it), so a coordinator can hand a worker every probe it already knows in one lookup."""
+    blob = json.dumps({"segment": identity, "video": video.cache_identity(), "search": settings.identity()},
+                      sort_keys=True)
+    return "probe:" + hashlib.sha256(blob.encode()).hexdigest() + ":"
+
+
 def escalate(settings: SearchSettings, attempt: int) -> SearchSettings:
     """Attempt 1 is as configured; 2 takes more and longer samples; 3+ also raises the target by 1 per step."""
     if attempt <= 1:
         return settings
-    stronger = replace(settings, samples=settings.samples + 2, sample_duration=settings.sample_duration * 1.5)
+    stronger = settings.model_copy(update={"samples": settings.samples + 2,
+                                               "sample_duration": settings.sample_duration * 1.5})
     if attempt >= 3:
-        stronger = replace(stronger, target=min(settings.target + (attempt - 2) * 1.0, 99.0))
+        stronger = stronger.model_copy(update={"target": min(settings.target + (attempt - 2) * 1.0, 99.0)})
     return stronger
 
 

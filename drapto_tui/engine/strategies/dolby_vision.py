@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import DraptoError
-from drapto_tui.events import ProcessingEvents
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
-from drapto_tui.strategies.base import EncodingStrategy
+from drapto_tui.model.events import ProcessingEvents
 
 
 class DolbyVisionStrategy(EncodingStrategy):
@@ -54,8 +54,8 @@ class DolbyVisionStrategy(EncodingStrategy):
                      speed=p.speed)
             ctx.emit(ProcessingEvents.ENCODING_PROGRESS, progress=p.fraction or 0.0, fps=p.fps)
 
-        return await ctx.executor.submit(ctx.job_id, 0, media.resolution_class,
-                                         lambda: self._encode_whole(progress, colour, started, frames))
+        return await ctx.executor.run_local(ctx.job_id, media.resolution_class,
+                                            lambda: self._encode_whole(progress, colour, started, frames))
 
     async def _encode_whole(self, progress, colour: list[str], started: float, frames: int | None) -> Path:  # noqa: ANN001
         ctx = self.ctx

@@ -35,6 +35,9 @@ class JobControl:
     def detach(self, proc: FfmpegProcess) -> None:
         self._procs.discard(proc)
 
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]
+
     def pause(self) -> None:
         self._running.clear()
         for proc in list(self._procs):

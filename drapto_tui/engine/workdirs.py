@@ -28,7 +28,7 @@ class JobDirs:
         return (self.working, self.segments, self.encoded)
 
 
-class TempManager:
+class WorkDirs:
     def __init__(self, config: DraptoConfig) -> None:
         self.config = config
         self.base_dir = config.temp_root()

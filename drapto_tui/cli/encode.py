@@ -1,6 +1,7 @@
 """The headless `encode` command: the same pipeline as the app, reported as rich progress or JSON lines.
 
-On a terminal: one live line per running file (stage, segments n/N, fps, ETA) and a summary table at the end.
+On a terminal: a rich progress bar per running file (stage, segments n/N, fps, ETA) and a summary table at the
+end.
 With --json: one event per line on stdout and nothing else there (errors still go to stderr as one line).
 Exit codes: 0 all done or skipped, 1 any job failed, 130 interrupted.
 """
@@ -13,102 +14,102 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drapto_tui.analysis import discover_files
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.table import Table
+
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
-from drapto_tui.events import Event, ProcessingEvents, ProcessingStatus, Subscription
-from drapto_tui.session import Session
+from drapto_tui.engine.bus import Subscription
+from drapto_tui.engine.engine import Engine
+from drapto_tui.engine.eta import EtaTracker, fmt_eta
+from drapto_tui.engine.fold import StateManager
+from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
 
 
 class TerminalReport:
-    """Turns events into a live status line per file and a closing table (rich, stderr-safe)."""
+    """Events as rich progress: one bar per running film (stage, segments n/N, fps, ETA) over notes and errors,
+    and a closing table. Progress and ETA are read from the folded job state (engine/eta.py), as the app does."""
 
-    def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=False)
-        self.lines: dict[str, dict[str, Any]] = {}
+    def __init__(self, state: StateManager) -> None:
+        self.state = state
+        self.console = Console()
+        self.etas = EtaTracker()
+        self.progress = Progress(
+            TextColumn("{task.description}"), TextColumn("{task.fields[stage]}"), BarColumn(bar_width=20),
+            TaskProgressColumn(), TextColumn("{task.fields[segments]}"), TextColumn("{task.fields[fps]}"),
+            TextColumn("{task.fields[eta]}"), console=self.console, transient=True, refresh_per_second=4,
+        )
+        self.bars: dict[str, TaskID] = {}
+        self.names: dict[str, str] = {}
+        self.stages: dict[str, str] = {}
+        self.fps: dict[str, dict[int, float]] = {}
         self.summaries: list[dict[str, Any]] = []
-        self.live = None
 
     def start(self) -> None:
-        from rich.live import Live
-
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
-        self.live.start()
+        self.progress.start()
 
     def stop(self) -> None:
-        if self.live is not None:
-            self.live.stop()
+        self.progress.stop()
 
     def handle(self, event: Event) -> None:
         if event.job_id is None:
             return
-        line = self.lines.setdefault(event.job_id, {"file": Path(event.file or "?").name, "stage": "queued",
-                                                    "done": 0, "total": 0, "fps": 0.0, "frames": {},
-                                                    "partial": {}, "started": None})
+        job_id = event.job_id
+        name = self.names.setdefault(job_id, Path(event.file or "?").name)
         kind = event.event
         data = event.data
         if kind == ProcessingEvents.ANALYSIS_STARTED:
-            line["stage"] = "analysing"
+            self.stages[job_id] = "analysing"
         elif kind == ProcessingEvents.STAGE_STARTED:
-            line["stage"] = data.get("step") or data.get("stage", line["stage"])
+            self.stages[job_id] = data.get("step") or data.get("stage", self.stages.get(job_id, ""))
             if data.get("note"):
-                self.console.print(f"[dim]{line['file']}: {data['note']}[/dim]")
+                self.console.print(f"[dim]{name}: {data['note']}[/dim]", highlight=False)
         elif kind == ProcessingEvents.ENCODING_STARTED:
-            line["stage"] = "encoding"
-            line["total"] = len(data.get("segments", []))
-            line["frames"] = {s["index"]: s.get("frames") or 0 for s in data.get("segments", [])}
-            line["started"] = event.timestamp
+            self.stages[job_id] = "encoding"
         elif kind == ProcessingEvents.SEGMENT_STARTED:
-            line["stage"] = f"{data.get('phase', 'encoding')} (attempt {data.get('attempt', 1)})"
+            self.stages[job_id] = f"{data.get('phase', 'encoding')} (attempt {data.get('attempt', 1)})"
         elif kind == ProcessingEvents.SEGMENT_PROGRESS:
-            line["partial"][data.get("segment")] = data.get("progress") or 0.0
+            self.fps.setdefault(job_id, {})[data.get("segment", 0)] = data.get("fps") or 0.0
         elif kind == ProcessingEvents.SEGMENT_COMPLETE:
-            line["done"] += 1
-            line["partial"][data.get("segment")] = 1.0
+            self.fps.get(job_id, {}).pop(data.get("segment", 0), None)
         elif kind == ProcessingEvents.ERROR_OCCURRED:
             style = "bold red" if data.get("fatal") else "yellow"
-            self.console.print(f"[{style}]{line['file']}: {data.get('message', 'error')}[/{style}]", markup=True,
+            self.console.print(f"[{style}]{name}: {escape(str(data.get('message', 'error')))}[/{style}]",
                                highlight=False)
             if data.get("fatal"):
-                line["stage"] = "failed"
-                self.summaries.append({"file": line["file"], "failed": data.get("message")})
+                self.stages[job_id] = "failed"
+                self.summaries.append({"file": name, "failed": data.get("message")})
         elif kind == ProcessingEvents.ENCODING_COMPLETE:
-            line["stage"] = "skipped" if data.get("skipped") else "done"
-            self.summaries.append({"file": line["file"], **data})
+            self.stages[job_id] = "skipped" if data.get("skipped") else "done"
+            self.summaries.append({"file": name, **data})
             if data.get("skipped"):
-                self.console.print(f"[yellow]{line['file']}: skipped — {data.get('reason')}[/yellow]")
-        if self.live is not None:
-            self.live.update(self._render())
+                self.console.print(f"[yellow]{name}: skipped — {escape(str(data.get('reason')))}[/yellow]",
+                                   highlight=False)
+        self._refresh(job_id)
 
-    def _render(self):  # noqa: ANN202
-        from rich.table import Table
-
-        from datetime import UTC, datetime
-
-        table = Table.grid(padding=(0, 2))
-        for line in self.lines.values():
-            if line["stage"] in ("done", "failed", "skipped"):
-                continue
-            segs = f"segments {line['done']}/{line['total']}" if line["total"] else ""
-            total = sum(line["frames"].values())
-            done = sum(n * line["partial"].get(i, 0.0) for i, n in line["frames"].items())
-            pct = fps = eta = ""
-            if total and line["started"] is not None:
-                elapsed = (datetime.now(UTC) - line["started"]).total_seconds()
-                pct = f"{100 * done / total:.0f}%"
-                if done and elapsed > 0:
-                    rate = done / elapsed
-                    fps = f"{rate:.1f} fps"
-                    left = (total - done) / rate
-                    eta = f"ETA {int(left // 60)}:{int(left % 60):02d}"
-            table.add_row(line["file"], line["stage"], segs, pct, fps, eta)
-        return table
+    def _refresh(self, job_id: str) -> None:
+        job = self.state.jobs.get(job_id)
+        self.etas.tick([j for j in (self.state.jobs.get(k) for k in self.names) if j is not None])
+        stage = self.stages.get(job_id, "queued")
+        bar = self.bars.get(job_id)
+        if job is None or stage in ("done", "failed", "skipped"):
+            if bar is not None:
+                self.progress.remove_task(bar)
+                del self.bars[job_id]
+            return
+        done = len(job.done_segments())
+        segments = f"segments {done}/{len(job.segments)}" if job.segments else ""
+        fps = f"{sum(self.fps[job_id].values()):.1f} fps" if self.fps.get(job_id) else ""
+        eta = self.etas.eta(job)
+        left = f"ETA {fmt_eta(eta)}" if eta is not None else ""
+        if bar is None:
+            bar = self.bars[job_id] = self.progress.add_task(self.names[job_id], total=1.0, stage="",
+                                                             segments="", fps="", eta="")
+        self.progress.update(bar, completed=job.progress, stage=stage, segments=segments, fps=fps, eta=left)
 
     def print_summary(self) -> None:
-        from rich.table import Table
-
         table = Table(title="drapto-tui summary", expand=False)
         for col in ("File", "Path", "Size in → out", "Time", "CRF", "VMAF min/mean/max"):
             table.add_column(col, overflow="fold")
@@ -140,19 +141,14 @@ async def _pump(sub: Subscription, handle) -> None:  # noqa: ANN001
 
 async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,
                      resume: bool = False, interrupt: asyncio.Event | None = None) -> int:
-    from drapto_tui.queue import JobQueue
-    from drapto_tui.worker import WorkerPool
-
     interrupt = interrupt or asyncio.Event()
-    async with Session(config) as session:
-        queue = JobQueue(config, session.state, session.bus, session.temp)
-        pool = WorkerPool(config, session.state, session.bus, queue=queue, temp=session.temp)
-        await pool.pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
+    async with Engine(config) as engine:
+        await engine.pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
         if config.encoding.search_backend == "ab-av1":
-            from drapto_tui.strategies.ab_av1 import find_ab_av1
+            from drapto_tui.quality.ab_av1 import find_ab_av1
 
             find_ab_av1(config.tools.ab_av1)
-        report = None if as_json else TerminalReport()
+        report = None if as_json else TerminalReport(engine.state)
 
         def to_stdout(event: Event) -> None:
             sys.stdout.write(event.to_json() + "\n")
@@ -162,23 +158,21 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
                 print(f"drapto-tui: {event.data.get('message', 'error')}", file=sys.stderr, flush=True)
 
         handle = to_stdout if as_json else report.handle  # type: ignore[union-attr]
-        out_sub = session.bus.subscribe("headless-output")
+        out_sub = engine.bus.subscribe("headless-output")
         pump = asyncio.create_task(_pump(out_sub, handle))
         if report is not None:
             report.start()
         interrupted = False
         try:
-            files = discover_files(paths, config.input, session.bus) if paths else []
-            job_ids = {queue.find_or_add(f, {"overwrite": overwrite}, root) for f, root in files}
-            pool.only = None if resume else job_ids
-            pool.start()
-            idle = asyncio.create_task(pool.run_until_idle())
+            job_ids = engine.encode_paths(paths, {"overwrite": overwrite}) if paths else set()
+            await engine.start(only=None if resume else job_ids, preanalyse=False)
+            idle = asyncio.create_task(engine.run_until_idle())
             stop = asyncio.create_task(interrupt.wait())
             await asyncio.wait({idle, stop}, return_when=asyncio.FIRST_COMPLETED)
             interrupted = stop.done()
             for task in (idle, stop):
                 task.cancel()
-            await pool.stop(now=interrupted)
+            await engine.stop(now=interrupted)
         finally:
             await asyncio.sleep(0)
             for event in out_sub.drain():
@@ -190,9 +184,9 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
             report.print_summary()
         if interrupted:
             return 130
-        ran = job_ids if not resume else set(pool.results)
-        unfinished = [j for j in ran if session.state.jobs.get(j) is None
-                      or session.state.jobs[j].status != ProcessingStatus.COMPLETED]
+        ran = job_ids if not resume else set(engine.scheduler.results)
+        unfinished = [j for j in ran if engine.state.jobs.get(j) is None
+                      or engine.state.jobs[j].status != ProcessingStatus.COMPLETED]
         return 1 if unfinished else 0
 
 

@@ -1,4 +1,4 @@
-"""Finding input files: recursive glob over directories, size filters, sorted by path."""
+"""Finding input files: recursive glob over directories, size filters, sorted by path; FILE_DISCOVERED for each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 from drapto_tui.config.schema import InputConfig
 from drapto_tui.config.units import format_size
+from drapto_tui.engine.bus import EventBus
 from drapto_tui.errors import MediaError
+from drapto_tui.model.events import ProcessingEvents
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
@@ -73,6 +75,16 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
             raise MediaError("no such file or directory", subject=str(path), hint="check the path")
     # Same file given twice (or via a folder and directly) is queued once.
     unique: dict[str, tuple[Path, Path | None]] = {}
-    for file, root in found:
-        unique.setdefault(str(file.resolve()), (file, root))
+    for file, found_under in found:
+        unique.setdefault(str(file.resolve()), (file, found_under))
     return list(unique.values())
+
+
+def discover_files(paths: Iterable[Path], cfg: InputConfig,
+                   bus: EventBus | None = None) -> list[tuple[Path, Path | None]]:
+    """Films under `paths`, each with the folder it was found under (for output.layout = "mirror")."""
+    files = discover_with_roots(paths, cfg)
+    if bus is not None:
+        for file, _ in files:
+            bus.emit(ProcessingEvents.FILE_DISCOVERED, file=file, size=file.stat().st_size)
+    return files

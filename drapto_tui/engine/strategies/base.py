@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
-from drapto_tui.control import JobControl
-from drapto_tui.events import EventBus, ProcessingEvents
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.store import StateStore
+from drapto_tui.engine.workdirs import JobDirs
+from drapto_tui.execution.base import Executor
+from drapto_tui.execution.control import JobControl
 from drapto_tui.media.crop import CropResult
-from drapto_tui.media.encode import VideoSettings
-from drapto_tui.media.probe import MediaProbe
 from drapto_tui.media.tools import FfmpegInfo
-from drapto_tui.source_identity import SourceIdentity
-from drapto_tui.state import ProcessingState
-from drapto_tui.strategies.crf_search import ProbeCache
-from drapto_tui.temp import JobDirs
+from drapto_tui.model.events import ProcessingEvents
+from drapto_tui.model.media import MediaProbe
+from drapto_tui.model.segment import VideoSettings
+from drapto_tui.model.source_identity import SourceIdentity
+from drapto_tui.model.state import ProcessingState
 
 
 @dataclass
@@ -33,9 +35,9 @@ class JobContext:
     control: JobControl
     crop: CropResult
     identity: SourceIdentity
-    cache: ProbeCache | None = None
+    executor: Executor  # where (and when) each encode runs
+    cache: StateStore | None = None  # the search cache
     previous: ProcessingState | None = None  # the job's persisted state, for resuming
-    executor: Any = None  # worker.SegmentExecutor: where (and when) each encode may run
     stats: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, kind: ProcessingEvents, **data: Any) -> None:

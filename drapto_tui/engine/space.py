@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from drapto_tui.config.units import human_size
-from drapto_tui.errors import DraptoError
+from drapto_tui.errors import DiskFullError, DraptoError
 
 #: Temp space a job needs, as a multiple of its source's size (see the module docstring).
 TEMP_FACTOR = {"chunked": 2.5, "dolby_vision": 1.0}
@@ -33,10 +33,6 @@ DISK_FULL_HINT = (
     "free some space there or point processing.temp_dir at a bigger disk, then retry the job"
     " (its finished segments are kept)"
 )
-
-
-class DiskFullError(DraptoError):
-    """A filesystem filled up, or will not hold what a job needs."""
 
 
 def temp_need(source_size: int, encoding_path: str | None) -> int:

@@ -7,21 +7,27 @@ which is why the queue a relaunch shows is the one that was left, in the same or
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.output_names import plan_output
+from drapto_tui.engine.space import output_problem
+from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
-from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
-from drapto_tui.output_names import plan_output
-from drapto_tui.space import output_problem
-from drapto_tui.session import new_job_id
-from drapto_tui.state import ProcessingStage, ProcessingState, SegmentStatus, StateManager
-from drapto_tui.temp import TempManager
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.state import ProcessingStage, ProcessingState, SegmentStatus
 
 E = ProcessingEvents
 ACTIVE = {ProcessingStatus.RUNNING, ProcessingStatus.PAUSED}
 FINISHED = {ProcessingStatus.COMPLETED, ProcessingStatus.FAILED, ProcessingStatus.CANCELLED}
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 class QueueError(DraptoError):
@@ -29,20 +35,29 @@ class QueueError(DraptoError):
 
 
 class JobQueue:
-    def __init__(self, config: DraptoConfig, status: StateManager, events: EventBus,
-                 temp: TempManager | None = None) -> None:
+    def __init__(self, config: DraptoConfig, state: StateManager, bus: EventBus,
+                 workdirs: WorkDirs | None = None) -> None:
         self.config = config
-        self.status = status
-        self.events = events
-        self.temp = temp
+        self.state = state
+        self.bus = bus
+        self.workdirs = workdirs
 
     # -- reading -------------------------------------------------------------------------------------------
     def jobs(self) -> list[ProcessingState]:
         """Every job in queue order."""
-        return sorted(self.status.jobs.values(), key=lambda j: (-j.priority, j.position, j.created))
+        return sorted(self.state.jobs.values(), key=self.sort_key)
+
+    @staticmethod
+    def sort_key(job: ProcessingState) -> tuple[Any, ...]:
+        return (-job.priority, job.position, job.created)
+
+    def order_key(self, job_id: str) -> tuple[int, int]:
+        """Where the job stands now (smaller first): what a free encode slot is given by."""
+        job = self.state.jobs.get(job_id)
+        return (-job.priority, job.position) if job else (0, 1 << 30)
 
     def get(self, job_id: str) -> ProcessingState:
-        job = self.status.jobs.get(job_id)
+        job = self.state.jobs.get(job_id)
         if job is None:
             raise QueueError("no such job", subject=job_id, hint="it may have been removed")
         return job
@@ -61,9 +76,9 @@ class JobQueue:
     def add_job(self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None,
                 *, priority: int = 0) -> str:
         job_id = new_job_id()
-        position = max((j.position for j in self.status.jobs.values()), default=-1) + 1
+        position = max((j.position for j in self.state.jobs.values()), default=-1) + 1
         size = input_file.stat().st_size if input_file.exists() else 0
-        self.events.emit(E.JOB_QUEUED, job_id=job_id, file=input_file, status=ProcessingStatus.QUEUED,
+        self.bus.emit(E.JOB_QUEUED, job_id=job_id, file=input_file, status=ProcessingStatus.QUEUED,
                          output=str(output_file), options=options or {}, priority=priority, position=position,
                          size=size)
         return job_id
@@ -92,18 +107,18 @@ class JobQueue:
         return job_id
 
     def _check_output(self, job: ProcessingState) -> None:
-        if self.temp is None or not job.output_file:
+        if self.workdirs is None or not job.output_file:
             return
         problem = output_problem(Path(job.output_file), source_size=int(job.stats.get("input_bytes") or 0),
-                                 temp_dir=self.temp.base_dir)
+                                 temp_dir=self.workdirs.base_dir)
         if problem is not None:
-            self.events.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="queueing",
+            self.bus.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="queueing",
                              status=ProcessingStatus.FAILED, fatal=True, message=f"{job.current_file}: {problem}")
 
     def find_or_add(self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None) -> str:
         """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
         its finished segments), else a new one."""
-        existing = self.status.job_for_file(str(input_file))
+        existing = self.state.job_for_file(str(input_file))
         if existing is None or existing.status == ProcessingStatus.COMPLETED:
             return self.add_file(input_file, root, options)
         if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
@@ -122,7 +137,7 @@ class JobQueue:
 
     # -- order ---------------------------------------------------------------------------------------------
     def _update(self, job: ProcessingState, **data: Any) -> None:
-        self.events.emit(E.JOB_UPDATED, job_id=job.job_id, file=job.current_file, **data)
+        self.bus.emit(E.JOB_UPDATED, job_id=job.job_id, file=job.current_file, **data)
 
     def _renumber(self, ordered: list[ProcessingState]) -> None:
         for i, job in enumerate(ordered):
@@ -151,10 +166,10 @@ class JobQueue:
         self.move(job_id, 1)
 
     def move_to_top(self, job_id: str) -> None:
-        self.move(job_id, -len(self.status.jobs))
+        self.move(job_id, -len(self.state.jobs))
 
     def move_to_bottom(self, job_id: str) -> None:
-        self.move(job_id, len(self.status.jobs))
+        self.move(job_id, len(self.state.jobs))
 
     def set_priority(self, job_id: str, priority: int) -> None:
         self._update(self.get(job_id), priority=priority)
@@ -186,9 +201,9 @@ class JobQueue:
             raise QueueError("job is running", subject=job_id, hint="cancel it through the worker pool")
         if job.status in FINISHED:
             return
-        self.events.emit(E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED)
-        if self.temp is not None:
-            self.temp.remove_job(job_id)
+        self.bus.emit(E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED)
+        if self.workdirs is not None:
+            self.workdirs.remove_job(job_id)
 
     def retry(self, job_id: str, *, failed_segments_only: bool = True) -> None:
         """Queue a failed (or cancelled) job again. By default its finished segments are kept and only the
@@ -197,8 +212,8 @@ class JobQueue:
         if job.status not in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
             raise QueueError(f"cannot retry a {job.status.value} job", subject=job_id,
                              hint="only failed or cancelled jobs can be retried")
-        if not failed_segments_only and self.temp is not None:
-            self.temp.remove_job(job_id)
+        if not failed_segments_only and self.workdirs is not None:
+            self.workdirs.remove_job(job_id)
         failed = [i for i, s in job.segments.items() if s.status == SegmentStatus.FAILED]
         self._update(job, status=ProcessingStatus.QUEUED.value, stage=ProcessingStage.DISCOVERED.value,
                      retry=True, reset_segments=not failed_segments_only, failed_segments=failed)
@@ -207,6 +222,6 @@ class JobQueue:
         job = self.get(job_id)
         if job.status in ACTIVE:
             raise QueueError("job is running", subject=job_id, hint="cancel it first")
-        self.events.emit(E.JOB_REMOVED, job_id=job_id, file=job.current_file)
-        if self.temp is not None:
-            self.temp.remove_job(job_id)
+        self.bus.emit(E.JOB_REMOVED, job_id=job_id, file=job.current_file)
+        if self.workdirs is not None:
+            self.workdirs.remove_job(job_id)

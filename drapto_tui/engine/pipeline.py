@@ -11,34 +11,34 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
-from drapto_tui.analysis import analyze
 from drapto_tui.config.schema import DraptoConfig
-from drapto_tui.control import JobCancelled, JobControl
-from drapto_tui.errors import DraptoError, MediaError
-from drapto_tui.events import EventBus, ProcessingEvents, ProcessingStatus
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full
+from drapto_tui.engine.store import StateStore
+from drapto_tui.engine.strategies.base import JobContext
+from drapto_tui.engine.strategies.chunked import ChunkedStrategy
+from drapto_tui.engine.strategies.dolby_vision import DolbyVisionStrategy
+from drapto_tui.engine.workdirs import WorkDirs
+from drapto_tui.errors import DiskFullError, DraptoError, MediaError
+from drapto_tui.execution.base import Executor
+from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.media.audio import encode_audio
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
 from drapto_tui.media.mux import mux, place_output
-from drapto_tui.media.probe import not_a_file_error
+from drapto_tui.media.probe import not_a_file_error, probe
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import validate_output
-from drapto_tui.source_identity import SourceIdentity
-from drapto_tui.space import DISK_FULL_HINT, DiskFullError, check_output, disk_full_line, is_disk_full
-from drapto_tui.state import ProcessingStage, StateManager
-from drapto_tui.strategies.base import JobContext
-from drapto_tui.strategies.chunked import ChunkedStrategy
-from drapto_tui.strategies.crf_search import ProbeCache
-from drapto_tui.strategies.dolby_vision import DolbyVisionStrategy
-from drapto_tui.temp import TempManager
-
-if TYPE_CHECKING:
-    from drapto_tui.worker import SegmentExecutor
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.media import MediaProbe
+from drapto_tui.model.source_identity import SourceIdentity
+from drapto_tui.model.state import ProcessingStage
 
 
 class EncodingOptions(BaseModel):
@@ -50,23 +50,20 @@ class ProcessingPipeline:
     def __init__(
         self,
         config: DraptoConfig,
-        status: StateManager | None,
-        events: EventBus,
+        state: StateManager,
+        bus: EventBus,
         *,
-        temp: TempManager | None = None,
-        cache: ProbeCache | None = None,
+        workdirs: WorkDirs,
+        executor: Executor,
+        cache: StateStore | None = None,
     ) -> None:
         self.config = config
-        self.status = status
-        self.events = events
-        self.temp = temp or TempManager(config)
-        self.cache = cache if cache is not None else (status.store if status is not None else None)
-        self.controls: dict[str, JobControl] = {}
+        self.state = state
+        self.bus = bus
+        self.workdirs = workdirs
+        self.executor = executor  # where segment encodes run
+        self.cache = cache  # the search cache
         self._ffmpeg: FfmpegInfo | None = None
-        from drapto_tui.worker import LocalExecutor
-
-        #: Where segment encodes run; the WorkerPool replaces it with its shared, priority-ordered executor.
-        self.executor: SegmentExecutor = LocalExecutor(config.parallel_jobs())
 
     async def ffmpeg(self) -> FfmpegInfo:
         if self._ffmpeg is None:
@@ -74,11 +71,13 @@ class ProcessingPipeline:
         return self._ffmpeg
 
     def _emit(self, kind: ProcessingEvents, job_id: str, source: Path, **data: Any) -> None:
-        self.events.emit(kind, job_id=job_id, file=source, **data)
+        self.bus.emit(kind, job_id=job_id, file=source, **data)
 
-    async def process(self, input_file: Path, output_file: Path, options: EncodingOptions) -> bool:
+    async def process(self, input_file: Path, output_file: Path, options: EncodingOptions, *,
+                      control: JobControl | None = None) -> bool:
+        """One film from source to placed output; `control` is how the scheduler pauses and cancels it."""
         job_id = options.job_id
-        control = self.controls.setdefault(job_id, JobControl())
+        control = control or JobControl()
         token = current_tracker.set(control)
         try:
             return await self._process(Path(input_file), Path(output_file), options, control)
@@ -93,7 +92,7 @@ class ProcessingPipeline:
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
                 if err.disk_full:
-                    err = DiskFullError(disk_full_line(self.temp.base_dir), subject=str(input_file),
+                    err = DiskFullError(disk_full_line(self.workdirs.base_dir), subject=str(input_file),
                                         hint=DISK_FULL_HINT)
             if isinstance(err, DiskFullError):
                 self._free_after_disk_full(job_id)
@@ -107,34 +106,33 @@ class ProcessingPipeline:
             if is_disk_full(exc):
                 self._free_after_disk_full(job_id)
                 self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
-                           message=f"{input_file}: {disk_full_line(self.temp.base_dir)} — {DISK_FULL_HINT}",
+                           message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
                            fatal=True)
                 return False
             import traceback
 
             try:
-                with (self.temp.logs / "crashes.log").open("a", encoding="utf-8") as log:
+                with (self.workdirs.logs / "crashes.log").open("a", encoding="utf-8") as log:
                     log.write(f"--- {input_file}\n{traceback.format_exc()}\n")
             except OSError:
                 pass
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
                        message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
-                               f" {self.temp.logs / 'crashes.log'}; please report it", fatal=True)
+                               f" {self.workdirs.logs / 'crashes.log'}; please report it", fatal=True)
             return False
         finally:
             current_tracker.reset(token)
-            self.controls.pop(job_id, None)
 
     def _free_after_disk_full(self, job_id: str) -> None:
         """A job stopped by a full disk gives back what a retry can make again (its stream-copied segments and
         working files) and keeps its encoded segments, so the queue and the state store can go on."""
-        dirs = self.temp.job_dirs(job_id, create=False)
+        dirs = self.workdirs.job_dirs(job_id, create=False)
         for path in (dirs.segments, dirs.working):
             shutil.rmtree(path, ignore_errors=True)
 
     def _cancelled(self, job_id: str, source: Path) -> None:
         self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
-        self.temp.remove_job(job_id)
+        self.workdirs.remove_job(job_id)
 
     async def _process(self, source: Path, output: Path, options: EncodingOptions, control: JobControl) -> bool:
         job_id = options.job_id
@@ -145,10 +143,10 @@ class ProcessingPipeline:
                        reason=f"{output} exists; pass --overwrite to replace it")
             return True
         identity = self._source_identity(job_id, source)
-        check_output(output, source=source, source_size=identity.size, temp_dir=self.temp.base_dir)
-        self.temp.ensure_free_space(str(source))
+        check_output(output, source=source, source_size=identity.size, temp_dir=self.workdirs.base_dir)
+        self.workdirs.ensure_free_space(str(source))
         ffmpeg = await self.ffmpeg()
-        media = await analyze(job_id, source, ffmpeg.path, self.events)
+        media = await self._analyze(job_id, source, ffmpeg.path)
         if media is None:
             return False
         await control.checkpoint()
@@ -158,9 +156,9 @@ class ProcessingPipeline:
                                      duration=media.duration, hdr=media.hdr)
         else:
             crop = CropResult(None, media.width, media.height, 0, 0)
-        previous = self.status.get_current_state(job_id) if self.status is not None else None
+        previous = self.state.get_current_state(job_id)
         ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
-                         dirs=self.temp.job_dirs(job_id), bus=self.events, control=control, crop=crop,
+                         dirs=self.workdirs.job_dirs(job_id), bus=self.bus, control=control, crop=crop,
                          identity=identity, cache=self.cache, previous=previous, executor=self.executor)
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
@@ -202,29 +200,42 @@ class ProcessingPipeline:
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
         }
         self._emit(ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary)
-        self.temp.finish_job(job_id, success=True)
+        self.workdirs.finish_job(job_id, success=True)
         return True
+
+    async def _analyze(self, job_id: str, path: Path, ffmpeg: str) -> MediaProbe | None:
+        """Probe the film; bad input is one ERROR_OCCURRED line (fatal for the job) and None."""
+        self.bus.emit(ProcessingEvents.ANALYSIS_STARTED, job_id=job_id, file=path, status=ProcessingStatus.RUNNING)
+        try:
+            media = await probe(path, ffmpeg)
+        except DraptoError as err:
+            self.bus.emit(ProcessingEvents.ERROR_OCCURRED, job_id=job_id, file=path,
+                          status=ProcessingStatus.FAILED, message=err.line(), stage="analysis", fatal=True)
+            return None
+        self.bus.emit(ProcessingEvents.ANALYSIS_COMPLETE, job_id=job_id, file=path,
+                      media=media.model_dump(mode="json"), encoding_path=media.encoding_path)
+        return media
 
     def _source_identity(self, job_id: str, source: Path) -> SourceIdentity:
         """The source's identity now; when it differs from the one the job's finished work came from, that work
         is discarded (one line says why) and the film starts again from scratch."""
         identity = _read_identity(source)
-        job = self.status.jobs.get(job_id) if self.status is not None else None
+        job = self.state.jobs.get(job_id)
         if job is None:
             return identity
         recorded = job.source
         changes = identity.changes_from(recorded) if recorded is not None else []
         unbound_work = recorded is None and (bool(job.segments) or any(
-            p.is_dir() and any(p.iterdir()) for p in self.temp.job_dirs(job_id, create=False).all()))
+            p.is_dir() and any(p.iterdir()) for p in self.workdirs.job_dirs(job_id, create=False).all()))
         if changes or unbound_work:
             why = ", ".join(changes) if changes else "no record of the file its finished work came from"
             self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, source, stage="analysis", severity="warning",
                        message=f"{source}: the source changed since this job started ({why}); its finished work"
                                " is discarded and the film is encoded again from the start")
-            self.temp.remove_job(job_id)
-            self.events.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, restart=True)
+            self.workdirs.remove_job(job_id)
+            self.bus.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, restart=True)
         if changes or recorded is None:
-            self.events.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source,
+            self.bus.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source,
                              source=identity.model_dump())
         return identity
 
@@ -235,9 +246,6 @@ class ProcessingPipeline:
             raise MediaError(f"the source changed while it was being encoded ({', '.join(changes)})",
                              subject=str(source),
                              hint="run the job again when the file is final: it will start over from scratch")
-
-    def control(self, job_id: str) -> JobControl | None:
-        return self.controls.get(job_id)
 
 
 def _read_identity(source: Path) -> SourceIdentity:

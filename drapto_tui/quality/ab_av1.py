@@ -12,10 +12,10 @@ import shutil
 from collections.abc import Callable
 
 from drapto_tui.errors import ToolError
-from drapto_tui.media.encode import VideoSettings
 from drapto_tui.media.ffmpeg import FfmpegProcess
 from drapto_tui.media.segment import Segment
-from drapto_tui.strategies.crf_search import Probe, SearchError, SearchResult, SearchSettings
+from drapto_tui.model.segment import VideoSettings
+from drapto_tui.quality.crf_search import Probe, SearchError, SearchResult, SearchSettings
 
 
 def find_ab_av1(configured: str) -> str:

@@ -1,0 +1,262 @@
+"""The Engine: one drapto-tui core, wired in one place, and the command API every front end drives.
+
+`Engine(config)` opens the work dirs, the state store (with its lock), the event bus and its JSONL log, the
+state fold, the queue, the executor, the pipeline and the scheduler. The app, `encode` and the tests open it
+the same way; `Engine.look(config)` reads the queue beside a running engine without taking the lock (for
+`drapto-tui queue`). Keys and commands become calls here, and what happens comes back as events; nothing here
+knows about Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.discovery import discover_files
+from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.pipeline import ProcessingPipeline
+from drapto_tui.engine.queue import JobQueue, new_job_id
+from drapto_tui.engine.scheduler import Scheduler
+from drapto_tui.engine.store import StateStore
+from drapto_tui.engine.workdirs import WorkDirs
+from drapto_tui.errors import DraptoError, unusable
+from drapto_tui.execution.admission import AdmissionControl
+from drapto_tui.execution.base import Executor
+from drapto_tui.execution.children import ChildRegistry
+from drapto_tui.execution.local import LocalExecutor
+from drapto_tui.media.probe import probe
+from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.state import ProcessingState
+
+E = ProcessingEvents
+
+
+class QueueLook:
+    """The queue as a second process sees it: the jobs in order and the pid of the live owner, if any."""
+
+    def __init__(self, jobs: list[ProcessingState], owner_pid: int | None) -> None:
+        self.jobs = jobs
+        self.owner_pid = owner_pid
+
+    def status(self, job: ProcessingState) -> str:
+        """Rows a killed process left running or paused show as interrupted: they resume on the next start."""
+        active = job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
+        return "interrupted" if active and self.owner_pid is None else job.status.value
+
+
+class Engine:
+    def __init__(self, config: DraptoConfig, *, monitor: bool = True, executor: Executor | None = None) -> None:
+        self.config = config
+        self.workdirs = WorkDirs(config)
+        self.store = StateStore(self.workdirs.state)  # fails fast (one line) if locked or corrupt
+        try:
+            self.bus = EventBus(self.workdirs.logs / "events.jsonl")
+        except PermissionError as exc:
+            self.store.close()
+            raise unusable(exc, "event log") from None
+        self.state = StateManager(self.store)
+        # The state fold is a synchronous tap: queue commands and the scheduler read state that already holds
+        # every event published so far. It is cheap (an in-memory fold; lifecycle events cost one small SQLite
+        # commit), unlike the UI and log consumers, which get their own queues.
+        self.bus.add_listener(self.state.update_state)
+        self.queue = JobQueue(config, self.state, self.bus, self.workdirs)
+        self.registry = ChildRegistry(self.workdirs.state / "children.txt")
+        self.admission = AdmissionControl(self.workdirs.base_dir, memory_floor=config.resources.memory_floor,
+                                          temp_free_floor=config.resources.temp_free_floor)
+        self.executor: Executor = executor or LocalExecutor(
+            config.parallel_jobs(), order=self.queue.order_key, admission=self.admission,
+            on_wait=self._waiting, registry=self.registry)
+        self.pipeline = ProcessingPipeline(config, self.state, self.bus, workdirs=self.workdirs,
+                                           executor=self.executor, cache=self.store)
+        self.scheduler = Scheduler(config, self.state, self.bus, queue=self.queue, workdirs=self.workdirs,
+                                   pipeline=self.pipeline, executor=self.executor, registry=self.registry,
+                                   admission=self.admission, monitor=monitor)
+        self.paused_all = False
+        self._probe_tasks: set[asyncio.Task[None]] = set()
+        self._probe_gate = asyncio.Semaphore(2)
+        self._closed = False
+
+    @staticmethod
+    def look(config: DraptoConfig) -> QueueLook:
+        """The queue without opening an engine: a read-only look at the WAL database, no lock, no writes."""
+        state_dir = config.temp_root() / "state"
+        try:
+            exists = (state_dir / "state.sqlite3").exists()
+            store = StateStore(state_dir, read_only=True) if exists else None
+        except PermissionError as exc:
+            raise unusable(exc, "state database") from None
+        if store is None:
+            return QueueLook([], None)
+        try:
+            state = StateManager(store)
+            jobs = sorted(state.jobs.values(), key=JobQueue.sort_key)
+            return QueueLook(jobs, store.owner_pid())
+        finally:
+            store.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def emit(self, kind: ProcessingEvents, **kwargs: Any) -> Event:
+        return self.bus.emit(kind, **kwargs)
+
+    def _waiting(self, job_id: str, reason: str) -> None:
+        job = self.state.jobs.get(job_id)
+        self.bus.emit(E.ERROR_OCCURRED, job_id=job_id, file=job.current_file if job else None,
+                      message=reason, stage="scheduling", severity="warning")
+
+    # -- running --------------------------------------------------------------------------------------------
+    async def start(self, *, paused: bool = False, only: set[str] | None = None, preanalyse: bool = True) -> None:
+        """Check for FFmpeg (one line if missing), then schedule: all queued jobs, or just `only`."""
+        await self.pipeline.ffmpeg()
+        if paused:
+            self.paused_all = True
+            self.scheduler.launching = False
+        self.scheduler.only = only
+        self.scheduler.start()
+        if preanalyse:
+            for job in self.queue.jobs():
+                if job.media is None and job.status == ProcessingStatus.QUEUED:
+                    self._preanalyse(job.job_id, Path(job.current_file or ""))
+
+    async def run_until_idle(self) -> dict[str, bool]:
+        """Until no job the scheduler may start is left; job id → whether it finished."""
+        return await self.scheduler.run_until_idle()
+
+    def is_running(self) -> bool:
+        return bool(self.scheduler.tasks)
+
+    # -- adding ---------------------------------------------------------------------------------------------
+    def preview(self, paths: Iterable[Path]) -> list[Path]:
+        """What discovery would queue for these paths (raises DraptoError with one line otherwise)."""
+        return [file for file, _ in discover_files(list(paths), self.config.input)]
+
+    def add_paths(self, paths: Iterable[Path], *, preanalyse: bool = True) -> tuple[list[str], list[str]]:
+        """Queue the films found under `paths` that are not queued yet; returns (new job ids, one-line errors)."""
+        added: list[str] = []
+        errors: list[str] = []
+        for path in paths:
+            try:
+                files = discover_files([path], self.config.input, self.bus)
+            except DraptoError as err:
+                errors.append(err.line())
+                continue
+            for file, root in files:
+                if self.state.job_for_file(str(file)) is not None:
+                    continue
+                job_id = self.queue.add_file(file, root)
+                added.append(job_id)
+                if preanalyse:
+                    self._preanalyse(job_id, file)
+        self.scheduler.poke()
+        return added, errors
+
+    def encode_paths(self, paths: Iterable[Path], options: dict[str, Any]) -> set[str]:
+        """The jobs for the films under `paths`, queued now or found in the queue (headless `encode`: the
+        same command run again continues its jobs). Raises DraptoError (one line) for a bad path."""
+        files = discover_files(list(paths), self.config.input, self.bus)
+        return {self.queue.find_or_add(file, options, root) for file, root in files}
+
+    def _preanalyse(self, job_id: str, file: Path) -> None:
+        """Probe queued files in the background so the queue shows class, HDR/DV and path before they run."""
+        async def run() -> None:
+            async with self._probe_gate:
+                job = self.state.jobs.get(job_id)
+                if job is None or job.media is not None or job.status != ProcessingStatus.QUEUED:
+                    return
+                try:
+                    ffmpeg = await self.pipeline.ffmpeg()
+                    media = await probe(file, ffmpeg.path)
+                except DraptoError:
+                    return  # the job reports it properly when it runs
+                job = self.state.jobs.get(job_id)
+                if job is not None and job.media is None and job.status == ProcessingStatus.QUEUED:
+                    self.bus.emit(E.ANALYSIS_COMPLETE, job_id=job_id, file=file, preview=True,
+                                  media=media.model_dump(mode="json"), encoding_path=media.encoding_path)
+
+        task = asyncio.create_task(run())
+        self._probe_tasks.add(task)
+        task.add_done_callback(self._probe_tasks.discard)
+
+    # -- steering -------------------------------------------------------------------------------------------
+    def toggle_pause(self, job_id: str) -> None:
+        self.scheduler.toggle_pause(job_id)
+
+    def toggle_pause_all(self) -> None:
+        """Pause every running job and start no new one; again to resume."""
+        self.paused_all = not self.paused_all
+        self.scheduler.launching = not self.paused_all
+        if self.paused_all:
+            self.scheduler.pause_all()
+        else:
+            self.scheduler.resume_all()
+        self.scheduler.poke()
+
+    def finish_then_stop(self) -> None:
+        """Start no new job; running ones go on."""
+        self.scheduler.launching = False
+
+    def move(self, job_id: str, offset: int) -> None:
+        self.queue.move(job_id, offset)
+        self.scheduler.poke()
+
+    def bump_priority(self, job_id: str, delta: int) -> None:
+        self.queue.bump_priority(job_id, delta)
+        self.scheduler.poke()
+
+    def toggle_hold(self, job_id: str) -> None:
+        self.queue.toggle_hold(job_id)
+        self.scheduler.poke()
+
+    def retry(self, job_id: str) -> None:
+        self.queue.retry(job_id)
+        self.scheduler.poke()
+
+    async def cancel(self, job_id: str) -> None:
+        await self.scheduler.cancel_job(job_id)
+
+    def remove(self, job_id: str) -> None:
+        self.queue.remove(job_id)
+
+    def commands(self, job_id: str) -> list[str]:
+        return self.scheduler.job_commands(job_id)
+
+    # -- ending ---------------------------------------------------------------------------------------------
+    async def shutdown(self, mode: str = "stop") -> None:
+        """finish: let running jobs complete, then stop; stop: end now, resumable; cancel: end and cancel them."""
+        if mode == "finish":
+            self.scheduler.launching = False
+            while self.scheduler.tasks:
+                await asyncio.sleep(0.2)
+        elif mode == "cancel":
+            for job_id in list(self.scheduler.tasks):
+                await self.scheduler.cancel_job(job_id)
+        await self.stop(now=True)
+        await self.close()
+
+    async def stop(self, *, now: bool = False) -> None:
+        """Stop scheduling (see Scheduler.stop); the queue is checkpointed and resumable."""
+        for task in list(self._probe_tasks):
+            task.cancel()
+        await self.scheduler.stop(now=now)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.scheduler.started and not self.scheduler.stopped:
+            await self.stop(now=True)
+        for task in list(self._probe_tasks):
+            task.cancel()
+        self.bus.close()
+        self.state.close()
+
+
+__all__ = ["Engine", "QueueLook", "new_job_id"]

@@ -1,0 +1,1 @@
+"""Where segment encodes run: the Executor protocol and the local executor (slots, admission, SIGSTOP)."""

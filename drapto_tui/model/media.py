@@ -1,0 +1,98 @@
+"""What a probe found in a film: streams, colour, HDR and Dolby Vision, and the path it takes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+ResolutionClass = Literal["sd", "hd", "uhd"]
+EncodingPath = Literal["dolby_vision", "chunked"]
+
+
+class AudioTrack(BaseModel):
+    index: int  # order among audio streams (a:N)
+    codec: str
+    channels: int
+    start: float | None = None  # seconds (MediaInfo's delay), for A/V sync checks
+    layout: str | None = None
+    language: str | None = None
+    title: str | None = None
+    default: bool = False
+
+
+class SubtitleTrack(BaseModel):
+    index: int
+    codec: str
+    language: str | None = None
+    title: str | None = None
+    forced: bool = False
+    default: bool = False
+
+
+class MasteringDisplay(BaseModel):
+    primaries: str | None = None  # MediaInfo's name ("Display P3", "BT.2020") when it has one
+    red: tuple[float, float] | None = None
+    green: tuple[float, float] | None = None
+    blue: tuple[float, float] | None = None
+    white_point: tuple[float, float] | None = None
+    min_luminance: float | None = None
+    max_luminance: float | None = None
+
+
+def resolution_class(width: int) -> ResolutionClass:
+    """By width, so that a letterboxed 1920x800 film is HD and a 3840x1600 one UHD."""
+    if width <= 1280:
+        return "sd"
+    if width <= 1920:
+        return "hd"
+    return "uhd"
+
+
+class MediaProbe(BaseModel):
+    path: str
+    size: int
+    container: str | None = None
+    duration: float
+    fps: float
+    fps_fraction: str | None = None
+    frame_count: int | None = None
+    width: int
+    height: int
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    bit_depth: int | None = None
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_matrix: str | None = None
+    color_range: str | None = None
+    hdr: bool = False
+    hdr_format: Literal["PQ", "HLG"] | None = None
+    dolby_vision: bool = False
+    dv_profile: int | None = None
+    dv_level: int | None = None
+    dv_compatibility_id: int | None = None
+    mastering_display: MasteringDisplay | None = None
+    max_cll: int | None = None
+    max_fall: int | None = None
+    audio: list[AudioTrack] = Field(default_factory=list)
+    subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
+    chapters: int = 0
+    video_start: float | None = None  # seconds (MediaInfo's delay)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def subtitles(self) -> int:
+        return len(self.subtitle_tracks)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolution_class(self) -> ResolutionClass:
+        return resolution_class(self.width)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def encoding_path(self) -> EncodingPath:
+        return "dolby_vision" if self.dolby_vision else "chunked"
+
+

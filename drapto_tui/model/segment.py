@@ -1,0 +1,194 @@
+"""What crosses the execution seam: a segment to encode (`SegmentSpec`), what came back (`SegmentOutcome`), and
+the reports in between.
+
+Plain, picklable pydantic models with no live objects in them (no bus, no database, no process handles): the
+local executor, a process pool or a Dask worker on another machine receives the same spec and returns the same
+outcome, and the coordinator alone turns them into events, cache rows and placed files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Segment(BaseModel):
+    """One cut of the source's video: its place in the film and the stream-copied file holding it."""
+
+    index: int
+    start: float
+    end: float
+    frames: int
+    path: str
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class VideoSettings(BaseModel):
+    """An SVT-AV1 encode's settings (the CRF is filled in per probe and per final encode)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    preset: int
+    crf: float
+    pix_fmt: str = "yuv420p10le"
+    threads: int = 0  # SVT-AV1 lp; 0 = let SVT decide
+    svt_params: str = ""
+    crop: str | None = None  # "w:h:x:y"
+    extra_svt: tuple[str, ...] = ()  # e.g. mastering-display=..., content-light=...
+
+    def with_crf(self, crf: float) -> VideoSettings:
+        return self.model_copy(update={"crf": crf})
+
+    def svt_param_string(self) -> str:
+        params = [f"crf={self.crf:g}"]
+        if self.threads:
+            params.append(f"lp={self.threads}")
+        params += list(self.extra_svt)
+        if self.svt_params:
+            params += [p for p in self.svt_params.split(":") if p]
+        return ":".join(params)
+
+    def cache_identity(self) -> dict[str, object]:
+        """What changes the encoded bits (threads do not)."""
+        return {"preset": self.preset, "pix_fmt": self.pix_fmt, "svt": self.svt_params, "crop": self.crop,
+                "extra": list(self.extra_svt)}
+
+
+class SearchSettings(BaseModel):
+    """How a segment's CRF is searched and how its VMAF is pooled."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: float = 93.0
+    tolerance: float = 1.0
+    min_crf: float = 10.0
+    max_crf: float = 55.0
+    step: float = 0.25
+    samples: int = 3
+    sample_duration: float = 2.0
+    full_pass_share: float = 0.85
+    max_encoded_percent: float = 80.0
+    n_subsample: int = 5
+    pooling: str = "mean"
+
+    def identity(self) -> dict[str, object]:
+        return {"samples": self.samples, "d": self.sample_duration, "full": self.full_pass_share,
+                "n_subsample": self.n_subsample, "pooling": self.pooling}
+
+
+class Probe(BaseModel):
+    """One CRF tried: its pooled VMAF and the encoded size against the source's."""
+
+    crf: float
+    score: float
+    encoded_bytes: int
+    source_bytes: int
+    frame_scores_count: int = 0
+    cached: bool = False
+    full_pass: bool = False
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.encoded_bytes / max(self.source_bytes, 1)
+
+    def to_event(self) -> dict[str, object]:
+        return {"crf": self.crf, "score": round(self.score, 3), "bytes": self.encoded_bytes,
+                "predicted_percent": round(self.percent, 2), "cached": self.cached, "full_pass": self.full_pass}
+
+
+class CachedProbe(BaseModel):
+    """A probe result as the search cache keeps it (keyed by segment identity, settings and CRF)."""
+
+    score: float
+    encoded_bytes: int
+    source_bytes: int
+    full_pass: bool = False
+
+
+class SegmentSpec(BaseModel):
+    """Everything needed to encode one segment at the target quality, and nothing live."""
+
+    job_id: str
+    source: str  # the film the segment was cut from: named in error lines
+    segment: Segment
+    resolution_class: str  # for admission control (memory need per encode)
+    ffmpeg: str
+    video: VideoSettings  # its crf is ignored: the search decides it
+    search: SearchSettings
+    out_width: int
+    out_height: int
+    max_retries: int = 2
+    tolerance_below: float = 1.0
+    nice: int = 0
+    backend: Literal["builtin", "ab-av1"] = "builtin"
+    ab_av1: str | None = None  # the ab-av1 binary, when backend is ab-av1
+    start_crf: float | None = None  # the neighbouring segment's CRF, when one finished first
+    probe_identity: str  # the cache identity of this segment's content and bounds
+    cached_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # cache rows the coordinator found
+    #: Where a worker that shares the coordinator's disk keeps the segment's working files (a full-pass encode
+    #: there is reused after a resume); a remote worker uses scratch space of its own.
+    scratch: str
+
+
+class SegmentOutcome(BaseModel):
+    """What one finished segment came back with; `encoded` is the encoded segment's file, for the coordinator
+    to place."""
+
+    job_id: str
+    segment: int
+    crf: float
+    vmaf_predicted: float
+    vmaf_measured: float
+    bytes: int
+    encode_seconds: float
+    fps: float
+    attempts: int
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+    new_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # for the coordinator's cache
+    encoded: str
+
+
+class PhaseReport(BaseModel):
+    """The segment entered a phase (searching, encoding) of an attempt."""
+
+    kind: Literal["phase"] = "phase"
+    phase: str
+    attempt: int
+    samples: int | None = None
+    sample_duration: float | None = None
+    target: float | None = None
+    crf: float | None = None
+
+
+class ProbeReport(BaseModel):
+    kind: Literal["probe"] = "probe"
+    attempt: int
+    probe: Probe
+
+
+class ProgressReport(BaseModel):
+    kind: Literal["progress"] = "progress"
+    progress: float
+    fps: float
+
+
+class ProblemReport(BaseModel):
+    """An attempt failed (and is retried unless `segment_failed`)."""
+
+    kind: Literal["problem"] = "problem"
+    stage: str
+    attempt: int
+    message: str
+    stderr_tail: list[str] = Field(default_factory=list)
+    segment_failed: bool = False
+
+
+SegmentReport = Annotated[PhaseReport | ProbeReport | ProgressReport | ProblemReport, Field(discriminator="kind")]
+
+__all__ = ["CachedProbe", "PhaseReport", "Probe", "ProbeReport", "ProblemReport", "ProgressReport", "SearchSettings",
+           "Segment", "SegmentOutcome", "SegmentReport", "SegmentSpec", "VideoSettings"]

@@ -1,0 +1,140 @@
+"""Per-job state as the store folds it from events: jobs, segments, probes, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field, PrivateAttr
+
+from drapto_tui.model.events import ProcessingStatus
+from drapto_tui.model.source_identity import SourceIdentity
+
+SCHEMA_VERSION = 1
+
+
+class ProcessingStage(str, Enum):
+    INIT = "init"
+    DISCOVERED = "discovered"
+    ANALYZING = "analyzing"
+    ANALYZED = "analyzed"
+    SEGMENTING = "segmenting"
+    ENCODING = "encoding"
+    AUDIO = "audio"
+    MUXING = "muxing"
+    VALIDATING = "validating"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SegmentStatus(str, Enum):
+    QUEUED = "queued"
+    SEARCHING = "searching"
+    ENCODING = "encoding"
+    DONE = "done"
+    FAILED = "failed"
+    PAUSED = "paused"
+
+
+class SearchProbe(BaseModel):
+    crf: float
+    score: float
+    bytes: int = 0
+    predicted_percent: float | None = None
+    cached: bool = False
+
+
+class ErrorRecord(BaseModel):
+    time: datetime
+    message: str
+    stage: str | None = None
+    segment: int | None = None
+    stderr_tail: list[str] = Field(default_factory=list)
+    fatal: bool = False
+
+
+class SegmentState(BaseModel):
+    index: int
+    start: float = 0.0
+    end: float = 0.0
+    frames: int | None = None
+    status: SegmentStatus = SegmentStatus.QUEUED
+    progress: float = 0.0
+    crf: float | None = None
+    vmaf_predicted: float | None = None
+    vmaf_measured: float | None = None
+    bytes: int | None = None
+    bitrate: float | None = None
+    encode_seconds: float | None = None
+    fps: float | None = None
+    attempts: int = 0
+    probes: list[SearchProbe] = Field(default_factory=list)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+    def contribution(self) -> float:
+        return 1.0 if self.status == SegmentStatus.DONE else self.progress
+
+
+class ProcessingState(BaseModel):
+    """One job: the seed's fields (current_file, stage, progress, errors, stats) plus what resume needs."""
+
+    job_id: str
+    current_file: str | None = None
+    output_file: str | None = None
+    stage: ProcessingStage = ProcessingStage.INIT
+    status: ProcessingStatus = ProcessingStatus.QUEUED
+    progress: float = 0.0
+    errors: list[ErrorRecord] = Field(default_factory=list)
+    stats: dict[str, Any] = Field(default_factory=dict)
+    media: dict[str, Any] | None = None
+    encoding_path: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: The source as it was when the job's work began: finished segments belong to exactly this file.
+    source: SourceIdentity | None = None
+    position: int = 0
+    priority: int = 0
+    segments: dict[int, SegmentState] = Field(default_factory=dict)
+    created: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    _progress_parts: tuple[bool, float, float] | None = PrivateAttr(default=None)
+
+    def segment(self, index: int) -> SegmentState:
+        seg = self.segments.get(index)
+        if seg is None:
+            seg = self.segments[index] = SegmentState(index=index)
+            self._progress_parts = None  # the weights changed: re-sum on the next update
+        return seg
+
+    def done_segments(self) -> list[int]:
+        return sorted(i for i, s in self.segments.items() if s.status == SegmentStatus.DONE)
+
+    def recompute_progress(self) -> None:
+        """Job progress from its segments, weighted by duration when every segment's span is known."""
+        if not self.segments:
+            return
+        segs = list(self.segments.values())
+        timed = all(s.end > s.start for s in segs)
+        weights = [(s.end - s.start) if timed else 1.0 for s in segs]
+        done = sum(w * s.contribution() for w, s in zip(weights, segs))
+        self.progress = min(done / sum(weights), 1.0)
+        self._progress_parts = (timed, sum(weights), done)
+
+    def set_segment_progress(self, seg: SegmentState, value: float) -> None:
+        """Set one segment's progress and move the job's progress by that segment's share only: a job with
+        10,000 segments must not be re-summed on every progress event."""
+        if self._progress_parts is None:
+            seg.progress = value
+            self.recompute_progress()
+            return
+        timed, total, done = self._progress_parts
+        weight = (seg.end - seg.start) if timed else 1.0
+        before = seg.contribution()
+        seg.progress = value
+        done += weight * (seg.contribution() - before)
+        self._progress_parts = (timed, total, done)
+        self.progress = min(max(done / total, 0.0), 1.0) if total else 0.0
+
+

@@ -1,0 +1,177 @@
+"""One segment to its target quality: `run_segment(spec, workdir, report) -> SegmentOutcome`.
+
+Each attempt: search (builtin or ab-av1) → encode the whole segment at the chosen CRF (or keep the search's
+full-pass encode) → measure its VMAF against the source segment. An FFmpeg failure, or a measured VMAF below
+target − tolerance_below, retries with a stronger search (more and longer samples, then a higher target), up to
+max_retries. When the neighbouring segment's CRF is known, the segment is first encoded and measured at that
+CRF: neighbours usually want nearly the same CRF, and when it lands in the window the segment costs one encode
+and one VMAF pass, like a fixed-CRF encode plus its check.
+
+A pure function of its inputs: no event bus, no database, no globals. It writes only under `workdir`, says what
+happens through `report`, takes cached probes from the spec and returns new ones in the outcome, so the same
+call runs in this process, in a process pool or on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.media.encode import encode_av1
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
+from drapto_tui.media.vmaf import measure_vmaf
+from drapto_tui.model.segment import (
+    CachedProbe,
+    PhaseReport,
+    Probe,
+    ProbeReport,
+    ProblemReport,
+    ProgressReport,
+    SearchSettings,
+    SegmentOutcome,
+    SegmentReport,
+    SegmentSpec,
+)
+from drapto_tui.quality.ab_av1 import ab_av1_search
+from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate
+
+Report = Callable[[SegmentReport], None]
+ENCODED_NAME = "encoded.mkv"
+
+
+class _SpecCache:
+    """The search cache as the spec brought it, plus what this run learns (returned in the outcome)."""
+
+    def __init__(self, known: dict[str, CachedProbe]) -> None:
+        self.known = dict(known)
+        self.new: dict[str, CachedProbe] = {}
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        hit = self.known.get(key)
+        return hit.model_dump() if hit is not None else None
+
+    def cache_put(self, key: str, value: dict[str, Any]) -> None:
+        probe = CachedProbe.model_validate(value)
+        self.known[key] = self.new[key] = probe
+
+
+async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe, Path]:
+    """Encode the whole segment at the neighbour's CRF and measure it."""
+    seg = spec.segment
+    out = workdir / f"predicted-crf{crf:g}.mkv"
+    await encode_av1(spec.ffmpeg, Path(seg.path), out, spec.video.with_crf(crf), duration=seg.duration,
+                     nice=spec.nice, what=f"segment {seg.index} encode at the predicted CRF {crf:g}")
+    vmaf = await measure_vmaf(spec.ffmpeg, out, Path(seg.path), log_path=workdir / f"predicted-{crf:g}.json",
+                              width=spec.out_width, height=spec.out_height, crop=spec.video.crop,
+                              n_subsample=spec.search.n_subsample, pix_fmt=spec.video.pix_fmt)
+    probe = Probe(crf=crf, score=vmaf.pooled(spec.search.pooling), encoded_bytes=out.stat().st_size,
+                  source_bytes=Path(seg.path).stat().st_size, frame_scores_count=len(vmaf.frame_scores),
+                  full_pass=True)
+    return probe, out
+
+
+async def _search(spec: SegmentSpec, workdir: Path, settings: SearchSettings, attempt: int, cache: _SpecCache,
+                  report: Report) -> SearchResult:
+    def on_probe(probe: Probe) -> None:
+        report(ProbeReport(attempt=attempt, probe=probe))
+
+    video = spec.video.with_crf(0)
+    if spec.backend == "ab-av1" and spec.ab_av1:
+        return await ab_av1_search(spec.ab_av1, spec.segment, settings, video, on_probe=on_probe)
+    seed: list[Probe] = []
+    seed_files: dict[float, Path] = {}
+    if attempt == 1 and spec.start_crf is not None:
+        probe, path = await _predict(spec, workdir, spec.start_crf)
+        on_probe(probe)
+        if settings.target <= probe.score <= settings.target + settings.tolerance \
+                and probe.percent <= settings.max_encoded_percent:
+            return SearchResult(crf=probe.crf, score=probe.score, probes=[probe], full_pass_encode=path)
+        seed, seed_files = [probe], {probe.crf: path}
+    search = CrfSearch(
+        ffmpeg=spec.ffmpeg, segment=spec.segment, work_dir=workdir, settings=settings, video=video,
+        width=spec.out_width, height=spec.out_height, identity=spec.probe_identity, cache=cache,
+        on_probe=on_probe, start_crf=spec.start_crf, seed=seed, seed_files=seed_files,
+    )
+    return await search.run()
+
+
+async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
+    """Search, encode and measure one segment, retrying as configured; the encoded segment is left at
+    `workdir / ENCODED_NAME`. Raises the last FfmpegError or SearchError when the segment fails for good
+    (a `ProblemReport` with `segment_failed` said so first)."""
+    seg = spec.segment
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / ENCODED_NAME
+    cache = _SpecCache(spec.cached_probes)
+    history: list[dict[str, Any]] = []
+    attempts = spec.max_retries + 1
+    for attempt in range(1, attempts + 1):
+        settings = escalate(spec.search, attempt)
+        report(PhaseReport(phase="searching", attempt=attempt, samples=settings.samples,
+                           sample_duration=settings.sample_duration, target=settings.target))
+        try:
+            started = time.monotonic()
+            result = await _search(spec, workdir, settings, attempt, cache, report)
+            report(PhaseReport(phase="encoding", attempt=attempt, crf=result.crf))
+            encode_started = time.monotonic()
+            if result.full_pass_encode is not None:
+                result.full_pass_encode.replace(out)  # the search already encoded the whole segment
+                active = time.monotonic() - started
+                measured = result.score
+            else:
+                def progress(p: FfmpegProgress) -> None:
+                    report(ProgressReport(progress=p.fraction or 0.0, fps=p.fps))
+
+                res = await encode_av1(spec.ffmpeg, Path(seg.path), out, spec.video.with_crf(result.crf),
+                                       duration=seg.duration, on_progress=progress, nice=spec.nice,
+                                       what=f"segment {seg.index} encode")
+                active = res.active_seconds
+                vmaf = await measure_vmaf(
+                    spec.ffmpeg, out, Path(seg.path), log_path=workdir / "measure.json",
+                    width=spec.out_width, height=spec.out_height, crop=spec.video.crop,
+                    n_subsample=spec.search.n_subsample, pix_fmt=spec.video.pix_fmt,
+                )
+                measured = vmaf.pooled(spec.search.pooling)
+        except FfmpegError as err:
+            out.unlink(missing_ok=True)
+            if err.disk_full:  # retrying cannot help; the coordinator names the full disk in one line
+                raise
+            # Name the film and the segment, not the temp file FFmpeg was reading.
+            err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
+            history.append({"attempt": attempt, "error": err.line()})
+            final = attempt == attempts
+            report(ProblemReport(
+                stage="encoding", attempt=attempt, stderr_tail=err.result.stderr_tail[-12:], segment_failed=final,
+                message=err.line() + ("" if final else f"; retrying (attempt {attempt + 1} of {attempts})")))
+            if final:
+                raise
+            continue
+        except SearchError as err:
+            err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
+            report(ProblemReport(stage="search", attempt=attempt, message=err.line(), segment_failed=True))
+            raise
+        size = out.stat().st_size
+        history.append({"attempt": attempt, "crf": result.crf, "predicted": round(result.score, 3),
+                        "measured": round(measured, 3), "probes": result.probe_count})
+        if measured < spec.search.target - spec.tolerance_below and attempt < attempts:
+            out.unlink(missing_ok=True)
+            report(ProblemReport(
+                stage="encoding", attempt=attempt,
+                message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
+                        f" {spec.tolerance_below:g}; retrying with a stronger search"
+                        f" (attempt {attempt + 1} of {attempts})"))
+            continue
+        encode_seconds = time.monotonic() - encode_started if result.full_pass_encode is None else active
+        return SegmentOutcome(
+            job_id=spec.job_id, segment=seg.index, crf=result.crf, vmaf_predicted=round(result.score, 3),
+            vmaf_measured=round(measured, 3), bytes=size, encode_seconds=round(encode_seconds, 3),
+            fps=round(seg.frames / max(active, 1e-6), 2), attempts=attempt, history=history,
+            probes=result.probes, new_probes=cache.new, encoded=str(out),
+        )
+    raise DraptoError("segment did not finish", subject=seg.path)  # unreachable: the loop returns or raises
+
+
+__all__ = ["ENCODED_NAME", "Report", "run_segment"]
