@@ -7,7 +7,7 @@ only when pyproject.toml or the lock changes. Needs only Python 3.11+ and pip.
 
     check       ruff check, ruff format --check, mypy and the import contracts (lint-imports)
     wheel-test  build the wheel, install it into a fresh venv, run the snapshot and theme tests against it
-    lock        rewrite requirements.lock from what .venv has installed
+    lock        rewrite requirements.lock: the project and every extra resolved in a fresh venv
 """
 
 from __future__ import annotations
@@ -24,8 +24,16 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".drapto-installed"
 LOCK = ROOT / "requirements.lock"
-EXTRAS = {"demo": {"demo"}, "test": {"test"}, "app": {"demo"}, "screenshots": {"demo"}, "bench": {"demo"},
-          "check": {"test"}, "wheel-test": {"test"}, "lock": {"test", "demo"}}
+EXTRAS = {
+    "demo": {"demo"},
+    "test": {"test"},
+    "app": {"demo"},
+    "screenshots": {"demo"},
+    "bench": {"demo"},
+    "check": {"test"},
+    "wheel-test": {"test"},
+    "lock": set(),
+}
 #: The tests that prove the installed wheel carries its data files (CSS, themes) and runs without the checkout.
 WHEEL_TESTS = ["tests/tui/test_snapshots.py", "tests/tui/test_app.py::test_themes_load_from_files_and_cycle"]
 
@@ -39,13 +47,12 @@ def _installed() -> tuple[str, set[str]]:
 
 
 def ensure_env(extras: set[str]) -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"drapto-tui needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         print(f"dev.py: creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
-                            + (LOCK.read_bytes() if LOCK.exists() else b"")).hexdigest()
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (LOCK.read_bytes() if LOCK.exists() else b"")
+    ).hexdigest()
     have_digest, have_extras = _installed()
     if have_digest == digest and extras <= have_extras:
         return
@@ -58,16 +65,21 @@ def ensure_env(extras: set[str]) -> None:
 
 def pip_install(python: Path, args: list[str]) -> None:
     constraints = ["-c", str(LOCK)] if LOCK.exists() else []
-    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *constraints, *args],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *constraints, *args],
+        cwd=ROOT,
+        check=True,
+    )
 
 
 def check() -> int:
     """Every static check, each reported; non-zero if any failed."""
     steps = [
         ("ruff check", [BIN / "ruff", "check", "drapto_tui", "tests", "benchmarks", "screenshots", "dev.py"]),
-        ("ruff format", [BIN / "ruff", "format", "--check", "drapto_tui", "tests", "benchmarks", "screenshots",
-                         "dev.py"]),
+        (
+            "ruff format",
+            [BIN / "ruff", "format", "--check", "drapto_tui", "tests", "benchmarks", "screenshots", "dev.py"],
+        ),
         ("mypy", [BIN / "mypy"]),
         ("import contracts", [BIN / "lint-imports", "--no-cache"]),
     ]
@@ -91,8 +103,11 @@ def wheel_test(pytest_args: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="drapto-wheel-") as tmp:
         work = Path(tmp)
-        subprocess.run([str(BIN / "python"), "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(BIN / "python"), "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         wheel = next((work / "dist").glob("*.whl"))
         print(f"dev.py wheel-test: built {wheel.name}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(work / "venv")
@@ -100,22 +115,52 @@ def wheel_test(pytest_args: list[str]) -> int:
         pip_install(python, [f"{wheel}[test]"])
         shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest settings only; no package here
-        where = subprocess.run([str(python), "-c", "import drapto_tui; print(drapto_tui.__file__)"], cwd=work,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        where = subprocess.run(
+            [str(python), "-c", "import drapto_tui; print(drapto_tui.__file__)"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         if str(work / "venv") not in where:
-            print(f"dev.py wheel-test: drapto_tui imported from {where}, not the installed wheel", file=sys.stderr)
+            print(
+                f"dev.py wheel-test: drapto_tui imported from {where}, not the installed wheel",
+                file=sys.stderr,
+            )
             return 1
         print(f"dev.py wheel-test: testing {where}", flush=True)
-        return subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", *WHEEL_TESTS, *pytest_args],
-                              cwd=work, check=False).returncode
+        return subprocess.run(
+            [str(python), "-m", "pytest", "-p", "no:cacheprovider", *WHEEL_TESTS, *pytest_args],
+            cwd=work,
+            check=False,
+        ).returncode
 
 
 def lock() -> int:
-    frozen = subprocess.run([str(BIN / "python"), "-m", "pip", "freeze", "--exclude-editable",
-                             "--disable-pip-version-check"], capture_output=True, text=True, check=True).stdout
-    lines = sorted(line for line in frozen.splitlines() if line and not line.startswith(("-e ", "drapto-tui")))
-    LOCK.write_text("# The versions CI tested; dev.py installs with these as constraints. Rewrite: python3 dev.py"
-                    " lock\n" + "\n".join(lines) + "\n")
+    """Resolve the project with every extra in a fresh venv (no constraints) and pin what it got."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="drapto-lock-") as tmp:
+        venv.EnvBuilder(with_pip=True, clear=True).create(tmp)
+        python = Path(tmp) / ("Scripts" if os.name == "nt" else "bin") / "python"
+        extras = ",".join(sorted(set().union(*EXTRAS.values())))
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", f"{ROOT}[{extras}]"],
+            check=True,
+        )
+        frozen = subprocess.run(
+            [str(python), "-m", "pip", "freeze", "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    lines = sorted(
+        (line for line in frozen.splitlines() if line and not line.startswith("drapto-tui")), key=str.lower
+    )
+    LOCK.write_text(
+        "# The versions CI tested (python3 dev.py lock rewrites it); dev.py installs with"
+        " these as constraints.\n" + "\n".join(lines) + "\n"
+    )
     print(f"dev.py lock: {len(lines)} packages in {LOCK.name}")
     return 0
 
@@ -123,17 +168,19 @@ def lock() -> int:
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
-        print("\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench"
-              " | check | wheel-test [pytest options] | lock")
+        print(
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench"
+            " | check | wheel-test [pytest options] | lock"
+        )
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "lock":
+        return lock()  # its own fresh venv: .venv may hold packages the project no longer needs
     ensure_env(EXTRAS[command])
     if command == "check":
         return check()
     if command == "wheel-test":
         return wheel_test(rest)
-    if command == "lock":
-        return lock()
     if command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     elif command == "bench":

@@ -31,7 +31,7 @@ async def run(n_events: int, n_subs: int, kind: ProcessingEvents, log: bool) -> 
             while True:
                 batch = sub.drain()
                 received[i] += len(batch)
-                if batch and batch[-1].data.get("last"):
+                if batch and batch[-1].data.last:
                     return
                 await asyncio.sleep(0)
 
@@ -62,8 +62,10 @@ def main() -> None:
                 for _ in range(args.repeat):
                     rate, delivered = asyncio.run(run(args.events, n_subs, kind, log))
                     rates.append(rate)
-                print(f"{kind.value:<18}{n_subs:>12}{'yes' if log else 'no':>6}{statistics.median(rates):>20,.0f}"
-                      f"{delivered:>15,}")
+                print(
+                    f"{kind.value:<18}{n_subs:>12}{'yes' if log else 'no':>6}{statistics.median(rates):>20,.0f}"
+                    f"{delivered:>15,}"
+                )
 
 
 if __name__ == "__main__":

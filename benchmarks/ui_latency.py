@@ -22,25 +22,39 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drapto_tui.config import load_config  # noqa: E402
-from drapto_tui.engine.engine import Engine  # noqa: E402
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus  # noqa: E402
-from drapto_tui.tui.app import DraptoApp  # noqa: E402
-from drapto_tui.tui.widgets.queue_table import QueueTable  # noqa: E402
+from drapto_tui.config import load_config
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.tui.app import DraptoApp
+from drapto_tui.tui.widgets.queue_table import QueueTable
 
 E = ProcessingEvents
 
 
 async def run(jobs: int, rate: float, keys: int, segments: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(use_default_file=False, env={}, overrides=[f"processing.temp_dir={json.dumps(tmp)}"])
+        config = load_config(
+            use_default_file=False, env={}, overrides=[f"processing.temp_dir={json.dumps(tmp)}"]
+        )
         session = Engine(config, monitor=False)
         for i in range(jobs):
-            session.emit(E.JOB_QUEUED, job_id=f"job{i:05d}", file=f"/films/film {i:05d}.mkv",
-                         status=ProcessingStatus.QUEUED, position=i, size=4_000_000_000)
-        session.emit(E.ENCODING_STARTED, job_id="job00000", file="/films/film 00000.mkv",
-                     segments=[{"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144}
-                               for s in range(segments)])
+            session.emit(
+                E.JOB_QUEUED,
+                job_id=f"job{i:05d}",
+                file=f"/films/film {i:05d}.mkv",
+                status=ProcessingStatus.QUEUED,
+                position=i,
+                size=4_000_000_000,
+            )
+        session.emit(
+            E.ENCODING_STARTED,
+            job_id="job00000",
+            file="/films/film 00000.mkv",
+            path="chunked",
+            segments=[
+                {"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144} for s in range(segments)
+            ],
+        )
         app = DraptoApp(session, run_core=False)
         latencies: list[float] = []
         async with app.run_test(size=(120, 40)) as pilot:
@@ -50,8 +64,13 @@ async def run(jobs: int, rate: float, keys: int, segments: int) -> dict[str, flo
             async def traffic() -> None:
                 n = 0
                 while not stop:
-                    session.emit(E.SEGMENT_PROGRESS, job_id=f"job{n % 20:05d}", file="x", segment=n % segments,
-                                 progress=(n % 100) / 100)
+                    session.emit(
+                        E.SEGMENT_PROGRESS,
+                        job_id=f"job{n % 20:05d}",
+                        file="x",
+                        segment=n % segments,
+                        progress=(n % 100) / 100,
+                    )
                     n += 1
                     await asyncio.sleep(1 / rate)
 
@@ -73,8 +92,13 @@ async def run(jobs: int, rate: float, keys: int, segments: int) -> dict[str, flo
             rss = psutil.Process().memory_info().rss
             await pilot.press("q")
     latencies.sort()
-    return {"p50_ms": statistics.median(latencies), "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
-            "max_ms": latencies[-1], "rss_mib": rss / 2**20, "keys": len(latencies)}
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "max_ms": latencies[-1],
+        "rss_mib": rss / 2**20,
+        "keys": len(latencies),
+    }
 
 
 async def floor(keys: int) -> dict[str, float]:
@@ -83,7 +107,7 @@ async def floor(keys: int) -> dict[str, float]:
     from textual.widgets import DataTable
 
     class Bare(App[None]):
-        def compose(self):  # noqa: ANN202
+        def compose(self):
             yield DataTable(cursor_type="row")
 
         def on_mount(self) -> None:
@@ -119,11 +143,15 @@ def main() -> None:
     args = parser.parse_args()
     result = asyncio.run(run(args.jobs, args.rate, args.keys, args.segments))
     base = asyncio.run(floor(min(args.keys, 60)))
-    print(f"measurement floor (bare Textual DataTable, same method): p50 {base['p50_ms']:.1f} ms,"
-          f" p95 {base['p95_ms']:.1f} ms")
-    print(f"jobs {args.jobs}, segments {args.segments}, {args.rate:g} events/s, {result['keys']} keys: "
-          f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms, "
-          f"RSS {result['rss_mib']:.0f} MiB")
+    print(
+        f"measurement floor (bare Textual DataTable, same method): p50 {base['p50_ms']:.1f} ms,"
+        f" p95 {base['p95_ms']:.1f} ms"
+    )
+    print(
+        f"jobs {args.jobs}, segments {args.segments}, {args.rate:g} events/s, {result['keys']} keys: "
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms, "
+        f"RSS {result['rss_mib']:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ class StateError(DraptoError):
 
 
 def owner_name(uid: int) -> str:
-    import pwd  # noqa: PLC0415 - POSIX only, needed only on this path
+    import pwd
 
     try:
         return pwd.getpwuid(uid).pw_name
@@ -75,6 +75,9 @@ def unusable(exc: OSError, what: str) -> StateError:
                 owner = f"; it belongs to {owner_name(uid)}"
         except OSError:
             pass
-    return StateError(f"cannot use the {what} ({exc.strerror}{owner})", subject=str(path or "?"),
-                      hint="run as the user who owns it, give it back to you (chown), or set"
-                           " processing.temp_dir to a folder of yours")
+    return StateError(
+        f"cannot use the {what} ({exc.strerror}{owner})",
+        subject=str(path or "?"),
+        hint="run as the user who owns it, give it back to you (chown), or set"
+        " processing.temp_dir to a folder of yours",
+    )

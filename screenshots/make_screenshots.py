@@ -24,10 +24,18 @@ HERE = Path(__file__).resolve().parent
 
 async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(use_default_file=False, overrides=[
-            f"processing.temp_dir={json.dumps(tmp)}", f"output.dir={json.dumps(tmp + '/out')}",
-            "encoding.preset=8", 'processing.segmentation="fixed"', "processing.chunk_size=3",
-            "processing.min_segment=2", "search.max_encoded_percent=150"])
+        config = load_config(
+            use_default_file=False,
+            overrides=[
+                f"processing.temp_dir={json.dumps(tmp)}",
+                f"output.dir={json.dumps(tmp + '/out')}",
+                "encoding.preset=8",
+                'processing.segmentation="fixed"',
+                "processing.chunk_size=3",
+                "processing.min_segment=2",
+                "search.max_encoded_percent=150",
+            ],
+        )
         paths = demo_paths(config)
         app = DraptoApp(Engine(config), paths)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -35,9 +43,11 @@ async def main() -> int:
             deadline = time.monotonic() + 300
 
             def mid_encode() -> bool:
-                return any(j.status == ProcessingStatus.RUNNING and
-                           sum(s.status == SegmentStatus.DONE for s in j.segments.values()) >= 2
-                           for j in state.jobs.values())
+                return any(
+                    j.status == ProcessingStatus.RUNNING
+                    and sum(s.status == SegmentStatus.DONE for s in j.segments.values()) >= 2
+                    for j in state.jobs.values()
+                )
 
             while not mid_encode():
                 if time.monotonic() > deadline:

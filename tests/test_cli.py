@@ -15,18 +15,39 @@ from tests.media.test_probe import BAD_INPUTS
 from tests.media_helpers import MediaFactory
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "drapto_tui", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "drapto_tui", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=120,
+    )
 
 
 def test_probe_json_bbb(media: MediaFactory) -> None:
     result = cli("probe", "--json", str(media.bbb()))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    for key in ("path", "duration", "fps", "width", "height", "resolution_class", "hdr", "dolby_vision",
-                "dv_profile", "encoding_path", "audio", "subtitles", "chapters"):
+    for key in (
+        "path",
+        "duration",
+        "fps",
+        "width",
+        "height",
+        "resolution_class",
+        "hdr",
+        "dolby_vision",
+        "dv_profile",
+        "encoding_path",
+        "audio",
+        "subtitles",
+        "chapters",
+    ):
         assert key in data, key
     assert (data["width"], data["height"], data["resolution_class"]) == (1280, 720, "sd")
     assert data["hdr"] is False and data["dolby_vision"] is False and data["dv_profile"] is None
@@ -38,7 +59,9 @@ def test_probe_json_dolby_vision(media: MediaFactory) -> None:
     result = cli("probe", "--json", str(media.dv(".mkv", profile=8, duration=1.0)))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["dolby_vision"] is True and data["dv_profile"] == 8 and data["encoding_path"] == "dolby_vision"
+    assert (
+        data["dolby_vision"] is True and data["dv_profile"] == 8 and data["encoding_path"] == "dolby_vision"
+    )
 
 
 def test_probe_text_for_several_files(media: MediaFactory) -> None:
@@ -48,7 +71,9 @@ def test_probe_text_for_several_files(media: MediaFactory) -> None:
     assert "Dolby Vision profile 8" in result.stdout and "path dolby_vision" in result.stdout
 
 
-@pytest.mark.parametrize(("make", "message"), BAD_INPUTS, ids=["missing", "zero-byte", "text-as-mkv", "audio-only"])
+@pytest.mark.parametrize(
+    ("make", "message"), BAD_INPUTS, ids=["missing", "zero-byte", "text-as-mkv", "audio-only"]
+)
 def test_probe_bad_input(tmp_path: Path, media: MediaFactory, make, message) -> None:
     path = make(tmp_path, media)
     before = sorted(tmp_path.iterdir())
@@ -99,16 +124,21 @@ def test_probe_a_directory_finds_its_films(tmp_path: Path, media: MediaFactory) 
 def test_bad_config_value_and_unknown_key(tmp_path: Path, media: MediaFactory) -> None:
     result = cli("probe", str(media.bbb()), "--set", "encoding.preset=fast", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("drapto-tui: config: encoding.preset = 'fast' (from --set): "
-                                     "Input should be a valid integer, unable to parse string as an integer")
+    assert result.stderr.strip() == (
+        "drapto-tui: config: encoding.preset = 'fast' (from --set): "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )
     result = cli("probe", str(media.bbb()), "--set", "encoding.presets=8", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("drapto-tui: config: encoding.presets (from --set): unknown key"
-                                     " — did you mean 'encoding.preset'?")
+    assert result.stderr.strip() == (
+        "drapto-tui: config: encoding.presets (from --set): unknown key — did you mean 'encoding.preset'?"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ffmpeg_without_libsvtav1_stops_the_app_with_one_line(tmp_path: Path, media: MediaFactory, ffmpeg: str) -> None:
+def test_ffmpeg_without_libsvtav1_stops_the_app_with_one_line(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
     fake = ffmpeg_without(tmp_path, ffmpeg, "libsvtav1")
     result = _run_app_headless("--set", f'tools.ffmpeg="{fake}"', str(media.bbb()), cwd=tmp_path)
     assert result.returncode == 2, result.stdout  # a configured FFmpeg that cannot do the job: a config error
@@ -126,10 +156,24 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
 
 
-def test_ab_av1_backend_without_binary_stops_encode_with_one_line(tmp_path: Path, media: MediaFactory) -> None:
-    result = cli("encode", str(media.bbb()), "-o", str(tmp_path / "out"), "--set", 'encoding.search_backend="ab-av1"',
-                 "--set", 'tools.ab_av1="ab-av1-not-installed"', "--set", f'processing.temp_dir="{tmp_path / "w"}"')
+def test_ab_av1_backend_without_binary_stops_encode_with_one_line(
+    tmp_path: Path, media: MediaFactory
+) -> None:
+    result = cli(
+        "encode",
+        str(media.bbb()),
+        "-o",
+        str(tmp_path / "out"),
+        "--set",
+        'encoding.search_backend="ab-av1"',
+        "--set",
+        'tools.ab_av1="ab-av1-not-installed"',
+        "--set",
+        f'processing.temp_dir="{tmp_path / "w"}"',
+    )
     assert result.returncode == 1
-    assert result.stderr.strip() == ("drapto-tui: tools.ab_av1 = ab-av1-not-installed: not found on PATH — install"
-                                     " ab-av1 (cargo install ab-av1) or set encoding.search_backend = 'builtin'")
+    assert result.stderr.strip() == (
+        "drapto-tui: tools.ab_av1 = ab-av1-not-installed: not found on PATH — install"
+        " ab-av1 (cargo install ab-av1) or set encoding.search_backend = 'builtin'"
+    )
     assert not (tmp_path / "out").exists()

@@ -29,10 +29,15 @@ def test_recursive_pattern_size_and_order(tmp_path: Path) -> None:
     assert files == [tmp_path / "a.mkv", tmp_path / "b" / "Film.MP4"]
     events = sub.drain()
     assert [e.event for e in events] == [ProcessingEvents.FILE_DISCOVERED] * 2
-    assert [e.file for e in events] == [str(f) for f in files] and events[0].data["size"] == 2000
+    assert [e.file for e in events] == [str(f) for f in files] and events[0].data.size == 2000
 
-    cfg = load_config(env={}, use_default_file=False, overrides=["input.max_size=2500", 'input.file_pattern="*.mkv"']).input
-    assert [f for f, _ in discover_files([tmp_path], cfg)] == [tmp_path / "a.mkv", tmp_path / "b" / "deep" / "c.mkv"]
+    cfg = load_config(
+        env={}, use_default_file=False, overrides=["input.max_size=2500", 'input.file_pattern="*.mkv"']
+    ).input
+    assert [f for f, _ in discover_files([tmp_path], cfg)] == [
+        tmp_path / "a.mkv",
+        tmp_path / "b" / "deep" / "c.mkv",
+    ]
 
 
 def test_directory_without_matches_names_it(tmp_path: Path) -> None:
@@ -41,7 +46,9 @@ def test_directory_without_matches_names_it(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as info:
         discover_files([tmp_path], cfg)
     line = info.value.line()
-    assert line.startswith(f"{tmp_path}: no files matching") and "input.file_pattern" in line and "1GB" in line
+    assert (
+        line.startswith(f"{tmp_path}: no files matching") and "input.file_pattern" in line and "1GB" in line
+    )
 
 
 def test_missing_path_and_duplicates(tmp_path: Path) -> None:

@@ -24,11 +24,21 @@ FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor
 
 
 def make_config(tmp_path: Path, *extra: str) -> DraptoConfig:
-    return load_config(env={}, use_default_file=False, overrides=[
-        f'processing.temp_dir="{tmp_path / "work"}"', f'output.dir="{tmp_path / "out"}"', *FAST, *extra])
+    return load_config(
+        env={},
+        use_default_file=False,
+        overrides=[
+            f'processing.temp_dir="{tmp_path / "work"}"',
+            f'output.dir="{tmp_path / "out"}"',
+            *FAST,
+            *extra,
+        ],
+    )
 
 
-async def encode(config: DraptoConfig, *files: Path, overwrite: bool = False) -> tuple[list[bool], list[Event]]:
+async def encode(
+    config: DraptoConfig, *files: Path, overwrite: bool = False
+) -> tuple[list[bool], list[Event]]:
     async with Engine(config, monitor=False) as engine:
         sub = engine.bus.subscribe("test")
         pipeline = engine.pipeline
@@ -36,8 +46,13 @@ async def encode(config: DraptoConfig, *files: Path, overwrite: bool = False) ->
         for file in files:
             job_id = new_job_id()
             engine.emit(E.JOB_QUEUED, job_id=job_id, file=file)
-            results.append(await pipeline.process(file, config.output_root() / f"{file.stem}.mkv",
-                                                  EncodingOptions(job_id=job_id, overwrite=overwrite)))
+            results.append(
+                await pipeline.process(
+                    file,
+                    config.output_root() / f"{file.stem}.mkv",
+                    EncodingOptions(job_id=job_id, overwrite=overwrite),
+                )
+            )
         events = sub.drain()
     return results, events
 
@@ -49,10 +64,25 @@ def of(events: list[Event], kind: ProcessingEvents) -> list[Event]:
 def independent_vmaf(ffmpeg: str, distorted: Path, reference: Path, workdir: Path) -> float:
     """libvmaf straight from FFmpeg (every frame, default model), not through drapto-tui's own code."""
     log = workdir / "independent-vmaf.json"
-    subprocess.run([ffmpeg, "-v", "error", "-i", str(distorted), "-i", str(reference), "-lavfi",
-                    "[0:v]setpts=PTS-STARTPTS,format=yuv420p10le[d];[1:v]setpts=PTS-STARTPTS,format=yuv420p10le[r];"
-                    f"[d][r]libvmaf=log_fmt=json:log_path={log.name}", "-f", "null", "-"],
-                   check=True, cwd=workdir)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            str(distorted),
+            "-i",
+            str(reference),
+            "-lavfi",
+            "[0:v]setpts=PTS-STARTPTS,format=yuv420p10le[d];[1:v]setpts=PTS-STARTPTS,format=yuv420p10le[r];"
+            f"[d][r]libvmaf=log_fmt=json:log_path={log.name}",
+            "-f",
+            "null",
+            "-",
+        ],
+        check=True,
+        cwd=workdir,
+    )
     return json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]
 
 
@@ -69,19 +99,49 @@ async def test_bbb_chunked_path_hits_the_target(media: MediaFactory, ffmpeg: str
     score = independent_vmaf(ffmpeg, out, media.bbb(), tmp_path)
     assert 92.0 <= score <= 95.0, score
     done = of(events, E.SEGMENT_COMPLETE)
-    assert done and all(k in done[0].data for k in ("segment", "start", "end", "frames", "crf", "vmaf_predicted",
-                                                    "vmaf_measured", "bytes", "bitrate", "encode_seconds", "fps",
-                                                    "attempts"))
-    assert sum(e.data["frames"] for e in done) == 132
+    assert done and all(
+        done[0].data.given(k)
+        for k in (
+            "segment",
+            "start",
+            "end",
+            "frames",
+            "crf",
+            "vmaf_predicted",
+            "vmaf_measured",
+            "bytes",
+            "bitrate",
+            "encode_seconds",
+            "fps",
+            "attempts",
+        )
+    )
+    assert sum(e.data.frames for e in done) == 132
     steps = of(events, E.SEARCH_STEP)
-    assert steps and all({"crf", "score", "bytes"} <= set(e.data) for e in steps)
+    assert steps and all(all(e.data.given(k) for k in ("crf", "score", "bytes")) for e in steps)
     summary = of(events, E.ENCODING_COMPLETE)[0].data
-    assert summary["encoding_path"] == "chunked" and summary["vmaf_file"] == pytest.approx(
-        done[0].data["vmaf_measured"], abs=0.01)
-    lifecycle = [e.event for e in events if e.event in (E.ANALYSIS_STARTED, E.ANALYSIS_COMPLETE, E.ENCODING_STARTED,
-                                                        E.SEGMENT_COMPLETE, E.ENCODING_COMPLETE)]
-    assert lifecycle == [E.ANALYSIS_STARTED, E.ANALYSIS_COMPLETE, E.ENCODING_STARTED, E.SEGMENT_COMPLETE,
-                         E.ENCODING_COMPLETE]
+    assert summary.encoding_path == "chunked" and summary.vmaf_file == pytest.approx(
+        done[0].data.vmaf_measured, abs=0.01
+    )
+    lifecycle = [
+        e.event
+        for e in events
+        if e.event
+        in (
+            E.ANALYSIS_STARTED,
+            E.ANALYSIS_COMPLETE,
+            E.ENCODING_STARTED,
+            E.SEGMENT_COMPLETE,
+            E.ENCODING_COMPLETE,
+        )
+    ]
+    assert lifecycle == [
+        E.ANALYSIS_STARTED,
+        E.ANALYSIS_COMPLETE,
+        E.ENCODING_STARTED,
+        E.SEGMENT_COMPLETE,
+        E.ENCODING_COMPLETE,
+    ]
     assert not list((tmp_path / "work" / "working").iterdir())  # finished job's temp files removed
 
 
@@ -97,16 +157,16 @@ async def test_dolby_vision_direct_path_keeps_hdr(media: MediaFactory, ffmpeg: s
     assert "max: 1000 cd/m2" in video.mastering_display_luminance
     assert video.maximum_content_light_level.startswith("1000")
     started = of(events, E.ENCODING_STARTED)[0].data
-    assert started["path"] == "dolby_vision" and started["crf"] == 25 and len(started["segments"]) == 1
+    assert started.path == "dolby_vision" and started.crf == 25 and len(started.segments) == 1
     assert not of(events, E.SEARCH_STEP)  # no search, no segments on this path
-    assert of(events, E.SEGMENT_COMPLETE)[0].data["crf"] == 25
+    assert of(events, E.SEGMENT_COMPLETE)[0].data.crf == 25
 
 
 async def test_hwaccel_failure_falls_back_to_software(media: MediaFactory, tmp_path: Path) -> None:
     src = media.dv(".mkv", profile=8, duration=1.0)
     (ok,), events = await encode(make_config(tmp_path, 'processing.hwaccel="cuda"'), src)
     assert ok
-    messages = [e.data["message"] for e in of(events, E.ERROR_OCCURRED)]
+    messages = [e.data.message for e in of(events, E.ERROR_OCCURRED)]
     assert any("hardware decode (cuda) failed" in m and "software decode" in m for m in messages)
 
 
@@ -114,10 +174,35 @@ async def test_tracks_subtitles_chapters_and_crop(media: MediaFactory, ffmpeg: s
     clip = tmp_path / "in" / "film.mkv"
     clip.parent.mkdir()
     # 5.1 audio, an SRT subtitle and 3 chapters, letterboxed 2.35:1 in 640x360.
-    base = media.clip(width=640, height=272, duration=3, fps=24, audio="5.1", subtitles=True, chapters=3, gop=24)
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(base), "-map", "0", "-vf", "pad=640:360:0:44:black",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", "-c:a", "copy", "-c:s", "copy", str(clip)],
-                   check=True)
+    base = media.clip(
+        width=640, height=272, duration=3, fps=24, audio="5.1", subtitles=True, chapters=3, gop=24
+    )
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(base),
+            "-map",
+            "0",
+            "-vf",
+            "pad=640:360:0:44:black",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "24",
+            "-c:a",
+            "copy",
+            "-c:s",
+            "copy",
+            str(clip),
+        ],
+        check=True,
+    )
     (ok,), events = await encode(make_config(tmp_path), clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
     out = await probe(tmp_path / "out" / "film.mkv", ffmpeg)
@@ -125,53 +210,93 @@ async def test_tracks_subtitles_chapters_and_crop(media: MediaFactory, ffmpeg: s
     assert out.audio[0].codec == "Opus" and out.audio[0].channels == 6 and out.audio[0].language == "eng"
     assert out.subtitles == 1 and out.subtitle_tracks[0].language == "eng"
     assert out.chapters == 3
-    audio_kbps = next(t for t in MediaInfo.parse(str(tmp_path / "out" / "film.mkv")).tracks
-                      if t.track_type == "Audio").bit_rate
+    audio_kbps = next(
+        t for t in MediaInfo.parse(str(tmp_path / "out" / "film.mkv")).tracks if t.track_type == "Audio"
+    ).bit_rate
     assert audio_kbps is None or 200_000 <= int(audio_kbps) <= 300_000  # 256k for 5.1
 
 
 async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
     clip = tmp_path / "in" / "silent.mkv"
     clip.parent.mkdir()
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=4",
-                    "-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=24",
-                    "-filter_complex", "[1:v]trim=duration=4,setpts=PTS-STARTPTS[m];[0:v][m]concat=n=2:v=1[v]",
-                    "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", str(clip)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=24:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=320x180:rate=24",
+            "-filter_complex",
+            "[1:v]trim=duration=4,setpts=PTS-STARTPTS[m];[0:v][m]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "24",
+            str(clip),
+        ],
+        check=True,
+    )
     config = make_config(tmp_path, "processing.min_segment=1.5", "processing.max_segment=4")
     (ok,), events = await encode(config, clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
-    segments = of(events, E.ENCODING_STARTED)[0].data["segments"]
-    assert len(segments) >= 2 and sum(s["frames"] for s in segments) == 192
-    assert 4.0 in [s["start"] for s in segments]
+    segments = of(events, E.ENCODING_STARTED)[0].data.segments
+    assert len(segments) >= 2 and sum(s.frames or 0 for s in segments) == 192
+    assert 4.0 in [s.start for s in segments]
     out = await probe(tmp_path / "out" / "silent.mkv", ffmpeg)
     assert out.audio == [] and out.frame_count == 192
 
 
-async def test_killed_segment_is_retried_and_recorded(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+async def test_killed_segment_is_retried_and_recorded(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
     clip = media.clip(width=320, height=180, duration=6, fps=24, audio="stereo", gop=24)
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["seg-0001.mkv", "libsvtav1"], times=1, after=0.2)
-    config = make_config(tmp_path, 'processing.segmentation="fixed"', "processing.chunk_size=2",
-                         "processing.min_segment=1", f'tools.ffmpeg="{wrapper}"')
+    config = make_config(
+        tmp_path,
+        'processing.segmentation="fixed"',
+        "processing.chunk_size=2",
+        "processing.min_segment=1",
+        f'tools.ffmpeg="{wrapper}"',
+    )
     (ok,), events = await encode(config, clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
     assert kill_count(tmp_path) == 1
-    errors = [e for e in of(events, E.ERROR_OCCURRED) if e.data.get("segment") == 1]
-    assert len(errors) == 1 and "retrying (attempt 2 of 3)" in errors[0].data["message"]
-    assert errors[0].data["stderr_tail"]
-    seg1 = next(e for e in of(events, E.SEGMENT_COMPLETE) if e.data["segment"] == 1)
-    assert seg1.data["attempts"] == 2 and "error" in seg1.data["history"][0]
+    errors = [e for e in of(events, E.ERROR_OCCURRED) if e.data.segment == 1]
+    assert len(errors) == 1 and "retrying (attempt 2 of 3)" in errors[0].data.message
+    assert errors[0].data.stderr_tail
+    seg1 = next(e for e in of(events, E.SEGMENT_COMPLETE) if e.data.segment == 1)
+    assert seg1.data.attempts == 2 and "error" in seg1.data.history[0]
     assert (tmp_path / "out" / f"{clip.stem}.mkv").exists()
 
 
-async def test_segment_failing_for_good_fails_the_job_cleanly(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+async def test_segment_failing_for_good_fails_the_job_cleanly(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
     clip = media.clip(width=320, height=180, duration=6, fps=24, audio=None, gop=24)
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["seg-0002.mkv", "libsvtav1"], times=99, after=0.1)
-    config = make_config(tmp_path, 'processing.segmentation="fixed"', "processing.chunk_size=2",
-                         "processing.min_segment=1", "search.max_retries=1", f'tools.ffmpeg="{wrapper}"')
+    config = make_config(
+        tmp_path,
+        'processing.segmentation="fixed"',
+        "processing.chunk_size=2",
+        "processing.min_segment=1",
+        "search.max_retries=1",
+        f'tools.ffmpeg="{wrapper}"',
+    )
     (ok,), events = await encode(config, clip)
     assert not ok
-    fatal = [e for e in of(events, E.ERROR_OCCURRED) if e.data.get("fatal")]
-    assert len(fatal) == 1 and str(clip) in fatal[0].data["message"]
+    fatal = [e for e in of(events, E.ERROR_OCCURRED) if e.data.fatal]
+    assert len(fatal) == 1 and str(clip) in fatal[0].data.message
     assert kill_count(tmp_path) == 2  # two attempts
     assert not (tmp_path / "out" / f"{clip.stem}.mkv").exists()
     assert list((tmp_path / "work" / "encoded").iterdir())  # a failed job keeps its files
@@ -184,7 +309,7 @@ async def test_existing_output_is_skipped_unless_overwrite(media: MediaFactory, 
     out.write_bytes(b"keep me")
     (ok,), events = await encode(make_config(tmp_path), src)
     assert ok and out.read_bytes() == b"keep me"
-    assert of(events, E.ENCODING_COMPLETE)[0].data["skipped"] is True
+    assert of(events, E.ENCODING_COMPLETE)[0].data.skipped is True
     (ok,), _ = await encode(make_config(tmp_path), src, overwrite=True)
     assert ok and out.stat().st_size > 1000
 
@@ -196,15 +321,31 @@ def test_encode_command_json_and_exit_codes(media: MediaFactory, tmp_path: Path)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in films.iterdir()}
     env = dict(os.environ)
     result = subprocess.run(
-        [sys.executable, "-m", "drapto_tui", "encode", str(films), "--json", "-o", str(tmp_path / "out"),
-         "--set", f'processing.temp_dir="{tmp_path / "work"}"', *[a for kv in FAST for a in ("--set", kv)]],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "drapto_tui",
+            "encode",
+            str(films),
+            "--json",
+            "-o",
+            str(tmp_path / "out"),
+            "--set",
+            f'processing.temp_dir="{tmp_path / "work"}"',
+            *[a for kv in FAST for a in ("--set", kv)],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 1  # one job failed, the other finished
     events = [Event.from_json(line) for line in result.stdout.splitlines()]  # every stdout line is an event
     done = [e for e in events if e.event == E.ENCODING_COMPLETE]
     assert len(done) == 1 and done[0].file == str(films / "good.mkv")
-    fatal = [e for e in events if e.event == E.ERROR_OCCURRED and e.data.get("fatal")]
-    assert len(fatal) == 1 and "bad.mkv: not a media file" in fatal[0].data["message"]
+    fatal = [e for e in events if e.event == E.ERROR_OCCURRED and e.data.fatal]
+    assert len(fatal) == 1 and "bad.mkv: not a media file" in fatal[0].data.message
     assert (tmp_path / "out" / "good.mkv").exists() and not (tmp_path / "out" / "bad.mkv").exists()
-    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in films.iterdir()} == before  # sources untouched
+    assert {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in films.iterdir()
+    } == before  # sources untouched

@@ -1,20 +1,36 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from drapto_tui.engine.bus import EventBus, read_jsonl
-from drapto_tui.model.events import COALESCABLE, Event, ProcessingEvents, ProcessingStatus, make_event
+from drapto_tui.model.events import (
+    COALESCABLE,
+    EVENT_SCHEMA,
+    EVENT_TYPES,
+    Event,
+    ProcessingEvents,
+    ProcessingStatus,
+    SegmentCompleteEvent,
+    make_event,
+)
 
 E = ProcessingEvents
 
 
 def test_seed_members_exact() -> None:
     seed = {
-        "FILE_DISCOVERED": "file_discovered", "ANALYSIS_STARTED": "analysis_started",
-        "ANALYSIS_COMPLETE": "analysis_complete", "ENCODING_STARTED": "encoding_started",
-        "SEGMENT_COMPLETE": "segment_complete", "ENCODING_COMPLETE": "encoding_complete",
+        "FILE_DISCOVERED": "file_discovered",
+        "ANALYSIS_STARTED": "analysis_started",
+        "ANALYSIS_COMPLETE": "analysis_complete",
+        "ENCODING_STARTED": "encoding_started",
+        "SEGMENT_COMPLETE": "segment_complete",
+        "ENCODING_COMPLETE": "encoding_complete",
         "ERROR_OCCURRED": "error_occurred",
     }
     for name, value in seed.items():
@@ -23,12 +39,58 @@ def test_seed_members_exact() -> None:
 
 
 def test_payload_shape_and_json_round_trip() -> None:
-    ev = make_event(E.SEGMENT_COMPLETE, job_id="j1", file="/x/a b.mkv", status=ProcessingStatus.RUNNING,
-                    segment=3, crf=27.25, vmaf_measured=93.4)
-    data = ev.model_dump(mode="json")
-    assert set(data) == {"event", "timestamp", "file", "data", "status", "job_id"}
-    assert data["event"] == "segment_complete" and data["status"] == "running"
-    assert Event.from_json(ev.to_json()) == ev
+    ev = make_event(
+        E.SEGMENT_COMPLETE,
+        job_id="j1",
+        file="/x/a b.mkv",
+        status=ProcessingStatus.RUNNING,
+        segment=3,
+        start=6.0,
+        end=8.0,
+        crf=27.25,
+        vmaf_measured=93.4,
+        bytes=1234,
+        bitrate=4936.0,
+        encode_seconds=1.5,
+        fps=32.0,
+    )
+    data = json.loads(ev.to_json())
+    # The seed's envelope, unchanged for JSONL readers, plus the job and the format's version.
+    assert set(data) == {"event", "timestamp", "file", "data", "status", "job_id", "schema"}
+    assert (
+        data["event"] == "segment_complete" and data["status"] == "running" and data["schema"] == EVENT_SCHEMA
+    )
+    # Only the fields the emitter gave are written (vmaf_predicted was not given).
+    assert set(data["data"]) == {
+        "segment",
+        "start",
+        "end",
+        "crf",
+        "vmaf_measured",
+        "bytes",
+        "bitrate",
+        "encode_seconds",
+        "fps",
+    }
+    back = Event.from_json(ev.to_json())
+    assert back == ev and isinstance(back, SegmentCompleteEvent) and back.data.crf == 27.25
+
+
+def test_every_kind_has_a_payload_model_and_unknown_fields_fail() -> None:
+    assert set(EVENT_TYPES) == set(ProcessingEvents)
+    with pytest.raises(ValidationError, match="progres"):
+        make_event(E.SEGMENT_PROGRESS, job_id="j", segment=1, progres=0.5)  # a misspelt key fails loudly
+    with pytest.raises(ValidationError):
+        make_event(E.SEGMENT_PROGRESS, job_id="j", segment="three", progress=0.5)
+
+
+def test_a_line_from_before_the_schema_field_still_reads() -> None:
+    old = (
+        '{"event":"job_updated","timestamp":"2026-11-01T10:00:00Z","file":"/f.mkv",'
+        '"data":{"priority":2},"status":null,"job_id":"j1"}'
+    )
+    ev = Event.from_json(old)
+    assert ev.data.given("priority") and not ev.data.given("held") and ev.data.priority == 2
 
 
 async def test_fan_out_to_many_subscribers() -> None:
@@ -38,7 +100,7 @@ async def test_fan_out_to_many_subscribers() -> None:
         bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=i)
     for sub in subs:
         got = [await sub.get() for _ in range(10)]
-        assert [e.data["segment"] for e in got] == list(range(10))
+        assert [e.data.segment for e in got] == list(range(10))
 
 
 async def test_progress_is_coalesced_lifecycle_never_dropped() -> None:
@@ -50,11 +112,11 @@ async def test_progress_is_coalesced_lifecycle_never_dropped() -> None:
             bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=i // 100)
     got = sub.drain()
     lifecycle = [e for e in got if e.event == E.SEGMENT_COMPLETE]
-    assert [e.data["segment"] for e in lifecycle] == list(range(10))
+    assert [e.data.segment for e in lifecycle] == list(range(10))
     progress = [e for e in got if e.event == E.SEGMENT_PROGRESS]
     # One pending progress event per run between lifecycle events, each the newest of its run.
     assert len(progress) == 10
-    assert [round(e.data["progress"] * 1000) for e in progress] == [99 + 100 * k for k in range(10)]
+    assert [round(e.data.progress * 1000) for e in progress] == [99 + 100 * k for k in range(10)]
     assert sub.coalesced == 990 and sub.dropped == 0
 
 
@@ -64,7 +126,7 @@ async def test_no_progress_overtakes_a_later_lifecycle_event() -> None:
     bus.emit(E.ENCODING_PROGRESS, job_id="j", progress=0.5)
     bus.emit(E.ERROR_OCCURRED, job_id="j", message="retrying")
     bus.emit(E.ENCODING_PROGRESS, job_id="j", progress=0.1)
-    kinds = [(e.event, e.data.get("progress")) for e in sub.drain()]
+    kinds = [(e.event, getattr(e.data, "progress", None)) for e in sub.drain()]
     assert kinds == [(E.ENCODING_PROGRESS, 0.5), (E.ERROR_OCCURRED, None), (E.ENCODING_PROGRESS, 0.1)]
 
 
@@ -76,7 +138,7 @@ async def test_full_queue_sheds_progress_not_lifecycle() -> None:
     for seg in range(20):
         bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=seg)
     got = sub.drain()
-    assert [e.data["segment"] for e in got if e.event == E.SEGMENT_COMPLETE] == list(range(20))
+    assert [e.data.segment for e in got if e.event == E.SEGMENT_COMPLETE] == list(range(20))
     assert sub.dropped > 0
 
 
@@ -88,8 +150,8 @@ async def test_slow_subscriber_does_not_block_publisher_or_others() -> None:
 
     async def consume_fast() -> None:
         async for ev in fast:
-            received.append(ev.data["n"])
-            if ev.data["n"] == 499:
+            received.append(ev.data.segment)
+            if ev.data.segment == 499:
                 return
 
     async def consume_slow() -> None:
@@ -99,7 +161,7 @@ async def test_slow_subscriber_does_not_block_publisher_or_others() -> None:
     fast_task = asyncio.create_task(consume_fast())
     slow_task = asyncio.create_task(consume_slow())
     for n in range(500):
-        bus.emit(E.SEGMENT_COMPLETE, job_id="j", n=n)  # returns at once whatever the subscribers do
+        bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=n)  # returns at once whatever the subscribers do
     await asyncio.wait_for(fast_task, 2)
     assert received == list(range(500))
     assert len(slow) >= 498  # still queued for the slow one, nothing lost
@@ -109,7 +171,7 @@ async def test_slow_subscriber_does_not_block_publisher_or_others() -> None:
 async def test_kind_filter_and_close() -> None:
     bus = EventBus()
     errors = bus.subscribe(kinds=[E.ERROR_OCCURRED])
-    bus.emit(E.FILE_DISCOVERED, file="a")
+    bus.emit(E.FILE_DISCOVERED, file="a", size=1)
     bus.emit(E.ERROR_OCCURRED, message="bad")
     assert [e.event for e in errors.drain()] == [E.ERROR_OCCURRED]
     errors.close()
@@ -122,7 +184,7 @@ async def test_publish_from_another_thread_wakes_the_loop() -> None:
     sub = bus.subscribe()
     waiter = asyncio.create_task(sub.get())
     await asyncio.sleep(0)
-    threading.Thread(target=lambda: bus.emit(E.FILE_DISCOVERED, file="t")).start()
+    threading.Thread(target=lambda: bus.emit(E.FILE_DISCOVERED, file="t", size=1)).start()
     ev = await asyncio.wait_for(waiter, 2)
     assert ev.file == "t"
 
@@ -133,7 +195,7 @@ def test_every_event_is_appended_to_jsonl(tmp_path: Path) -> None:
     bus.subscribe(maxsize=1)  # a lagging subscriber must not thin out the log
     for i in range(100):
         bus.emit(E.SEGMENT_PROGRESS, job_id="j", segment=0, progress=i / 100)
-    bus.emit(E.ENCODING_COMPLETE, job_id="j")
+    bus.emit(E.ENCODING_COMPLETE, job_id="j", output="/out/j.mkv")
     # Lifecycle events are flushed at once: readable before close.
     events = list(read_jsonl(log))
     assert len(events) == 101 and events[-1].event == E.ENCODING_COMPLETE

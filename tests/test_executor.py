@@ -18,17 +18,36 @@ from drapto_tui.model.segment import SearchSettings, Segment, SegmentOutcome, Se
 
 
 def spec(job_id: str, index: int) -> SegmentSpec:
-    return SegmentSpec(job_id=job_id, source=f"/films/{job_id}.mkv", resolution_class="sd", ffmpeg="ffmpeg",
-                       segment=Segment(index=index, start=index * 2.0, end=index * 2.0 + 2, frames=48, path="-"),
-                       video=VideoSettings(preset=12, crf=0), search=SearchSettings(), out_width=64,
-                       out_height=64, probe_identity=f"{job_id}|{index}", scratch="/nonexistent")
+    return SegmentSpec(
+        job_id=job_id,
+        source=f"/films/{job_id}.mkv",
+        resolution_class="sd",
+        ffmpeg="ffmpeg",
+        segment=Segment(index=index, start=index * 2.0, end=index * 2.0 + 2, frames=48, path="-"),
+        video=VideoSettings(preset=12, crf=0),
+        search=SearchSettings(),
+        out_width=64,
+        out_height=64,
+        probe_identity=f"{job_id}|{index}",
+        scratch="/nonexistent",
+    )
 
 
-def runner(work):  # noqa: ANN001, ANN201 - the segment runner, replaced by `work(job_id, index)` at the seam
-    async def run(spec: SegmentSpec, workdir, report) -> SegmentOutcome:  # noqa: ANN001
+def runner(work):
+    async def run(spec: SegmentSpec, workdir, report) -> SegmentOutcome:
         await work(spec.job_id, spec.segment.index)
-        return SegmentOutcome(job_id=spec.job_id, segment=spec.segment.index, crf=30, vmaf_predicted=93,
-                              vmaf_measured=93, bytes=1, encode_seconds=0, fps=0, attempts=1, encoded="-")
+        return SegmentOutcome(
+            job_id=spec.job_id,
+            segment=spec.segment.index,
+            crf=30,
+            vmaf_predicted=93,
+            vmaf_measured=93,
+            bytes=1,
+            encode_seconds=0,
+            fps=0,
+            attempts=1,
+            encoded="-",
+        )
 
     return run
 
@@ -43,7 +62,9 @@ class World:
         return (self.rank[job_id],)
 
 
-async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[str, int, int]], seed: int) -> None:
+async def scenario(
+    jobs: int, segments: list[int], slots: int, ops: list[tuple[str, int, int]], seed: int
+) -> None:
     rng = random.Random(seed)
     world = World(jobs)
     executor = LocalExecutor(slots, order=world.order, runner=runner(lambda job_id, seg: work(job_id, seg)))
@@ -67,8 +88,9 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
     async def submit_job(j: int) -> None:
         job_id = f"job{j}"
         # Jobs queue their segments in any order relative to each other (a shorter later job, a resume).
-        tasks[job_id] = [asyncio.create_task(executor.submit(spec(job_id, s), lambda r: None))
-                         for s in range(segments[j])]
+        tasks[job_id] = [
+            asyncio.create_task(executor.submit(spec(job_id, s), lambda r: None)) for s in range(segments[j])
+        ]
 
     order = list(range(jobs))
     rng.shuffle(order)
@@ -97,7 +119,7 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
     for j in range(jobs):
         executor.resume_job(f"job{j}")
     everything = [t for ts in tasks.values() for t in ts]
-    done, pending = await asyncio.wait(everything, timeout=5)
+    _done, pending = await asyncio.wait(everything, timeout=5)
     assert not pending, f"{len(pending)} segment(s) never started: the executor hangs"
     for job_id, job_tasks in tasks.items():
         for task in job_tasks:
@@ -117,14 +139,21 @@ async def scenario(jobs: int, segments: list[int], slots: int, ops: list[tuple[s
                 assert count == 1, (job_id, s, count)
 
 
-OPS = st.lists(st.tuples(st.sampled_from(["reorder", "pause", "resume", "cancel", "cancel_job", "wait"]),
-                         st.integers(0, 7), st.integers(-3, 9)), max_size=30)
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["reorder", "pause", "resume", "cancel", "cancel_job", "wait"]),
+        st.integers(0, 7),
+        st.integers(-3, 9),
+    ),
+    max_size=30,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(jobs=st.integers(1, 6), data=st.data(), slots=st.integers(1, 4), ops=OPS, seed=st.integers(0, 2**16))
-def test_every_segment_runs_exactly_once(jobs: int, data: st.DataObject, slots: int,
-                                         ops: list[tuple[str, int, int]], seed: int) -> None:
+def test_every_segment_runs_exactly_once(
+    jobs: int, data: st.DataObject, slots: int, ops: list[tuple[str, int, int]], seed: int
+) -> None:
     segments = data.draw(st.lists(st.integers(1, 12), min_size=jobs, max_size=jobs))
     asyncio.run(scenario(jobs, segments, slots, ops, seed))
 
@@ -167,6 +196,6 @@ def test_best_job_first_when_a_slot_frees(slots: int) -> None:
         await asyncio.wait_for(asyncio.gather(*tasks), 2)
         # The first `slots` went to a (nothing else waited); every later slot went to b until b was drained.
         assert started[:slots] == ["a"] * slots
-        assert started[slots:slots + 4] == ["b"] * 4
+        assert started[slots : slots + 4] == ["b"] * 4
 
     asyncio.run(run())

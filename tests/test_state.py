@@ -15,22 +15,54 @@ from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
 from drapto_tui.model.events import ProcessingEvents as E
 from drapto_tui.model.events import ProcessingStatus, make_event
+from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.state import ProcessingStage, SegmentStatus
 
 
 def _run_job(mgr: StateManager, job: str = "j1", segments: int = 4, done: int = 2) -> None:
     mgr.update_state(make_event(E.JOB_QUEUED, job_id=job, file="/films/a.mkv", output="/out/a.mkv"))
     mgr.update_state(make_event(E.ANALYSIS_STARTED, job_id=job, file="/films/a.mkv"))
-    mgr.update_state(make_event(E.ANALYSIS_COMPLETE, job_id=job, file="/films/a.mkv",
-                                media={"width": 1280}, encoding_path="chunked"))
-    mgr.update_state(make_event(E.ENCODING_STARTED, job_id=job, segments=[
-        {"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(segments)]))
+    mgr.update_state(
+        make_event(
+            E.ANALYSIS_COMPLETE,
+            job_id=job,
+            file="/films/a.mkv",
+            media=MediaProbe(
+                path="/films/a.mkv", size=10**9, duration=40.0, fps=24.0, width=1280, height=720
+            ),
+            encoding_path="chunked",
+        )
+    )
+    mgr.update_state(
+        make_event(
+            E.ENCODING_STARTED,
+            job_id=job,
+            path="chunked",
+            segments=[
+                {"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(segments)
+            ],
+        )
+    )
     for i in range(done):
-        mgr.update_state(make_event(E.SEGMENT_STARTED, job_id=job, segment=i, attempt=1))
-        mgr.update_state(make_event(E.SEARCH_STEP, job_id=job, segment=i, crf=30.0, score=92.1, bytes=1000))
-        mgr.update_state(make_event(E.SEARCH_STEP, job_id=job, segment=i, crf=27.5, score=93.4, bytes=1300))
-        mgr.update_state(make_event(E.SEGMENT_COMPLETE, job_id=job, segment=i, crf=27.5, vmaf_predicted=93.4,
-                                    vmaf_measured=93.2, bytes=1300, attempts=1))
+        mgr.update_state(make_event(E.SEGMENT_STARTED, job_id=job, segment=i, phase="searching", attempt=1))
+        mgr.update_state(
+            make_event(E.SEARCH_STEP, job_id=job, segment=i, attempt=1, crf=30.0, score=92.1, bytes=1000)
+        )
+        mgr.update_state(
+            make_event(E.SEARCH_STEP, job_id=job, segment=i, attempt=1, crf=27.5, score=93.4, bytes=1300)
+        )
+        mgr.update_state(
+            make_event(
+                E.SEGMENT_COMPLETE,
+                job_id=job,
+                segment=i,
+                crf=27.5,
+                vmaf_predicted=93.4,
+                vmaf_measured=93.2,
+                bytes=1300,
+                attempts=1,
+            )
+        )
 
 
 def test_fold_lifecycle_into_state() -> None:
@@ -45,8 +77,16 @@ def test_fold_lifecycle_into_state() -> None:
     assert job.progress == pytest.approx(0.5)
     mgr.update_state(make_event(E.SEGMENT_PROGRESS, job_id="j1", segment=2, progress=0.5))
     assert job.progress == pytest.approx(0.625)
-    mgr.update_state(make_event(E.ERROR_OCCURRED, job_id="j1", segment=3, message="ffmpeg died",
-                                stderr_tail=["x"], segment_failed=True))
+    mgr.update_state(
+        make_event(
+            E.ERROR_OCCURRED,
+            job_id="j1",
+            segment=3,
+            message="ffmpeg died",
+            stderr_tail=["x"],
+            segment_failed=True,
+        )
+    )
     assert job.segments[3].status == SegmentStatus.FAILED and job.status == ProcessingStatus.RUNNING
     mgr.update_state(make_event(E.ERROR_OCCURRED, job_id="j1", message="gave up", fatal=True))
     assert job.status == ProcessingStatus.FAILED and len(job.errors) == 2
@@ -79,6 +119,7 @@ def test_lifecycle_events_are_durable_at_once_progress_is_throttled(tmp_path: Pa
     mgr.update_state(make_event(E.SEGMENT_PROGRESS, job_id="j1", segment=1, progress=0.7))
     # Read with a second connection, as a relaunch after kill -9 would (no close, no final save).
     import sqlite3
+
     db = sqlite3.connect(tmp_path / "state.sqlite3")
     rows = dict(db.execute("SELECT idx, data FROM segments WHERE job_id='j1'").fetchall())
     assert '"status":"done"' in rows[0]
@@ -123,7 +164,7 @@ WRITER = textwrap.dedent(
     mgr = StateManager(StateStore(Path(sys.argv[1])))
     n = 0
     segs = [{"index": i, "start": i, "end": i + 1} for i in range(200)]
-    mgr.update_state(make_event(E.ENCODING_STARTED, job_id="j", file="f", segments=segs))
+    mgr.update_state(make_event(E.ENCODING_STARTED, job_id="j", file="f", path="chunked", segments=segs))
     print("ready", flush=True)
     while True:
         n += 1
@@ -141,7 +182,9 @@ WRITER = textwrap.dedent(
 def test_kill_9_mid_checkpoint_leaves_a_consistent_checkpoint(tmp_path: Path) -> None:
     """Each checkpoint writes the job and its 200 segments; SIGKILL lands mid-write, reads stay consistent."""
     for round_ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(0.15 + 0.07 * round_)
         proc.send_signal(signal.SIGKILL)

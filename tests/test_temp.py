@@ -11,7 +11,13 @@ from drapto_tui.errors import DraptoError
 
 def test_layout_and_job_dirs(config: DraptoConfig) -> None:
     tm = WorkDirs(config)
-    assert sorted(p.name for p in tm.base_dir.iterdir()) == ["encoded", "logs", "segments", "state", "working"]
+    assert sorted(p.name for p in tm.base_dir.iterdir()) == [
+        "encoded",
+        "logs",
+        "segments",
+        "state",
+        "working",
+    ]
     dirs = tm.job_dirs("job1")
     assert all(p.is_dir() and p.name == "job1" for p in dirs.all())
 
@@ -32,8 +38,11 @@ def test_finished_job_removed_failed_job_kept(config: DraptoConfig) -> None:
 
 
 def test_keep_temp_keeps_finished_jobs(tmp_path: Path) -> None:
-    cfg = load_config(env={}, use_default_file=False,
-                      overrides=[f'processing.temp_dir="{tmp_path}"', "processing.keep_temp=true"])
+    cfg = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path}"', "processing.keep_temp=true"],
+    )
     tm = WorkDirs(cfg)
     dirs = tm.job_dirs("ok")
     tm.finish_job("ok", success=True)

@@ -19,17 +19,28 @@ from tests.media_helpers import MediaFactory
 from tests.procs import encoder_pids, live_states
 
 E = ProcessingEvents
-BASE = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",
-        'processing.segmentation="fixed"', "processing.chunk_size=2", "processing.min_segment=1",
-        "search.samples=1", "search.sample_duration=1"]
+BASE = [
+    "encoding.preset=12",
+    "search.n_subsample=2",
+    "resources.temp_free_floor=0",
+    "resources.memory_floor=0",
+    'processing.segmentation="fixed"',
+    "processing.chunk_size=2",
+    "processing.min_segment=1",
+    "search.samples=1",
+    "search.sample_duration=1",
+]
 
 
 def cfg(tmp: Path, *extra: str) -> DraptoConfig:
-    return load_config(env={}, use_default_file=False, overrides=[
-        f'processing.temp_dir="{tmp / "work"}"', f'output.dir="{tmp / "out"}"', *BASE, *extra])
+    return load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp / "work"}"', f'output.dir="{tmp / "out"}"', *BASE, *extra],
+    )
 
 
-async def wait_for(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
+async def wait_for(predicate, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "timed out"
@@ -38,8 +49,10 @@ async def wait_for(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def clips(media: MediaFactory) -> list[Path]:
-    return [media.clip(width=320, height=180, duration=d, fps=24, audio=None, gop=24, source=s)
-            for d, s in ((8, "testsrc2"), (4, "smptehdbars"), (4, "testsrc"))]
+    return [
+        media.clip(width=320, height=180, duration=d, fps=24, audio=None, gop=24, source=s)
+        for d, s in ((8, "testsrc2"), (4, "smptehdbars"), (4, "testsrc"))
+    ]
 
 
 def test_queue_order_priority_hold_persist(tmp_path: Path, clips: list[Path]) -> None:
@@ -97,7 +110,9 @@ async def test_pause_really_stops_ffmpeg_and_job_finishes(tmp_path: Path, clips:
         assert states == {psutil.STATUS_STOPPED}  # 'T'
         frozen = dict(s.state.jobs[job].segments)
         await asyncio.sleep(0.5)
-        assert {i: x.status for i, x in s.state.jobs[job].segments.items()} == {i: x.status for i, x in frozen.items()}
+        assert {i: x.status for i, x in s.state.jobs[job].segments.items()} == {
+            i: x.status for i, x in frozen.items()
+        }
         pool.resume_job(job)
         assert s.state.jobs[job].status == ProcessingStatus.RUNNING
         await asyncio.wait_for(pool.run_until_idle(), 120)
@@ -116,7 +131,9 @@ async def test_cancel_running_job_ends_its_ffmpeg_and_cleans_up(tmp_path: Path, 
         pids = pool.job_pids(job)
         await pool.cancel_job(job)
         assert s.state.jobs[job].status == ProcessingStatus.CANCELLED
-        assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+        assert not any(
+            psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+        )
         assert not (s.workdirs.paths["encoded"] / job).exists()
         await asyncio.wait_for(pool.run_until_idle(), 120)  # the queue goes on
         assert s.state.jobs[other].status == ProcessingStatus.COMPLETED
@@ -162,7 +179,7 @@ async def test_retry_only_the_failed_segment(tmp_path: Path, clips: list[Path], 
         pool.poke()
         await asyncio.wait_for(pool.run_until_idle(), 120)
         assert s.state.jobs[job].status == ProcessingStatus.COMPLETED
-        rerun = {e.data["segment"] for e in sub.drain() if e.event == E.SEGMENT_COMPLETE}
+        rerun = {e.data.segment for e in sub.drain() if e.event == E.SEGMENT_COMPLETE}
         assert 2 in rerun and not rerun & done_before  # finished segments were not encoded again
         assert (tmp_path / "out" / "a.mkv").exists()
         await pool.stop()
@@ -181,7 +198,7 @@ async def test_admission_holds_work_back_under_a_low_memory_floor(tmp_path: Path
         await asyncio.sleep(2.0)
         assert pool.executor.busy == 0
         assert all(x.status == SegmentStatus.QUEUED for x in s.state.jobs[job].segments.values())
-        waits = [e.data["message"] for e in errors.drain()]
+        waits = [e.data.message for e in errors.drain()]
         assert waits and waits[0].startswith("waiting for memory") and "resources.memory_floor" in waits[0]
         pool.admission.memory_floor = 0  # memory frees up: the work goes on, nothing was killed
         pool.poke()

@@ -12,7 +12,6 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +24,18 @@ from drapto_tui.engine.bus import Subscription
 from drapto_tui.engine.engine import Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.engine.fold import StateManager
-from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import (
+    AnalysisStarted,
+    EncodingComplete,
+    EncodingStarted,
+    ErrorOccurred,
+    Event,
+    ProcessingStatus,
+    SegmentComplete,
+    SegmentProgress,
+    SegmentStarted,
+    StageStarted,
+)
 
 
 class TerminalReport:
@@ -37,15 +47,22 @@ class TerminalReport:
         self.console = Console()
         self.etas = EtaTracker()
         self.progress = Progress(
-            TextColumn("{task.description}"), TextColumn("{task.fields[stage]}"), BarColumn(bar_width=20),
-            TaskProgressColumn(), TextColumn("{task.fields[segments]}"), TextColumn("{task.fields[fps]}"),
-            TextColumn("{task.fields[eta]}"), console=self.console, transient=True, refresh_per_second=4,
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[stage]}"),
+            BarColumn(bar_width=20),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[segments]}"),
+            TextColumn("{task.fields[fps]}"),
+            TextColumn("{task.fields[eta]}"),
+            console=self.console,
+            transient=True,
+            refresh_per_second=4,
         )
         self.bars: dict[str, TaskID] = {}
         self.names: dict[str, str] = {}
         self.stages: dict[str, str] = {}
         self.fps: dict[str, dict[int, float]] = {}
-        self.summaries: list[dict[str, Any]] = []
+        self.finished: list[tuple[str, EncodingComplete | str]] = []  # a summary, or why the film failed
 
     def start(self) -> None:
         self.progress.start()
@@ -58,35 +75,34 @@ class TerminalReport:
             return
         job_id = event.job_id
         name = self.names.setdefault(job_id, Path(event.file or "?").name)
-        kind = event.event
         data = event.data
-        if kind == ProcessingEvents.ANALYSIS_STARTED:
+        if isinstance(data, AnalysisStarted):
             self.stages[job_id] = "analysing"
-        elif kind == ProcessingEvents.STAGE_STARTED:
-            self.stages[job_id] = data.get("step") or data.get("stage", self.stages.get(job_id, ""))
-            if data.get("note"):
-                self.console.print(f"[dim]{name}: {data['note']}[/dim]", highlight=False)
-        elif kind == ProcessingEvents.ENCODING_STARTED:
+        elif isinstance(data, StageStarted):
+            self.stages[job_id] = data.step or data.stage
+            if data.note:
+                self.console.print(f"[dim]{name}: {escape(data.note)}[/dim]", highlight=False)
+        elif isinstance(data, EncodingStarted):
             self.stages[job_id] = "encoding"
-        elif kind == ProcessingEvents.SEGMENT_STARTED:
-            self.stages[job_id] = f"{data.get('phase', 'encoding')} (attempt {data.get('attempt', 1)})"
-        elif kind == ProcessingEvents.SEGMENT_PROGRESS:
-            self.fps.setdefault(job_id, {})[data.get("segment", 0)] = data.get("fps") or 0.0
-        elif kind == ProcessingEvents.SEGMENT_COMPLETE:
-            self.fps.get(job_id, {}).pop(data.get("segment", 0), None)
-        elif kind == ProcessingEvents.ERROR_OCCURRED:
-            style = "bold red" if data.get("fatal") else "yellow"
-            self.console.print(f"[{style}]{name}: {escape(str(data.get('message', 'error')))}[/{style}]",
-                               highlight=False)
-            if data.get("fatal"):
+        elif isinstance(data, SegmentStarted):
+            self.stages[job_id] = f"{data.phase} (attempt {data.attempt})"
+        elif isinstance(data, SegmentProgress):
+            self.fps.setdefault(job_id, {})[data.segment] = data.fps
+        elif isinstance(data, SegmentComplete):
+            self.fps.get(job_id, {}).pop(data.segment, None)
+        elif isinstance(data, ErrorOccurred):
+            style = "bold red" if data.fatal else "yellow"
+            self.console.print(f"[{style}]{name}: {escape(data.message)}[/{style}]", highlight=False)
+            if data.fatal:
                 self.stages[job_id] = "failed"
-                self.summaries.append({"file": name, "failed": data.get("message")})
-        elif kind == ProcessingEvents.ENCODING_COMPLETE:
-            self.stages[job_id] = "skipped" if data.get("skipped") else "done"
-            self.summaries.append({"file": name, **data})
-            if data.get("skipped"):
-                self.console.print(f"[yellow]{name}: skipped — {escape(str(data.get('reason')))}[/yellow]",
-                                   highlight=False)
+                self.finished.append((name, data.message))
+        elif isinstance(data, EncodingComplete):
+            self.stages[job_id] = "skipped" if data.skipped else "done"
+            self.finished.append((name, data))
+            if data.skipped:
+                self.console.print(
+                    f"[yellow]{name}: skipped — {escape(data.reason or '')}[/yellow]", highlight=False
+                )
         self._refresh(job_id)
 
     def _refresh(self, job_id: str) -> None:
@@ -105,42 +121,47 @@ class TerminalReport:
         eta = self.etas.eta(job)
         left = f"ETA {fmt_eta(eta)}" if eta is not None else ""
         if bar is None:
-            bar = self.bars[job_id] = self.progress.add_task(self.names[job_id], total=1.0, stage="",
-                                                             segments="", fps="", eta="")
+            bar = self.bars[job_id] = self.progress.add_task(
+                self.names[job_id], total=1.0, stage="", segments="", fps="", eta=""
+            )
         self.progress.update(bar, completed=job.progress, stage=stage, segments=segments, fps=fps, eta=left)
 
     def print_summary(self) -> None:
         table = Table(title="drapto-tui summary", expand=False)
         for col in ("File", "Path", "Size in → out", "Time", "CRF", "VMAF min/mean/max"):
             table.add_column(col, overflow="fold")
-        for s in self.summaries:
-            if "failed" in s or s.get("skipped"):
-                table.add_row(s["file"], "[red]failed[/red]" if "failed" in s else "skipped", "", "", "", "")
+        for name, s in self.finished:
+            if isinstance(s, str) or s.skipped:
+                table.add_row(name, "[red]failed[/red]" if isinstance(s, str) else "skipped", "", "", "", "")
                 continue
             crf = ""
-            if s.get("crf_min") is not None:
-                crf = f"{s['crf_min']:g}" if s["crf_min"] == s["crf_max"] else f"{s['crf_min']:g}–{s['crf_max']:g}"
+            if s.crf_min is not None and s.crf_max is not None:
+                crf = f"{s.crf_min:g}" if s.crf_min == s.crf_max else f"{s.crf_min:g}–{s.crf_max:g}"
             vmaf = ""
-            if s.get("vmaf_min") is not None:
-                vmaf = f"{s['vmaf_min']:.2f} / {s['vmaf_file']:.2f} / {s['vmaf_max']:.2f}"
-            path = {"dolby_vision": "DV direct", "chunked": "chunked"}.get(s.get("encoding_path", ""), "")
-            table.add_row(
-                s["file"], path,
-                f"{human_size(s['input_bytes'])} → {human_size(s['output_bytes'])} (−{s['reduction_percent']:.0f}%)"
-                if s["reduction_percent"] >= 0 else
-                f"{human_size(s['input_bytes'])} → {human_size(s['output_bytes'])} (+{-s['reduction_percent']:.0f}%)",
-                f"{s['wall_seconds']:.1f}s {s['fps']:.0f}fps", crf, vmaf,
-            )
+            if s.vmaf_min is not None and s.vmaf_file is not None and s.vmaf_max is not None:
+                vmaf = f"{s.vmaf_min:.2f} / {s.vmaf_file:.2f} / {s.vmaf_max:.2f}"
+            path = {"dolby_vision": "DV direct", "chunked": "chunked"}.get(s.encoding_path or "", "")
+            size = f"{human_size(s.input_bytes or 0)} → {human_size(s.output_bytes or 0)}"
+            change = s.reduction_percent or 0.0
+            size += f" (−{change:.0f}%)" if change >= 0 else f" (+{-change:.0f}%)"
+            table.add_row(name, path, size, f"{s.wall_seconds or 0:.1f}s {s.fps or 0:.0f}fps", crf, vmaf)
         self.console.print(table)
 
 
-async def _pump(sub: Subscription, handle) -> None:  # noqa: ANN001
+async def _pump(sub: Subscription, handle) -> None:
     async for event in sub:
         handle(event)
 
 
-async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,
-                     resume: bool = False, interrupt: asyncio.Event | None = None) -> int:
+async def run_encode(
+    config: DraptoConfig,
+    paths: list[Path],
+    *,
+    as_json: bool,
+    overwrite: bool,
+    resume: bool = False,
+    interrupt: asyncio.Event | None = None,
+) -> int:
     interrupt = interrupt or asyncio.Event()
     async with Engine(config) as engine:
         await engine.pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
@@ -153,9 +174,9 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
         def to_stdout(event: Event) -> None:
             sys.stdout.write(event.to_json() + "\n")
             sys.stdout.flush()
-            if event.event == ProcessingEvents.ERROR_OCCURRED and event.data.get("fatal"):
+            if isinstance(event.data, ErrorOccurred) and event.data.fatal:
                 # A script reading only stderr (or a person watching it) still sees why a film failed.
-                print(f"drapto-tui: {event.data.get('message', 'error')}", file=sys.stderr, flush=True)
+                print(f"drapto-tui: {event.data.message}", file=sys.stderr, flush=True)
 
         handle = to_stdout if as_json else report.handle  # type: ignore[union-attr]
         out_sub = engine.bus.subscribe("headless-output")
@@ -185,19 +206,24 @@ async def run_encode(config: DraptoConfig, paths: list[Path], *, as_json: bool, 
         if interrupted:
             return 130
         ran = job_ids if not resume else set(engine.scheduler.results)
-        unfinished = [j for j in ran if engine.state.jobs.get(j) is None
-                      or engine.state.jobs[j].status != ProcessingStatus.COMPLETED]
+        unfinished = [
+            j
+            for j in ran
+            if engine.state.jobs.get(j) is None or engine.state.jobs[j].status != ProcessingStatus.COMPLETED
+        ]
         return 1 if unfinished else 0
 
 
-def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool,
-                   resume: bool = False) -> int:
+def encode_command(
+    config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool, resume: bool = False
+) -> int:
     """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the SSH link dropped) stop the encodes at once, checkpoint the
     queue and exit 130; the same command (or `encode --resume`) continues where it stopped."""
     loop = asyncio.new_event_loop()
     interrupt = asyncio.Event()
-    task = loop.create_task(run_encode(config, paths, as_json=as_json, overwrite=overwrite, resume=resume,
-                                       interrupt=interrupt))
+    task = loop.create_task(
+        run_encode(config, paths, as_json=as_json, overwrite=overwrite, resume=resume, interrupt=interrupt)
+    )
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, interrupt.set)
     try:
@@ -205,8 +231,11 @@ def encode_command(config: DraptoConfig, paths: list[Path], *, as_json: bool, ov
     finally:
         loop.close()
     if code == 130:
-        print("drapto-tui: interrupted; finished segments are kept — run the same command (or encode --resume)"
-              " to continue", file=sys.stderr)
+        print(
+            "drapto-tui: interrupted; finished segments are kept — run the same command (or encode --resume)"
+            " to continue",
+            file=sys.stderr,
+        )
     return code
 
 

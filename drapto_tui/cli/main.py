@@ -23,8 +23,14 @@ _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the XDG config dir's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value (repeatable), e.g. --set encoding.preset=8")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable), e.g. --set encoding.preset=8",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -33,7 +39,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
         epilog="Commands: encode PATH... | probe PATH... | config check FILE | config show."
-               " Run 'drapto-tui COMMAND -h' for more.",
+        " Run 'drapto-tui COMMAND -h' for more.",
     )
     app.add_argument("paths", nargs="*", type=Path, help="files or folders to queue")
     app.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
@@ -42,16 +48,22 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     app.add_argument("--version", action="version", version=f"drapto-tui {__version__}")
     _common(app)
 
-    probe = argparse.ArgumentParser(prog="drapto-tui probe", description="Describe media files as drapto-tui sees them.")
+    probe = argparse.ArgumentParser(
+        prog="drapto-tui probe", description="Describe media files as drapto-tui sees them."
+    )
     probe.add_argument("files", nargs="+", type=Path, metavar="PATH", help="files, or folders to search")
     probe.add_argument("--json", action="store_true", help="one JSON object per file (a list when several)")
     _common(probe)
 
-    encode = argparse.ArgumentParser(prog="drapto-tui encode",
-                                     description="Encode files or folders without the UI (same pipeline).")
+    encode = argparse.ArgumentParser(
+        prog="drapto-tui encode", description="Encode files or folders without the UI (same pipeline)."
+    )
     encode.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files, or folders to search")
-    encode.add_argument("--resume", action="store_true",
-                        help="also run every queued or interrupted job of the persisted queue")
+    encode.add_argument(
+        "--resume",
+        action="store_true",
+        help="also run every queued or interrupted job of the persisted queue",
+    )
     encode.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     encode.add_argument("--json", action="store_true", help="one JSON event per line on stdout, nothing else")
     encode.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -85,7 +97,7 @@ def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
         if arg.startswith("-"):
             continue
         if arg in COMMANDS:
-            return arg, list(argv[:i]) + list(argv[i + 1:])
+            return arg, list(argv[:i]) + list(argv[i + 1 :])
         break
     return "app", list(argv)
 
@@ -107,8 +119,10 @@ def cmd_config(args: argparse.Namespace) -> int:
         if issues:
             for issue in issues:
                 print(f"{args.file}: {issue}", file=sys.stderr)
-            print(f"{args.file}: {len(issues)} problem(s); fix them and run 'drapto-tui config check' again",
-                  file=sys.stderr)
+            print(
+                f"{args.file}: {len(issues)} problem(s); fix them and run 'drapto-tui config check' again",
+                file=sys.stderr,
+            )
             return 2
         print(f"{args.file}: ok")
         return 0
@@ -116,7 +130,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _probe_text(media) -> str:  # noqa: ANN001 - MediaProbe
+def _probe_text(media) -> str:
     from drapto_tui.config.units import human_size
 
     lines = [
@@ -132,17 +146,22 @@ def _probe_text(media) -> str:  # noqa: ANN001 - MediaProbe
     ]
     if media.mastering_display:
         md = media.mastering_display
-        lines.append(f"  mastering   {md.primaries or 'custom'}  {md.min_luminance}-{md.max_luminance} cd/m2"
-                     f"  MaxCLL {media.max_cll}  MaxFALL {media.max_fall}")
+        lines.append(
+            f"  mastering   {md.primaries or 'custom'}  {md.min_luminance}-{md.max_luminance} cd/m2"
+            f"  MaxCLL {media.max_cll}  MaxFALL {media.max_fall}"
+        )
     for a in media.audio:
-        lines.append(f"  audio {a.index}     {a.codec} {a.channels} ch ({a.layout or '-'}) {a.language or 'und'}"
-                     + (f" '{a.title}'" if a.title else "") + (" default" if a.default else ""))
+        lines.append(
+            f"  audio {a.index}     {a.codec} {a.channels} ch ({a.layout or '-'}) {a.language or 'und'}"
+            + (f" '{a.title}'" if a.title else "")
+            + (" default" if a.default else "")
+        )
     lines.append(f"  subtitles   {media.subtitles}   chapters {media.chapters}")
     lines.append(f"  class       {media.resolution_class.upper()}   path {media.encoding_path}")
     return "\n".join(lines)
 
 
-async def _probe_all(paths: list[Path], ffmpeg: str, input_cfg) -> list[object]:  # noqa: ANN001
+async def _probe_all(paths: list[Path], ffmpeg: str, input_cfg) -> list[object]:
     """Probe each file, and each film a folder holds (discovery rules); errors stay in line with the rest."""
     from drapto_tui.engine.discovery import discover
     from drapto_tui.media.probe import probe
@@ -220,8 +239,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
         done = len(job.done_segments())
         segs = f"{done}/{len(job.segments)} seg" if job.segments else ""
         prio = f" prio {job.priority:+d}" if job.priority else ""
-        print(f"{i:>3}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
-              f" {job.current_file}{prio}")
+        print(
+            f"{i:>3}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
+            f" {job.current_file}{prio}"
+        )
     return 0
 
 

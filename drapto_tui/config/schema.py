@@ -49,7 +49,9 @@ class InputConfig(Section):
 
 
 class ProcessingConfig(Section):
-    chunk_size: int = Field(10, ge=1, le=600, description="Segment length in seconds for segmentation='fixed'.")
+    chunk_size: int = Field(
+        10, ge=1, le=600, description="Segment length in seconds for segmentation='fixed'."
+    )
     parallel_jobs: int = Field(0, ge=0, le=256, description="Concurrent encodes; 0 = automatic (cores / 2).")
     temp_dir: str = Field("", description="Working/segment/state folders; '' = the user cache dir.")
     segmentation: Literal["scene", "fixed"] = "scene"
@@ -94,7 +96,9 @@ class EncodingConfig(Section):
 class SearchConfig(Section):
     samples: int = Field(3, ge=1, le=20)
     sample_duration: float = Field(2.0, gt=0, le=60, description="Seconds per sample.")
-    full_pass_share: float = Field(0.85, gt=0, le=1, description="Encode whole segment when samples cover this.")
+    full_pass_share: float = Field(
+        0.85, gt=0, le=1, description="Encode whole segment when samples cover this."
+    )
     tolerance: float = Field(1.0, ge=0, le=10, description="Accept a score in [target, target + tolerance].")
     tolerance_below: float = Field(1.0, ge=0, le=10, description="Retry when measured VMAF < target - this.")
     max_retries: int = Field(2, ge=0, le=10)
@@ -134,12 +138,17 @@ class OutputConfig(Section):
     dir: str = Field("", description="Where finished files go; '' = <user videos dir>/drapto-tui.")
     overwrite: bool = Field(False, description="Replace an existing output file.")
     layout: Literal["flat", "mirror"] = Field(
-        "flat", description="flat: <dir>/<name>.mkv; mirror: repeat the source's folders below the folder given."
-                            " Two films with one name get 'name (2).mkv'.")
+        "flat",
+        description="flat: <dir>/<name>.mkv; mirror: repeat the source's folders below the folder given."
+        " Two films with one name get 'name (2).mkv'.",
+    )
 
 
 class UIConfig(Section):
-    theme: str = Field("drapto-dark", description="Theme name: a shipped theme or a TOML file in the user themes folder (T cycles in the app).")
+    theme: str = Field(
+        "drapto-dark",
+        description="Theme name: a shipped theme or a TOML file in the user themes folder (T cycles in the app).",
+    )
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
 
 

@@ -87,7 +87,7 @@ def env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], l
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
             continue
-        rest = name[len(ENV_PREFIX):]
+        rest = name[len(ENV_PREFIX) :]
         if ENV_SEPARATOR not in rest:
             issues.append(
                 f"{name}: not a config variable; write DRAPTO_<SECTION>__<KEY>, e.g. DRAPTO_ENCODING__PRESET=8"
@@ -137,8 +137,10 @@ def _describe(error: Mapping[str, Any], sources: Mapping[str, str]) -> str:
         parent = _model_at(loc[:-1])
         known = sorted(parent.model_fields) if parent else []
         close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = f"did you mean '{'.'.join(loc[:-1] + (close[0],))}'?" if close else (
-            f"valid keys here: {', '.join(known)}" if known else "remove it"
+        hint = (
+            f"did you mean '{'.'.join((*loc[:-1], close[0]))}'?"
+            if close
+            else (f"valid keys here: {', '.join(known)}" if known else "remove it")
         )
         return f"{dotted}{where}: unknown key — {hint}"
     value = error.get("input")
@@ -150,8 +152,11 @@ def _describe(error: Mapping[str, Any], sources: Mapping[str, str]) -> str:
         # section happened to be set first.
         fields = [f for f in model.model_fields if re.search(rf"\b{re.escape(f)}\b", message)]
         if fields:
-            named = ", ".join(f"{dotted}.{f} = {value.get(f, model.model_fields[f].default)!r} from"
-                              f" {sources.get(f'{dotted}.{f}', 'default')}" for f in fields)
+            named = ", ".join(
+                f"{dotted}.{f} = {value.get(f, model.model_fields[f].default)!r} from"
+                f" {sources.get(f'{dotted}.{f}', 'default')}"
+                for f in fields
+            )
             return f"{dotted} ({named}): {message}"
     return f"{dotted}{shown}{where}: {message}"
 
@@ -185,8 +190,10 @@ def load_config(
             if default.is_file():
                 config_file = default
         except OSError as exc:
-            raise ConfigError([f"cannot read ({exc.strerror}); fix its permissions or pass --config FILE"],
-                              source=str(default)) from None
+            raise ConfigError(
+                [f"cannot read ({exc.strerror}); fix its permissions or pass --config FILE"],
+                source=str(default),
+            ) from None
     if config_file is not None:
         file_tree = read_toml(Path(config_file).expanduser())
         _merge(tree, file_tree)

@@ -34,7 +34,9 @@ class _Slot:
 class Subscription:
     """One subscriber's queue. Iterate it (`async for event in sub`) or drain it in batches (`drain()`)."""
 
-    def __init__(self, bus: EventBus, name: str, maxsize: int, kinds: frozenset[ProcessingEvents] | None) -> None:
+    def __init__(
+        self, bus: EventBus, name: str, maxsize: int, kinds: frozenset[ProcessingEvents] | None
+    ) -> None:
         self._bus = bus
         self.name = name
         self.maxsize = maxsize
@@ -162,8 +164,10 @@ class JsonlLog:
             # The log is a record, not the state: a full disk or a revoked permission stops the log (said once)
             # and never the encode.
             self._fh = None
-            print(f"drapto-tui: {self.path}: event log stopped ({exc.strerror}); the queue's state is kept",
-                  file=sys.stderr)
+            print(
+                f"drapto-tui: {self.path}: event log stopped ({exc.strerror}); the queue's state is kept",
+                file=sys.stderr,
+            )
 
     def close(self) -> None:
         if self._fh is not None:
@@ -208,10 +212,8 @@ class EventBus:
         kinds: Iterable[ProcessingEvents] | None = None,
     ) -> Subscription:
         sub = Subscription(self, name, maxsize or self.default_maxsize, frozenset(kinds) if kinds else None)
-        try:
+        with contextlib.suppress(RuntimeError):
             sub._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            pass
         with self._lock:
             self._subs.append(sub)
         return sub

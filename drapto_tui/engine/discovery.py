@@ -57,8 +57,11 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
                         matches.append(file)
             if not matches and unreadable:
                 err = unreadable[0]
-                raise MediaError(f"cannot read this folder ({err.strerror})", subject=str(err.filename or path),
-                                 hint="make it readable (chmod u+rx) or run as its owner")
+                raise MediaError(
+                    f"cannot read this folder ({err.strerror})",
+                    subject=str(err.filename or path),
+                    hint="make it readable (chmod u+rx) or run as its owner",
+                )
             if not matches:
                 limits = ""
                 if cfg.min_size or cfg.max_size:
@@ -80,8 +83,9 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
     return list(unique.values())
 
 
-def discover_files(paths: Iterable[Path], cfg: InputConfig,
-                   bus: EventBus | None = None) -> list[tuple[Path, Path | None]]:
+def discover_files(
+    paths: Iterable[Path], cfg: InputConfig, bus: EventBus | None = None
+) -> list[tuple[Path, Path | None]]:
     """Films under `paths`, each with the folder it was found under (for output.layout = "mirror")."""
     files = discover_with_roots(paths, cfg)
     if bus is not None:

@@ -49,7 +49,9 @@ class QueueLook:
 
 
 class Engine:
-    def __init__(self, config: DraptoConfig, *, monitor: bool = True, executor: Executor | None = None) -> None:
+    def __init__(
+        self, config: DraptoConfig, *, monitor: bool = True, executor: Executor | None = None
+    ) -> None:
         self.config = config
         self.workdirs = WorkDirs(config)
         self.store = StateStore(self.workdirs.state)  # fails fast (one line) if locked or corrupt
@@ -65,16 +67,33 @@ class Engine:
         self.bus.add_listener(self.state.update_state)
         self.queue = JobQueue(config, self.state, self.bus, self.workdirs)
         self.registry = ChildRegistry(self.workdirs.state / "children.txt")
-        self.admission = AdmissionControl(self.workdirs.base_dir, memory_floor=config.resources.memory_floor,
-                                          temp_free_floor=config.resources.temp_free_floor)
+        self.admission = AdmissionControl(
+            self.workdirs.base_dir,
+            memory_floor=config.resources.memory_floor,
+            temp_free_floor=config.resources.temp_free_floor,
+        )
         self.executor: Executor = executor or LocalExecutor(
-            config.parallel_jobs(), order=self.queue.order_key, admission=self.admission,
-            on_wait=self._waiting, registry=self.registry)
-        self.pipeline = ProcessingPipeline(config, self.state, self.bus, workdirs=self.workdirs,
-                                           executor=self.executor, cache=self.store)
-        self.scheduler = Scheduler(config, self.state, self.bus, queue=self.queue, workdirs=self.workdirs,
-                                   pipeline=self.pipeline, executor=self.executor, registry=self.registry,
-                                   admission=self.admission, monitor=monitor)
+            config.parallel_jobs(),
+            order=self.queue.order_key,
+            admission=self.admission,
+            on_wait=self._waiting,
+            registry=self.registry,
+        )
+        self.pipeline = ProcessingPipeline(
+            config, self.state, self.bus, workdirs=self.workdirs, executor=self.executor, cache=self.store
+        )
+        self.scheduler = Scheduler(
+            config,
+            self.state,
+            self.bus,
+            queue=self.queue,
+            workdirs=self.workdirs,
+            pipeline=self.pipeline,
+            executor=self.executor,
+            registry=self.registry,
+            admission=self.admission,
+            monitor=monitor,
+        )
         self.paused_all = False
         self._probe_tasks: set[asyncio.Task[None]] = set()
         self._probe_gate = asyncio.Semaphore(2)
@@ -109,11 +128,19 @@ class Engine:
 
     def _waiting(self, job_id: str, reason: str) -> None:
         job = self.state.jobs.get(job_id)
-        self.bus.emit(E.ERROR_OCCURRED, job_id=job_id, file=job.current_file if job else None,
-                      message=reason, stage="scheduling", severity="warning")
+        self.bus.emit(
+            E.ERROR_OCCURRED,
+            job_id=job_id,
+            file=job.current_file if job else None,
+            message=reason,
+            stage="scheduling",
+            severity="warning",
+        )
 
     # -- running --------------------------------------------------------------------------------------------
-    async def start(self, *, paused: bool = False, only: set[str] | None = None, preanalyse: bool = True) -> None:
+    async def start(
+        self, *, paused: bool = False, only: set[str] | None = None, preanalyse: bool = True
+    ) -> None:
         """Check for FFmpeg (one line if missing), then schedule: all queued jobs, or just `only`."""
         await self.pipeline.ffmpeg()
         if paused:
@@ -166,6 +193,7 @@ class Engine:
 
     def _preanalyse(self, job_id: str, file: Path) -> None:
         """Probe queued files in the background so the queue shows class, HDR/DV and path before they run."""
+
         async def run() -> None:
             async with self._probe_gate:
                 job = self.state.jobs.get(job_id)
@@ -178,8 +206,14 @@ class Engine:
                     return  # the job reports it properly when it runs
                 job = self.state.jobs.get(job_id)
                 if job is not None and job.media is None and job.status == ProcessingStatus.QUEUED:
-                    self.bus.emit(E.ANALYSIS_COMPLETE, job_id=job_id, file=file, preview=True,
-                                  media=media.model_dump(mode="json"), encoding_path=media.encoding_path)
+                    self.bus.emit(
+                        E.ANALYSIS_COMPLETE,
+                        job_id=job_id,
+                        file=file,
+                        preview=True,
+                        media=media,
+                        encoding_path=media.encoding_path,
+                    )
 
         task = asyncio.create_task(run())
         self._probe_tasks.add(task)

@@ -16,8 +16,11 @@ def fmt_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
         return ""
     seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class EtaTracker:
@@ -37,7 +40,11 @@ class EtaTracker:
 
     def eta(self, job: ProcessingState) -> float | None:
         active = self.active.get(job.job_id)
-        if not active or job.progress <= 0.01 or job.status not in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED):
+        if (
+            not active
+            or job.progress <= 0.01
+            or job.status not in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
+        ):
             return None
         return active * (1 - job.progress) / job.progress
 

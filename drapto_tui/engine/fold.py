@@ -7,8 +7,29 @@ import time
 
 from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
-from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
-from drapto_tui.model.source_identity import SourceIdentity
+from drapto_tui.model.events import (
+    AnalysisComplete,
+    AnalysisStarted,
+    EncodingComplete,
+    EncodingProgress,
+    EncodingStarted,
+    ErrorOccurred,
+    Event,
+    FileDiscovered,
+    JobCancelled,
+    JobPaused,
+    JobQueued,
+    JobRemoved,
+    JobResumed,
+    JobUpdated,
+    ProcessingEvents,
+    ProcessingStatus,
+    SearchStep,
+    SegmentComplete,
+    SegmentProgress,
+    SegmentStarted,
+    StageStarted,
+)
 from drapto_tui.model.state import (
     ErrorRecord,
     ProcessingStage,
@@ -62,160 +83,178 @@ class StateManager:
         data = event.data
         job = self.jobs.get(event.job_id)
         if job is None:
-            if kind in (ProcessingEvents.JOB_REMOVED,):
+            if isinstance(data, JobRemoved):
                 return
+            position = data.position if isinstance(data, JobQueued) and data.position is not None else None
             job = self.jobs[event.job_id] = ProcessingState(
                 job_id=event.job_id,
                 current_file=event.file,
-                position=int(data.get("position", self._next_position())),
+                position=self._next_position() if position is None else position,
                 created=event.timestamp,
             )
         job.updated = event.timestamp
-        if kind not in (ProcessingEvents.JOB_REMOVED, ProcessingEvents.JOB_UPDATED):
-            if kind not in (ProcessingEvents.FILE_DISCOVERED, ProcessingEvents.JOB_QUEUED):
-                self.current_job_id = job.job_id
-        segment_index = data.get("segment")
+        if not isinstance(data, JobRemoved | JobUpdated | FileDiscovered | JobQueued):
+            self.current_job_id = job.job_id
         touched_segment: int | None = None
 
-        if kind in (ProcessingEvents.FILE_DISCOVERED, ProcessingEvents.JOB_QUEUED):
+        if isinstance(data, FileDiscovered | JobQueued):
             job.current_file = event.file or job.current_file
-            if "output" in data:
-                job.output_file = str(data["output"])
-            if "options" in data:
-                job.options = dict(data["options"])
-            if "priority" in data:
-                job.priority = int(data["priority"])
-            if "size" in data:
-                job.stats["input_bytes"] = int(data["size"])
+            if isinstance(data, JobQueued):
+                if data.output is not None:
+                    job.output_file = data.output
+                job.options = dict(data.options)
+                job.priority = data.priority
+                if data.size is not None:
+                    job.stats["input_bytes"] = data.size
+            else:
+                job.stats["input_bytes"] = data.size
             if job.stage == ProcessingStage.INIT:
                 job.stage = ProcessingStage.DISCOVERED
-        elif kind == ProcessingEvents.ANALYSIS_STARTED:
+        elif isinstance(data, AnalysisStarted):
             job.stage = ProcessingStage.ANALYZING
             job.status = ProcessingStatus.RUNNING
-        elif kind == ProcessingEvents.ANALYSIS_COMPLETE:
+        elif isinstance(data, AnalysisComplete):
             job.stage = ProcessingStage.ANALYZED
-            job.media = data.get("media", job.media)
-            job.encoding_path = data.get("encoding_path", job.encoding_path)
-        elif kind == ProcessingEvents.STAGE_STARTED:
-            job.stage = ProcessingStage(data["stage"])
+            job.media = data.media
+            job.encoding_path = data.encoding_path
+        elif isinstance(data, StageStarted):
+            job.stage = ProcessingStage(data.stage)
             job.status = ProcessingStatus.RUNNING
-        elif kind == ProcessingEvents.ENCODING_STARTED:
+        elif isinstance(data, EncodingStarted):
             job.stage = ProcessingStage.ENCODING
             job.status = ProcessingStatus.RUNNING
-            for seg in data.get("segments", []):
-                state = job.segment(int(seg["index"]))
-                state.start = float(seg.get("start", state.start))
-                state.end = float(seg.get("end", state.end))
-                state.frames = seg.get("frames", state.frames)
+            for plan in data.segments:
+                state = job.segment(plan.index)
+                state.start, state.end = plan.start, plan.end
+                if plan.frames is not None:
+                    state.frames = plan.frames
                 self._dirty_segments.add((job.job_id, state.index))
             job._progress_parts = None  # spans changed: re-sum once on the next update
-        elif kind == ProcessingEvents.SEGMENT_STARTED and segment_index is not None:
-            seg = job.segment(int(segment_index))
-            seg.status = SegmentStatus(data.get("phase", SegmentStatus.ENCODING.value))
-            seg.attempts = int(data.get("attempt", seg.attempts or 1))
+        elif isinstance(data, SegmentStarted):
+            seg = job.segment(data.segment)
+            seg.status = SegmentStatus(data.phase)
+            seg.attempts = data.attempt
             seg.error = None
             touched_segment = seg.index
-        elif kind == ProcessingEvents.SEARCH_STEP and segment_index is not None:
-            seg = job.segment(int(segment_index))
+        elif isinstance(data, SearchStep):
+            seg = job.segment(data.segment)
             seg.status = SegmentStatus.SEARCHING
-            seg.probes.append(SearchProbe.model_validate({k: v for k, v in data.items() if k in SearchProbe.model_fields}))
+            seg.probes.append(
+                SearchProbe.model_validate(data.model_dump(include=set(SearchProbe.model_fields)))
+            )
             touched_segment = seg.index
-        elif kind == ProcessingEvents.SEGMENT_PROGRESS and segment_index is not None:
-            seg = job.segment(int(segment_index))
-            job.set_segment_progress(seg, float(data.get("progress", seg.progress)))
-            if "fps" in data:
-                seg.fps = data["fps"]
+        elif isinstance(data, SegmentProgress):
+            seg = job.segment(data.segment)
+            job.set_segment_progress(seg, data.progress)
+            if data.given("fps"):
+                seg.fps = data.fps
             touched_segment = seg.index
-        elif kind == ProcessingEvents.SEGMENT_COMPLETE and segment_index is not None:
-            seg = job.segment(int(segment_index))
+        elif isinstance(data, SegmentComplete):
+            seg = job.segment(data.segment)
             seg.status = SegmentStatus.DONE
             seg.progress = 1.0
-            for field in ("start", "end", "frames", "crf", "vmaf_predicted", "vmaf_measured", "bytes", "bitrate",
-                          "encode_seconds", "fps", "attempts"):
-                if field in data:
-                    setattr(seg, field, data[field])
-            if "history" in data:
-                seg.history = list(data["history"])
+            for name in (
+                "start",
+                "end",
+                "frames",
+                "crf",
+                "vmaf_predicted",
+                "vmaf_measured",
+                "bytes",
+                "bitrate",
+                "encode_seconds",
+                "fps",
+                "attempts",
+            ):
+                if data.given(name):
+                    setattr(seg, name, getattr(data, name))
+            if data.given("history"):
+                seg.history = list(data.history)
             job.recompute_progress()
             touched_segment = seg.index
-        elif kind == ProcessingEvents.ENCODING_PROGRESS:
-            job.progress = float(data.get("progress", job.progress))
-        elif kind == ProcessingEvents.ENCODING_COMPLETE:
+        elif isinstance(data, EncodingProgress):
+            job.progress = data.progress
+        elif isinstance(data, EncodingComplete):
             job.stage = ProcessingStage.DONE
             job.status = ProcessingStatus.COMPLETED
             job.progress = 1.0
-            job.stats.update({k: v for k, v in data.items() if k != "segments"})
-        elif kind == ProcessingEvents.ERROR_OCCURRED:
+            job.stats.update(data.model_dump(exclude={"segments"}))
+        elif isinstance(data, ErrorOccurred):
             record = ErrorRecord(
                 time=event.timestamp,
-                message=str(data.get("message", "error")),
-                stage=data.get("stage"),
-                segment=segment_index,
-                stderr_tail=list(data.get("stderr_tail", [])),
-                fatal=bool(data.get("fatal", False)),
+                message=data.message,
+                stage=data.stage,
+                segment=data.segment,
+                stderr_tail=list(data.stderr_tail),
+                fatal=data.fatal,
             )
             job.errors.append(record)
-            if segment_index is not None:
-                seg = job.segment(int(segment_index))
+            if data.segment is not None:
+                seg = job.segment(data.segment)
                 seg.error = record.message
-                if data.get("segment_failed", record.fatal):
+                if data.segment_failed or record.fatal:
                     seg.status = SegmentStatus.FAILED
                 seg.history.append({"attempt": seg.attempts, "error": record.message})
                 touched_segment = seg.index
             if record.fatal:
                 job.status = ProcessingStatus.FAILED
                 job.stage = ProcessingStage.FAILED
-        elif kind == ProcessingEvents.JOB_PAUSED:
+        elif isinstance(data, JobPaused):
             job.status = ProcessingStatus.PAUSED
-        elif kind == ProcessingEvents.JOB_RESUMED:
+        elif isinstance(data, JobResumed):
             job.status = ProcessingStatus.RUNNING
-        elif kind == ProcessingEvents.JOB_CANCELLED:
+        elif isinstance(data, JobCancelled):
             job.status = ProcessingStatus.CANCELLED
             job.stage = ProcessingStage.CANCELLED
-        elif kind == ProcessingEvents.JOB_UPDATED:
-            for field in ("position", "priority"):
-                if field in data:
-                    setattr(job, field, int(data[field]))
-            if "held" in data and job.status in (ProcessingStatus.QUEUED, ProcessingStatus.HELD):
-                job.status = ProcessingStatus.HELD if data["held"] else ProcessingStatus.QUEUED
-            if "status" in data:
-                job.status = ProcessingStatus(data["status"])
-            if "stage" in data:
-                job.stage = ProcessingStage(data["stage"])
-            if "source" in data:
-                job.source = SourceIdentity.model_validate(data["source"]) if data["source"] else None
-            if data.get("retry") or data.get("restart"):
-                job.progress = 0.0
-                job._progress_parts = None
-                if data.get("reset_segments") or data.get("restart"):
-                    for idx in list(job.segments):
-                        self._dirty_segments.discard((job.job_id, idx))
-                    job.segments.clear()
-                    self._drop_segments.add(job.job_id)
-                    if data.get("restart"):
-                        job.media, job.encoding_path = None, None
-                        job.errors = [e for e in job.errors if not e.fatal]
-                else:
-                    for idx in data.get("failed_segments", []):
-                        if idx in job.segments:
-                            job.segments[idx].status = SegmentStatus.QUEUED
-                            job.segments[idx].progress = 0.0
-                            self._dirty_segments.add((job.job_id, idx))
-                    job.recompute_progress()
-        elif kind == ProcessingEvents.JOB_REMOVED:
+        elif isinstance(data, JobUpdated):
+            self._update_job(job, data)
+        elif isinstance(data, JobRemoved):
             self.jobs.pop(job.job_id, None)
             self._dirty_jobs.discard(job.job_id)
             self._dirty_segments = {k for k in self._dirty_segments if k[0] != job.job_id}
             self._removed.add(job.job_id)
             self._maybe_save(force=True)
             return
-        if event.status is not None and kind not in (ProcessingEvents.ERROR_OCCURRED,):
+        if event.status is not None and kind != ProcessingEvents.ERROR_OCCURRED:
             job.status = event.status
 
         self._dirty_jobs.add(job.job_id)
         if touched_segment is not None:
             self._dirty_segments.add((job.job_id, touched_segment))
         self._maybe_save(force=not event.coalescable)
+
+    def _update_job(self, job: ProcessingState, data: JobUpdated) -> None:
+        """A queue command or a restart: only the fields the event gives change."""
+        if data.position is not None:
+            job.position = data.position
+        if data.priority is not None:
+            job.priority = data.priority
+        if data.held is not None and job.status in (ProcessingStatus.QUEUED, ProcessingStatus.HELD):
+            job.status = ProcessingStatus.HELD if data.held else ProcessingStatus.QUEUED
+        if data.status is not None:
+            job.status = data.status
+        if data.stage is not None:
+            job.stage = ProcessingStage(data.stage)
+        if data.source is not None:
+            job.source = data.source
+        if data.retry or data.restart:
+            job.progress = 0.0
+            job._progress_parts = None
+            if data.reset_segments or data.restart:
+                for idx in list(job.segments):
+                    self._dirty_segments.discard((job.job_id, idx))
+                job.segments.clear()
+                self._drop_segments.add(job.job_id)
+                if data.restart:
+                    job.media, job.encoding_path = None, None
+                    job.errors = [e for e in job.errors if not e.fatal]
+            else:
+                for idx in data.failed_segments:
+                    if idx in job.segments:
+                        job.segments[idx].status = SegmentStatus.QUEUED
+                        job.segments[idx].progress = 0.0
+                        self._dirty_segments.add((job.job_id, idx))
+                job.recompute_progress()
 
     def _next_position(self) -> int:
         return max((j.position for j in self.jobs.values()), default=-1) + 1
@@ -229,8 +268,9 @@ class StateManager:
 
     def save_checkpoint(self) -> None:
         """Write every changed job and segment in one atomic transaction."""
-        if self.store is None or not (self._dirty_jobs or self._dirty_segments or self._removed
-                                      or self._drop_segments):
+        if self.store is None or not (
+            self._dirty_jobs or self._dirty_segments or self._removed or self._drop_segments
+        ):
             return
         jobs = [self.jobs[j] for j in self._dirty_jobs if j in self.jobs]
         segments = [
@@ -259,5 +299,8 @@ class StateManager:
             if self.store is not None:
                 self.store.close()
         if self.save_error is not None:
-            raise StateError(self.save_error.split(": ", 1)[1], subject=str(self.store.path if self.store else ""),
-                             hint="free space on that disk; the last saved checkpoint is kept and resumes")
+            raise StateError(
+                self.save_error.split(": ", 1)[1],
+                subject=str(self.store.path if self.store else ""),
+                hint="free space on that disk; the last saved checkpoint is kept and resumes",
+            )

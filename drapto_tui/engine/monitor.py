@@ -8,6 +8,7 @@ processes each job has running). Samples are published as RESOURCE_SAMPLE events
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -30,20 +31,24 @@ def tree_processes(root: psutil.Process) -> list[psutil.Process]:
 def rss_of(procs: list[psutil.Process]) -> int:
     total = 0
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
 class ResourceMonitor:
-    def __init__(self, temp_dir: Path, bus: EventBus | None, *, interval: float = 1.0,
-                 job_pids: Callable[[], dict[str, list[int]]] | None = None) -> None:
+    def __init__(
+        self,
+        temp_dir: Path,
+        bus: EventBus | None,
+        *,
+        interval: float = 1.0,
+        job_pids: Callable[[], dict[str, list[int]]] | None = None,
+    ) -> None:
         self.temp_dir = temp_dir
         self.bus = bus
         self.interval = interval
-        self.job_pids = job_pids or (lambda: {})
+        self.job_pids = job_pids or (dict)
         self.me = psutil.Process()
         self._last_disk: tuple[float, Any] | None = None
         self._proc_cache: dict[int, psutil.Process] = {}
@@ -119,10 +124,8 @@ class ResourceMonitor:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
 

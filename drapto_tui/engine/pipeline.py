@@ -73,8 +73,14 @@ class ProcessingPipeline:
     def _emit(self, kind: ProcessingEvents, job_id: str, source: Path, **data: Any) -> None:
         self.bus.emit(kind, job_id=job_id, file=source, **data)
 
-    async def process(self, input_file: Path, output_file: Path, options: EncodingOptions, *,
-                      control: JobControl | None = None) -> bool:
+    async def process(
+        self,
+        input_file: Path,
+        output_file: Path,
+        options: EncodingOptions,
+        *,
+        control: JobControl | None = None,
+    ) -> bool:
         """One film from source to placed output; `control` is how the scheduler pauses and cancels it."""
         job_id = options.job_id
         control = control or JobControl()
@@ -92,22 +98,35 @@ class ProcessingPipeline:
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
                 if err.disk_full:
-                    err = DiskFullError(disk_full_line(self.workdirs.base_dir), subject=str(input_file),
-                                        hint=DISK_FULL_HINT)
+                    err = DiskFullError(
+                        disk_full_line(self.workdirs.base_dir), subject=str(input_file), hint=DISK_FULL_HINT
+                    )
             if isinstance(err, DiskFullError):
                 self._free_after_disk_full(job_id)
             line = err.line()
             if str(input_file) not in line:
                 line = f"{input_file}: {line}"
-            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
-                       message=line, fatal=True, **extra)
+            self._emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                job_id,
+                input_file,
+                status=ProcessingStatus.FAILED,
+                message=line,
+                fatal=True,
+                **extra,
+            )
             return False
-        except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not leave it "running" forever
+        except Exception as exc:
             if is_disk_full(exc):
                 self._free_after_disk_full(job_id)
-                self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
-                           message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
-                           fatal=True)
+                self._emit(
+                    ProcessingEvents.ERROR_OCCURRED,
+                    job_id,
+                    input_file,
+                    status=ProcessingStatus.FAILED,
+                    message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
+                    fatal=True,
+                )
                 return False
             import traceback
 
@@ -116,9 +135,15 @@ class ProcessingPipeline:
                     log.write(f"--- {input_file}\n{traceback.format_exc()}\n")
             except OSError:
                 pass
-            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, input_file, status=ProcessingStatus.FAILED,
-                       message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
-                               f" {self.workdirs.logs / 'crashes.log'}; please report it", fatal=True)
+            self._emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                job_id,
+                input_file,
+                status=ProcessingStatus.FAILED,
+                message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
+                f" {self.workdirs.logs / 'crashes.log'}; please report it",
+                fatal=True,
+            )
             return False
         finally:
             current_tracker.reset(token)
@@ -134,13 +159,21 @@ class ProcessingPipeline:
         self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
         self.workdirs.remove_job(job_id)
 
-    async def _process(self, source: Path, output: Path, options: EncodingOptions, control: JobControl) -> bool:
+    async def _process(
+        self, source: Path, output: Path, options: EncodingOptions, control: JobControl
+    ) -> bool:
         job_id = options.job_id
         started = time.monotonic()
         if output.exists() and not (options.overwrite or self.config.output.overwrite):
-            self._emit(ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED,
-                       skipped=True, output=str(output),
-                       reason=f"{output} exists; pass --overwrite to replace it")
+            self._emit(
+                ProcessingEvents.ENCODING_COMPLETE,
+                job_id,
+                source,
+                status=ProcessingStatus.COMPLETED,
+                skipped=True,
+                output=str(output),
+                reason=f"{output} exists; pass --overwrite to replace it",
+            )
             return True
         identity = self._source_identity(job_id, source)
         check_output(output, source=source, source_size=identity.size, temp_dir=self.workdirs.base_dir)
@@ -152,26 +185,61 @@ class ProcessingPipeline:
         await control.checkpoint()
 
         if self.config.encoding.crop:
-            crop = await detect_crop(ffmpeg.path, str(source), width=media.width, height=media.height,
-                                     duration=media.duration, hdr=media.hdr)
+            crop = await detect_crop(
+                ffmpeg.path,
+                str(source),
+                width=media.width,
+                height=media.height,
+                duration=media.duration,
+                hdr=media.hdr,
+            )
         else:
             crop = CropResult(None, media.width, media.height, 0, 0)
         previous = self.state.get_current_state(job_id)
-        ctx = JobContext(job_id=job_id, source=source, media=media, config=self.config, ffmpeg=ffmpeg,
-                         dirs=self.workdirs.job_dirs(job_id), bus=self.bus, control=control, crop=crop,
-                         identity=identity, cache=self.cache, previous=previous, executor=self.executor)
+        ctx = JobContext(
+            job_id=job_id,
+            source=source,
+            media=media,
+            config=self.config,
+            ffmpeg=ffmpeg,
+            dirs=self.workdirs.job_dirs(job_id),
+            bus=self.bus,
+            control=control,
+            crop=crop,
+            identity=identity,
+            cache=self.cache,
+            previous=previous,
+            executor=self.executor,
+        )
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
-            self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.ANALYZED.value,
-                       crop=crop.crop, note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)")
+            self._emit(
+                ProcessingEvents.STAGE_STARTED,
+                job_id,
+                source,
+                stage=ProcessingStage.ANALYZED.value,
+                crop=crop.crop,
+                note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)",
+            )
         video = await strategy.run()
         await control.checkpoint()
         self._verify_source(source, identity)  # the audio is read from the source: it must be the same film
 
-        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.AUDIO.value,
-                   tracks=len(media.audio))
-        audio = await encode_audio(ffmpeg.path, source, ctx.dirs.working / "audio.mka", media.audio,
-                                   self.config.audio, duration=media.duration)
+        self._emit(
+            ProcessingEvents.STAGE_STARTED,
+            job_id,
+            source,
+            stage=ProcessingStage.AUDIO.value,
+            tracks=len(media.audio),
+        )
+        audio = await encode_audio(
+            ffmpeg.path,
+            source,
+            ctx.dirs.working / "audio.mka",
+            media.audio,
+            self.config.audio,
+            duration=media.duration,
+        )
         await control.checkpoint()
 
         self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.MUXING.value)
@@ -180,40 +248,72 @@ class ProcessingPipeline:
         self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.VALIDATING.value)
         source_frames = getattr(strategy, "source_frames", None) or media.frame_count
         output_frames = await count_packets(ffmpeg.path, built)
-        report = await validate_output(ffmpeg.path, built, media, width=crop.width, height=crop.height,
-                                       source_frames=source_frames, output_frames=output_frames)
+        report = await validate_output(
+            ffmpeg.path,
+            built,
+            media,
+            width=crop.width,
+            height=crop.height,
+            source_frames=source_frames,
+            output_frames=output_frames,
+        )
         stats = await strategy.finalize()
         if not report.ok:
             from drapto_tui.media.validate import ValidationError
 
-            raise ValidationError("; ".join(report.problems), subject=str(source),
-                                  hint=f"the job's files are kept in {ctx.dirs.working.parent.parent}")
+            raise ValidationError(
+                "; ".join(report.problems),
+                subject=str(source),
+                hint=f"the job's files are kept in {ctx.dirs.working.parent.parent}",
+            )
         self._verify_source(source, identity)
         final = place_output(built, output, overwrite=options.overwrite or self.config.output.overwrite)
         out_bytes = final.stat().st_size
         wall = time.monotonic() - started
         summary = {
-            "output": str(final), "input_bytes": media.size, "output_bytes": out_bytes,
+            "output": str(final),
+            "input_bytes": media.size,
+            "output_bytes": out_bytes,
             "reduction_percent": round(100.0 * (1 - out_bytes / max(media.size, 1)), 2),
-            "wall_seconds": round(wall, 3), "fps": round((output_frames or 0) / max(wall, 1e-6), 2),
-            "encoding_path": media.encoding_path, "crop": crop.crop, "width": crop.width, "height": crop.height,
+            "wall_seconds": round(wall, 3),
+            "fps": round((output_frames or 0) / max(wall, 1e-6), 2),
+            "encoding_path": media.encoding_path,
+            "crop": crop.crop,
+            "width": crop.width,
+            "height": crop.height,
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
         }
-        self._emit(ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary)
+        self._emit(
+            ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary
+        )
         self.workdirs.finish_job(job_id, success=True)
         return True
 
     async def _analyze(self, job_id: str, path: Path, ffmpeg: str) -> MediaProbe | None:
         """Probe the film; bad input is one ERROR_OCCURRED line (fatal for the job) and None."""
-        self.bus.emit(ProcessingEvents.ANALYSIS_STARTED, job_id=job_id, file=path, status=ProcessingStatus.RUNNING)
+        self.bus.emit(
+            ProcessingEvents.ANALYSIS_STARTED, job_id=job_id, file=path, status=ProcessingStatus.RUNNING
+        )
         try:
             media = await probe(path, ffmpeg)
         except DraptoError as err:
-            self.bus.emit(ProcessingEvents.ERROR_OCCURRED, job_id=job_id, file=path,
-                          status=ProcessingStatus.FAILED, message=err.line(), stage="analysis", fatal=True)
+            self.bus.emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                job_id=job_id,
+                file=path,
+                status=ProcessingStatus.FAILED,
+                message=err.line(),
+                stage="analysis",
+                fatal=True,
+            )
             return None
-        self.bus.emit(ProcessingEvents.ANALYSIS_COMPLETE, job_id=job_id, file=path,
-                      media=media.model_dump(mode="json"), encoding_path=media.encoding_path)
+        self.bus.emit(
+            ProcessingEvents.ANALYSIS_COMPLETE,
+            job_id=job_id,
+            file=path,
+            media=media,
+            encoding_path=media.encoding_path,
+        )
         return media
 
     def _source_identity(self, job_id: str, source: Path) -> SourceIdentity:
@@ -225,27 +325,40 @@ class ProcessingPipeline:
             return identity
         recorded = job.source
         changes = identity.changes_from(recorded) if recorded is not None else []
-        unbound_work = recorded is None and (bool(job.segments) or any(
-            p.is_dir() and any(p.iterdir()) for p in self.workdirs.job_dirs(job_id, create=False).all()))
+        unbound_work = recorded is None and (
+            bool(job.segments)
+            or any(
+                p.is_dir() and any(p.iterdir()) for p in self.workdirs.job_dirs(job_id, create=False).all()
+            )
+        )
         if changes or unbound_work:
             why = ", ".join(changes) if changes else "no record of the file its finished work came from"
-            self._emit(ProcessingEvents.ERROR_OCCURRED, job_id, source, stage="analysis", severity="warning",
-                       message=f"{source}: the source changed since this job started ({why}); its finished work"
-                               " is discarded and the film is encoded again from the start")
+            self._emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                job_id,
+                source,
+                stage="analysis",
+                severity="warning",
+                message=f"{source}: the source changed since this job started ({why}); its finished work"
+                " is discarded and the film is encoded again from the start",
+            )
             self.workdirs.remove_job(job_id)
             self.bus.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, restart=True)
         if changes or recorded is None:
-            self.bus.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source,
-                             source=identity.model_dump())
+            self.bus.emit(
+                ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, source=identity.model_dump()
+            )
         return identity
 
     @staticmethod
     def _verify_source(source: Path, identity: SourceIdentity) -> None:
         changes = _read_identity(source).changes_from(identity)
         if changes:
-            raise MediaError(f"the source changed while it was being encoded ({', '.join(changes)})",
-                             subject=str(source),
-                             hint="run the job again when the file is final: it will start over from scratch")
+            raise MediaError(
+                f"the source changed while it was being encoded ({', '.join(changes)})",
+                subject=str(source),
+                hint="run the job again when the file is final: it will start over from scratch",
+            )
 
 
 def _read_identity(source: Path) -> SourceIdentity:
@@ -255,11 +368,17 @@ def _read_identity(source: Path) -> SourceIdentity:
             raise not_a_file
         return SourceIdentity.of(source)
     except FileNotFoundError:
-        raise MediaError("the source file is gone", subject=str(source),
-                         hint="put it back and retry the job, or remove the job from the queue") from None
+        raise MediaError(
+            "the source file is gone",
+            subject=str(source),
+            hint="put it back and retry the job, or remove the job from the queue",
+        ) from None
     except OSError as exc:
-        raise MediaError(f"cannot read the source ({exc.strerror})", subject=str(source),
-                         hint="check that the file is readable") from None
+        raise MediaError(
+            f"cannot read the source ({exc.strerror})",
+            subject=str(source),
+            hint="check that the file is readable",
+        ) from None
 
 
 __all__ = ["EncodingOptions", "ProcessingPipeline"]

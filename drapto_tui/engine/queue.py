@@ -35,8 +35,9 @@ class QueueError(DraptoError):
 
 
 class JobQueue:
-    def __init__(self, config: DraptoConfig, state: StateManager, bus: EventBus,
-                 workdirs: WorkDirs | None = None) -> None:
+    def __init__(
+        self, config: DraptoConfig, state: StateManager, bus: EventBus, workdirs: WorkDirs | None = None
+    ) -> None:
         self.config = config
         self.state = state
         self.bus = bus
@@ -62,7 +63,9 @@ class JobQueue:
             raise QueueError("no such job", subject=job_id, hint="it may have been removed")
         return job
 
-    def get_next_job(self, exclude: set[str] | None = None, only: set[str] | None = None) -> ProcessingState | None:
+    def get_next_job(
+        self, exclude: set[str] | None = None, only: set[str] | None = None
+    ) -> ProcessingState | None:
         """The first queued (not held, not running, not finished) job in order."""
         for job in self.jobs():
             if job.status != ProcessingStatus.QUEUED:
@@ -73,14 +76,23 @@ class JobQueue:
         return None
 
     # -- adding --------------------------------------------------------------------------------------------
-    def add_job(self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None,
-                *, priority: int = 0) -> str:
+    def add_job(
+        self, input_file: Path, output_file: Path, options: dict[str, Any] | None = None, *, priority: int = 0
+    ) -> str:
         job_id = new_job_id()
         position = max((j.position for j in self.state.jobs.values()), default=-1) + 1
         size = input_file.stat().st_size if input_file.exists() else 0
-        self.bus.emit(E.JOB_QUEUED, job_id=job_id, file=input_file, status=ProcessingStatus.QUEUED,
-                         output=str(output_file), options=options or {}, priority=priority, position=position,
-                         size=size)
+        self.bus.emit(
+            E.JOB_QUEUED,
+            job_id=job_id,
+            file=input_file,
+            status=ProcessingStatus.QUEUED,
+            output=str(output_file),
+            options=options or {},
+            priority=priority,
+            position=position,
+            size=size,
+        )
         return job_id
 
     def claimed_outputs(self) -> dict[str, str]:
@@ -95,10 +107,13 @@ class JobQueue:
         return claimed
 
     def output_for(self, input_file: Path, root: Path | None = None) -> Path:
-        return plan_output(input_file, root, self.config.output_root(), self.config.output.layout,
-                           self.claimed_outputs())
+        return plan_output(
+            input_file, root, self.config.output_root(), self.config.output.layout, self.claimed_outputs()
+        )
 
-    def add_file(self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None) -> str:
+    def add_file(
+        self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None
+    ) -> str:
         """Queue a film under an output name no other film in the queue holds. An output that cannot be written
         (folder, name length, space) fails the job now with one line, not after the encode."""
         output = self.output_for(input_file, root)
@@ -109,13 +124,25 @@ class JobQueue:
     def _check_output(self, job: ProcessingState) -> None:
         if self.workdirs is None or not job.output_file:
             return
-        problem = output_problem(Path(job.output_file), source_size=int(job.stats.get("input_bytes") or 0),
-                                 temp_dir=self.workdirs.base_dir)
+        problem = output_problem(
+            Path(job.output_file),
+            source_size=int(job.stats.get("input_bytes") or 0),
+            temp_dir=self.workdirs.base_dir,
+        )
         if problem is not None:
-            self.bus.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="queueing",
-                             status=ProcessingStatus.FAILED, fatal=True, message=f"{job.current_file}: {problem}")
+            self.bus.emit(
+                E.ERROR_OCCURRED,
+                job_id=job.job_id,
+                file=job.current_file,
+                stage="queueing",
+                status=ProcessingStatus.FAILED,
+                fatal=True,
+                message=f"{job.current_file}: {problem}",
+            )
 
-    def find_or_add(self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None) -> str:
+    def find_or_add(
+        self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None
+    ) -> str:
         """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
         its finished segments), else a new one."""
         existing = self.state.job_for_file(str(input_file))
@@ -182,7 +209,9 @@ class JobQueue:
     def hold(self, job_id: str) -> None:
         job = self.get(job_id)
         if job.status != ProcessingStatus.QUEUED:
-            raise QueueError(f"cannot hold a {job.status.value} job", subject=job_id, hint="only queued jobs can be held")
+            raise QueueError(
+                f"cannot hold a {job.status.value} job", subject=job_id, hint="only queued jobs can be held"
+            )
         self._update(job, held=True)
 
     def release(self, job_id: str) -> None:
@@ -201,7 +230,9 @@ class JobQueue:
             raise QueueError("job is running", subject=job_id, hint="cancel it through the worker pool")
         if job.status in FINISHED:
             return
-        self.bus.emit(E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED)
+        self.bus.emit(
+            E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED
+        )
         if self.workdirs is not None:
             self.workdirs.remove_job(job_id)
 
@@ -210,13 +241,22 @@ class JobQueue:
         failed or unfinished ones run again; with failed_segments_only=False it starts from scratch."""
         job = self.get(job_id)
         if job.status not in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
-            raise QueueError(f"cannot retry a {job.status.value} job", subject=job_id,
-                             hint="only failed or cancelled jobs can be retried")
+            raise QueueError(
+                f"cannot retry a {job.status.value} job",
+                subject=job_id,
+                hint="only failed or cancelled jobs can be retried",
+            )
         if not failed_segments_only and self.workdirs is not None:
             self.workdirs.remove_job(job_id)
         failed = [i for i, s in job.segments.items() if s.status == SegmentStatus.FAILED]
-        self._update(job, status=ProcessingStatus.QUEUED.value, stage=ProcessingStage.DISCOVERED.value,
-                     retry=True, reset_segments=not failed_segments_only, failed_segments=failed)
+        self._update(
+            job,
+            status=ProcessingStatus.QUEUED.value,
+            stage=ProcessingStage.DISCOVERED.value,
+            retry=True,
+            reset_segments=not failed_segments_only,
+            failed_segments=failed,
+        )
 
     def remove(self, job_id: str) -> None:
         job = self.get(job_id)

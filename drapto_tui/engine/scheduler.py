@@ -28,7 +28,7 @@ from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry, TrackedControl
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ProcessingState
 
 E = ProcessingEvents
@@ -63,8 +63,13 @@ class Scheduler:
         self.tasks: dict[str, asyncio.Task[bool]] = {}
         self.commands: dict[str, deque[str]] = {}  # job id → the FFmpeg command lines it ran (this session)
         self.controls: dict[str, TrackedControl] = {}
-        self.monitor = ResourceMonitor(workdirs.base_dir, bus, interval=config.resources.sample_interval,
-                                       job_pids=self._job_pids) if monitor else None
+        self.monitor = (
+            ResourceMonitor(
+                workdirs.base_dir, bus, interval=config.resources.sample_interval, job_pids=self._job_pids
+            )
+            if monitor
+            else None
+        )
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
@@ -95,8 +100,11 @@ class Scheduler:
     def start(self) -> None:
         killed = self.registry.sweep()
         if killed:
-            self.bus.emit(E.ERROR_OCCURRED, message=f"ended {killed} FFmpeg process(es) left by an earlier run",
-                             severity="warning")
+            self.bus.emit(
+                E.ERROR_OCCURRED,
+                message=f"ended {killed} FFmpeg process(es) left by an earlier run",
+                severity="warning",
+            )
         self.queue.recover()
         if self.monitor is not None:
             self.monitor.start()
@@ -134,6 +142,7 @@ class Scheduler:
     def _space_shortfall(self, job: ProcessingState) -> str | None:
         """Why the job's estimated temp space (see space.py) does not fit beside what running jobs still need,
         or None when it fits."""
+
         def outstanding(j: ProcessingState) -> tuple[int, int]:
             size = int(j.stats.get("input_bytes") or 0)
             if not size and j.current_file:
@@ -151,34 +160,48 @@ class Scheduler:
         if need + held <= free:
             return None
         others = f", {human_size(held)} of it held for the running jobs" if held else ""
-        return (f"needs about {human_size(need)} of temp space in {self.workdirs.base_dir} (segments, encodes and the"
-                f" muxed file, from its {human_size(size)} source); {human_size(max(free, 0))} is free above"
-                f" resources.temp_free_floor{others}")
+        return (
+            f"needs about {human_size(need)} of temp space in {self.workdirs.base_dir} (segments, encodes and the"
+            f" muxed file, from its {human_size(size)} source); {human_size(max(free, 0))} is free above"
+            f" resources.temp_free_floor{others}"
+        )
 
     def _hold_for_space(self, job: ProcessingState, short: str) -> None:
         if self._space_waits.get(job.job_id) != short.split(";")[0]:
             self._space_waits[job.job_id] = short.split(";")[0]
-            self.bus.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="scheduling",
-                             severity="warning", message=f"{job.current_file}: waiting for disk: {short}")
+            self.bus.emit(
+                E.ERROR_OCCURRED,
+                job_id=job.job_id,
+                file=job.current_file,
+                stage="scheduling",
+                severity="warning",
+                message=f"{job.current_file}: waiting for disk: {short}",
+            )
 
     def _fail_unstartable(self, job: ProcessingState, short: str) -> None:
-        self.bus.emit(E.ERROR_OCCURRED, job_id=job.job_id, file=job.current_file, stage="scheduling",
-                      status=ProcessingStatus.FAILED, fatal=True,
-                         message=f"{job.current_file}: not enough temp space: {short} — free some space or point"
-                                 " processing.temp_dir at a bigger disk, then retry the job")
+        self.bus.emit(
+            E.ERROR_OCCURRED,
+            job_id=job.job_id,
+            file=job.current_file,
+            stage="scheduling",
+            status=ProcessingStatus.FAILED,
+            fatal=True,
+            message=f"{job.current_file}: not enough temp space: {short} — free some space or point"
+            " processing.temp_dir at a bigger disk, then retry the job",
+        )
         self.results[job.job_id] = False
 
     def _learn_memory(self) -> None:
         if self.monitor is None:
             return
         for sample in self._learn.drain():
-            for job_id, usage in sample.data.get("jobs", {}).items():
+            if not isinstance(sample.data, ResourceSample):
+                continue
+            for job_id, usage in sample.data.jobs.items():
                 running = self.executor.running_for(job_id)
                 job = self.state.jobs.get(job_id)
-                if running and job and job.media:
-                    if self.admission is not None:
-                        self.admission.estimates.observe(job.media.get("resolution_class", "hd"),
-                                                         int(usage["rss"] / running))
+                if running and job and job.media and self.admission is not None:
+                    self.admission.estimates.observe(job.media.resolution_class, int(usage.rss / running))
 
     def job_commands(self, job_id: str) -> list[str]:
         """The FFmpeg command lines the job ran in this session: its own steps, then its segments' encodes."""
@@ -189,12 +212,20 @@ class Scheduler:
         control = TrackedControl(self.registry)
         self.controls[job_id] = control
         self.commands[job_id] = control.commands
-        output = Path(job.output_file) if job.output_file else self.config.output_root() / (
-            Path(job.current_file or "out").stem + ".mkv")
+        output = (
+            Path(job.output_file)
+            if job.output_file
+            else self.config.output_root() / (Path(job.current_file or "out").stem + ".mkv")
+        )
         overwrite = bool(job.options.get("overwrite", False))
-        task = asyncio.create_task(self.pipeline.process(Path(job.current_file or ""), output,
-                                                         EncodingOptions(job_id=job_id, overwrite=overwrite),
-                                                         control=control))
+        task = asyncio.create_task(
+            self.pipeline.process(
+                Path(job.current_file or ""),
+                output,
+                EncodingOptions(job_id=job_id, overwrite=overwrite),
+                control=control,
+            )
+        )
         self.tasks[job_id] = task
         task.add_done_callback(functools.partial(self._finished, job_id))
 
@@ -249,8 +280,12 @@ class Scheduler:
         control.pause()
         self.executor.pause_job(job_id)
         job = self.state.jobs.get(job_id)
-        self.bus.emit(E.JOB_PAUSED, job_id=job_id, file=job.current_file if job else None,
-                      status=ProcessingStatus.PAUSED)
+        self.bus.emit(
+            E.JOB_PAUSED,
+            job_id=job_id,
+            file=job.current_file if job else None,
+            status=ProcessingStatus.PAUSED,
+        )
 
     def resume_job(self, job_id: str) -> None:
         control = self.controls.get(job_id)
@@ -259,8 +294,12 @@ class Scheduler:
         control.resume()
         self.executor.resume_job(job_id)
         job = self.state.jobs.get(job_id)
-        self.bus.emit(E.JOB_RESUMED, job_id=job_id, file=job.current_file if job else None,
-                      status=ProcessingStatus.RUNNING)
+        self.bus.emit(
+            E.JOB_RESUMED,
+            job_id=job_id,
+            file=job.current_file if job else None,
+            status=ProcessingStatus.RUNNING,
+        )
         self.poke()
 
     def toggle_pause(self, job_id: str) -> None:

@@ -124,9 +124,9 @@ def check_output(output: Path, *, source: Path, source_size: int, temp_dir: Path
 
 __all__ = [
     "DISK_FULL_HINT",
-    "DiskFullError",
     "OUTPUT_FACTOR",
     "TEMP_FACTOR",
+    "DiskFullError",
     "check_output",
     "disk_full_line",
     "is_disk_full",

@@ -9,6 +9,7 @@ cache. One process owns a state dir at a time (an advisory lock), so two instanc
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -66,17 +67,23 @@ class StateStore:
 
     def _open_read_only(self) -> None:
         try:
-            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             self._check_integrity()
         except sqlite3.OperationalError as exc:
             # A WAL reader must write the shared-memory index beside the database: another user's queue cannot
             # be read, only its owner's.
             raise unusable(PermissionError(13, str(exc), str(self.path)), "state database") from None
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"state database is unreadable ({exc})", subject=str(self.path),
-                             hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new"
-                                  " queue") from None
+            raise StateError(
+                f"state database is unreadable ({exc})",
+                subject=str(self.path),
+                hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new queue",
+            ) from None
 
     def _refuse_empty_file(self) -> None:
         """Our first open writes 4 KiB (the WAL switch), so a 0-byte database is a queue that was lost (a full
@@ -87,9 +94,11 @@ class StateStore:
             return
         if empty:
             raise StateError(
-                "state database is empty (0 bytes): the queue it held is lost", subject=str(self.path),
+                "state database is empty (0 bytes): the queue it held is lost",
+                subject=str(self.path),
                 hint=f"put a backup back, or move it aside (mv {self.path} {self.path}.empty) and relaunch to start"
-                     " a new queue")
+                " a new queue",
+            )
 
     def owner_pid(self) -> int | None:
         """The live process that owns this state dir, or None. The lock file holds the owner's pid and was
@@ -99,7 +108,9 @@ class StateStore:
             pid = int(lock.read_text().strip() or 0)
             locked_at = lock.stat().st_mtime
             proc = psutil.Process(pid)
-            return pid if proc.create_time() <= locked_at + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
+            return (
+                pid if proc.create_time() <= locked_at + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
+            )
         except (OSError, ValueError, psutil.Error):
             return None
 
@@ -163,11 +174,15 @@ class StateStore:
                 jobs[job_id] = self._row(ProcessingState, data, f"job {job_id}")
             for job_id, idx, data in self.db.execute("SELECT job_id, idx, data FROM segments"):
                 if job_id in jobs:
-                    jobs[job_id].segments[idx] = self._row(SegmentState, data, f"segment {idx} of job {job_id}")
+                    jobs[job_id].segments[idx] = self._row(
+                        SegmentState, data, f"segment {idx} of job {job_id}"
+                    )
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"state database is unreadable ({exc})", subject=str(self.path),
-                             hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new"
-                                  " queue") from None
+            raise StateError(
+                f"state database is unreadable ({exc})",
+                subject=str(self.path),
+                hint=f"move it aside (mv {self.path} {self.path}.broken) and relaunch to start a new queue",
+            ) from None
         return jobs
 
     def _row(self, model: type[BaseModel], data: str, what: str) -> Any:
@@ -177,9 +192,11 @@ class StateStore:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "row"
             raise StateError(
-                f"the saved {what} is not valid ({where}: {first['msg']})", subject=str(self.path),
+                f"the saved {what} is not valid ({where}: {first['msg']})",
+                subject=str(self.path),
                 hint=f"the queue was written by another program or version; move it aside (mv {self.path}"
-                     f" {self.path}.broken) and relaunch to start a new queue") from None
+                f" {self.path}.broken) and relaunch to start a new queue",
+            ) from None
 
     def write(
         self,
@@ -216,22 +233,20 @@ class StateStore:
 
     def cache_items(self, prefix: str) -> dict[str, dict[str, Any]]:
         """Every cache row whose key starts with `prefix` (one segment's probes under one set of settings)."""
-        rows = self.db.execute("SELECT key, data FROM search_cache WHERE key >= ? AND key < ?",
-                               (prefix, prefix + "\U0010ffff")).fetchall()
+        rows = self.db.execute(
+            "SELECT key, data FROM search_cache WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff")
+        ).fetchall()
         return {key: json.loads(data) for key, data in rows}
 
     def cache_put(self, key: str, value: dict[str, Any]) -> None:
         """Best effort: a cache that cannot be written (a full disk) only costs a probe later."""
-        try:
-            self.db.execute("INSERT OR REPLACE INTO search_cache (key, data) VALUES (?, ?)",
-                            (key, json.dumps(value)))
-        except sqlite3.OperationalError:
-            pass
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute(
+                "INSERT OR REPLACE INTO search_cache (key, data) VALUES (?, ?)", (key, json.dumps(value))
+            )
 
     def close(self) -> None:
         try:
             self.db.close()
         finally:
             self._release_lock()
-
-

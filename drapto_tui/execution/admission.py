@@ -32,7 +32,9 @@ class MemoryEstimates:
             return
         old = self.learned.get(resolution_class)
         # Follow rises at once, fall slowly: underestimating risks the floor, overestimating only waits.
-        self.learned[resolution_class] = peak_rss if old is None or peak_rss > old else 0.8 * old + 0.2 * peak_rss
+        self.learned[resolution_class] = (
+            peak_rss if old is None or peak_rss > old else 0.8 * old + 0.2 * peak_rss
+        )
 
 
 @dataclass
@@ -45,8 +47,14 @@ class Admission:
 
 
 class AdmissionControl:
-    def __init__(self, temp_dir: Path, *, memory_floor: int, temp_free_floor: int,
-                 available_memory: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        temp_dir: Path,
+        *,
+        memory_floor: int,
+        temp_free_floor: int,
+        available_memory: Callable[[], int] | None = None,
+    ) -> None:
         self.temp_dir = temp_dir
         self.memory_floor = memory_floor
         self.temp_free_floor = temp_free_floor
@@ -60,9 +68,13 @@ class AdmissionControl:
         if available - need < self.memory_floor:
             from drapto_tui.config.units import human_size
 
-            return Admission(False, f"waiting for memory: {human_size(available)} available, an encode needs about"
-                                    f" {human_size(need)}, floor {human_size(self.memory_floor)}"
-                                    " (resources.memory_floor)", "memory")
+            return Admission(
+                False,
+                f"waiting for memory: {human_size(available)} available, an encode needs about"
+                f" {human_size(need)}, floor {human_size(self.memory_floor)}"
+                " (resources.memory_floor)",
+                "memory",
+            )
         try:
             free = shutil.disk_usage(self.temp_dir).free
         except OSError:
@@ -70,8 +82,12 @@ class AdmissionControl:
         if free < self.temp_free_floor:
             from drapto_tui.config.units import human_size
 
-            return Admission(False, f"waiting for disk: {human_size(free)} free in {self.temp_dir}, floor"
-                                    f" {human_size(self.temp_free_floor)} (resources.temp_free_floor)", "disk")
+            return Admission(
+                False,
+                f"waiting for disk: {human_size(free)} free in {self.temp_dir}, floor"
+                f" {human_size(self.temp_free_floor)} (resources.temp_free_floor)",
+                "disk",
+            )
         return Admission(True)
 
 

@@ -33,7 +33,9 @@ class Executor(Protocol):
         """Encodes of this job running now."""
         ...
 
-    async def submit(self, spec: SegmentSpec, report: Report, *, refresh: Refresh | None = None) -> SegmentOutcome:
+    async def submit(
+        self, spec: SegmentSpec, report: Report, *, refresh: Refresh | None = None
+    ) -> SegmentOutcome:
         """Run one segment when a slot frees (best job first); raises what the segment failed with, or
         JobCancelled when its job was cancelled."""
         ...

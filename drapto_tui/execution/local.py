@@ -128,9 +128,13 @@ class LocalExecutor:
                     if verdict.kind == "disk" and self.busy == 0:
                         # Nothing of ours runs, so nothing will give space back: waiting would be forever.
                         self._waiters.remove(best)
-                        best.future.set_exception(DiskFullError(
-                            verdict.reason.removeprefix("waiting for disk: "), subject="the temp disk is full",
-                            hint="free some space or point processing.temp_dir at a bigger disk, then retry"))
+                        best.future.set_exception(
+                            DiskFullError(
+                                verdict.reason.removeprefix("waiting for disk: "),
+                                subject="the temp disk is full",
+                                hint="free some space or point processing.temp_dir at a bigger disk, then retry",
+                            )
+                        )
                         continue
                     if verdict.reason != self._last_reason and self.on_wait is not None:
                         self.on_wait(best.job_id, verdict.reason)
@@ -138,7 +142,9 @@ class LocalExecutor:
                     self._retry = asyncio.get_running_loop().call_later(1.0, self.dispatch)
                     return
                 self._last_reason = ""
-                self._started_at.append((time.monotonic(), self.admission.estimates.need(best.resolution_class)))
+                self._started_at.append(
+                    (time.monotonic(), self.admission.estimates.need(best.resolution_class))
+                )
             self._waiters.remove(best)
             self.running[best.job_id] = self.running.get(best.job_id, 0) + 1
             best.future.set_result(None)
@@ -147,13 +153,17 @@ class LocalExecutor:
     def _control(self, job_id: str) -> JobControl:
         control = self._controls.get(job_id)
         if control is None:
-            control = self._controls[job_id] = TrackedControl(self.registry) if self.registry else JobControl()
+            control = self._controls[job_id] = (
+                TrackedControl(self.registry) if self.registry else JobControl()
+            )
             control.commands = self._commands.setdefault(job_id, deque(maxlen=100))
             if job_id in self._paused:
                 control.pause()
         return control
 
-    async def submit(self, spec: SegmentSpec, report: Report, *, refresh: Refresh | None = None) -> SegmentOutcome:
+    async def submit(
+        self, spec: SegmentSpec, report: Report, *, refresh: Refresh | None = None
+    ) -> SegmentOutcome:
         job_id = spec.job_id
         await self._acquire(job_id, spec.segment.index, spec.resolution_class)
         try:
@@ -164,7 +174,8 @@ class LocalExecutor:
             context = contextvars.copy_context()
             context.run(current_tracker.set, self._control(job_id))
             task: asyncio.Task[SegmentOutcome] = asyncio.get_running_loop().create_task(
-                self.runner(spec, Path(spec.scratch), report), context=context)
+                self.runner(spec, Path(spec.scratch), report), context=context
+            )
             self._tasks.setdefault(job_id, set()).add(task)
             try:
                 return await task

@@ -18,10 +18,16 @@ def audio_args(tracks: list[AudioTrack], cfg: AudioConfig) -> list[str]:
     args: list[str] = []
     for out_index, track in enumerate(tracks):
         channels = max(1, min(track.channels, 8))
-        args += ["-map", f"0:a:{track.index}",
-                 f"-c:a:{out_index}", "libopus",
-                 f"-b:a:{out_index}", f"{cfg.bitrate_for(channels)}k",
-                 f"-filter:a:{out_index}", f"aformat=channel_layouts={OPUS_LAYOUTS[channels]}"]
+        args += [
+            "-map",
+            f"0:a:{track.index}",
+            f"-c:a:{out_index}",
+            "libopus",
+            f"-b:a:{out_index}",
+            f"{cfg.bitrate_for(channels)}k",
+            f"-filter:a:{out_index}",
+            f"aformat=channel_layouts={OPUS_LAYOUTS[channels]}",
+        ]
         if track.language:
             args += [f"-metadata:s:a:{out_index}", f"language={track.language}"]
         if track.title:
@@ -44,9 +50,23 @@ async def encode_audio(
         return None
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     await run_ffmpeg(
-        [ffmpeg, "-y", "-i", str(source), "-vn", "-sn", "-dn", *audio_args(tracks, cfg),
-         "-map_metadata", "-1", str(partial)],
-        what="audio to Opus", subject=str(source), on_progress=on_progress, duration=duration,
+        [
+            ffmpeg,
+            "-y",
+            "-i",
+            str(source),
+            "-vn",
+            "-sn",
+            "-dn",
+            *audio_args(tracks, cfg),
+            "-map_metadata",
+            "-1",
+            str(partial),
+        ],
+        what="audio to Opus",
+        subject=str(source),
+        on_progress=on_progress,
+        duration=duration,
     )
     partial.replace(output)
     return output

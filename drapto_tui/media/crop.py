@@ -45,9 +45,24 @@ async def detect_crop(
     for i in range(points):
         at = duration * 0.05 + usable * (i + 0.5) / points
         result = await run_ffmpeg(
-            [ffmpeg, "-ss", f"{at:.3f}", "-i", source, "-map", "0:v:0", "-frames:v", str(frames_per_point),
-             "-vf", f"cropdetect=limit={limit:.4f}:round=2:reset=0", "-f", "null", "-"],
-            check=False, keep_stderr=True,
+            [
+                ffmpeg,
+                "-ss",
+                f"{at:.3f}",
+                "-i",
+                source,
+                "-map",
+                "0:v:0",
+                "-frames:v",
+                str(frames_per_point),
+                "-vf",
+                f"cropdetect=limit={limit:.4f}:round=2:reset=0",
+                "-f",
+                "null",
+                "-",
+            ],
+            check=False,
+            keep_stderr=True,
         )
         found = _CROP_RE.findall(result.stderr or "")
         if found:

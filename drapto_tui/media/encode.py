@@ -22,8 +22,18 @@ def av1_args(
     args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn"]
     if settings.crop:
         args += ["-vf", f"crop={settings.crop}"]
-    args += ["-c:v", "libsvtav1", "-preset", str(settings.preset), "-pix_fmt", settings.pix_fmt,
-             "-svtav1-params", settings.svt_param_string(), *output_args, str(output)]
+    args += [
+        "-c:v",
+        "libsvtav1",
+        "-preset",
+        str(settings.preset),
+        "-pix_fmt",
+        settings.pix_fmt,
+        "-svtav1-params",
+        settings.svt_param_string(),
+        *output_args,
+        str(output),
+    ]
     return args
 
 
@@ -46,7 +56,9 @@ async def encode_av1(
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     proc = FfmpegProcess(
         av1_args(ffmpeg, source, partial, settings, input_args=input_args, output_args=output_args),
-        on_progress=on_progress or (lambda p: None), duration=duration, nice=nice,
+        on_progress=on_progress or (lambda p: None),
+        duration=duration,
+        nice=nice,
     )
     await proc.start()
     if on_start is not None:

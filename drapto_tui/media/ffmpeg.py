@@ -72,8 +72,10 @@ class FfmpegError(DraptoError):
     @property
     def disk_full(self) -> bool:
         """FFmpeg could not write because its filesystem is full: retrying cannot help."""
-        return any("No space left on device" in line or "Disk quota exceeded" in line
-                   for line in self.result.stderr_tail)
+        return any(
+            "No space left on device" in line or "Disk quota exceeded" in line
+            for line in self.result.stderr_tail
+        )
 
 
 def _parse_float(value: str) -> float | None:
@@ -144,17 +146,25 @@ class FfmpegProcess:
             )
         except FileNotFoundError:
             raise DraptoError(
-                "FFmpeg not found", subject=self.args[0], hint="set tools.ffmpeg to an FFmpeg binary, or '' for the embedded one"
+                "FFmpeg not found",
+                subject=self.args[0],
+                hint="set tools.ffmpeg to an FFmpeg binary, or '' for the embedded one",
             ) from None
         except PermissionError:
-            raise DraptoError("FFmpeg is not executable", subject=self.args[0], hint="chmod +x it or fix tools.ffmpeg") from None
+            raise DraptoError(
+                "FFmpeg is not executable", subject=self.args[0], hint="chmod +x it or fix tools.ffmpeg"
+            ) from None
         self._started = time.monotonic()
         self._tracker = current_tracker.get()
         if self._tracker is not None:
             self._tracker.attach(self)
         if self.nice:
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, self.proc.pid, min(os.getpriority(os.PRIO_PROCESS, self.proc.pid) + self.nice, 19))
+                os.setpriority(
+                    os.PRIO_PROCESS,
+                    self.proc.pid,
+                    min(os.getpriority(os.PRIO_PROCESS, self.proc.pid) + self.nice, 19),
+                )
         self._readers = [
             asyncio.create_task(self._read_stderr()),
             asyncio.create_task(self._read_stdout()),

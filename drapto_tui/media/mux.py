@@ -27,11 +27,29 @@ def _concat_line(path: Path) -> str:
 async def concat_segments(ffmpeg: str, parts: list[Path], output: Path) -> Path:
     """Join encoded segments by stream copy (concat demuxer); timestamps continue across the joins."""
     listing = output.with_suffix(".concat.txt")
-    listing.write_text("ffconcat version 1.0\n" + "\n".join(_concat_line(p) for p in parts) + "\n",
-                       encoding="utf-8")
+    listing.write_text(
+        "ffconcat version 1.0\n" + "\n".join(_concat_line(p) for p in parts) + "\n", encoding="utf-8"
+    )
     partial = output.with_name(output.stem + ".partial" + output.suffix)
-    await run_ffmpeg([ffmpeg, "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0",
-                      "-c", "copy", str(partial)], what="joining segments", subject=str(output))
+    await run_ffmpeg(
+        [
+            ffmpeg,
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            str(partial),
+        ],
+        what="joining segments",
+        subject=str(output),
+    )
     partial.replace(output)
     return output
 
@@ -56,8 +74,16 @@ async def mux(
     args += ["-map", "0:v:0"]
     if audio_input is not None:
         args += ["-map", f"{audio_input}:a"]
-    args += ["-map", f"{source_input}:s?", "-map_chapters", str(source_input),
-             "-map_metadata", str(source_input), "-c", "copy"]
+    args += [
+        "-map",
+        f"{source_input}:s?",
+        "-map_chapters",
+        str(source_input),
+        "-map_metadata",
+        str(source_input),
+        "-c",
+        "copy",
+    ]
     for i, sub in enumerate(media.subtitle_tracks):
         target = SUBTITLE_CONVERSIONS.get(sub.codec)
         if target:
@@ -67,7 +93,9 @@ async def mux(
     args += ["-metadata", "encoder=drapto-tui", str(output)]
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     args[-1] = str(partial)
-    await run_ffmpeg(args, what="muxing", subject=str(source), on_progress=on_progress, duration=media.duration)
+    await run_ffmpeg(
+        args, what="muxing", subject=str(source), on_progress=on_progress, duration=media.duration
+    )
     partial.replace(output)
     return output
 
@@ -78,24 +106,37 @@ def place_output(built: Path, output: Path, *, overwrite: bool) -> Path:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DraptoError(f"cannot create the output folder ({exc.strerror})", subject=str(output.parent),
-                          hint="choose a writable --output-dir") from None
+        raise DraptoError(
+            f"cannot create the output folder ({exc.strerror})",
+            subject=str(output.parent),
+            hint="choose a writable --output-dir",
+        ) from None
     if output.exists() and not overwrite:
-        raise DraptoError("output exists", subject=str(output), hint="pass --overwrite (output.overwrite) to replace it")
+        raise DraptoError(
+            "output exists", subject=str(output), hint="pass --overwrite (output.overwrite) to replace it"
+        )
     try:
         os.replace(built, output)
         return output
     except OSError as exc:
         if exc.errno != 18:  # EXDEV: another filesystem
-            raise DraptoError(f"cannot write the output ({exc.strerror})", subject=str(output),
-                              hint="check that the output folder is writable") from None
-    tmp = output.with_name(f".drapto-partial-{uuid.uuid4().hex[:12]}.mkv")  # short: only the output name must fit
+            raise DraptoError(
+                f"cannot write the output ({exc.strerror})",
+                subject=str(output),
+                hint="check that the output folder is writable",
+            ) from None
+    tmp = output.with_name(
+        f".drapto-partial-{uuid.uuid4().hex[:12]}.mkv"
+    )  # short: only the output name must fit
     try:
         shutil.copyfile(built, tmp)
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise DraptoError(f"cannot write the output ({exc.strerror})", subject=str(output),
-                          hint="check free space and permissions of the output folder") from None
+        raise DraptoError(
+            f"cannot write the output ({exc.strerror})",
+            subject=str(output),
+            hint="check free space and permissions of the output folder",
+        ) from None
     built.unlink(missing_ok=True)
     return output

@@ -30,12 +30,19 @@ from drapto_tui.model.media import (
 def not_a_file_error(path: Path, mode: int) -> MediaError | None:
     """The error for a path that is a pipe, device or socket (a symlink's target is named), else None: such a
     path is never a film, and opening a pipe to read it would block."""
-    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, words in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             where = f" ({os.path.realpath(path)})" if os.path.islink(path) else ""
-            return MediaError(f"is {words}{where}, not a film file", subject=str(path),
-                              hint="give the film's file; a pipe or device cannot be read twice or sought in")
+            return MediaError(
+                f"is {words}{where}, not a film file",
+                subject=str(path),
+                hint="give the film's file; a pipe or device cannot be read twice or sought in",
+            )
     return None
 
 
@@ -43,7 +50,9 @@ def not_a_file_error(path: Path, mode: int) -> MediaError | None:
 
 _INPUT_RE = re.compile(r"^Input #0, (.+?), from ")
 _DURATION_RE = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_STREAM_RE = re.compile(r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
+_STREAM_RE = re.compile(
+    r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (.*)$"
+)
 _DOVI_RE = re.compile(r"DOVI configuration record: .*?profile: (\d+), level: (\d+).*?compatibility id: (\d+)")
 _CLL_RE = re.compile(r"MaxCLL=(\d+), MaxFALL=(\d+)")
 _MASTERING_RE = re.compile(
@@ -112,6 +121,7 @@ async def count_frames(ffmpeg: str, path: Path) -> int | None:
 
 # -- MediaInfo's reading -----------------------------------------------------------------------------------
 
+
 def _mediainfo_tracks(path: Path) -> list[dict[str, Any]]:
     from pymediainfo import MediaInfo
 
@@ -140,10 +150,25 @@ _NAMED_PRIMARIES = {
     "BT.2020": ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), (0.3127, 0.3290)),
     "BT.709": ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060), (0.3127, 0.3290)),
 }
-_TRANSFER = {"PQ": "smpte2084", "HLG": "arib-std-b67", "BT.709": "bt709", "BT.601": "smpte170m", "BT.2020 (10-bit)": "bt2020-10"}
-_PRIMARIES = {"BT.2020": "bt2020", "BT.709": "bt709", "BT.601 NTSC": "smpte170m", "BT.601 PAL": "bt470bg", "Display P3": "smpte432"}
+_TRANSFER = {
+    "PQ": "smpte2084",
+    "HLG": "arib-std-b67",
+    "BT.709": "bt709",
+    "BT.601": "smpte170m",
+    "BT.2020 (10-bit)": "bt2020-10",
+}
+_PRIMARIES = {
+    "BT.2020": "bt2020",
+    "BT.709": "bt709",
+    "BT.601 NTSC": "smpte170m",
+    "BT.601 PAL": "bt470bg",
+    "Display P3": "smpte432",
+}
 _MATRIX = {
-    "BT.2020 non-constant": "bt2020nc", "BT.2020 constant": "bt2020c", "BT.709": "bt709", "BT.601": "smpte170m",
+    "BT.2020 non-constant": "bt2020nc",
+    "BT.2020 constant": "bt2020c",
+    "BT.709": "bt709",
+    "BT.601": "smpte170m",
     "ICtCp": "ictcp",
 }
 
@@ -185,8 +210,12 @@ def _mastering(video: dict[str, Any], reading: FfmpegReading) -> MasteringDispla
     if reading.mastering:
         v = reading.mastering
         return MasteringDisplay(
-            red=(v[0], v[1]), green=(v[2], v[3]), blue=(v[4], v[5]), white_point=(v[6], v[7]),
-            min_luminance=v[8], max_luminance=v[9],
+            red=(v[0], v[1]),
+            green=(v[2], v[3]),
+            blue=(v[4], v[5]),
+            white_point=(v[6], v[7]),
+            min_luminance=v[8],
+            max_luminance=v[9],
             primaries=_first(video.get("mastering_display_color_primaries")),
         )
     name = _first(video.get("mastering_display_color_primaries"))
@@ -231,21 +260,29 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
     except PermissionError:
         raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
     if path.is_dir():
-        raise MediaError("is a directory", subject=label, hint="give a file, or queue the folder to search it")
+        raise MediaError(
+            "is a directory", subject=label, hint="give a file, or queue the folder to search it"
+        )
     not_a_file = not_a_file_error(path, st.st_mode)
     if not_a_file is not None:
         raise not_a_file
     if st.st_size == 0:
-        raise MediaError("file is empty (0 bytes)", subject=label, hint="the copy may be incomplete; copy it again")
+        raise MediaError(
+            "file is empty (0 bytes)", subject=label, hint="the copy may be incomplete; copy it again"
+        )
     try:
         with path.open("rb") as fh:
             fh.read(1)
     except PermissionError:
         raise MediaError("permission denied", subject=label, hint="make it readable (chmod u+r)") from None
     except OSError as exc:
-        raise MediaError(f"cannot read ({exc.strerror})", subject=label, hint="check the disk and the file") from None
+        raise MediaError(
+            f"cannot read ({exc.strerror})", subject=label, hint="check the disk and the file"
+        ) from None
 
-    tracks, reading = await asyncio.gather(asyncio.to_thread(_mediainfo_tracks, path), read_with_ffmpeg(ffmpeg, path))
+    tracks, reading = await asyncio.gather(
+        asyncio.to_thread(_mediainfo_tracks, path), read_with_ffmpeg(ffmpeg, path)
+    )
     general: dict[str, Any] = next((t for t in tracks if t.get("track_type") == "General"), {})
     videos = [t for t in tracks if t.get("track_type") == "Video"]
     if reading.error and not reading.container:
@@ -263,7 +300,11 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
     video = videos[0]
     width, height = _int(video.get("width")), _int(video.get("height"))
     if not width or not height:
-        raise MediaError("video stream has no frame size", subject=label, hint="the file may be damaged; remux or re-copy it")
+        raise MediaError(
+            "video stream has no frame size",
+            subject=label,
+            hint="the file may be damaged; remux or re-copy it",
+        )
     fps, fps_fraction = _fps(video)
 
     duration = None
@@ -274,7 +315,11 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
     if duration is None:
         duration = reading.duration
     if not duration:
-        raise MediaError("duration unknown", subject=label, hint="the file may be truncated; remux it (ffmpeg -c copy) first")
+        raise MediaError(
+            "duration unknown",
+            subject=label,
+            hint="the file may be truncated; remux it (ffmpeg -c copy) first",
+        )
 
     frame_count = _int(video.get("frame_count"))
     if frame_count is None:
@@ -315,7 +360,14 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         channels = _int(mi.get("channel_s"))
         if channels is None:
             channels = {"mono": 1, "stereo": 2, "5.1": 6, "5.1(side)": 6, "7.1": 8}.get(
-                next((p.strip() for p in rest.split(", ") if p.strip() in ("mono", "stereo", "5.1", "5.1(side)", "7.1")), ""),
+                next(
+                    (
+                        p.strip()
+                        for p in rest.split(", ")
+                        if p.strip() in ("mono", "stereo", "5.1", "5.1(side)", "7.1")
+                    ),
+                    "",
+                ),
                 2,
             )
         audio.append(
@@ -334,8 +386,12 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
     subtitles = [
         SubtitleTrack(
             index=i,
-            codec=str((text_tracks[i] if i < len(text_tracks) else {}).get("format") or rest.split(" ", 1)[0].rstrip(",")),
-            language=(lang if lang and lang != "und" else None) or (text_tracks[i] if i < len(text_tracks) else {}).get("language"),
+            codec=str(
+                (text_tracks[i] if i < len(text_tracks) else {}).get("format")
+                or rest.split(" ", 1)[0].rstrip(",")
+            ),
+            language=(lang if lang and lang != "und" else None)
+            or (text_tracks[i] if i < len(text_tracks) else {}).get("language"),
             title=(text_tracks[i] if i < len(text_tracks) else {}).get("title"),
             forced=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("forced")),
             default=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("default")),
@@ -364,7 +420,8 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         color_primaries=primaries,
         color_transfer=transfer,
         color_matrix=matrix,
-        color_range=color.get("range") or (str(video.get("color_range")).lower() if video.get("color_range") else None),
+        color_range=color.get("range")
+        or (str(video.get("color_range")).lower() if video.get("color_range") else None),
         hdr=hdr_format is not None or dolby_vision,
         hdr_format=hdr_format,
         dolby_vision=dolby_vision,

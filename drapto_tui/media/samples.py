@@ -63,8 +63,20 @@ def make_clip(
 ) -> Path:
     """A synthetic clip: lavfi video (testsrc2, smptehdbars, mandelbrot, ...), sine audio in `audio` layout."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-t", f"{duration}", "-i", f"{source}=size={width}x{height}:rate={fps}"]
+    args = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-t",
+        f"{duration}",
+        "-i",
+        f"{source}=size={width}x{height}:rate={fps}",
+    ]
     maps = ["-map", "0:v"]
     n_inputs = 1
     if audio:
@@ -72,7 +84,16 @@ def make_clip(
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration}"]
         maps += ["-map", f"{n_inputs}:a"]
         n_inputs += 1
-        args_audio = ["-c:a", "aac", "-b:a", "96k", "-ac", str(channels), "-af", f"aformat=channel_layouts={audio}"]
+        args_audio = [
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-ac",
+            str(channels),
+            "-af",
+            f"aformat=channel_layouts={audio}",
+        ]
     else:
         args_audio = []
     meta: Path | None = None
@@ -87,13 +108,18 @@ def make_clip(
         lines = [";FFMETADATA1"]
         step = duration / chapters
         for i in range(chapters):
-            lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={int(i * step * 1000)}",
-                      f"END={int((i + 1) * step * 1000)}", f"title=Chapter {i + 1}"]
+            lines += [
+                "[CHAPTER]",
+                "TIMEBASE=1/1000",
+                f"START={int(i * step * 1000)}",
+                f"END={int((i + 1) * step * 1000)}",
+                f"title=Chapter {i + 1}",
+            ]
         meta.write_text("\n".join(lines) + "\n", encoding="utf-8")
         args += ["-i", str(meta)]
         args += ["-map_chapters", str(n_inputs)]
         n_inputs += 1
-    args += maps + ["-c:v", codec, "-pix_fmt", pix_fmt]
+    args += [*maps, "-c:v", codec, "-pix_fmt", pix_fmt]
     if codec == "libx264":
         args += ["-preset", "ultrafast"]
     elif codec == "libx265":
@@ -102,7 +128,12 @@ def make_clip(
         args += ["-g", str(gop)]
     args += args_audio
     if subtitles:
-        args += ["-c:s", "srt" if out.suffix == ".mkv" else "mov_text", "-metadata:s:s:0", f"language={language}"]
+        args += [
+            "-c:s",
+            "srt" if out.suffix == ".mkv" else "mov_text",
+            "-metadata:s:s:0",
+            f"language={language}",
+        ]
     if audio:
         args += ["-metadata:s:a:0", f"language={language}"]
     args += [str(out)]
@@ -113,20 +144,32 @@ def make_clip(
     return out
 
 
-def dv_config_record(profile: int, level: int, *, rpu: bool = True, el: bool = False, bl: bool = True,
-                     compatibility_id: int = 1) -> bytes:
+def dv_config_record(
+    profile: int,
+    level: int,
+    *,
+    rpu: bool = True,
+    el: bool = False,
+    bl: bool = True,
+    compatibility_id: int = 1,
+) -> bytes:
     """The 24-byte DOVIDecoderConfigurationRecord: version 1.0, profile/level/flags, compatibility id."""
     flags = (profile & 0x7F) << 9 | (level & 0x3F) << 3 | int(rpu) << 2 | int(el) << 1 | int(bl)
-    return bytes([1, 0]) + struct.pack(">H", flags) + struct.pack(">I", (compatibility_id & 0xF) << 28) + bytes(16)
+    return (
+        bytes([1, 0])
+        + struct.pack(">H", flags)
+        + struct.pack(">I", (compatibility_id & 0xF) << 28)
+        + bytes(16)
+    )
 
 
 def _boxes(buf: bytes | bytearray, start: int, end: int):
     pos = start
     while pos + 8 <= end:
-        size, kind = struct.unpack(">I4s", buf[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", buf[pos : pos + 8])
         header = 8
         if size == 1:
-            size = struct.unpack(">Q", buf[pos + 8:pos + 16])[0]
+            size = struct.unpack(">Q", buf[pos + 8 : pos + 16])[0]
             header = 16
         elif size == 0:
             size = end - pos
@@ -172,12 +215,12 @@ def add_dv_config_box(mp4: bytes, record: bytes, profile: int) -> bytes:
     entry_pos, entry_size = found
     kind = b"dvcC" if profile <= 7 else b"dvvC"
     box = struct.pack(">I4s", 8 + len(record), kind) + record
-    buf[entry_pos + entry_size:entry_pos + entry_size] = box
+    buf[entry_pos + entry_size : entry_pos + entry_size] = box
     for pos in chain:
-        size = struct.unpack(">I", buf[pos:pos + 4])[0]
+        size = struct.unpack(">I", buf[pos : pos + 4])[0]
         if size == 1:
             raise ValueError("64-bit box sizes are not supported here")
-        buf[pos:pos + 4] = struct.pack(">I", size + len(box))
+        buf[pos : pos + 4] = struct.pack(">I", size + len(box))
     return bytes(buf)
 
 
@@ -197,20 +240,67 @@ def make_dv_fixture(
     """A Dolby Vision-signalled HEVC file (MP4, or MKV by stream copy when `out` ends in .mkv)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     base = out.with_name(out.stem + ".hevc-base.mp4")
-    args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}"]
+    args = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
+    ]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={duration}",
-                 "-c:a", "aac", "-ac", str(_LAYOUTS[audio])]
-    args += ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
-             "-x265-params", f"log-level=error:{HDR10_X265}", "-tag:v", "hvc1", "-shortest", str(base)]
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=330:sample_rate=48000:duration={duration}",
+            "-c:a",
+            "aac",
+            "-ac",
+            str(_LAYOUTS[audio]),
+        ]
+    args += [
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-x265-params",
+        f"log-level=error:{HDR10_X265}",
+        "-tag:v",
+        "hvc1",
+        "-shortest",
+        str(base),
+    ]
     _run(args)
-    patched = add_dv_config_box(base.read_bytes(), dv_config_record(profile, level, compatibility_id=compatibility_id), profile)
+    patched = add_dv_config_box(
+        base.read_bytes(), dv_config_record(profile, level, compatibility_id=compatibility_id), profile
+    )
     if out.suffix.lower() == ".mkv":
         mp4 = out.with_name(out.stem + ".dv.mp4")
         mp4.write_bytes(patched)
-        _run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(mp4), "-map", "0",
-              "-c", "copy", str(out)])
+        _run(
+            [
+                ffmpeg,
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(mp4),
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                str(out),
+            ]
+        )
         mp4.unlink()
     else:
         out.write_bytes(patched)

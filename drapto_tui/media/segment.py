@@ -10,6 +10,7 @@ is checked, not assumed.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ async def index_packets(ffmpeg: str, source: Path) -> PacketIndex:
     """Every video packet's pts and keyframe flag via `-c copy -f framecrc` (reads, decodes nothing)."""
     result = await run_ffmpeg(
         [ffmpeg, "-i", str(source), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-        what="reading keyframes", subject=str(source), capture_stdout=True,
+        what="reading keyframes",
+        subject=str(source),
+        capture_stdout=True,
     )
     num, den = 1, 1
     times: list[float] = []
@@ -61,7 +64,9 @@ async def index_packets(ffmpeg: str, source: Path) -> PacketIndex:
     if not times:
         raise MediaError("no video packets found", subject=str(source), hint="the file may be damaged")
     start = min(times)
-    return PacketIndex(times=sorted(t - start for t in times), keyframes=sorted({k - start for k in keyframes}))
+    return PacketIndex(
+        times=sorted(t - start for t in times), keyframes=sorted({k - start for k in keyframes})
+    )
 
 
 _PTS_TIME_RE = re.compile(r"pts_time:([\d.]+)")
@@ -71,10 +76,23 @@ _SCORE_RE = re.compile(r"lavfi\.scene_score=([\d.]+)")
 async def detect_scenes(ffmpeg: str, source: Path, threshold: float) -> list[float]:
     """Times where FFmpeg's scene score exceeds `threshold` (decoded at reduced size: scene scores barely change)."""
     result = await run_ffmpeg(
-        [ffmpeg, "-i", str(source), "-map", "0:v:0", "-an", "-sn",
-         "-vf", f"scale=480:-2,select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score",
-         "-f", "null", "-"],
-        what="scene detection", subject=str(source), keep_stderr=True,
+        [
+            ffmpeg,
+            "-i",
+            str(source),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-vf",
+            f"scale=480:-2,select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score",
+            "-f",
+            "null",
+            "-",
+        ],
+        what="scene detection",
+        subject=str(source),
+        keep_stderr=True,
     )
     cuts: list[float] = []
     pending: float | None = None
@@ -90,7 +108,7 @@ async def detect_scenes(ffmpeg: str, source: Path, threshold: float) -> list[flo
 def _snap(t: float, keyframes: list[float]) -> float:
     """The keyframe nearest to t."""
     i = bisect.bisect_left(keyframes, t)
-    candidates = keyframes[max(i - 1, 0):i + 1]
+    candidates = keyframes[max(i - 1, 0) : i + 1]
     return min(candidates, key=lambda k: abs(k - t))
 
 
@@ -119,7 +137,7 @@ def plan_cuts(
     # Split scenes longer than the maximum evenly, each split moved onto a keyframe inside the scene.
     bounds = [0.0, *cuts, duration]
     out: list[float] = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         pieces = math.ceil((b - a) / max_segment - 1e-9)
         for k in range(1, pieces):
             t = _snap(a + (b - a) * k / pieces, keyframes)
@@ -143,8 +161,24 @@ async def split(
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("seg-*.mkv"):
         old.unlink()
-    args = [ffmpeg, "-i", str(source), "-map", "0:v:0", "-c", "copy", "-an", "-sn", "-dn",
-            "-f", "segment", "-segment_format", "matroska", "-reset_timestamps", "1"]
+    args = [
+        ffmpeg,
+        "-i",
+        str(source),
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        "-an",
+        "-sn",
+        "-dn",
+        "-f",
+        "segment",
+        "-segment_format",
+        "matroska",
+        "-reset_timestamps",
+        "1",
+    ]
     if cuts:
         # Just before each keyframe: the muxer cuts at the first keyframe at or after the given time.
         args += ["-segment_times", ",".join(f"{max(t - 0.0005, 0.0):.6f}" for t in cuts)]
@@ -159,16 +193,24 @@ async def split(
         start = bounds[i] if i < len(bounds) else bounds[-1]
         end = bounds[i + 1] if i + 1 < len(bounds) else None
         frames = sum(1 for t in index.times if t >= start - 1e-6 and (end is None or t < end - 1e-6))
-        segments.append(Segment(index=i, start=start, end=end if end is not None else index.times[-1], frames=frames,
-                                path=str(file)))
+        segments.append(
+            Segment(
+                index=i,
+                start=start,
+                end=end if end is not None else index.times[-1],
+                frames=frames,
+                path=str(file),
+            )
+        )
     counted = [await count_packets(ffmpeg, Path(s.path)) for s in segments]
     if sum(counted) != index.frames or len(files) != len(bounds):
         raise MediaError(
             f"segments hold {sum(counted)} frames in {len(files)} files, the source {index.frames} frames"
             f" in {len(bounds)} planned segments",
-            subject=str(source), hint="set processing.segmentation = 'fixed' or report this file",
+            subject=str(source),
+            hint="set processing.segmentation = 'fixed' or report this file",
         )
-    for seg, n in zip(segments, counted):
+    for seg, n in zip(segments, counted, strict=False):
         seg.frames = n
     if segments:
         segments[-1].end = max(duration, segments[-1].start)
@@ -176,8 +218,12 @@ async def split(
 
 
 async def count_packets(ffmpeg: str, path: Path) -> int:
-    result = await run_ffmpeg([ffmpeg, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
-                              what="counting frames", subject=str(path), on_progress=lambda p: None)
+    result = await run_ffmpeg(
+        [ffmpeg, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        what="counting frames",
+        subject=str(path),
+        on_progress=lambda p: None,
+    )
     return result.progress.frame
 
 
@@ -195,6 +241,12 @@ async def segment_video(
 ) -> list[Segment]:
     index = await index_packets(ffmpeg, source)
     scenes = await detect_scenes(ffmpeg, source, scene_threshold) if mode == "scene" else None
-    cuts = plan_cuts(duration, index.keyframes, scene_cuts=scenes, chunk_size=chunk_size,
-                     min_segment=min_segment, max_segment=max_segment)
+    cuts = plan_cuts(
+        duration,
+        index.keyframes,
+        scene_cuts=scenes,
+        chunk_size=chunk_size,
+        min_segment=min_segment,
+        max_segment=max_segment,
+    )
     return await split(ffmpeg, source, out_dir, cuts, index, duration)

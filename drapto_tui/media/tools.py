@@ -39,8 +39,12 @@ class FfmpegInfo:
         return "dolbyvision" in self.svtav1_options
 
     def missing(self) -> list[str]:
-        gaps = [f"encoder {name} ({why})" for name, why in REQUIRED_ENCODERS.items() if name not in self.encoders]
-        gaps += [f"filter {name} ({why})" for name, why in REQUIRED_FILTERS.items() if name not in self.filters]
+        gaps = [
+            f"encoder {name} ({why})" for name, why in REQUIRED_ENCODERS.items() if name not in self.encoders
+        ]
+        gaps += [
+            f"filter {name} ({why})" for name, why in REQUIRED_FILTERS.items() if name not in self.filters
+        ]
         return gaps
 
 
@@ -48,7 +52,9 @@ def embedded_ffmpeg() -> str:
     try:
         import imageio_ffmpeg
     except ImportError:  # pragma: no cover - a hard dependency
-        raise ToolError("imageio-ffmpeg is not installed", hint="pip install imageio-ffmpeg, or set tools.ffmpeg") from None
+        raise ToolError(
+            "imageio-ffmpeg is not installed", hint="pip install imageio-ffmpeg, or set tools.ffmpeg"
+        ) from None
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -59,13 +65,23 @@ def find_ffmpeg(configured: str = "") -> str:
     candidate = Path(configured).expanduser()
     if candidate.parent != Path(".") or candidate.is_file():
         if not candidate.is_file():
-            raise ToolError("no such file", subject=f"tools.ffmpeg = {configured}", hint="fix the path, or set it to '' for the embedded FFmpeg")
+            raise ToolError(
+                "no such file",
+                subject=f"tools.ffmpeg = {configured}",
+                hint="fix the path, or set it to '' for the embedded FFmpeg",
+            )
         if not os.access(candidate, os.X_OK):
-            raise ToolError("not executable", subject=f"tools.ffmpeg = {configured}", hint=f"chmod +x {candidate}")
+            raise ToolError(
+                "not executable", subject=f"tools.ffmpeg = {configured}", hint=f"chmod +x {candidate}"
+            )
         return str(candidate)
     found = shutil.which(configured)
     if not found:
-        raise ToolError("not found on PATH", subject=f"tools.ffmpeg = {configured}", hint="give a full path, or '' for the embedded FFmpeg")
+        raise ToolError(
+            "not found on PATH",
+            subject=f"tools.ffmpeg = {configured}",
+            hint="give a full path, or '' for the embedded FFmpeg",
+        )
     return found
 
 
@@ -86,12 +102,19 @@ async def inspect_ffmpeg(path: str) -> FfmpegInfo:
         return (result.stdout or "") + "\n" + (result.stderr or "")
 
     version_text, enc_text, filt_text, hw_text, svt_text = await asyncio.gather(
-        capture("-version"), capture("-encoders"), capture("-filters"), capture("-hwaccels"),
+        capture("-version"),
+        capture("-encoders"),
+        capture("-filters"),
+        capture("-hwaccels"),
         capture("-h", "encoder=libsvtav1"),
     )
     first = next((line for line in version_text.splitlines() if line.startswith("ffmpeg version")), "")
     if not first:
-        raise ToolError("does not answer like FFmpeg (-version)", subject=path, hint="point tools.ffmpeg at an FFmpeg binary")
+        raise ToolError(
+            "does not answer like FFmpeg (-version)",
+            subject=path,
+            hint="point tools.ffmpeg at an FFmpeg binary",
+        )
     encoders = frozenset(m.group(1) for line in enc_text.splitlines() if (m := _TABLE_RE.match(line)))
     filters = frozenset(m.group(1) for line in filt_text.splitlines() if (m := _FILTER_RE.match(line)))
     hw_lines = hw_text.split("Hardware acceleration methods:", 1)[-1].splitlines()

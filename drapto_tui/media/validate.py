@@ -43,18 +43,22 @@ async def validate_output(
     if (out.width, out.height) != (width, height):
         problems.append(f"frame is {out.width}x{out.height}, expected {width}x{height}")
     if abs(out.duration - source.duration) > 0.2:
-        problems.append(f"duration {out.duration:.3f} s differs from the source's {source.duration:.3f} s by > 0.2 s")
+        problems.append(
+            f"duration {out.duration:.3f} s differs from the source's {source.duration:.3f} s by > 0.2 s"
+        )
     if source_frames is not None and output_frames is not None and source_frames != output_frames:
         problems.append(f"{output_frames} video frames, the source has {source_frames}")
     if len(out.audio) != len(source.audio):
         problems.append(f"{len(out.audio)} audio tracks, the source has {len(source.audio)}")
     else:
-        for a, b in zip(out.audio, source.audio):
+        for a, b in zip(out.audio, source.audio, strict=False):
             if a.channels != b.channels:
                 problems.append(f"audio track {a.index} has {a.channels} channels, the source {b.channels}")
             if a.start is not None and out.video_start is not None and abs(a.start - out.video_start) > 0.1:
-                problems.append(f"audio track {a.index} starts {abs(a.start - out.video_start) * 1000:.0f} ms"
-                                " away from the video (limit 100 ms)")
+                problems.append(
+                    f"audio track {a.index} starts {abs(a.start - out.video_start) * 1000:.0f} ms"
+                    " away from the video (limit 100 ms)"
+                )
     if out.subtitles != source.subtitles:
         problems.append(f"{out.subtitles} subtitle tracks, the source has {source.subtitles}")
     if out.chapters != source.chapters:

@@ -58,7 +58,7 @@ async def measure_vmaf(
     n_subsample: int = 5,
     threads: int | None = None,
     pix_fmt: str = "yuv420p10le",
-    on_progress=None,  # noqa: ANN001 - Callable[[FfmpegProgress], None]
+    on_progress=None,
     duration: float | None = None,
 ) -> VmafResult:
     """Score `distorted` (already cropped) against `reference` (cropped here with the same crop)."""
@@ -71,17 +71,36 @@ async def measure_vmaf(
         f"[dis][ref]libvmaf=model=version={model}:n_subsample={n_subsample}"
         f":n_threads={threads or vmaf_threads()}:log_fmt=json:log_path={log_path.name}"
     )
-    args = [ffmpeg, "-i", str(distorted.resolve()), "-i", str(reference.resolve()), "-filter_complex", graph,
-            "-f", "null", "-"]
+    args = [
+        ffmpeg,
+        "-i",
+        str(distorted.resolve()),
+        "-i",
+        str(reference.resolve()),
+        "-filter_complex",
+        graph,
+        "-f",
+        "null",
+        "-",
+    ]
     # Run in the log's folder so that the filter option holds a bare file name (no escaping of odd paths).
-    await run_ffmpeg(args, what="VMAF", subject=str(distorted), on_progress=on_progress, duration=duration,
-                     cwd=log_path.parent)
+    await run_ffmpeg(
+        args,
+        what="VMAF",
+        subject=str(distorted),
+        on_progress=on_progress,
+        duration=duration,
+        cwd=log_path.parent,
+    )
     try:
         data = json.loads(log_path.read_text(encoding="utf-8"))
         scores = [float(frame["metrics"]["vmaf"]) for frame in data["frames"]]
     except (OSError, ValueError, KeyError) as exc:
         raise DraptoError(f"libvmaf wrote no usable log ({exc})", subject=str(distorted)) from None
     if not scores:
-        raise DraptoError("libvmaf scored no frames", subject=str(distorted),
-                          hint="the encode may be empty; check the segment")
+        raise DraptoError(
+            "libvmaf scored no frames",
+            subject=str(distorted),
+            hint="the encode may be empty; check the segment",
+        )
     return VmafResult(frame_scores=scores)

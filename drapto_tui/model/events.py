@@ -1,13 +1,35 @@
-"""Events: the kinds, the job statuses and the event envelope that every front end and log reader sees."""
+"""Events: the kinds, the job statuses, one payload model per kind, and the envelope every reader sees.
+
+An event is the seed's envelope (event, timestamp, file, data, status) plus the job it belongs to and a
+`schema` version. `data` is the kind's own payload model, so a consumer reads `event.data.segment`, not a dict;
+`Event.from_json` picks the right model from the `event` field (a discriminated union). A payload serialises
+only the fields its emitter gave, so the JSONL log reads as it always has: `{"event": "segment_progress", ...,
+"data": {"segment": 3, "progress": 0.5, "fps": 41.2}, ...}`.
+
+Payloads forbid unknown fields: a misspelt key fails where it is emitted instead of vanishing from the state.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
+
+from drapto_tui.model.media import MediaProbe
+from drapto_tui.model.source_identity import SourceIdentity
+
+#: The version of this event format; readers of old logs see no field (version 0) and the same shapes.
+EVENT_SCHEMA = 1
 
 
 class ProcessingEvents(str, Enum):
@@ -26,7 +48,7 @@ class ProcessingEvents(str, Enum):
     SEARCH_STEP = "search_step"
     ENCODING_PROGRESS = "encoding_progress"
     JOB_QUEUED = "job_queued"
-    JOB_UPDATED = "job_updated"  # priority, position, hold
+    JOB_UPDATED = "job_updated"  # priority, position, hold, status, a restart, the source's identity
     JOB_PAUSED = "job_paused"
     JOB_RESUMED = "job_resumed"
     JOB_CANCELLED = "job_cancelled"
@@ -54,31 +76,394 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Event(BaseModel):
-    """The seed's payload (event, timestamp, file, data, status) plus the job it belongs to."""
+# -- payloads -------------------------------------------------------------------------------------------------
 
-    model_config = ConfigDict(frozen=True)
+
+class Payload(BaseModel):
+    """The data of one kind of event. Serialises only the fields that were given (`model_fields_set`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_serializer(mode="wrap")
+    def _given_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if k in self.model_fields_set}
+
+    def given(self, name: str) -> bool:
+        """Whether the emitter set this field (a partial update names only what changed)."""
+        return name in self.model_fields_set
+
+
+class FileDiscovered(Payload):
+    size: int
+
+
+class AnalysisStarted(Payload):
+    pass
+
+
+class AnalysisComplete(Payload):
+    media: MediaProbe
+    encoding_path: str
+    preview: bool = False  # probed while queued, before the job runs
+
+
+class SegmentPlan(BaseModel):
+    index: int
+    start: float
+    end: float
+    frames: int | None = None
+
+
+class EncodingStarted(Payload):
+    path: str  # "chunked" or "dolby_vision"
+    segments: list[SegmentPlan]
+    parallel: int | None = None
+    crf: float | None = None  # the fixed CRF of the direct path
+
+
+class ProbeStep(BaseModel):
+    """One CRF the search tried, as events and the state carry it."""
+
+    crf: float
+    score: float
+    bytes: int = 0
+    predicted_percent: float | None = None
+    cached: bool = False
+    full_pass: bool = False
+
+
+class SegmentComplete(Payload):
+    """A finished segment; the encoders give every field, a test or a replay may give fewer."""
+
+    segment: int
+    start: float | None = None
+    end: float | None = None
+    frames: int | None = None
+    crf: float | None = None
+    vmaf_predicted: float | None = None
+    vmaf_measured: float | None = None
+    bytes: int | None = None
+    bitrate: float | None = None
+    encode_seconds: float | None = None
+    fps: float | None = None
+    attempts: int = 1
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    probes: list[ProbeStep] = Field(default_factory=list)
+
+
+class EncodingComplete(Payload):
+    """A placed output and its summary, or `skipped` with the reason (an output that already exists)."""
+
+    output: str
+    skipped: bool = False
+    reason: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    reduction_percent: float | None = None
+    wall_seconds: float | None = None
+    fps: float | None = None
+    encoding_path: str | None = None
+    crop: str | None = None
+    width: int | None = None
+    height: int | None = None
+    segments: int | None = None
+    frames: int | None = None
+    crf_min: float | None = None
+    crf_max: float | None = None
+    vmaf_min: float | None = None
+    vmaf_max: float | None = None
+    vmaf_file: float | None = None
+    probes_per_segment: float | None = None
+    video_bytes: int | None = None
+
+
+class ErrorOccurred(Payload):
+    message: str
+    stage: str | None = None
+    severity: Literal["error", "warning"] = "error"
+    fatal: bool = False  # the job failed
+    segment: int | None = None
+    attempt: int | None = None
+    segment_failed: bool = False  # the segment failed for good (no retry left)
+    stderr_tail: list[str] = Field(default_factory=list)
+
+
+class StageStarted(Payload):
+    stage: str
+    step: str | None = None
+    note: str | None = None
+    crop: str | None = None
+    tracks: int | None = None
+
+
+class SegmentStarted(Payload):
+    segment: int
+    phase: str
+    attempt: int = 1
+    samples: int | None = None
+    sample_duration: float | None = None
+    target: float | None = None
+    crf: float | None = None
+
+
+class SegmentProgress(Payload):
+    segment: int
+    progress: float
+    fps: float = 0.0
+    speed: float | None = None
+
+
+class SearchStep(Payload):
+    segment: int
+    attempt: int = 1
+    crf: float
+    score: float
+    bytes: int = 0
+    predicted_percent: float | None = None
+    cached: bool = False
+    full_pass: bool = False
+
+
+class EncodingProgress(Payload):
+    progress: float
+    fps: float = 0.0
+
+
+class JobQueued(Payload):
+    output: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 0
+    position: int | None = None
+    size: int | None = None
+
+
+class JobUpdated(Payload):
+    """A partial update: only the fields given apply (see `Payload.given`)."""
+
+    priority: int | None = None
+    position: int | None = None
+    held: bool | None = None
+    status: ProcessingStatus | None = None
+    stage: str | None = None
+    note: str | None = None
+    retry: bool = False  # back to the queue; failed segments (or all, with reset_segments) run again
+    reset_segments: bool = False
+    failed_segments: list[int] = Field(default_factory=list)
+    restart: bool = False  # the source changed: everything finished is discarded
+    source: SourceIdentity | None = None
+
+
+class JobPaused(Payload):
+    pass
+
+
+class JobResumed(Payload):
+    pass
+
+
+class JobCancelled(Payload):
+    pass
+
+
+class JobRemoved(Payload):
+    pass
+
+
+class JobUsage(BaseModel):
+    cpu: float
+    rss: int
+
+
+class ResourceSample(Payload):
+    cpu: list[float]
+    mem_total: int
+    mem_available: int
+    mem_used_percent: float
+    rss_tree: int
+    processes: int
+    disk_read_bps: int
+    disk_write_bps: int
+    temp_free: int
+    jobs: dict[str, JobUsage] = Field(default_factory=dict)
+
+
+# -- the envelope -----------------------------------------------------------------------------------------------
+
+
+class Event(BaseModel):
+    """The seed's payload (event, timestamp, file, data, status) plus the job it belongs to; see the kinds below."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     event: ProcessingEvents
     timestamp: datetime = Field(default_factory=_now)
     file: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Payload
     status: ProcessingStatus | None = None
     job_id: str | None = None
+    schema_version: int = Field(EVENT_SCHEMA, alias="schema")
 
     @property
     def coalescable(self) -> bool:
         return self.event in COALESCABLE
 
     def coalesce_key(self) -> tuple[str, str | None, Any]:
-        return (self.event.value, self.job_id, self.data.get("segment"))
+        return (self.event.value, self.job_id, getattr(self.data, "segment", None))
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        return self.model_dump_json(by_alias=True)
 
     @classmethod
     def from_json(cls, line: str) -> Event:
-        return cls.model_validate_json(line)
+        event: Event = EVENTS.validate_json(line)
+        return event
+
+
+class FileDiscoveredEvent(Event):
+    event: Literal[ProcessingEvents.FILE_DISCOVERED] = ProcessingEvents.FILE_DISCOVERED
+    data: FileDiscovered
+
+
+class AnalysisStartedEvent(Event):
+    event: Literal[ProcessingEvents.ANALYSIS_STARTED] = ProcessingEvents.ANALYSIS_STARTED
+    data: AnalysisStarted
+
+
+class AnalysisCompleteEvent(Event):
+    event: Literal[ProcessingEvents.ANALYSIS_COMPLETE] = ProcessingEvents.ANALYSIS_COMPLETE
+    data: AnalysisComplete
+
+
+class EncodingStartedEvent(Event):
+    event: Literal[ProcessingEvents.ENCODING_STARTED] = ProcessingEvents.ENCODING_STARTED
+    data: EncodingStarted
+
+
+class SegmentCompleteEvent(Event):
+    event: Literal[ProcessingEvents.SEGMENT_COMPLETE] = ProcessingEvents.SEGMENT_COMPLETE
+    data: SegmentComplete
+
+
+class EncodingCompleteEvent(Event):
+    event: Literal[ProcessingEvents.ENCODING_COMPLETE] = ProcessingEvents.ENCODING_COMPLETE
+    data: EncodingComplete
+
+
+class ErrorOccurredEvent(Event):
+    event: Literal[ProcessingEvents.ERROR_OCCURRED] = ProcessingEvents.ERROR_OCCURRED
+    data: ErrorOccurred
+
+
+class StageStartedEvent(Event):
+    event: Literal[ProcessingEvents.STAGE_STARTED] = ProcessingEvents.STAGE_STARTED
+    data: StageStarted
+
+
+class SegmentStartedEvent(Event):
+    event: Literal[ProcessingEvents.SEGMENT_STARTED] = ProcessingEvents.SEGMENT_STARTED
+    data: SegmentStarted
+
+
+class SegmentProgressEvent(Event):
+    event: Literal[ProcessingEvents.SEGMENT_PROGRESS] = ProcessingEvents.SEGMENT_PROGRESS
+    data: SegmentProgress
+
+
+class SearchStepEvent(Event):
+    event: Literal[ProcessingEvents.SEARCH_STEP] = ProcessingEvents.SEARCH_STEP
+    data: SearchStep
+
+
+class EncodingProgressEvent(Event):
+    event: Literal[ProcessingEvents.ENCODING_PROGRESS] = ProcessingEvents.ENCODING_PROGRESS
+    data: EncodingProgress
+
+
+class JobQueuedEvent(Event):
+    event: Literal[ProcessingEvents.JOB_QUEUED] = ProcessingEvents.JOB_QUEUED
+    data: JobQueued
+
+
+class JobUpdatedEvent(Event):
+    event: Literal[ProcessingEvents.JOB_UPDATED] = ProcessingEvents.JOB_UPDATED
+    data: JobUpdated
+
+
+class JobPausedEvent(Event):
+    event: Literal[ProcessingEvents.JOB_PAUSED] = ProcessingEvents.JOB_PAUSED
+    data: JobPaused
+
+
+class JobResumedEvent(Event):
+    event: Literal[ProcessingEvents.JOB_RESUMED] = ProcessingEvents.JOB_RESUMED
+    data: JobResumed
+
+
+class JobCancelledEvent(Event):
+    event: Literal[ProcessingEvents.JOB_CANCELLED] = ProcessingEvents.JOB_CANCELLED
+    data: JobCancelled
+
+
+class JobRemovedEvent(Event):
+    event: Literal[ProcessingEvents.JOB_REMOVED] = ProcessingEvents.JOB_REMOVED
+    data: JobRemoved
+
+
+class ResourceSampleEvent(Event):
+    event: Literal[ProcessingEvents.RESOURCE_SAMPLE] = ProcessingEvents.RESOURCE_SAMPLE
+    data: ResourceSample
+
+
+AnyEvent = Annotated[
+    FileDiscoveredEvent
+    | AnalysisStartedEvent
+    | AnalysisCompleteEvent
+    | EncodingStartedEvent
+    | SegmentCompleteEvent
+    | EncodingCompleteEvent
+    | ErrorOccurredEvent
+    | StageStartedEvent
+    | SegmentStartedEvent
+    | SegmentProgressEvent
+    | SearchStepEvent
+    | EncodingProgressEvent
+    | JobQueuedEvent
+    | JobUpdatedEvent
+    | JobPausedEvent
+    | JobResumedEvent
+    | JobCancelledEvent
+    | JobRemovedEvent
+    | ResourceSampleEvent,
+    Field(discriminator="event"),
+]
+EVENTS: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+
+#: Each kind's envelope class, for building events (make_event) and checking that every kind has one.
+EVENT_TYPES: dict[ProcessingEvents, type[Event]] = {
+    cls.model_fields["event"].default: cls
+    for cls in (
+        FileDiscoveredEvent,
+        AnalysisStartedEvent,
+        AnalysisCompleteEvent,
+        EncodingStartedEvent,
+        SegmentCompleteEvent,
+        EncodingCompleteEvent,
+        ErrorOccurredEvent,
+        StageStartedEvent,
+        SegmentStartedEvent,
+        SegmentProgressEvent,
+        SearchStepEvent,
+        EncodingProgressEvent,
+        JobQueuedEvent,
+        JobUpdatedEvent,
+        JobPausedEvent,
+        JobResumedEvent,
+        JobCancelledEvent,
+        JobRemovedEvent,
+        ResourceSampleEvent,
+    )
+}
 
 
 def make_event(
@@ -87,8 +472,17 @@ def make_event(
     job_id: str | None = None,
     file: str | Path | None = None,
     status: ProcessingStatus | None = None,
+    timestamp: datetime | None = None,
     **data: Any,
 ) -> Event:
-    return Event(event=kind, job_id=job_id, file=str(file) if file is not None else None, status=status, data=data)
-
-
+    """The event of this kind, its payload validated from `data` (an unknown or mistyped field raises)."""
+    cls = EVENT_TYPES[kind]
+    payload = cls.model_fields["data"].annotation
+    assert isinstance(payload, type) and issubclass(payload, Payload)
+    return cls(
+        job_id=job_id,
+        file=str(file) if file is not None else None,
+        status=status,
+        data=payload.model_validate(data),
+        **({"timestamp": timestamp} if timestamp is not None else {}),
+    )

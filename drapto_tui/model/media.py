@@ -94,5 +94,3 @@ class MediaProbe(BaseModel):
     @property
     def encoding_path(self) -> EncodingPath:
         return "dolby_vision" if self.dolby_vision else "chunked"
-
-

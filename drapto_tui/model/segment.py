@@ -54,8 +54,13 @@ class VideoSettings(BaseModel):
 
     def cache_identity(self) -> dict[str, object]:
         """What changes the encoded bits (threads do not)."""
-        return {"preset": self.preset, "pix_fmt": self.pix_fmt, "svt": self.svt_params, "crop": self.crop,
-                "extra": list(self.extra_svt)}
+        return {
+            "preset": self.preset,
+            "pix_fmt": self.pix_fmt,
+            "svt": self.svt_params,
+            "crop": self.crop,
+            "extra": list(self.extra_svt),
+        }
 
 
 class SearchSettings(BaseModel):
@@ -76,8 +81,13 @@ class SearchSettings(BaseModel):
     pooling: str = "mean"
 
     def identity(self) -> dict[str, object]:
-        return {"samples": self.samples, "d": self.sample_duration, "full": self.full_pass_share,
-                "n_subsample": self.n_subsample, "pooling": self.pooling}
+        return {
+            "samples": self.samples,
+            "d": self.sample_duration,
+            "full": self.full_pass_share,
+            "n_subsample": self.n_subsample,
+            "pooling": self.pooling,
+        }
 
 
 class Probe(BaseModel):
@@ -96,8 +106,14 @@ class Probe(BaseModel):
         return 100.0 * self.encoded_bytes / max(self.source_bytes, 1)
 
     def to_event(self) -> dict[str, object]:
-        return {"crf": self.crf, "score": round(self.score, 3), "bytes": self.encoded_bytes,
-                "predicted_percent": round(self.percent, 2), "cached": self.cached, "full_pass": self.full_pass}
+        return {
+            "crf": self.crf,
+            "score": round(self.score, 3),
+            "bytes": self.encoded_bytes,
+            "predicted_percent": round(self.percent, 2),
+            "cached": self.cached,
+            "full_pass": self.full_pass,
+        }
 
 
 class CachedProbe(BaseModel):
@@ -188,7 +204,21 @@ class ProblemReport(BaseModel):
     segment_failed: bool = False
 
 
-SegmentReport = Annotated[PhaseReport | ProbeReport | ProgressReport | ProblemReport, Field(discriminator="kind")]
+SegmentReport = Annotated[
+    PhaseReport | ProbeReport | ProgressReport | ProblemReport, Field(discriminator="kind")
+]
 
-__all__ = ["CachedProbe", "PhaseReport", "Probe", "ProbeReport", "ProblemReport", "ProgressReport", "SearchSettings",
-           "Segment", "SegmentOutcome", "SegmentReport", "SegmentSpec", "VideoSettings"]
+__all__ = [
+    "CachedProbe",
+    "PhaseReport",
+    "Probe",
+    "ProbeReport",
+    "ProblemReport",
+    "ProgressReport",
+    "SearchSettings",
+    "Segment",
+    "SegmentOutcome",
+    "SegmentReport",
+    "SegmentSpec",
+    "VideoSettings",
+]

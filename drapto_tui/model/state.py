@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from drapto_tui.model.events import ProcessingStatus
+from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
 
 SCHEMA_VERSION = 1
@@ -89,7 +90,7 @@ class ProcessingState(BaseModel):
     progress: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
     stats: dict[str, Any] = Field(default_factory=dict)
-    media: dict[str, Any] | None = None
+    media: MediaProbe | None = None
     encoding_path: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     #: The source as it was when the job's work began: finished segments belong to exactly this file.
@@ -118,7 +119,7 @@ class ProcessingState(BaseModel):
         segs = list(self.segments.values())
         timed = all(s.end > s.start for s in segs)
         weights = [(s.end - s.start) if timed else 1.0 for s in segs]
-        done = sum(w * s.contribution() for w, s in zip(weights, segs))
+        done = sum(w * s.contribution() for w, s in zip(weights, segs, strict=False))
         self.progress = min(done / sum(weights), 1.0)
         self._progress_parts = (timed, sum(weights), done)
 
@@ -136,5 +137,3 @@ class ProcessingState(BaseModel):
         done += weight * (seg.contribution() - before)
         self._progress_parts = (timed, total, done)
         self.progress = min(max(done / total, 0.0), 1.0) if total else 0.0
-
-

@@ -30,11 +30,30 @@ def find_ab_av1(configured: str) -> str:
 
 
 def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video: VideoSettings) -> list[str]:
-    args = [binary, "crf-search", "-i", segment.path, "--preset", str(video.preset),
-            "--min-vmaf", f"{search.target:g}", "--max-encoded-percent", f"{search.max_encoded_percent:g}",
-            "--min-crf", f"{search.min_crf:g}", "--max-crf", f"{search.max_crf:g}",
-            "--samples", str(search.samples), "--sample-duration", f"{search.sample_duration:g}s",
-            "--pix-format", video.pix_fmt, "--stdout-format", "json"]
+    args = [
+        binary,
+        "crf-search",
+        "-i",
+        segment.path,
+        "--preset",
+        str(video.preset),
+        "--min-vmaf",
+        f"{search.target:g}",
+        "--max-encoded-percent",
+        f"{search.max_encoded_percent:g}",
+        "--min-crf",
+        f"{search.min_crf:g}",
+        "--max-crf",
+        f"{search.max_crf:g}",
+        "--samples",
+        str(search.samples),
+        "--sample-duration",
+        f"{search.sample_duration:g}s",
+        "--pix-format",
+        video.pix_fmt,
+        "--stdout-format",
+        "json",
+    ]
     if video.crop:
         args += ["--vfilter", f"crop={video.crop}"]
     for param in [*video.extra_svt, *[p for p in video.svt_params.split(":") if p]]:
@@ -42,7 +61,9 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
     return args
 
 
-def parse_crf_search(stdout: str, on_probe: Callable[[Probe], None] | None = None) -> tuple[list[Probe], dict | None, str | None]:
+def parse_crf_search(
+    stdout: str, on_probe: Callable[[Probe], None] | None = None
+) -> tuple[list[Probe], dict | None, str | None]:
     probes: list[Probe] = []
     done: dict | None = None
     error: str | None = None
@@ -53,11 +74,17 @@ def parse_crf_search(stdout: str, on_probe: Callable[[Probe], None] | None = Non
             continue
         kind = msg.get("type")
         if kind == "sample-encode-done":
-            probe = Probe(crf=float(msg["crf"]), score=float(msg.get("vmaf", 0.0)),
-                          encoded_bytes=int(msg.get("predicted_encode_size", 0)),
-                          source_bytes=int(msg.get("predicted_encode_size", 0) * 100
-                                           / max(msg.get("predicted_encode_percent", 100.0), 1e-9)),
-                          cached=bool(msg.get("from_cache", False)))
+            probe = Probe(
+                crf=float(msg["crf"]),
+                score=float(msg.get("vmaf", 0.0)),
+                encoded_bytes=int(msg.get("predicted_encode_size", 0)),
+                source_bytes=int(
+                    msg.get("predicted_encode_size", 0)
+                    * 100
+                    / max(msg.get("predicted_encode_percent", 100.0), 1e-9)
+                ),
+                cached=bool(msg.get("from_cache", False)),
+            )
             probes.append(probe)
             if on_probe:
                 on_probe(probe)
@@ -75,13 +102,18 @@ async def ab_av1_search(
     video: VideoSettings,
     on_probe: Callable[[Probe], None] | None = None,
 ) -> SearchResult:
-    proc = FfmpegProcess(crf_search_args(binary, segment, search, video), capture_stdout=True, ffmpeg_flags=False)
+    proc = FfmpegProcess(
+        crf_search_args(binary, segment, search, video), capture_stdout=True, ffmpeg_flags=False
+    )
     result = await proc.run()
     probes, done, error = parse_crf_search(result.stdout or "", on_probe)
     if done is None:
-        last = error or next((l for l in reversed(result.stderr_tail) if l.strip()), "no result")
-        raise SearchError(f"ab-av1 crf-search: {last}", subject=segment.path,
-                          hint="lower encoding.vmaf_target or raise search.max_encoded_percent")
+        last = error or next((line for line in reversed(result.stderr_tail) if line.strip()), "no result")
+        raise SearchError(
+            f"ab-av1 crf-search: {last}",
+            subject=segment.path,
+            hint="lower encoding.vmaf_target or raise search.max_encoded_percent",
+        )
     return SearchResult(crf=float(done["crf"]), score=float(done.get("vmaf", 0.0)), probes=probes)
 
 

@@ -108,9 +108,25 @@ class CrfSearch:
         for i, start in enumerate(sample_starts(self.segment.duration, s.samples, s.sample_duration)):
             out = self.work_dir / f"sample-{i}.mkv"
             await run_ffmpeg(
-                [self.ffmpeg, "-y", "-ss", f"{start:.3f}", "-i", str(source), "-t", f"{s.sample_duration:.3f}",
-                 "-map", "0:v:0", "-c", "copy", "-avoid_negative_ts", "make_zero", str(out)],
-                what="cutting a sample", subject=str(source),
+                [
+                    self.ffmpeg,
+                    "-y",
+                    "-ss",
+                    f"{start:.3f}",
+                    "-i",
+                    str(source),
+                    "-t",
+                    f"{s.sample_duration:.3f}",
+                    "-map",
+                    "0:v:0",
+                    "-c",
+                    "copy",
+                    "-avoid_negative_ts",
+                    "make_zero",
+                    str(out),
+                ],
+                what="cutting a sample",
+                subject=str(source),
             )
             digest = _file_digest(out)
             if digest in seen or out.stat().st_size == 0:
@@ -131,12 +147,18 @@ class CrfSearch:
 
     async def probe(self, crf: float) -> Probe:
         key = self._cache_key(crf)
-        if self.cache is not None and (hit := self.cache.cache_get(key)) is not None:
-            if not hit.get("full_pass") or self._full_pass_path(crf).exists():
-                probe = Probe(crf=crf, score=hit["score"], encoded_bytes=hit["encoded_bytes"],
-                              source_bytes=hit["source_bytes"], cached=True, full_pass=hit.get("full_pass", False))
-                self._report(probe)
-                return probe
+        hit = self.cache.cache_get(key) if self.cache is not None else None
+        if hit is not None and (not hit.get("full_pass") or self._full_pass_path(crf).exists()):
+            probe = Probe(
+                crf=crf,
+                score=hit["score"],
+                encoded_bytes=hit["encoded_bytes"],
+                source_bytes=hit["source_bytes"],
+                cached=True,
+                full_pass=hit.get("full_pass", False),
+            )
+            self._report(probe)
+            return probe
         samples = await self._prepare_samples()
         if not samples:
             raise SearchError("no usable samples could be cut", subject=self.segment.path)
@@ -144,23 +166,44 @@ class CrfSearch:
         encoded = source = 0
         settings = self.video.with_crf(crf)
         for i, (sample, size) in enumerate(samples):
-            out = self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
+            out = (
+                self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
+            )
             await encode_av1(self.ffmpeg, sample, out, settings, what=f"sample encode at CRF {crf:g}")
             vmaf = await measure_vmaf(
-                self.ffmpeg, out, sample, log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
-                width=self.width, height=self.height, crop=self.video.crop,
-                n_subsample=self.settings.n_subsample, pix_fmt=self.video.pix_fmt,
+                self.ffmpeg,
+                out,
+                sample,
+                log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
+                width=self.width,
+                height=self.height,
+                crop=self.video.crop,
+                n_subsample=self.settings.n_subsample,
+                pix_fmt=self.video.pix_fmt,
             )
             scores += vmaf.frame_scores
             encoded += out.stat().st_size
             source += size
             if not self.full_pass:
                 out.unlink(missing_ok=True)
-        probe = Probe(crf=crf, score=pool(scores, self.settings.pooling), encoded_bytes=encoded, source_bytes=source,
-                      frame_scores_count=len(scores), full_pass=self.full_pass)
+        probe = Probe(
+            crf=crf,
+            score=pool(scores, self.settings.pooling),
+            encoded_bytes=encoded,
+            source_bytes=source,
+            frame_scores_count=len(scores),
+            full_pass=self.full_pass,
+        )
         if self.cache is not None:
-            self.cache.cache_put(key, {"score": probe.score, "encoded_bytes": encoded, "source_bytes": source,
-                                       "full_pass": self.full_pass})
+            self.cache.cache_put(
+                key,
+                {
+                    "score": probe.score,
+                    "encoded_bytes": encoded,
+                    "source_bytes": source,
+                    "full_pass": self.full_pass,
+                },
+            )
         self._report(probe)
         return probe
 
@@ -210,7 +253,11 @@ class CrfSearch:
             if q not in probes:
                 probes[q] = probe
                 order.append(probe)
-            if passes(probe) and probe.score <= s.target + s.tolerance and probe.percent <= s.max_encoded_percent:
+            if (
+                passes(probe)
+                and probe.score <= s.target + s.tolerance
+                and probe.percent <= s.max_encoded_percent
+            ):
                 return finish(probe)
             if not passes(probe) and q == lo:
                 raise SearchError(
@@ -258,15 +305,19 @@ class CrfSearch:
         best = [p for p in order if passes(p)]
         if best:
             return finish(max(best, key=lambda p: p.crf))
-        raise SearchError(f"no passing CRF within {MAX_PROBES} probes", subject=self.segment.path,
-                          hint="lower encoding.vmaf_target")
+        raise SearchError(
+            f"no passing CRF within {MAX_PROBES} probes",
+            subject=self.segment.path,
+            hint="lower encoding.vmaf_target",
+        )
 
 
 def probe_cache_prefix(identity: str, video: VideoSettings, settings: SearchSettings) -> str:
     """The cache keys of one segment's probes under one set of encoder and search settings share this prefix
     (the CRF follows it), so a coordinator can hand a worker every probe it already knows in one lookup."""
-    blob = json.dumps({"segment": identity, "video": video.cache_identity(), "search": settings.identity()},
-                      sort_keys=True)
+    blob = json.dumps(
+        {"segment": identity, "video": video.cache_identity(), "search": settings.identity()}, sort_keys=True
+    )
     return "probe:" + hashlib.sha256(blob.encode()).hexdigest() + ":"
 
 
@@ -274,8 +325,9 @@ def escalate(settings: SearchSettings, attempt: int) -> SearchSettings:
     """Attempt 1 is as configured; 2 takes more and longer samples; 3+ also raises the target by 1 per step."""
     if attempt <= 1:
         return settings
-    stronger = settings.model_copy(update={"samples": settings.samples + 2,
-                                               "sample_duration": settings.sample_duration * 1.5})
+    stronger = settings.model_copy(
+        update={"samples": settings.samples + 2, "sample_duration": settings.sample_duration * 1.5}
+    )
     if attempt >= 3:
         stronger = stronger.model_copy(update={"target": min(settings.target + (attempt - 2) * 1.0, 99.0)})
     return stronger
@@ -287,5 +339,13 @@ def cache_segment_identity(source: Path, content_key: str, segment: Segment) -> 
     return f"{source.resolve()}|{content_key}|{segment.start:.3f}|{segment.end:.3f}|{segment.frames}"
 
 
-__all__ = ["CrfSearch", "Probe", "SearchError", "SearchResult", "SearchSettings", "cache_segment_identity",
-           "escalate", "sample_starts"]
+__all__ = [
+    "CrfSearch",
+    "Probe",
+    "SearchError",
+    "SearchResult",
+    "SearchSettings",
+    "cache_segment_identity",
+    "escalate",
+    "sample_starts",
+]

@@ -62,19 +62,45 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
     """Encode the whole segment at the neighbour's CRF and measure it."""
     seg = spec.segment
     out = workdir / f"predicted-crf{crf:g}.mkv"
-    await encode_av1(spec.ffmpeg, Path(seg.path), out, spec.video.with_crf(crf), duration=seg.duration,
-                     nice=spec.nice, what=f"segment {seg.index} encode at the predicted CRF {crf:g}")
-    vmaf = await measure_vmaf(spec.ffmpeg, out, Path(seg.path), log_path=workdir / f"predicted-{crf:g}.json",
-                              width=spec.out_width, height=spec.out_height, crop=spec.video.crop,
-                              n_subsample=spec.search.n_subsample, pix_fmt=spec.video.pix_fmt)
-    probe = Probe(crf=crf, score=vmaf.pooled(spec.search.pooling), encoded_bytes=out.stat().st_size,
-                  source_bytes=Path(seg.path).stat().st_size, frame_scores_count=len(vmaf.frame_scores),
-                  full_pass=True)
+    await encode_av1(
+        spec.ffmpeg,
+        Path(seg.path),
+        out,
+        spec.video.with_crf(crf),
+        duration=seg.duration,
+        nice=spec.nice,
+        what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
+    )
+    vmaf = await measure_vmaf(
+        spec.ffmpeg,
+        out,
+        Path(seg.path),
+        log_path=workdir / f"predicted-{crf:g}.json",
+        width=spec.out_width,
+        height=spec.out_height,
+        crop=spec.video.crop,
+        n_subsample=spec.search.n_subsample,
+        pix_fmt=spec.video.pix_fmt,
+    )
+    probe = Probe(
+        crf=crf,
+        score=vmaf.pooled(spec.search.pooling),
+        encoded_bytes=out.stat().st_size,
+        source_bytes=Path(seg.path).stat().st_size,
+        frame_scores_count=len(vmaf.frame_scores),
+        full_pass=True,
+    )
     return probe, out
 
 
-async def _search(spec: SegmentSpec, workdir: Path, settings: SearchSettings, attempt: int, cache: _SpecCache,
-                  report: Report) -> SearchResult:
+async def _search(
+    spec: SegmentSpec,
+    workdir: Path,
+    settings: SearchSettings,
+    attempt: int,
+    cache: _SpecCache,
+    report: Report,
+) -> SearchResult:
     def on_probe(probe: Probe) -> None:
         report(ProbeReport(attempt=attempt, probe=probe))
 
@@ -86,14 +112,26 @@ async def _search(spec: SegmentSpec, workdir: Path, settings: SearchSettings, at
     if attempt == 1 and spec.start_crf is not None:
         probe, path = await _predict(spec, workdir, spec.start_crf)
         on_probe(probe)
-        if settings.target <= probe.score <= settings.target + settings.tolerance \
-                and probe.percent <= settings.max_encoded_percent:
+        if (
+            settings.target <= probe.score <= settings.target + settings.tolerance
+            and probe.percent <= settings.max_encoded_percent
+        ):
             return SearchResult(crf=probe.crf, score=probe.score, probes=[probe], full_pass_encode=path)
         seed, seed_files = [probe], {probe.crf: path}
     search = CrfSearch(
-        ffmpeg=spec.ffmpeg, segment=spec.segment, work_dir=workdir, settings=settings, video=video,
-        width=spec.out_width, height=spec.out_height, identity=spec.probe_identity, cache=cache,
-        on_probe=on_probe, start_crf=spec.start_crf, seed=seed, seed_files=seed_files,
+        ffmpeg=spec.ffmpeg,
+        segment=spec.segment,
+        work_dir=workdir,
+        settings=settings,
+        video=video,
+        width=spec.out_width,
+        height=spec.out_height,
+        identity=spec.probe_identity,
+        cache=cache,
+        on_probe=on_probe,
+        start_crf=spec.start_crf,
+        seed=seed,
+        seed_files=seed_files,
     )
     return await search.run()
 
@@ -110,8 +148,15 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
     attempts = spec.max_retries + 1
     for attempt in range(1, attempts + 1):
         settings = escalate(spec.search, attempt)
-        report(PhaseReport(phase="searching", attempt=attempt, samples=settings.samples,
-                           sample_duration=settings.sample_duration, target=settings.target))
+        report(
+            PhaseReport(
+                phase="searching",
+                attempt=attempt,
+                samples=settings.samples,
+                sample_duration=settings.sample_duration,
+                target=settings.target,
+            )
+        )
         try:
             started = time.monotonic()
             result = await _search(spec, workdir, settings, attempt, cache, report)
@@ -122,17 +167,31 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 active = time.monotonic() - started
                 measured = result.score
             else:
+
                 def progress(p: FfmpegProgress) -> None:
                     report(ProgressReport(progress=p.fraction or 0.0, fps=p.fps))
 
-                res = await encode_av1(spec.ffmpeg, Path(seg.path), out, spec.video.with_crf(result.crf),
-                                       duration=seg.duration, on_progress=progress, nice=spec.nice,
-                                       what=f"segment {seg.index} encode")
+                res = await encode_av1(
+                    spec.ffmpeg,
+                    Path(seg.path),
+                    out,
+                    spec.video.with_crf(result.crf),
+                    duration=seg.duration,
+                    on_progress=progress,
+                    nice=spec.nice,
+                    what=f"segment {seg.index} encode",
+                )
                 active = res.active_seconds
                 vmaf = await measure_vmaf(
-                    spec.ffmpeg, out, Path(seg.path), log_path=workdir / "measure.json",
-                    width=spec.out_width, height=spec.out_height, crop=spec.video.crop,
-                    n_subsample=spec.search.n_subsample, pix_fmt=spec.video.pix_fmt,
+                    spec.ffmpeg,
+                    out,
+                    Path(seg.path),
+                    log_path=workdir / "measure.json",
+                    width=spec.out_width,
+                    height=spec.out_height,
+                    crop=spec.video.crop,
+                    n_subsample=spec.search.n_subsample,
+                    pix_fmt=spec.video.pix_fmt,
                 )
                 measured = vmaf.pooled(spec.search.pooling)
         except FfmpegError as err:
@@ -143,9 +202,16 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
             history.append({"attempt": attempt, "error": err.line()})
             final = attempt == attempts
-            report(ProblemReport(
-                stage="encoding", attempt=attempt, stderr_tail=err.result.stderr_tail[-12:], segment_failed=final,
-                message=err.line() + ("" if final else f"; retrying (attempt {attempt + 1} of {attempts})")))
+            report(
+                ProblemReport(
+                    stage="encoding",
+                    attempt=attempt,
+                    stderr_tail=err.result.stderr_tail[-12:],
+                    segment_failed=final,
+                    message=err.line()
+                    + ("" if final else f"; retrying (attempt {attempt + 1} of {attempts})"),
+                )
+            )
             if final:
                 raise
             continue
@@ -154,22 +220,42 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             report(ProblemReport(stage="search", attempt=attempt, message=err.line(), segment_failed=True))
             raise
         size = out.stat().st_size
-        history.append({"attempt": attempt, "crf": result.crf, "predicted": round(result.score, 3),
-                        "measured": round(measured, 3), "probes": result.probe_count})
+        history.append(
+            {
+                "attempt": attempt,
+                "crf": result.crf,
+                "predicted": round(result.score, 3),
+                "measured": round(measured, 3),
+                "probes": result.probe_count,
+            }
+        )
         if measured < spec.search.target - spec.tolerance_below and attempt < attempts:
             out.unlink(missing_ok=True)
-            report(ProblemReport(
-                stage="encoding", attempt=attempt,
-                message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
-                        f" {spec.tolerance_below:g}; retrying with a stronger search"
-                        f" (attempt {attempt + 1} of {attempts})"))
+            report(
+                ProblemReport(
+                    stage="encoding",
+                    attempt=attempt,
+                    message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
+                    f" {spec.tolerance_below:g}; retrying with a stronger search"
+                    f" (attempt {attempt + 1} of {attempts})",
+                )
+            )
             continue
         encode_seconds = time.monotonic() - encode_started if result.full_pass_encode is None else active
         return SegmentOutcome(
-            job_id=spec.job_id, segment=seg.index, crf=result.crf, vmaf_predicted=round(result.score, 3),
-            vmaf_measured=round(measured, 3), bytes=size, encode_seconds=round(encode_seconds, 3),
-            fps=round(seg.frames / max(active, 1e-6), 2), attempts=attempt, history=history,
-            probes=result.probes, new_probes=cache.new, encoded=str(out),
+            job_id=spec.job_id,
+            segment=seg.index,
+            crf=result.crf,
+            vmaf_predicted=round(result.score, 3),
+            vmaf_measured=round(measured, 3),
+            bytes=size,
+            encode_seconds=round(encode_seconds, 3),
+            fps=round(seg.frames / max(active, 1e-6), 2),
+            attempts=attempt,
+            history=history,
+            probes=result.probes,
+            new_probes=cache.new,
+            encoded=str(out),
         )
     raise DraptoError("segment did not finish", subject=seg.path)  # unreachable: the loop returns or raises
 

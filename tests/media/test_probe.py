@@ -10,8 +10,9 @@ from drapto_tui.model.media import resolution_class
 from tests.media_helpers import MediaFactory
 
 
-@pytest.mark.parametrize(("width", "cls"), [(720, "sd"), (1280, "sd"), (1281, "hd"), (1920, "hd"), (1921, "uhd"),
-                                            (3840, "uhd")])
+@pytest.mark.parametrize(
+    ("width", "cls"), [(720, "sd"), (1280, "sd"), (1281, "hd"), (1920, "hd"), (1921, "uhd"), (3840, "uhd")]
+)
 def test_resolution_class_by_width(width: int, cls: str) -> None:
     assert resolution_class(width) == cls
 
@@ -32,7 +33,11 @@ async def test_dolby_vision_fixture(media: MediaFactory, ffmpeg: str, profile: i
     assert info.dolby_vision and info.dv_profile == profile and info.dv_level == 4
     assert info.encoding_path == "dolby_vision"
     assert info.hdr and info.hdr_format == "PQ"
-    assert (info.color_primaries, info.color_transfer, info.color_matrix) == ("bt2020", "smpte2084", "bt2020nc")
+    assert (info.color_primaries, info.color_transfer, info.color_matrix) == (
+        "bt2020",
+        "smpte2084",
+        "bt2020nc",
+    )
     assert info.bit_depth == 10
     md = info.mastering_display
     assert md is not None and md.max_luminance == 1000 and md.min_luminance == pytest.approx(0.005)
@@ -41,7 +46,9 @@ async def test_dolby_vision_fixture(media: MediaFactory, ffmpeg: str, profile: i
 
 
 async def test_tracks_subtitles_chapters_and_fps(media: MediaFactory, ffmpeg: str) -> None:
-    clip = media.clip(width=1920, height=800, duration=3, fps=24000 / 1001, audio="5.1", subtitles=True, chapters=3)
+    clip = media.clip(
+        width=1920, height=800, duration=3, fps=24000 / 1001, audio="5.1", subtitles=True, chapters=3
+    )
     info = await probe(clip, ffmpeg)
     assert info.resolution_class == "hd"  # a letterboxed 1920x800 film is HD
     assert info.fps_fraction == "24000/1001"
@@ -51,7 +58,9 @@ async def test_tracks_subtitles_chapters_and_fps(media: MediaFactory, ffmpeg: st
     assert info.frame_count == 72
 
 
-async def test_frame_count_by_ffmpeg_when_mediainfo_has_none(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+async def test_frame_count_by_ffmpeg_when_mediainfo_has_none(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
     # A raw H.264 elementary stream carries no frame count for MediaInfo.
     clip = media.clip(".h264", duration=1, fps=24, audio=None)
     info = await probe(clip, ffmpeg)
@@ -71,9 +80,29 @@ async def test_hdr10_without_dv_takes_the_chunked_path(media: MediaFactory, ffmp
     if not hdr10.exists():
         # Re-encode the DV fixture's pixels as plain HDR10 HEVC: same PQ signalling, no DOVI record.
         from drapto_tui.media.samples import HDR10_X265
-        subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(src), "-map", "0:v", "-c:v", "libx265", "-preset",
-                        "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", f"log-level=error:{HDR10_X265}",
-                        str(hdr10)], check=True)
+
+        subprocess.run(
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(src),
+                "-map",
+                "0:v",
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p10le",
+                "-x265-params",
+                f"log-level=error:{HDR10_X265}",
+                str(hdr10),
+            ],
+            check=True,
+        )
     info = await probe(hdr10, ffmpeg)
     assert info.hdr and info.hdr_format == "PQ" and not info.dolby_vision and info.encoding_path == "chunked"
 
@@ -96,8 +125,22 @@ def _audio_only(tmp: Path, media: MediaFactory) -> Path:
     import subprocess
 
     out = tmp / "audio-only.mkv"
-    subprocess.run([media.ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus",
-                    str(out)], check=True)
+    subprocess.run(
+        [
+            media.ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "libopus",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 
@@ -109,8 +152,12 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("make", "message"), BAD_INPUTS, ids=["missing", "zero-byte", "text-as-mkv", "audio-only"])
-async def test_bad_inputs_raise_one_clear_line(tmp_path: Path, media: MediaFactory, ffmpeg: str, make, message) -> None:
+@pytest.mark.parametrize(
+    ("make", "message"), BAD_INPUTS, ids=["missing", "zero-byte", "text-as-mkv", "audio-only"]
+)
+async def test_bad_inputs_raise_one_clear_line(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, make, message
+) -> None:
     path = make(tmp_path, media)
     with pytest.raises(MediaError) as info:
         await probe(path, ffmpeg)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -10,21 +11,24 @@ from tests.media_helpers import MediaFactory
 
 
 def test_plan_fixed_snaps_to_keyframes_and_merges_runts() -> None:
-    keyframes = [float(k) for k in range(0, 30)]  # one per second
+    keyframes = [float(k) for k in range(30)]  # one per second
     cuts = plan_cuts(29.5, keyframes, scene_cuts=None, chunk_size=10, min_segment=5, max_segment=15)
     assert cuts == [10.0, 20.0]
     # A tail shorter than the minimum is merged into the segment before it.
     assert plan_cuts(22.0, keyframes, scene_cuts=None, chunk_size=10, min_segment=5, max_segment=15) == [10.0]
     # Sparse keyframes: cuts can only land on them.
-    assert plan_cuts(30.0, [0.0, 12.0, 24.0], scene_cuts=None, chunk_size=10, min_segment=5, max_segment=15) == [12.0, 24.0]
+    assert plan_cuts(
+        30.0, [0.0, 12.0, 24.0], scene_cuts=None, chunk_size=10, min_segment=5, max_segment=15
+    ) == [12.0, 24.0]
 
 
 def test_plan_scene_merges_close_cuts_and_splits_long_scenes() -> None:
-    keyframes = [k / 2 for k in range(0, 121)]  # every 0.5 s over 60 s
-    cuts = plan_cuts(60.0, keyframes, scene_cuts=[3.0, 4.0, 10.2, 12.0, 48.0], chunk_size=10,
-                     min_segment=5, max_segment=15)
+    keyframes = [k / 2 for k in range(121)]  # every 0.5 s over 60 s
+    cuts = plan_cuts(
+        60.0, keyframes, scene_cuts=[3.0, 4.0, 10.2, 12.0, 48.0], chunk_size=10, min_segment=5, max_segment=15
+    )
     bounds = [0.0, *cuts, 60.0]
-    lengths = [b - a for a, b in zip(bounds, bounds[1:])]
+    lengths = [b - a for a, b in itertools.pairwise(bounds)]
     assert all(5.0 <= n <= 15.0 for n in lengths), lengths
     assert 10.0 in cuts or 10.5 in cuts  # the real scene change survives
     assert 48.0 in cuts
@@ -34,10 +38,34 @@ def test_plan_scene_merges_close_cuts_and_splits_long_scenes() -> None:
 def two_scene_clip(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 s of testsrc2 then 4 s of mandelbrot (a hard scene change at 4 s), keyframe every second."""
     out = tmp_path_factory.mktemp("scenes") / "two-scenes.mkv"
-    subprocess.run([media.ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=4",
-                    "-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=24",
-                    "-filter_complex", "[1:v]trim=duration=4,setpts=PTS-STARTPTS[m];[0:v][m]concat=n=2:v=1[v]",
-                    "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", str(out)], check=True)
+    subprocess.run(
+        [
+            media.ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=24:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=320x180:rate=24",
+            "-filter_complex",
+            "[1:v]trim=duration=4,setpts=PTS-STARTPTS[m];[0:v][m]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "24",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 
@@ -50,12 +78,21 @@ async def test_index_and_scenes(two_scene_clip: Path, ffmpeg: str) -> None:
 
 @pytest.mark.parametrize("mode", ["scene", "fixed"])
 async def test_segments_add_up_exactly(two_scene_clip: Path, ffmpeg: str, tmp_path: Path, mode: str) -> None:
-    segments = await segment_video(ffmpeg, two_scene_clip, tmp_path, duration=8.0, mode=mode, chunk_size=3,
-                                   min_segment=1.5, max_segment=3.0, scene_threshold=0.3)
+    segments = await segment_video(
+        ffmpeg,
+        two_scene_clip,
+        tmp_path,
+        duration=8.0,
+        mode=mode,
+        chunk_size=3,
+        min_segment=1.5,
+        max_segment=3.0,
+        scene_threshold=0.3,
+    )
     assert sum(s.frames for s in segments) == 192
     assert [await count_packets(ffmpeg, Path(s.path)) for s in segments] == [s.frames for s in segments]
     assert segments[0].start == 0.0 and segments[-1].end == pytest.approx(8.0)
-    assert all(a.end == b.start for a, b in zip(segments, segments[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(segments))
     if mode == "scene":
         assert 4.0 in [s.start for s in segments]  # the scene change is a cut
         assert all(s.duration <= 3.0 + 1e-6 for s in segments)
@@ -63,8 +100,19 @@ async def test_segments_add_up_exactly(two_scene_clip: Path, ffmpeg: str, tmp_pa
         assert [s.start for s in segments] == [0.0, 3.0, 6.0]
 
 
-async def test_single_keyframe_source_is_one_segment(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+async def test_single_keyframe_source_is_one_segment(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
     # The BBB clip has one keyframe: a stream copy cannot cut it, whatever the plan says.
-    segments = await segment_video(ffmpeg, media.bbb(), tmp_path, duration=5.312, mode="fixed", chunk_size=2,
-                                   min_segment=1, max_segment=3, scene_threshold=0.3)
+    segments = await segment_video(
+        ffmpeg,
+        media.bbb(),
+        tmp_path,
+        duration=5.312,
+        mode="fixed",
+        chunk_size=2,
+        min_segment=1,
+        max_segment=3,
+        scene_threshold=0.3,
+    )
     assert len(segments) == 1 and segments[0].frames == 132

@@ -13,10 +13,19 @@ import psutil
 from drapto_tui.model.events import Event, ProcessingEvents
 
 E = ProcessingEvents
-FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",
-        'processing.segmentation="fixed"', "processing.chunk_size=2", "processing.min_segment=1",
-        "search.samples=1", "search.sample_duration=1", "processing.parallel_jobs=1",
-        "search.max_encoded_percent=1000"]
+FAST = [
+    "encoding.preset=12",
+    "search.n_subsample=2",
+    "resources.temp_free_floor=0",
+    "resources.memory_floor=0",
+    'processing.segmentation="fixed"',
+    "processing.chunk_size=2",
+    "processing.min_segment=1",
+    "search.samples=1",
+    "search.sample_duration=1",
+    "processing.parallel_jobs=1",
+    "search.max_encoded_percent=1000",
+]
 
 
 @dataclass
@@ -26,23 +35,35 @@ class Run:
     stderr: str
 
     def fatal(self) -> list[Event]:
-        return [e for e in self.events if e.event == E.ERROR_OCCURRED and e.data.get("fatal")]
+        return [e for e in self.events if e.event == E.ERROR_OCCURRED and e.data.fatal]
 
     def completed(self) -> list[Event]:
         return [e for e in self.events if e.event == E.ENCODING_COMPLETE]
 
 
 def args_for(tmp: Path, *paths: Path, extra: tuple[str, ...] = (), out: Path | None = None) -> list[str]:
-    args = [sys.executable, "-m", "drapto_tui", "encode", "--json", "-o", str(out or tmp / "out"),
-            "--set", f'processing.temp_dir="{tmp / "work"}"']
+    args = [
+        sys.executable,
+        "-m",
+        "drapto_tui",
+        "encode",
+        "--json",
+        "-o",
+        str(out or tmp / "out"),
+        "--set",
+        f'processing.temp_dir="{tmp / "work"}"',
+    ]
     for kv in (*FAST, *extra):
         args += ["--set", kv]
     return [*args, *[str(p) for p in paths]]
 
 
-def encode(tmp: Path, *paths: Path, extra: tuple[str, ...] = (), out: Path | None = None, timeout: float = 300) -> Run:
-    proc = subprocess.run(args_for(tmp, *paths, extra=extra, out=out), capture_output=True, text=True,
-                          timeout=timeout)
+def encode(
+    tmp: Path, *paths: Path, extra: tuple[str, ...] = (), out: Path | None = None, timeout: float = 300
+) -> Run:
+    proc = subprocess.run(
+        args_for(tmp, *paths, extra=extra, out=out), capture_output=True, text=True, timeout=timeout
+    )
     events = [Event.from_json(line) for line in proc.stdout.splitlines()]  # stdout holds JSON events only
     return Run(proc.returncode, events, proc.stderr)
 
@@ -73,7 +94,7 @@ def assert_fault_handled(run: Run, tmp: Path, bad: Path, good: Path, cause: str,
     nothing at the failed job's output path, no FFmpeg left behind."""
     fatal = [e for e in run.fatal() if e.file == str(bad)]
     assert len(fatal) == 1, [e.data for e in run.fatal()]
-    line = fatal[0].data["message"]
+    line = fatal[0].data.message
     assert "\n" not in line and str(bad) in line and cause in line, line
     assert run.code == 1
     assert [e.file for e in run.completed()] == [str(good)]

@@ -45,8 +45,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("make", "cause"), CASES, ids=["zero-byte", "truncated-40pct", "text-as-mkv", "audio-only"])
-def test_bad_file_beside_a_good_one(tmp_path: Path, media: MediaFactory, good_src: Path, make, cause: str) -> None:
+@pytest.mark.parametrize(
+    ("make", "cause"), CASES, ids=["zero-byte", "truncated-40pct", "text-as-mkv", "audio-only"]
+)
+def test_bad_file_beside_a_good_one(
+    tmp_path: Path, media: MediaFactory, good_src: Path, make, cause: str
+) -> None:
     films = tmp_path / "films"
     films.mkdir()
     good = media.copy_to(good_src, films, "a-good.mkv")
@@ -56,7 +60,9 @@ def test_bad_file_beside_a_good_one(tmp_path: Path, media: MediaFactory, good_sr
     assert_fault_handled(run, tmp_path, bad, good, cause, before)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: mode 000 does not stop root from reading a file")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="running as root: mode 000 does not stop root from reading a file"
+)
 def test_unreadable_file(tmp_path: Path, media: MediaFactory, good_src: Path) -> None:
     films = tmp_path / "films"
     films.mkdir()
@@ -66,14 +72,17 @@ def test_unreadable_file(tmp_path: Path, media: MediaFactory, good_src: Path) ->
     try:
         run = encode(tmp_path, films)
         fatal = [e for e in run.fatal() if e.file == str(bad)]
-        assert len(fatal) == 1 and "permission denied" in fatal[0].data["message"]
+        assert len(fatal) == 1 and "permission denied" in fatal[0].data.message
         assert [e.file for e in run.completed()] == [str(good)]
     finally:
         bad.chmod(0o644)
 
 
-@pytest.mark.parametrize("name", ["with space.mkv", "it's \"quoted\".mkv", "new\nline.mkv", "-leading dash.mkv",
-                                  "Amélie – 東京.mkv"], ids=["space", "quotes", "newline", "leading-dash", "non-ascii"])
+@pytest.mark.parametrize(
+    "name",
+    ["with space.mkv", 'it\'s "quoted".mkv', "new\nline.mkv", "-leading dash.mkv", "Amélie – 東京.mkv"],
+    ids=["space", "quotes", "newline", "leading-dash", "non-ascii"],
+)
 def test_hostile_names_encode_fine(tmp_path: Path, media: MediaFactory, good_src: Path, name: str) -> None:
     films = tmp_path / "films"
     films.mkdir()
@@ -88,7 +97,9 @@ def test_hostile_names_encode_fine(tmp_path: Path, media: MediaFactory, good_src
 
 
 def test_video_without_audio_is_fine(tmp_path: Path, media: MediaFactory) -> None:
-    src = media.copy_to(media.clip(width=160, height=90, duration=2, audio=None, gop=24), tmp_path / "films", "mute.mkv")
+    src = media.copy_to(
+        media.clip(width=160, height=90, duration=2, audio=None, gop=24), tmp_path / "films", "mute.mkv"
+    )
     run = encode(tmp_path, src)
     assert run.code == 0 and (tmp_path / "out" / "mute.mkv").exists()
 
@@ -109,8 +120,10 @@ def test_unwritable_output_dir(tmp_path: Path, media: MediaFactory, good_src: Pa
     run = encode(tmp_path, src, out=blocker / "out")
     # Found at start, before any work: a config error naming the key, where it came from and what is wrong.
     assert run.code == 2 and run.events == []
-    assert run.stderr.strip() == (f"drapto-tui: config: output.dir = '{blocker / 'out'}' (from --set): {blocker} is"
-                                  " a file, not a folder; choose a folder you can write")
+    assert run.stderr.strip() == (
+        f"drapto-tui: config: output.dir = '{blocker / 'out'}' (from --set): {blocker} is"
+        " a file, not a folder; choose a folder you can write"
+    )
     assert fingerprint([src]) == before and blocker.read_text() == "a file, not a folder"
     assert not stray_ffmpeg(tmp_path)
 
@@ -121,7 +134,11 @@ def test_temp_dir_below_its_free_space_floor(tmp_path: Path, media: MediaFactory
     run = encode(tmp_path, src, extra=("resources.temp_free_floor=1000TiB",))
     assert run.code == 1
     fatal = run.fatal()
-    line = fatal[0].data["message"]
-    assert len(fatal) == 1 and line.startswith(f"{src}: not enough temp space") and "resources.temp_free_floor" in line
+    line = fatal[0].data.message
+    assert (
+        len(fatal) == 1
+        and line.startswith(f"{src}: not enough temp space")
+        and "resources.temp_free_floor" in line
+    )
     assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED]  # refused before any work
     assert not (tmp_path / "out" / "film.mkv").exists()

@@ -27,7 +27,9 @@ def mounted(path: Path, size: str, *, read_only: bool = False) -> Iterator[Path]
         pytest.skip("mounting a small filesystem needs root")
     path.mkdir(parents=True, exist_ok=True)
     opts = f"size={size}" + (",ro" if read_only else "")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount tmpfs here: {done.stderr.strip()}")
     try:
@@ -59,28 +61,63 @@ def no_traceback(run: Run) -> None:
 def big_source(ffmpeg: str, path: Path, seconds: int = 4) -> Path:
     """A film whose size is mostly PCM audio (6 channels): large on disk, quick to encode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=160x90:rate=24:duration={seconds}",
-                    "-f", "lavfi", "-i", f"anullsrc=channel_layout=5.1:sample_rate=48000:d={seconds}",
-                    "-c:v", "libx264", "-g", "24", "-c:a", "pcm_s16le", "-shortest", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=160x90:rate=24:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"anullsrc=channel_layout=5.1:sample_rate=48000:d={seconds}",
+            "-c:v",
+            "libx264",
+            "-g",
+            "24",
+            "-c:a",
+            "pcm_s16le",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 @pytest.fixture
 def small_film(media: MediaFactory, tmp_path: Path) -> Path:
-    return media.copy_to(media.clip(width=160, height=90, duration=2, fps=24, audio="stereo", gop=24),
-                         tmp_path / "films", "small.mkv")
+    return media.copy_to(
+        media.clip(width=160, height=90, duration=2, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "small.mkv",
+    )
 
 
-def test_disk_filling_mid_run_fails_with_one_line_and_the_queue_ends(tmp_path: Path, media: MediaFactory,
-                                                                      ffmpeg: str) -> None:
+def test_disk_filling_mid_run_fails_with_one_line_and_the_queue_ends(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
     films = tmp_path / "films"
-    a = media.copy_to(media.clip(width=160, height=90, duration=8, fps=24, audio="stereo", gop=24), films, "a.mkv")
-    b = media.copy_to(media.clip(width=160, height=90, duration=4, fps=24, audio="stereo", gop=24,
-                                 source="smptehdbars"), films, "b.mkv")
+    a = media.copy_to(
+        media.clip(width=160, height=90, duration=8, fps=24, audio="stereo", gop=24), films, "a.mkv"
+    )
+    b = media.copy_to(
+        media.clip(width=160, height=90, duration=4, fps=24, audio="stereo", gop=24, source="smptehdbars"),
+        films,
+        "b.mkv",
+    )
     before = fingerprint([a, b])
     with mounted(tmp_path / "work", "48m") as work:
-        proc = subprocess.Popen(args_for(tmp_path, a, b, extra=("processing.parallel_jobs=2",)),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            args_for(tmp_path, a, b, extra=("processing.parallel_jobs=2",)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         events: list[Event] = []
         assert proc.stdout is not None
         filler = None
@@ -92,17 +129,22 @@ def test_disk_filling_mid_run_fails_with_one_line_and_the_queue_ends(tmp_path: P
         run = Run(proc.returncode, events, err)
         no_traceback(run)
         assert run.code == 1
-        fatal = {e.file: e.data["message"] for e in run.fatal()}
+        fatal = {e.file: e.data.message for e in run.fatal()}
         assert str(a) in fatal, [e.data for e in run.fatal()]
         for file, message in fatal.items():
             assert "\n" not in message and file in message
             assert "disk is full" in message or "not enough temp space" in message or "cannot save" in message
         assert any(f"no space left on the filesystem holding {work}" in m for m in fatal.values())
         # The state store took the failure: a second terminal reads the queue and sees it.
-        listed = subprocess.run([sys.executable, "-m", "drapto_tui", "queue", "--json", "--set",
-                                 f'processing.temp_dir="{work}"'], capture_output=True, text=True)
+        listed = subprocess.run(
+            [sys.executable, "-m", "drapto_tui", "queue", "--json", "--set", f'processing.temp_dir="{work}"'],
+            capture_output=True,
+            text=True,
+        )
         assert listed.returncode == 0, listed.stderr
-        statuses = {json.loads(x)["current_file"]: json.loads(x)["status"] for x in listed.stdout.splitlines()}
+        statuses = {
+            json.loads(x)["current_file"]: json.loads(x)["status"] for x in listed.stdout.splitlines()
+        }
         assert statuses[str(a)] == "failed"
         # Space back: the same command finishes both films.
         filler.unlink()
@@ -115,7 +157,8 @@ def test_disk_filling_mid_run_fails_with_one_line_and_the_queue_ends(tmp_path: P
 
 
 def test_a_job_that_cannot_fit_waits_for_running_jobs_then_fails_with_one_line(
-        tmp_path: Path, small_film: Path, ffmpeg: str) -> None:
+    tmp_path: Path, small_film: Path, ffmpeg: str
+) -> None:
     big = big_source(ffmpeg, tmp_path / "films" / "big.mkv")
     size = big.stat().st_size
     assert size > 2 << 20
@@ -126,9 +169,9 @@ def test_a_job_that_cannot_fit_waits_for_running_jobs_then_fails_with_one_line(
     assert [e.file for e in run.completed()] == [str(small_film)]
     fatal = run.fatal()
     assert len(fatal) == 1 and fatal[0].file == str(big)
-    line = fatal[0].data["message"]
+    line = fatal[0].data.message
     assert line.startswith(f"{big}: not enough temp space: needs about") and "processing.temp_dir" in line
-    waits = [e for e in run.events if e.event == E.ERROR_OCCURRED and "waiting for disk" in e.data["message"]]
+    waits = [e for e in run.events if e.event == E.ERROR_OCCURRED and "waiting for disk" in e.data.message]
     assert waits and waits[0].file == str(big)  # held with a reason while the small film ran
     assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED and e.file == str(big)]
 
@@ -138,8 +181,10 @@ def test_read_only_output_is_refused_before_any_work(tmp_path: Path, small_film:
         run = encode(tmp_path, small_film, out=out)  # the configured folder: refused at start, exit 2
         no_traceback(run)
         assert run.code == 2 and run.events == []
-        assert run.stderr.strip() == (f"drapto-tui: config: output.dir = '{out}' (from --set): {out} is not"
-                                      " writable; choose a folder you can write")
+        assert run.stderr.strip() == (
+            f"drapto-tui: config: output.dir = '{out}' (from --set): {out} is not"
+            " writable; choose a folder you can write"
+        )
         # A folder below it (output.layout = "mirror") is found when the film is queued, before its work.
         films = small_film.parent.parent
         run = encode(tmp_path, films, out=out.parent, extra=('output.layout="mirror"',))
@@ -158,28 +203,44 @@ def test_full_output_filesystem_is_refused_when_queued(tmp_path: Path, small_fil
     assert run.code == 1
     fatal = run.fatal()
     assert len(fatal) == 1
-    assert fatal[0].data["message"].startswith(f"{small_film}: only 0 B free in {out}, the output needs about")
+    assert fatal[0].data.message.startswith(f"{small_film}: only 0 B free in {out}, the output needs about")
     assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED]
 
 
 def test_output_name_too_long_is_refused_when_queued(tmp_path: Path, media: MediaFactory) -> None:
-    src = media.copy_to(media.clip(width=160, height=90, duration=2, fps=24, audio=None, gop=24, suffix=".ts"),
-                        tmp_path / "films", "x" * 252 + ".ts")  # 255 bytes: fine as a source, 256 as .mkv
+    src = media.copy_to(
+        media.clip(width=160, height=90, duration=2, fps=24, audio=None, gop=24, suffix=".ts"),
+        tmp_path / "films",
+        "x" * 252 + ".ts",
+    )  # 255 bytes: fine as a source, 256 as .mkv
     run = encode(tmp_path, src)
     no_traceback(run)
     assert run.code == 1
     fatal = run.fatal()
-    assert len(fatal) == 1 and "is 256 bytes, longer than the 255 this filesystem allows" in fatal[0].data["message"]
+    assert (
+        len(fatal) == 1
+        and "is 256 bytes, longer than the 255 this filesystem allows" in fatal[0].data.message
+    )
     assert not [e for e in run.events if e.event == E.ANALYSIS_STARTED]
 
 
 def test_output_checked_again_right_before_the_job_starts(tmp_path: Path, media: MediaFactory) -> None:
     # One slot: two films are in flight (one encoding, one being analysed); the third starts when one ends.
     films = tmp_path / "films"
-    made = {name: media.copy_to(media.clip(width=160, height=90, duration=d, fps=24, audio=None, gop=24),
-                                films / name, f"{name}.mkv") for name, d in (("a", 4), ("b", 2), ("c", 2))}
-    proc = subprocess.Popen(args_for(tmp_path, films, extra=('output.layout="mirror"', "processing.parallel_jobs=1")),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    made = {
+        name: media.copy_to(
+            media.clip(width=160, height=90, duration=d, fps=24, audio=None, gop=24),
+            films / name,
+            f"{name}.mkv",
+        )
+        for name, d in (("a", 4), ("b", 2), ("c", 2))
+    }
+    proc = subprocess.Popen(
+        args_for(tmp_path, films, extra=('output.layout="mirror"', "processing.parallel_jobs=1")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     events: list[Event] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -189,8 +250,8 @@ def test_output_checked_again_right_before_the_job_starts(tmp_path: Path, media:
             (tmp_path / "out" / "c").write_text("a file where c's output folder must go")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
-    fatal = [e for e in events if e.event == E.ERROR_OCCURRED and e.data.get("fatal")]
+    fatal = [e for e in events if e.event == E.ERROR_OCCURRED and e.data.fatal]
     assert len(fatal) == 1 and fatal[0].file == str(made["c"])
-    assert "is a file, not a folder" in fatal[0].data["message"]
+    assert "is a file, not a folder" in fatal[0].data.message
     assert not [e for e in events if e.event == E.SEGMENT_STARTED and e.file == str(made["c"])]
     assert (tmp_path / "out" / "a" / "a.mkv").exists() and (tmp_path / "out" / "b" / "b.mkv").exists()

@@ -26,15 +26,24 @@ LENGTHS = {"long": 10, "mid": 6, "short": 3}  # seconds at 24 fps, a keyframe ea
 def films(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("night")
     sources = ("testsrc2", "smptehdbars", "testsrc")
-    return {name: media.copy_to(media.clip(width=160, height=90, duration=d, fps=24, audio="stereo", gop=24,
-                                           source=src), folder, f"{name}.mkv")
-            for (name, d), src in zip(LENGTHS.items(), sources)}
+    return {
+        name: media.copy_to(
+            media.clip(width=160, height=90, duration=d, fps=24, audio="stereo", gop=24, source=src),
+            folder,
+            f"{name}.mkv",
+        )
+        for (name, d), src in zip(LENGTHS.items(), sources, strict=False)
+    }
 
 
 def run_once(tmp: Path, paths: list[Path], kill_after: int | None) -> tuple[int | None, list[Event]]:
     """One `encode` of the whole queue; SIGKILL after `kill_after` events (None: let it finish)."""
-    proc = subprocess.Popen(args_for(tmp, *paths, extra=("processing.parallel_jobs=2",)), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        args_for(tmp, *paths, extra=("processing.parallel_jobs=2",)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     events: list[Event] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -48,7 +57,9 @@ def run_once(tmp: Path, paths: list[Path], kill_after: int | None) -> tuple[int 
 
 
 @pytest.mark.parametrize("seed", [7, 2026])
-def test_sigkill_at_random_moments_then_resume(tmp_path: Path, films: dict[str, Path], ffmpeg: str, seed: int) -> None:
+def test_sigkill_at_random_moments_then_resume(
+    tmp_path: Path, films: dict[str, Path], ffmpeg: str, seed: int
+) -> None:
     rng = random.Random(seed)
     paths = list(films.values())
     before = fingerprint(paths)
@@ -63,13 +74,13 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path, films: dict[str, 
         code, events = run_once(tmp_path, paths, kill_after)
         runs += 1
         for e in events:
-            key = (e.file, e.data.get("segment", -1))
-            if e.event == E.SEGMENT_STARTED and e.data.get("phase") == "searching":
+            key = (e.file, getattr(e.data, "segment", -1))
+            if e.event == E.SEGMENT_STARTED and e.data.phase == "searching":
                 if key in started_not_done:
                     redone += 1  # it was running when an earlier run was killed
                 started_not_done.add(key)
             elif e.event == E.ENCODING_STARTED:
-                planned[e.file] = len(e.data["segments"])
+                planned[e.file] = len(e.data.segments)
             elif e.event == E.SEGMENT_COMPLETE:
                 completed[key] += 1
                 started_not_done.discard(key)
@@ -86,12 +97,17 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path, films: dict[str, 
         assert frames == decoded_frames(ffmpeg, src) == LENGTHS[name] * 24, name
         tracks = mediainfo_tracks(out)
         assert tracks.video_format == "AV1"
-        assert abs(tracks.video_seconds - LENGTHS[name]) < 0.1 and abs(tracks.audio_seconds[0] - LENGTHS[name]) < 0.1
+        assert (
+            abs(tracks.video_seconds - LENGTHS[name]) < 0.1
+            and abs(tracks.audio_seconds[0] - LENGTHS[name]) < 0.1
+        )
         # A segment that finished at the very moment of a kill is saved before its event line is printed: it is
         # not encoded again, and it may be missing from what we saw, never extra.
         assert {seg for (file, seg) in completed if file == str(src)} <= set(range(planned[str(src)]))
     assert fingerprint(paths) == before
     time.sleep(0.2)
     assert not stray_ffmpeg(tmp_path)
-    print(f"\n[seed {seed}] kills {kills}, runs {runs} (resumes {runs - 1}), segments planned"
-          f" {sum(planned.values())}, finished events seen {sum(completed.values())}, segments redone after a kill {redone}, wall {time.monotonic() - started:.1f}s")
+    print(
+        f"\n[seed {seed}] kills {kills}, runs {runs} (resumes {runs - 1}), segments planned"
+        f" {sum(planned.values())}, finished events seen {sum(completed.values())}, segments redone after a kill {redone}, wall {time.monotonic() - started:.1f}s"
+    )

@@ -21,9 +21,10 @@ def film_b(media: MediaFactory) -> Path:
     return media.clip(width=160, height=90, duration=5, fps=24, audio="stereo", gop=24, source="smptehdbars")
 
 
-def run_until(tmp: Path, film: Path, predicate, *extra: str) -> tuple[subprocess.Popen[str], list[Event]]:  # noqa: ANN001
-    proc = subprocess.Popen(args_for(tmp, film, extra=extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def run_until(tmp: Path, film: Path, predicate, *extra: str) -> tuple[subprocess.Popen[str], list[Event]]:
+    proc = subprocess.Popen(
+        args_for(tmp, film, extra=extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     seen: list[Event] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -33,7 +34,7 @@ def run_until(tmp: Path, film: Path, predicate, *extra: str) -> tuple[subprocess
     return proc, seen
 
 
-def segments_done(n: int):  # noqa: ANN201
+def segments_done(n: int):
     return lambda seen: sum(e.event == E.SEGMENT_COMPLETE for e in seen) >= n
 
 
@@ -55,12 +56,12 @@ def test_replaced_source_restarts_from_scratch(tmp_path: Path, media: MediaFacto
     media.copy_to(film_b(media), tmp_path / "films", "film.mkv")  # another film under the same name
     run = encode_resume(tmp_path)
     assert run.code == 0, run.stderr
-    why = [e.data["message"] for e in run.events if e.event == E.ERROR_OCCURRED]
+    why = [e.data.message for e in run.events if e.event == E.ERROR_OCCURRED]
     assert len(why) == 1 and "source changed since this job started" in why[0] and str(film) in why[0], why
     assert "encoded again from the start" in why[0]
     # Every segment of the new film was encoded in this run: nothing of the old one was reused.
-    planned = next(e for e in run.events if e.event == E.ENCODING_STARTED).data["segments"]
-    done = sorted(e.data["segment"] for e in run.events if e.event == E.SEGMENT_COMPLETE)
+    planned = next(e for e in run.events if e.event == E.ENCODING_STARTED).data.segments
+    done = sorted(e.data.segment for e in run.events if e.event == E.SEGMENT_COMPLETE)
     assert done == list(range(len(planned)))
     out = tmp_path / "out" / "film.mkv"
     assert decoded_frames(ffmpeg, out) == decoded_frames(ffmpeg, film) == 120
@@ -76,7 +77,7 @@ def test_truncated_source_is_never_spliced(tmp_path: Path, media: MediaFactory, 
     data = film.read_bytes()
     film.write_bytes(data[: len(data) // 2])
     run = encode_resume(tmp_path)
-    warnings = [e.data["message"] for e in run.events if e.event == E.ERROR_OCCURRED and not e.data.get("fatal")]
+    warnings = [e.data.message for e in run.events if e.event == E.ERROR_OCCURRED and not e.data.fatal]
     assert any("source changed since this job started" in w and "size" in w for w in warnings), warnings
     out = tmp_path / "out" / "film.mkv"
     if run.code == 0:
@@ -87,7 +88,7 @@ def test_truncated_source_is_never_spliced(tmp_path: Path, media: MediaFactory, 
         assert tracks.video_seconds < 6.0
     else:
         assert run.code == 1 and not out.exists()
-        fatal = [e.data["message"] for e in run.fatal()]
+        fatal = [e.data.message for e in run.fatal()]
         assert len(fatal) == 1 and str(film) in fatal[0] and "\n" not in fatal[0]
 
 
@@ -97,9 +98,10 @@ def test_vanished_source_fails_the_job_with_one_line(tmp_path: Path, media: Medi
     film.unlink()
     run = encode_resume(tmp_path)
     assert run.code == 1
-    fatal = [e.data["message"] for e in run.fatal()]
-    assert fatal == [f"{film}: the source file is gone — put it back and retry the job, or remove the job from"
-                     " the queue"], fatal
+    fatal = [e.data.message for e in run.fatal()]
+    assert fatal == [
+        f"{film}: the source file is gone — put it back and retry the job, or remove the job from the queue"
+    ], fatal
     assert not (tmp_path / "out" / "film.mkv").exists()
     assert "Traceback" not in run.stderr
 
@@ -115,8 +117,10 @@ def test_source_changed_during_the_encode(tmp_path: Path, media: MediaFactory, c
     out, err = proc.communicate(timeout=300)
     events = [Event.from_json(line) for line in out.splitlines()]
     assert proc.returncode == 1, err
-    fatal = [e.data["message"] for e in events if e.event == E.ERROR_OCCURRED and e.data.get("fatal")]
-    cause = "the source changed while it was being encoded" if change == "replaced" else "the source file is gone"
+    fatal = [e.data.message for e in events if e.event == E.ERROR_OCCURRED and e.data.fatal]
+    cause = (
+        "the source changed while it was being encoded" if change == "replaced" else "the source file is gone"
+    )
     assert len(fatal) == 1 and fatal[0].startswith(f"{film}: {cause}"), fatal
     assert "Traceback" not in err
     assert not (tmp_path / "out" / "film.mkv").exists()

@@ -22,8 +22,11 @@ from tests.reliability.harness import E, args_for, encode
 
 @pytest.fixture
 def film(media: MediaFactory, tmp_path: Path) -> Path:
-    return media.copy_to(media.clip(width=160, height=90, duration=6, fps=24, audio="stereo", gop=24),
-                         tmp_path / "films", "film.mkv")
+    return media.copy_to(
+        media.clip(width=160, height=90, duration=6, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
 
 
 def cli(tmp: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,8 +36,15 @@ def cli(tmp: Path, *args: str, user: str | None = None) -> subprocess.CompletedP
         home.mkdir(mode=0o777, exist_ok=True)
         home.chmod(0o777)
         env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"))
-    return subprocess.run([sys.executable, "-m", "drapto_tui", *args, "--set", f'processing.temp_dir="{tmp / "work"}"'],
-                          capture_output=True, text=True, timeout=120, user=user, cwd="/", env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "drapto_tui", *args, "--set", f'processing.temp_dir="{tmp / "work"}"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        user=user,
+        cwd="/",
+        env=env,
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -58,11 +68,14 @@ def test_zero_byte_database_is_not_an_empty_queue(tmp_path: Path, film: Path) ->
         assert result.returncode == 1
         assert one_line(result.stderr) == (
             f"drapto-tui: {db}: state database is empty (0 bytes): the queue it held is lost — put a backup back,"
-            f" or move it aside (mv {db} {db}.empty) and relaunch to start a new queue")
+            f" or move it aside (mv {db} {db}.empty) and relaunch to start a new queue"
+        )
     assert db.stat().st_size == 0  # left for the user to decide
 
 
-@pytest.mark.parametrize("row", ['{not json', '{"job_id": "abc", "status": "weird"}'], ids=["bad-json", "bad-status"])
+@pytest.mark.parametrize(
+    "row", ["{not json", '{"job_id": "abc", "status": "weird"}'], ids=["bad-json", "bad-status"]
+)
 def test_invalid_row_is_one_line_and_nothing_is_lost(tmp_path: Path, film: Path, row: str) -> None:
     assert encode(tmp_path, film).code == 0
     db = db_of(tmp_path)
@@ -74,7 +87,9 @@ def test_invalid_row_is_one_line_and_nothing_is_lost(tmp_path: Path, film: Path,
         result = cli(tmp_path, *args)
         assert result.returncode == 1 and result.stdout == ""
         line = one_line(result.stderr)
-        assert line.startswith(f"drapto-tui: {db}: the saved job abc is not valid (") and "move it aside" in line
+        assert (
+            line.startswith(f"drapto-tui: {db}: the saved job abc is not valid (") and "move it aside" in line
+        )
         assert ("status" in line) == (row != "{not json")
     assert sqlite3.connect(db).execute("SELECT id, data FROM jobs ORDER BY id").fetchall() == before
 
@@ -118,12 +133,16 @@ def test_event_log_of_another_user(shared: tuple[Path, Path]) -> None:
     result = cli(tmp_path, "encode", "--resume", user=user)
     assert result.returncode == 1
     line = one_line(result.stderr)
-    assert line.startswith(f"drapto-tui: {tmp_path / 'work' / 'logs' / 'events.jsonl'}: cannot use the event log")
+    assert line.startswith(
+        f"drapto-tui: {tmp_path / 'work' / 'logs' / 'events.jsonl'}: cannot use the event log"
+    )
     assert "it belongs to root" in line
 
 
 def test_queue_is_readable_while_an_encode_runs_and_shows_live_status(tmp_path: Path, film: Path) -> None:
-    proc = subprocess.Popen([*args_for(tmp_path, film)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*args_for(tmp_path, film)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if Event.from_json(line).event == E.SEGMENT_COMPLETE:
@@ -134,7 +153,9 @@ def test_queue_is_readable_while_an_encode_runs_and_shows_live_status(tmp_path: 
     proc.communicate()
     assert live.returncode == 0, live.stderr
     rows = [json.loads(x) for x in live.stdout.splitlines()]
-    assert [(r["current_file"], r["status"], r["owner_pid"]) for r in rows] == [(str(film), "running", proc.pid)]
+    assert [(r["current_file"], r["status"], r["owner_pid"]) for r in rows] == [
+        (str(film), "running", proc.pid)
+    ]
     assert text.returncode == 0 and f"live: drapto-tui pid {proc.pid}" in text.stdout
     # The encoder was killed: its "running" row is stale, and says so.
     after = cli(tmp_path, "queue", "--json")

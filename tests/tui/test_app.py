@@ -17,18 +17,30 @@ from tests.media_helpers import MediaFactory
 from tests.procs import encoder_pids, live_states
 
 E = ProcessingEvents
-FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0", "resources.memory_floor=0",
-        'processing.segmentation="fixed"', "processing.chunk_size=2", "processing.min_segment=1",
-        "search.samples=1", "search.sample_duration=1", "processing.parallel_jobs=1",
-        "search.max_encoded_percent=1000"]
+FAST = [
+    "encoding.preset=12",
+    "search.n_subsample=2",
+    "resources.temp_free_floor=0",
+    "resources.memory_floor=0",
+    'processing.segmentation="fixed"',
+    "processing.chunk_size=2",
+    "processing.min_segment=1",
+    "search.samples=1",
+    "search.sample_duration=1",
+    "processing.parallel_jobs=1",
+    "search.max_encoded_percent=1000",
+]
 
 
 def cfg(tmp: Path, *extra: str) -> DraptoConfig:
-    return load_config(env={}, use_default_file=False, overrides=[
-        f'processing.temp_dir="{tmp / "work"}"', f'output.dir="{tmp / "out"}"', *FAST, *extra])
+    return load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp / "work"}"', f'output.dir="{tmp / "out"}"', *FAST, *extra],
+    )
 
 
-async def until(pilot, predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
+async def until(pilot, predicate, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "timed out waiting for the app"
@@ -43,8 +55,11 @@ def names(app: DraptoApp) -> list[str]:
 def films(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("films")
     media.copy_to(media.clip(width=320, height=180, duration=8, audio="stereo", gop=24), root, "a-long.mkv")
-    media.copy_to(media.clip(width=320, height=180, duration=4, audio=None, gop=24, source="smptehdbars"), root,
-                  "b-bars.mkv")
+    media.copy_to(
+        media.clip(width=320, height=180, duration=4, audio=None, gop=24, source="smptehdbars"),
+        root,
+        "b-bars.mkv",
+    )
     media.copy_to(media.dv(".mkv", profile=8, duration=1.0), root, "c-vision.mkv")
     return root
 
@@ -54,7 +69,9 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
     app = DraptoApp(Engine(config), [films], start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(QueueTable)
-        await until(pilot, lambda: table.row_count == 3 and all(j.media for j in app.engine.state.jobs.values()))
+        await until(
+            pilot, lambda: table.row_count == 3 and all(j.media for j in app.engine.state.jobs.values())
+        )
         assert names(app) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
         await pilot.pause(0.3)
         # Pre-analysis fills class, HDR badge and path before anything runs.
@@ -92,13 +109,22 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         await pilot.press("h")
         assert app.engine.state.jobs[held].status == ProcessingStatus.HELD
         await pilot.press("P")
-        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values()))
+        await until(
+            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values())
+        )
 
         # space pauses the running job: its FFmpeg is really stopped ('T'), and it resumes.
-        running = next(j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
+        running = next(
+            j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING
+        )
         table.select_job(running)
-        await until(pilot, lambda: running in app.engine.scheduler.controls
-                    and encoder_pids(app.engine.scheduler.job_pids(running)))
+        await until(
+            pilot,
+            lambda: (
+                running in app.engine.scheduler.controls
+                and encoder_pids(app.engine.scheduler.job_pids(running))
+            ),
+        )
         await pilot.press("space")
         assert app.engine.state.jobs[running].status == ProcessingStatus.PAUSED
         pids = app.engine.scheduler.job_pids(running)
@@ -108,13 +134,22 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         assert app.engine.state.jobs[running].status == ProcessingStatus.RUNNING
 
         # Everything not held finishes; then release the held one and let it finish too.
-        await until(pilot, lambda: sum(j.status == ProcessingStatus.COMPLETED
-                                       for j in app.engine.state.jobs.values()) == 2, timeout=120)
+        await until(
+            pilot,
+            lambda: sum(j.status == ProcessingStatus.COMPLETED for j in app.engine.state.jobs.values()) == 2,
+            timeout=120,
+        )
         table.select_job(held)
         await pilot.press("h")
-        await until(pilot, lambda: app.engine.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120)
+        await until(
+            pilot, lambda: app.engine.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120
+        )
         await pilot.press("q")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a-long.mkv",
+        "b-bars.mkv",
+        "c-vision.mkv",
+    ]
 
 
 async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path, media: MediaFactory) -> None:
@@ -125,7 +160,9 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
     app = DraptoApp(Engine(config), [broken.parent], start_paused=False)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one(QueueTable)
-        await until(pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.engine.state.jobs.values()))
+        await until(
+            pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.engine.state.jobs.values())
+        )
         await pilot.pause(0.3)
         log_text = "".join(line.text for line in app.query_one("#log").lines)
         assert "broken.mkv: not a media file" in log_text.replace("\n", "")
@@ -133,8 +170,13 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         # r on a failed job queues it again (it fails again: the file is still broken).
         failed = table.selected_job()
         await pilot.press("r")
-        await until(pilot, lambda: app.engine.state.jobs[failed].status == ProcessingStatus.FAILED
-                    and len(app.engine.state.jobs[failed].errors) >= 2)
+        await until(
+            pilot,
+            lambda: (
+                app.engine.state.jobs[failed].status == ProcessingStatus.FAILED
+                and len(app.engine.state.jobs[failed].errors) >= 2
+            ),
+        )
 
         # a: add a folder through the path input, preview, then add.
         await pilot.press("a")
@@ -147,8 +189,12 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         await until(pilot, lambda: table.row_count == 4)
 
         # x cancels the running job after a y in the confirm dialog.
-        await until(pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values()))
-        running = next(j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
+        await until(
+            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values())
+        )
+        running = next(
+            j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING
+        )
         table.select_job(running)
         await pilot.press("x")
         await pilot.pause(0.1)
@@ -189,16 +235,28 @@ async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> No
     config = cfg(tmp_path)
     session = Engine(config)
     for i in range(20):
-        session.emit(E.JOB_QUEUED, job_id=f"job{i:03d}", file=f"/films/{i:03d}.mkv", status=ProcessingStatus.QUEUED)
+        session.emit(
+            E.JOB_QUEUED, job_id=f"job{i:03d}", file=f"/films/{i:03d}.mkv", status=ProcessingStatus.QUEUED
+        )
     app = DraptoApp(session, run_core=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
-        session.emit(E.ENCODING_STARTED, job_id="job000", file="/films/000.mkv",
-                     segments=[{"index": i, "start": i, "end": i + 1, "frames": 24} for i in range(50)])
+        session.emit(
+            E.ENCODING_STARTED,
+            job_id="job000",
+            file="/films/000.mkv",
+            path="chunked",
+            segments=[{"index": i, "start": i, "end": i + 1, "frames": 24} for i in range(50)],
+        )
         started = time.monotonic()
         for n in range(1000):
-            session.emit(E.SEGMENT_PROGRESS, job_id="job000", file="/films/000.mkv", segment=n % 50,
-                         progress=(n // 50 + 1) / 20)
+            session.emit(
+                E.SEGMENT_PROGRESS,
+                job_id="job000",
+                file="/films/000.mkv",
+                segment=n % 50,
+                progress=(n // 50 + 1) / 20,
+            )
         publish = time.monotonic() - started
         await pilot.pause(0.3)
         assert len(app._ui) == 0  # drained: the UI kept up

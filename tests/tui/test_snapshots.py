@@ -16,26 +16,29 @@ from tests.tui.scene import build_scene, feed_sample
 
 
 def make_app(tmp_path: Path) -> DraptoApp:
-    config = load_config(env={}, use_default_file=False,
-                         overrides=[f'processing.temp_dir="{tmp_path / "work"}"', 'output.dir="/out"'])
+    config = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', 'output.dir="/out"'],
+    )
     session = Engine(config, monitor=False)
     build_scene(session)
     return DraptoApp(session, run_core=False, frozen=True)
 
 
-async def _prime(pilot) -> None:  # noqa: ANN001
+async def _prime(pilot) -> None:
     feed_sample(pilot.app.engine)
     pilot.app.refresh_from_state()
     await pilot.pause()
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_main_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # noqa: ANN001
+def test_main_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=_prime)
 
 
-def test_inspector(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
-    async def open_inspector(pilot) -> None:  # noqa: ANN001
+def test_inspector(snap_compare, tmp_path: Path) -> None:
+    async def open_inspector(pilot) -> None:
         await _prime(pilot)
         await pilot.press("enter", "right")  # the running job's Segments tab
         await pilot.pause()
@@ -43,8 +46,8 @@ def test_inspector(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
     assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=open_inspector)
 
 
-def test_help(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
-    async def open_help(pilot) -> None:  # noqa: ANN001
+def test_help(snap_compare, tmp_path: Path) -> None:
+    async def open_help(pilot) -> None:
         await _prime(pilot)
         await pilot.press("question_mark")
         await pilot.pause()

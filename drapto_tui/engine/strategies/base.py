@@ -60,8 +60,11 @@ class JobContext:
         """FFmpeg colour tags and SVT-AV1 HDR10 parameters that carry the source's signalling over."""
         m = self.media
         out: list[str] = []
-        for flag, value in (("-color_primaries", m.color_primaries), ("-color_trc", m.color_transfer),
-                            ("-colorspace", m.color_matrix)):
+        for flag, value in (
+            ("-color_primaries", m.color_primaries),
+            ("-color_trc", m.color_transfer),
+            ("-colorspace", m.color_matrix),
+        ):
             if value:
                 out += [flag, value]
         if m.color_range:
@@ -82,9 +85,13 @@ class JobContext:
     def video_settings(self, crf: float, parallel: int) -> VideoSettings:
         _, svt = self.colour_args()
         return VideoSettings(
-            preset=self.config.encoding.preset, crf=crf, pix_fmt=self.config.encoding.pixel_format,
-            threads=self.encoder_threads(parallel), svt_params=self.config.encoding.svt_params,
-            crop=self.crop.crop, extra_svt=svt,
+            preset=self.config.encoding.preset,
+            crf=crf,
+            pix_fmt=self.config.encoding.pixel_format,
+            threads=self.encoder_threads(parallel),
+            svt_params=self.config.encoding.svt_params,
+            crop=self.crop.crop,
+            extra_svt=svt,
         )
 
 

@@ -43,10 +43,16 @@ class ChunkedStrategy(EncodingStrategy):
         self.parallel = cfg.parallel_jobs()
         self.ab_av1 = find_ab_av1(cfg.tools.ab_av1) if cfg.encoding.search_backend == "ab-av1" else None
         self.search = SearchSettings(
-            target=cfg.encoding.vmaf_target, tolerance=cfg.search.tolerance, min_crf=cfg.encoding.min_crf,
-            max_crf=cfg.encoding.max_crf, samples=cfg.search.samples, sample_duration=cfg.search.sample_duration,
-            full_pass_share=cfg.search.full_pass_share, max_encoded_percent=cfg.search.max_encoded_percent,
-            n_subsample=cfg.search.n_subsample, pooling=cfg.search.pooling,
+            target=cfg.encoding.vmaf_target,
+            tolerance=cfg.search.tolerance,
+            min_crf=cfg.encoding.min_crf,
+            max_crf=cfg.encoding.max_crf,
+            samples=cfg.search.samples,
+            sample_duration=cfg.search.sample_duration,
+            full_pass_share=cfg.search.full_pass_share,
+            max_encoded_percent=cfg.search.max_encoded_percent,
+            n_subsample=cfg.search.n_subsample,
+            pooling=cfg.search.pooling,
         )
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
@@ -61,9 +67,15 @@ class ChunkedStrategy(EncodingStrategy):
             proc = ctx.config.processing
             threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
             segments = await segment_video(
-                ctx.ffmpeg.path, ctx.source, ctx.dirs.segments, duration=ctx.media.duration,
-                mode=proc.segmentation, chunk_size=proc.chunk_size, min_segment=proc.min_segment,
-                max_segment=proc.max_segment, scene_threshold=threshold,
+                ctx.ffmpeg.path,
+                ctx.source,
+                ctx.dirs.segments,
+                duration=ctx.media.duration,
+                mode=proc.segmentation,
+                chunk_size=proc.chunk_size,
+                min_segment=proc.min_segment,
+                max_segment=proc.max_segment,
+                scene_threshold=threshold,
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
@@ -89,16 +101,26 @@ class ChunkedStrategy(EncodingStrategy):
 
     def _already_done(self, seg: Segment) -> bool:
         prev = self.ctx.previous.segments.get(seg.index) if self.ctx.previous else None
-        return (prev is not None and prev.status == SegmentStatus.DONE and self._encoded_path(seg).is_file()
-                and prev.frames == seg.frames and abs(prev.start - seg.start) < 1e-3
-                and abs(prev.end - seg.end) < 1e-3)
+        return (
+            prev is not None
+            and prev.status == SegmentStatus.DONE
+            and self._encoded_path(seg).is_file()
+            and prev.frames == seg.frames
+            and abs(prev.start - seg.start) < 1e-3
+            and abs(prev.end - seg.end) < 1e-3
+        )
 
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
         ctx = self.ctx
-        ctx.emit(ProcessingEvents.ENCODING_STARTED, path=self.name, parallel=self.parallel,
-                 segments=[{"index": s.index, "start": s.start, "end": s.end, "frames": s.frames}
-                           for s in self.segments])
+        ctx.emit(
+            ProcessingEvents.ENCODING_STARTED,
+            path=self.name,
+            parallel=self.parallel,
+            segments=[
+                {"index": s.index, "start": s.start, "end": s.end, "frames": s.frames} for s in self.segments
+            ],
+        )
         todo = []
         for seg in self.segments:
             if self._already_done(seg):
@@ -118,13 +140,18 @@ class ChunkedStrategy(EncodingStrategy):
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-        ctx.emit(ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.ENCODING.value, step="joining segments")
+        ctx.emit(
+            ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.ENCODING.value, step="joining segments"
+        )
         video = ctx.dirs.working / "video.mkv"
         await concat_segments(ctx.ffmpeg.path, [self._encoded_path(s) for s in self.segments], video)
         frames = await count_packets(ctx.ffmpeg.path, video)
         if frames != self.source_frames:
-            raise MediaError(f"joined video has {frames} frames, the source {self.source_frames}",
-                             subject=str(ctx.source), hint="retry the job; report it if it happens again")
+            raise MediaError(
+                f"joined video has {frames} frames, the source {self.source_frames}",
+                subject=str(ctx.source),
+                hint="retry the job; report it if it happens again",
+            )
         self._summarise(frames)
         return video
 
@@ -132,18 +159,22 @@ class ChunkedStrategy(EncodingStrategy):
         results = [self.results[s.index] for s in self.segments]
         crfs = [r["crf"] for r in results if r.get("crf") is not None]
         vmafs = [(r["vmaf_measured"], r["frames"]) for r in results if r.get("vmaf_measured") is not None]
-        self.ctx.stats.update({
-            "segments": len(self.segments),
-            "frames": frames,
-            "crf_min": min(crfs, default=None),
-            "crf_max": max(crfs, default=None),
-            "vmaf_min": min((v for v, _ in vmafs), default=None),
-            "vmaf_max": max((v for v, _ in vmafs), default=None),
-            # Each output frame was measured once, in its segment: the frame-weighted mean is the file's mean.
-            "vmaf_file": (sum(v * n for v, n in vmafs) / sum(n for _, n in vmafs)) if vmafs else None,
-            "probes_per_segment": (sum(len(r.get("probes", [])) for r in results) / len(results)) if results else 0,
-            "video_bytes": sum(self._encoded_path(s).stat().st_size for s in self.segments),
-        })
+        self.ctx.stats.update(
+            {
+                "segments": len(self.segments),
+                "frames": frames,
+                "crf_min": min(crfs, default=None),
+                "crf_max": max(crfs, default=None),
+                "vmaf_min": min((v for v, _ in vmafs), default=None),
+                "vmaf_max": max((v for v, _ in vmafs), default=None),
+                # Each output frame was measured once, in its segment: the frame-weighted mean is the file's mean.
+                "vmaf_file": (sum(v * n for v, n in vmafs) / sum(n for _, n in vmafs)) if vmafs else None,
+                "probes_per_segment": (sum(len(r.get("probes", [])) for r in results) / len(results))
+                if results
+                else 0,
+                "video_bytes": sum(self._encoded_path(s).stat().st_size for s in self.segments),
+            }
+        )
 
     def _spec(self, seg: Segment) -> SegmentSpec:
         """What a worker needs for this segment; the probes the cache already holds for it go along."""
@@ -158,12 +189,23 @@ class ChunkedStrategy(EncodingStrategy):
                 for key, row in ctx.cache.cache_items(prefix).items():
                     cached[key] = CachedProbe.model_validate(row)
         return SegmentSpec(
-            job_id=ctx.job_id, source=str(ctx.source), segment=seg, resolution_class=ctx.media.resolution_class,
-            ffmpeg=ctx.ffmpeg.path, video=video, search=self.search, out_width=ctx.out_width,
-            out_height=ctx.out_height, max_retries=cfg.search.max_retries,
-            tolerance_below=cfg.search.tolerance_below, nice=cfg.resources.nice,
-            backend="ab-av1" if self.ab_av1 else "builtin", ab_av1=self.ab_av1, start_crf=self._last_crf,
-            probe_identity=identity, cached_probes=cached,
+            job_id=ctx.job_id,
+            source=str(ctx.source),
+            segment=seg,
+            resolution_class=ctx.media.resolution_class,
+            ffmpeg=ctx.ffmpeg.path,
+            video=video,
+            search=self.search,
+            out_width=ctx.out_width,
+            out_height=ctx.out_height,
+            max_retries=cfg.search.max_retries,
+            tolerance_below=cfg.search.tolerance_below,
+            nice=cfg.resources.nice,
+            backend="ab-av1" if self.ab_av1 else "builtin",
+            ab_av1=self.ab_av1,
+            start_crf=self._last_crf,
+            probe_identity=identity,
+            cached_probes=cached,
             scratch=str(ctx.dirs.working / f"search-{seg.index:04d}"),
         )
 
@@ -177,23 +219,37 @@ class ChunkedStrategy(EncodingStrategy):
             extra = report.model_dump(exclude={"kind", "phase"}, exclude_none=True)
             ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=seg.index, phase=report.phase, **extra)
         elif isinstance(report, ProbeReport):
-            ctx.emit(ProcessingEvents.SEARCH_STEP, segment=seg.index, attempt=report.attempt,
-                     **report.probe.to_event())
+            ctx.emit(
+                ProcessingEvents.SEARCH_STEP,
+                segment=seg.index,
+                attempt=report.attempt,
+                **report.probe.to_event(),
+            )
         elif isinstance(report, ProgressReport):
-            ctx.emit(ProcessingEvents.SEGMENT_PROGRESS, segment=seg.index, progress=report.progress, fps=report.fps)
+            ctx.emit(
+                ProcessingEvents.SEGMENT_PROGRESS, segment=seg.index, progress=report.progress, fps=report.fps
+            )
         else:
             extra = {"stderr_tail": report.stderr_tail} if report.stderr_tail else {}
             flag = {"segment_failed": True} if report.segment_failed else {}
-            ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage=report.stage, segment=seg.index, attempt=report.attempt,
-                     message=report.message, **extra, **flag)
+            ctx.emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                stage=report.stage,
+                segment=seg.index,
+                attempt=report.attempt,
+                message=report.message,
+                **extra,
+                **flag,
+            )
 
     async def _run_segment(self, seg: Segment) -> None:
         """Submit the segment, then keep what came back: its probes in the cache, its file in encoded/."""
         ctx = self.ctx
         await ctx.control.checkpoint()
         try:
-            outcome = await ctx.executor.submit(self._spec(seg), lambda r: self._report(seg, r),
-                                                refresh=self._refresh)
+            outcome = await ctx.executor.submit(
+                self._spec(seg), lambda r: self._report(seg, r), refresh=self._refresh
+            )
         except FfmpegError as err:
             if ctx.control.cancelled:
                 raise JobCancelled("cancelled") from None
@@ -206,11 +262,20 @@ class ChunkedStrategy(EncodingStrategy):
         Path(outcome.encoded).replace(self._encoded_path(seg))
         self._last_crf = outcome.crf
         data = {
-            "segment": seg.index, "start": seg.start, "end": seg.end, "frames": seg.frames, "crf": outcome.crf,
-            "vmaf_predicted": outcome.vmaf_predicted, "vmaf_measured": outcome.vmaf_measured,
-            "bytes": outcome.bytes, "bitrate": round(outcome.bytes * 8 / max(seg.duration, 1e-6)),
-            "encode_seconds": outcome.encode_seconds, "fps": outcome.fps, "attempts": outcome.attempts,
-            "history": outcome.history, "probes": [p.to_event() for p in outcome.probes],
+            "segment": seg.index,
+            "start": seg.start,
+            "end": seg.end,
+            "frames": seg.frames,
+            "crf": outcome.crf,
+            "vmaf_predicted": outcome.vmaf_predicted,
+            "vmaf_measured": outcome.vmaf_measured,
+            "bytes": outcome.bytes,
+            "bitrate": round(outcome.bytes * 8 / max(seg.duration, 1e-6)),
+            "encode_seconds": outcome.encode_seconds,
+            "fps": outcome.fps,
+            "attempts": outcome.attempts,
+            "history": outcome.history,
+            "probes": [p.to_event() for p in outcome.probes],
         }
         self.results[seg.index] = data
         ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)

@@ -26,9 +26,12 @@ class DolbyVisionStrategy(EncodingStrategy):
         if not ctx.media.dolby_vision:
             raise DraptoError("the direct path is for Dolby Vision sources", subject=str(ctx.source))
         if not ctx.ffmpeg.svtav1_dolbyvision:
-            ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="encoding",
-                     message=f"{ctx.ffmpeg.path}: libsvtav1 has no -dolbyvision option; the output keeps HDR10"
-                             " metadata but loses the Dolby Vision RPU — use an FFmpeg with SVT-AV1 >= 2.x")
+            ctx.emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                stage="encoding",
+                message=f"{ctx.ffmpeg.path}: libsvtav1 has no -dolbyvision option; the output keeps HDR10"
+                " metadata but loses the Dolby Vision RPU — use an FFmpeg with SVT-AV1 >= 2.x",
+            )
 
     async def prepare_video(self) -> None:
         cfg = self.ctx.config.encoding.crf
@@ -40,8 +43,12 @@ class DolbyVisionStrategy(EncodingStrategy):
         ctx = self.ctx
         media = ctx.media
         frames = media.frame_count
-        ctx.emit(ProcessingEvents.ENCODING_STARTED, path=self.name, crf=self.crf,
-                 segments=[{"index": 0, "start": 0.0, "end": media.duration, "frames": frames}])
+        ctx.emit(
+            ProcessingEvents.ENCODING_STARTED,
+            path=self.name,
+            crf=self.crf,
+            segments=[{"index": 0, "start": 0.0, "end": media.duration, "frames": frames}],
+        )
         prev = ctx.previous.segments.get(0) if ctx.previous else None
         if prev is not None and prev.status.value == "done" and self.output.exists():
             return self.output  # resumed: the whole-file encode finished before the interruption
@@ -50,39 +57,77 @@ class DolbyVisionStrategy(EncodingStrategy):
         started = time.monotonic()
 
         def progress(p: FfmpegProgress) -> None:
-            ctx.emit(ProcessingEvents.SEGMENT_PROGRESS, segment=0, progress=p.fraction or 0.0, fps=p.fps,
-                     speed=p.speed)
+            ctx.emit(
+                ProcessingEvents.SEGMENT_PROGRESS,
+                segment=0,
+                progress=p.fraction or 0.0,
+                fps=p.fps,
+                speed=p.speed,
+            )
             ctx.emit(ProcessingEvents.ENCODING_PROGRESS, progress=p.fraction or 0.0, fps=p.fps)
 
-        return await ctx.executor.run_local(ctx.job_id, media.resolution_class,
-                                            lambda: self._encode_whole(progress, colour, started, frames))
+        return await ctx.executor.run_local(
+            ctx.job_id, media.resolution_class, lambda: self._encode_whole(progress, colour, started, frames)
+        )
 
-    async def _encode_whole(self, progress, colour: list[str], started: float, frames: int | None) -> Path:  # noqa: ANN001
+    async def _encode_whole(self, progress, colour: list[str], started: float, frames: int | None) -> Path:
         ctx = self.ctx
         media = ctx.media
         hwaccel = ctx.config.processing.hwaccel
         attempts = 1
         try:
             input_args = ["-hwaccel", hwaccel] if hwaccel != "none" else []
-            result = await encode_av1(ctx.ffmpeg.path, ctx.source, self.output, self.settings, duration=media.duration,
-                                      on_progress=progress, input_args=input_args, output_args=colour,
-                                      nice=ctx.config.resources.nice, what="Dolby Vision encode")
+            result = await encode_av1(
+                ctx.ffmpeg.path,
+                ctx.source,
+                self.output,
+                self.settings,
+                duration=media.duration,
+                on_progress=progress,
+                input_args=input_args,
+                output_args=colour,
+                nice=ctx.config.resources.nice,
+                what="Dolby Vision encode",
+            )
         except FfmpegError as err:
             if hwaccel == "none" or ctx.control.cancelled:
                 raise
             attempts = 2
-            ctx.emit(ProcessingEvents.ERROR_OCCURRED, stage="encoding", segment=0,
-                     message=f"hardware decode ({hwaccel}) failed: {err.line()}; encoding again with software decode",
-                     stderr_tail=err.result.stderr_tail[-10:])
-            result = await encode_av1(ctx.ffmpeg.path, ctx.source, self.output, self.settings,
-                                      duration=media.duration, on_progress=progress, output_args=colour,
-                                      nice=ctx.config.resources.nice, what="Dolby Vision encode")
+            ctx.emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                stage="encoding",
+                segment=0,
+                message=f"hardware decode ({hwaccel}) failed: {err.line()}; encoding again with software decode",
+                stderr_tail=err.result.stderr_tail[-10:],
+            )
+            result = await encode_av1(
+                ctx.ffmpeg.path,
+                ctx.source,
+                self.output,
+                self.settings,
+                duration=media.duration,
+                on_progress=progress,
+                output_args=colour,
+                nice=ctx.config.resources.nice,
+                what="Dolby Vision encode",
+            )
         seconds = time.monotonic() - started
         size = self.output.stat().st_size
         fps = (frames or 0) / result.active_seconds if frames else result.progress.fps
         ctx.stats.update({"crf_min": self.crf, "crf_max": self.crf, "video_bytes": size, "segments": 1})
-        ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, segment=0, start=0.0, end=media.duration, frames=frames,
-                 crf=self.crf, vmaf_predicted=None, vmaf_measured=None, bytes=size,
-                 bitrate=size * 8 / max(media.duration, 1e-6), encode_seconds=round(seconds, 3),
-                 fps=round(fps, 2), attempts=attempts)
+        ctx.emit(
+            ProcessingEvents.SEGMENT_COMPLETE,
+            segment=0,
+            start=0.0,
+            end=media.duration,
+            frames=frames,
+            crf=self.crf,
+            vmaf_predicted=None,
+            vmaf_measured=None,
+            bytes=size,
+            bitrate=size * 8 / max(media.duration, 1e-6),
+            encode_seconds=round(seconds, 3),
+            fps=round(fps, 2),
+            attempts=attempts,
+        )
         return self.output

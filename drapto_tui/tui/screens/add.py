@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
@@ -27,7 +28,9 @@ class PathSuggester(Suggester):
         expanded = os.path.expanduser(value)
         folder, prefix = os.path.split(expanded)
         try:
-            names = sorted(n for n in os.listdir(folder or ".") if n.startswith(prefix) and not n.startswith("."))
+            names = sorted(
+                n for n in os.listdir(folder or ".") if n.startswith(prefix) and not n.startswith(".")
+            )
         except OSError:
             return None
         if not names:
@@ -35,7 +38,7 @@ class PathSuggester(Suggester):
         done = os.path.join(folder, names[0])
         if os.path.isdir(done):
             done += os.sep
-        return value + done[len(expanded):]
+        return value + done[len(expanded) :]
 
 
 class AddScreen(ModalScreen[list[Path] | None]):
@@ -45,7 +48,7 @@ class AddScreen(ModalScreen[list[Path] | None]):
            background: $surface; padding: 0 1; }
     #preview { height: auto; max-height: 12; }
     """
-    BINDINGS = [Binding("escape", "close", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
 
     def __init__(self) -> None:
         super().__init__()

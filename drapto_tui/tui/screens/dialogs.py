@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
@@ -17,7 +19,10 @@ ModalScreen { align: center middle; }
 
 class Confirm(ModalScreen[bool]):
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -40,8 +45,12 @@ class QuitChoice(ModalScreen[str]):
     """While work runs: finish then quit, stop now (resume later), cancel the running jobs, or stay."""
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("f", "choose('finish')", "Finish"), Binding("s", "choose('stop')", "Stop"),
-                Binding("c", "choose('cancel')", "Cancel jobs"), Binding("escape,n", "choose('')", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "choose('finish')", "Finish"),
+        Binding("s", "choose('stop')", "Stop"),
+        Binding("c", "choose('cancel')", "Cancel jobs"),
+        Binding("escape,n", "choose('')", "Back"),
+    ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -18,7 +20,7 @@ class HelpScreen(ModalScreen[None]):
     #help { width: 70; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
             background: $surface; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "close", "Close")]
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 1))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
@@ -20,23 +21,26 @@ def facts(job: ProcessingState) -> Table:
     t = Table(box=None, show_header=False, padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column()
-    m = job.media or {}
+    m = job.media
     t.add_row("File", job.current_file or "")
     t.add_row("Output", job.output_file or "")
     t.add_row("Status", f"{job.status.value} · {job.stage.value} · {job.progress:.0%}")
-    if m:
-        t.add_row("Video", f"{m.get('video_codec')} {m.get('width')}x{m.get('height')} "
-                           f"{m.get('fps_fraction') or m.get('fps')} fps, {m.get('bit_depth')}-bit, "
-                           f"{m.get('duration', 0):.1f} s, {m.get('frame_count')} frames")
-        t.add_row("Colour", f"{m.get('color_primaries') or '-'} / {m.get('color_transfer') or '-'} / "
-                            f"{m.get('color_matrix') or '-'}")
-        hdr = "Dolby Vision profile %s" % m.get("dv_profile") if m.get("dolby_vision") else (m.get("hdr_format") or "SDR")
+    if m is not None:
+        t.add_row(
+            "Video",
+            f"{m.video_codec} {m.width}x{m.height} {m.fps_fraction or m.fps} fps, {m.bit_depth}-bit, "
+            f"{m.duration:.1f} s, {m.frame_count} frames",
+        )
+        t.add_row(
+            "Colour", f"{m.color_primaries or '-'} / {m.color_transfer or '-'} / {m.color_matrix or '-'}"
+        )
+        hdr = f"Dolby Vision profile {m.dv_profile}" if m.dolby_vision else (m.hdr_format or "SDR")
         t.add_row("HDR", hdr)
-        t.add_row("Class / path", f"{str(m.get('resolution_class', '')).upper()} · {job.encoding_path or ''}")
-        for a in m.get("audio", []):
-            t.add_row(f"Audio {a['index']}", f"{a['codec']} {a['channels']} ch {a.get('language') or ''}")
-        t.add_row("Subtitles / chapters", f"{m.get('subtitles', 0)} / {m.get('chapters', 0)}")
-        t.add_row("Size", human_size(m.get("size", 0)))
+        t.add_row("Class / path", f"{m.resolution_class.upper()} · {job.encoding_path or ''}")
+        for a in m.audio:
+            t.add_row(f"Audio {a.index}", f"{a.codec} {a.channels} ch {a.language or ''}")
+        t.add_row("Subtitles / chapters", f"{m.subtitles} / {m.chapters}")
+        t.add_row("Size", human_size(m.size))
     for key in ("output_bytes", "reduction_percent", "crf_min", "crf_max", "vmaf_file", "probes_per_segment"):
         if key in job.stats:
             t.add_row(key.replace("_", " "), str(job.stats[key]))
@@ -44,7 +48,10 @@ def facts(job: ProcessingState) -> Table:
 
 
 class InspectorScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back", id="back"), Binding("r", "retry", "Retry", id="inspector_retry")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("r", "retry", "Retry", id="inspector_retry"),
+    ]
     DEFAULT_CSS = """
     InspectorScreen #segments { height: 1fr; }
     """
@@ -73,7 +80,19 @@ class InspectorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#segments", DataTable)
-        for label in ("#", "Start", "End", "Frames", "Status", "CRF", "Pred", "VMAF", "Size", "Try", "Probes CRF:score:size"):
+        for label in (
+            "#",
+            "Start",
+            "End",
+            "Frames",
+            "Status",
+            "CRF",
+            "Pred",
+            "VMAF",
+            "Size",
+            "Try",
+            "Probes CRF:score:size",
+        ):
             table.add_column(label)
         self.refresh_view()
         self.set_interval(0.5, self.refresh_view)
@@ -90,16 +109,26 @@ class InspectorScreen(Screen[None]):
             s = job.segments[i]
             probes = "  ".join(f"{p.crf:g}:{p.score:.1f}:{human_size(p.bytes)}" for p in s.probes)
             status = Text(s.status.value, style="bold reverse" if s.status == SegmentStatus.FAILED else "")
-            table.add_row(str(i), f"{s.start:.1f}", f"{s.end:.1f}", str(s.frames or ""), status,
-                          f"{s.crf:g}" if s.crf is not None else "",
-                          f"{s.vmaf_predicted:.2f}" if s.vmaf_predicted is not None else "",
-                          f"{s.vmaf_measured:.2f}" if s.vmaf_measured is not None else "",
-                          human_size(s.bytes) if s.bytes else "", str(s.attempts or ""), probes, key=str(i))
+            table.add_row(
+                str(i),
+                f"{s.start:.1f}",
+                f"{s.end:.1f}",
+                str(s.frames or ""),
+                status,
+                f"{s.crf:g}" if s.crf is not None else "",
+                f"{s.vmaf_predicted:.2f}" if s.vmaf_predicted is not None else "",
+                f"{s.vmaf_measured:.2f}" if s.vmaf_measured is not None else "",
+                human_size(s.bytes) if s.bytes else "",
+                str(s.attempts or ""),
+                probes,
+                key=str(i),
+            )
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
         commands = self.app.engine.commands(self.job_id)  # type: ignore[attr-defined]
         self.query_one("#commands", Static).update(
-            Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet"))
+            Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet")
+        )
         log = Text()
         for err in job.errors[-200:]:
             seg = f" segment {err.segment}" if err.segment is not None else ""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from drapto_tui.config.units import human_size
+from drapto_tui.model.events import ResourceSample
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -26,15 +26,15 @@ def spark(values: list[float]) -> str:
 class Meters(Static):
     compact: reactive[bool] = reactive(False)
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.sample: dict[str, Any] | None = None
+        self.sample: ResourceSample | None = None
         self.history: deque[float] = deque(maxlen=30)
         self.job_id: str | None = None
 
-    def feed(self, sample: dict[str, Any]) -> None:
+    def feed(self, sample: ResourceSample) -> None:
         self.sample = sample
-        cpu = sample.get("cpu") or [0.0]
+        cpu = sample.cpu or [0.0]
         self.history.append(sum(cpu) / len(cpu))
         self.refresh_text()
 
@@ -51,17 +51,17 @@ class Meters(Static):
         if s is None:
             self.update(Text("CPU –  MEM –  disk –  (waiting for the first sample)", style="dim"))
             return
-        cpu = s.get("cpu") or [0.0]
+        cpu = s.cpu or [0.0]
         avg = sum(cpu) / len(cpu)
-        mem = 1 - s["mem_available"] / max(s["mem_total"], 1)
-        disk = f"R {human_size(s['disk_read_bps'])}/s W {human_size(s['disk_write_bps'])}/s"
-        job = (s.get("jobs") or {}).get(self.job_id or "", None)
+        mem = 1 - s.mem_available / max(s.mem_total, 1)
+        disk = f"R {human_size(s.disk_read_bps)}/s W {human_size(s.disk_write_bps)}/s"
+        job = s.jobs.get(self.job_id or "")
         if self.compact:
             line = Text()
             line.append(f"CPU {avg:3.0f}% ", style="bold")
             line.append(spark(list(self.history)[-8:]))
-            line.append(f"  MEM {mem:.0%} ours {human_size(s['rss_tree'])}", style="bold")
-            line.append(f"  {disk}  tmp {human_size(s['temp_free'])}")
+            line.append(f"  MEM {mem:.0%} ours {human_size(s.rss_tree)}", style="bold")
+            line.append(f"  {disk}  tmp {human_size(s.temp_free)}")
             self.update(line)
             return
         out = Text()
@@ -71,11 +71,11 @@ class Meters(Static):
         # One column per core (height = load), so 2 or 64 cores both fit on a line or two.
         cores = "".join(SPARK[min(int(v / 100 * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)] for v in cpu)
         for start in range(0, len(cores), width):
-            out.append(("cores " if start == 0 else "      ") + cores[start:start + width] + "\n")
-        out.append(f"MEM {bar(mem, 10)} {mem:.0%} of {human_size(s['mem_total'])}\n", style="bold")
-        out.append(f"ours {human_size(s['rss_tree'])} ({s['processes']} procs, FFmpeg incl.)\n")
+            out.append(("cores " if start == 0 else "      ") + cores[start : start + width] + "\n")
+        out.append(f"MEM {bar(mem, 10)} {mem:.0%} of {human_size(s.mem_total)}\n", style="bold")
+        out.append(f"ours {human_size(s.rss_tree)} ({s.processes} procs, FFmpeg incl.)\n")
         out.append(f"disk {disk}\n")
-        out.append(f"temp free {human_size(s['temp_free'])}")
+        out.append(f"temp free {human_size(s.temp_free)}")
         if job:
-            out.append(f"\njob CPU {job['cpu']:.0f}%  RSS {human_size(job['rss'])}")
+            out.append(f"\njob CPU {job.cpu:.0f}%  RSS {human_size(job.rss)}")
         self.update(out)

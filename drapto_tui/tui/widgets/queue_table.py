@@ -14,23 +14,47 @@ from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentStatus
 
-WIDE = [("#", "pos"), ("File", "file"), ("Class", "class"), ("HDR", "hdr"), ("Path", "path"), ("Status", "status"),
-        ("%", "pct"), ("ETA", "eta"), ("Size in → out", "size"), ("VMAF", "vmaf")]
-NARROW = [("#", "pos"), ("File", "file"), ("HDR", "hdr"), ("Status", "status"), ("%", "pct"), ("ETA", "eta"),
-          ("VMAF", "vmaf")]
+WIDE = [
+    ("#", "pos"),
+    ("File", "file"),
+    ("Class", "class"),
+    ("HDR", "hdr"),
+    ("Path", "path"),
+    ("Status", "status"),
+    ("%", "pct"),
+    ("ETA", "eta"),
+    ("Size in → out", "size"),
+    ("VMAF", "vmaf"),
+]
+NARROW = [
+    ("#", "pos"),
+    ("File", "file"),
+    ("HDR", "hdr"),
+    ("Status", "status"),
+    ("%", "pct"),
+    ("ETA", "eta"),
+    ("VMAF", "vmaf"),
+]
 VOLATILE = {"pct", "eta", "vmaf", "size"}
 #: Fixed widths; the file name takes what is left of the terminal.
 WIDTHS = {"pos": 4, "class": 5, "hdr": 3, "path": 7, "status": 9, "pct": 4, "eta": 7, "size": 21, "vmaf": 5}
 STATUS_STYLE = {
-    ProcessingStatus.QUEUED: "", ProcessingStatus.RUNNING: "bold", ProcessingStatus.PAUSED: "reverse",
-    ProcessingStatus.COMPLETED: "dim", ProcessingStatus.FAILED: "bold reverse", ProcessingStatus.CANCELLED: "dim strike",
+    ProcessingStatus.QUEUED: "",
+    ProcessingStatus.RUNNING: "bold",
+    ProcessingStatus.PAUSED: "reverse",
+    ProcessingStatus.COMPLETED: "dim",
+    ProcessingStatus.FAILED: "bold reverse",
+    ProcessingStatus.CANCELLED: "dim strike",
     ProcessingStatus.HELD: "italic",
 }
 
 
 def vmaf_mean(job: ProcessingState) -> float | None:
-    values = [s.vmaf_measured for s in job.segments.values()
-              if s.status == SegmentStatus.DONE and s.vmaf_measured is not None]
+    values = [
+        s.vmaf_measured
+        for s in job.segments.values()
+        if s.status == SegmentStatus.DONE and s.vmaf_measured is not None
+    ]
     return fmean(values) if values else None
 
 
@@ -39,7 +63,7 @@ class QueueTable(DataTable):
     few rows whose job changed instead of rebuilding the table (DataTable has no move_row), and the cursor is
     moved to wherever its job went."""
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.compact = False
         self._jobs_at: list[str] = []
@@ -86,18 +110,20 @@ class QueueTable(DataTable):
             self.move_cursor(row=index, animate=False)
 
     def row_for(self, job: ProcessingState, position: int, eta: float | None) -> dict[str, object]:
-        media = job.media or {}
-        badge = "DV" if media.get("dolby_vision") else (media.get("hdr_format") or "")
+        media = job.media
+        badge = "" if media is None else "DV" if media.dolby_vision else (media.hdr_format or "")
         out_bytes = job.stats.get("output_bytes")
-        in_bytes = media.get("size") or job.stats.get("input_bytes")
-        size = (human_size(in_bytes) if in_bytes else "") + (f" → {human_size(out_bytes)}" if out_bytes else "")
+        in_bytes = (media.size if media else 0) or job.stats.get("input_bytes")
+        size = (human_size(in_bytes) if in_bytes else "") + (
+            f" → {human_size(out_bytes)}" if out_bytes else ""
+        )
         vm = vmaf_mean(job)
         name = Path(job.current_file or "?").name
         prio = f" ↑{job.priority}" if job.priority > 0 else (f" ↓{-job.priority}" if job.priority < 0 else "")
         return {
             "pos": str(position),
             "file": name + prio,
-            "class": str(media.get("resolution_class", "")).upper(),
+            "class": media.resolution_class.upper() if media else "",
             "hdr": Text(badge, style="bold"),
             "path": {"dolby_vision": "direct", "chunked": "chunked"}.get(job.encoding_path or "", ""),
             "status": Text(job.status.value, style=STATUS_STYLE.get(job.status, "")),

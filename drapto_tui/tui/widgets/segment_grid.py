@@ -25,7 +25,7 @@ class SegmentGrid(ScrollView, can_focus=False):
     """
     compact: reactive[bool] = reactive(False)
 
-    def __init__(self, *, target: float = 93.0, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, target: float = 93.0, id: str | None = None) -> None:
         super().__init__(id=id)
         self.target = target
         self.job: ProcessingState | None = None
@@ -66,7 +66,9 @@ class SegmentGrid(ScrollView, can_focus=False):
             return Style(bgcolor=color or default, color=theme.background or "black")
 
         return {
-            SegmentStatus.QUEUED.value: Style(bgcolor=theme.panel or "grey23", color=theme.foreground or "white"),
+            SegmentStatus.QUEUED.value: Style(
+                bgcolor=theme.panel or "grey23", color=theme.foreground or "white"
+            ),
             SegmentStatus.SEARCHING.value: bg(theme.accent, "orange3"),
             SegmentStatus.ENCODING.value: bg(theme.primary, "blue"),
             SegmentStatus.DONE.value: bg(theme.success, "green"),
@@ -83,7 +85,11 @@ class SegmentGrid(ScrollView, can_focus=False):
         job = self.job
         styles = self._styles()
         if job is None:
-            return Strip([Segment(" no job selected".ljust(width), styles["text"])]) if row == 0 else Strip.blank(width)
+            return (
+                Strip([Segment(" no job selected".ljust(width), styles["text"])])
+                if row == 0
+                else Strip.blank(width)
+            )
         if job.encoding_path == "dolby_vision" and len(job.segments) <= 1:
             return self._direct_line(row, width, job, styles)
         segments = [job.segments[i] for i in sorted(job.segments)]
@@ -91,7 +97,7 @@ class SegmentGrid(ScrollView, can_focus=False):
             text = " waiting to be segmented" if row == 0 else ""
             return Strip([Segment(text.ljust(width), styles["text"])])
         per_row = self._per_row()
-        chunk = segments[row * per_row:(row + 1) * per_row]
+        chunk = segments[row * per_row : (row + 1) * per_row]
         if not chunk:
             return Strip.blank(width)
         out: list[Segment] = []
@@ -111,7 +117,11 @@ class SegmentGrid(ScrollView, can_focus=False):
                 vm = f"{seg.vmaf_measured:.1f}" if seg.vmaf_measured is not None else "  - "
                 label = f"{seg.crf:g} {vm}"
             elif seg.status in (SegmentStatus.SEARCHING, SegmentStatus.ENCODING):
-                label = f"#{seg.index} {seg.status.value[:3]}" if not seg.progress else f"#{seg.index} {seg.progress:.0%}"
+                label = (
+                    f"#{seg.index} {seg.status.value[:3]}"
+                    if not seg.progress
+                    else f"#{seg.index} {seg.progress:.0%}"
+                )
             elif seg.status == SegmentStatus.FAILED:
                 label = f"#{seg.index} fail"
             else:
@@ -126,11 +136,15 @@ class SegmentGrid(ScrollView, can_focus=False):
         if row != 0:
             return Strip.blank(width)
         seg = job.segments.get(0)
-        progress = 1.0 if seg and seg.status == SegmentStatus.DONE else (seg.progress if seg else job.progress)
+        progress = (
+            1.0 if seg and seg.status == SegmentStatus.DONE else (seg.progress if seg else job.progress)
+        )
         state = seg.status.value if seg else "queued"
         label = f" direct encode  CRF {seg.crf:g}  " if seg and seg.crf is not None else " direct encode  "
         label += f"{progress:.0%}"
         filled = int(width * progress)
         text = label.ljust(width)[:width]
         style = styles.get(state, styles["text"])
-        return Strip([Segment(text[:filled], style), Segment(text[filled:], styles[SegmentStatus.QUEUED.value])])
+        return Strip(
+            [Segment(text[:filled], style), Segment(text[filled:], styles[SegmentStatus.QUEUED.value])]
+        )

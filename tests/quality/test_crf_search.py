@@ -15,7 +15,7 @@ def test_sample_positions_follow_the_formula() -> None:
     # D = 20, n = 3, d = 2: gap = (20 - 6) / 4 = 3.5 → 3.5, 9.0, 14.5
     assert sample_starts(20.0, 3, 2.0) == pytest.approx([3.5, 9.0, 14.5])
     starts = sample_starts(60.0, 4, 2.0)
-    gaps = [b - a - 2.0 for a, b in zip([-2.0, *starts], [*starts, 60.0])]
+    gaps = [b - a - 2.0 for a, b in zip([-2.0, *starts], [*starts, 60.0], strict=False)]
     assert gaps == pytest.approx([gaps[0]] * 5)  # evenly spaced, equal margins
 
 
@@ -33,20 +33,39 @@ def clip(media: MediaFactory) -> Path:
     return media.clip(width=320, height=180, duration=6, fps=24, source="testsrc2", audio=None, gop=24)
 
 
-def _search(clip: Path, ffmpeg: str, work: Path, cache=None, **overrides) -> CrfSearch:  # noqa: ANN001
-    settings = SearchSettings(**{"target": 93.0, "tolerance": 1.0, "samples": 2, "sample_duration": 1.0,
-                                 "max_encoded_percent": 1000.0, "n_subsample": 2, **overrides})
+def _search(clip: Path, ffmpeg: str, work: Path, cache=None, **overrides) -> CrfSearch:
+    settings = SearchSettings(
+        **{
+            "target": 93.0,
+            "tolerance": 1.0,
+            "samples": 2,
+            "sample_duration": 1.0,
+            "max_encoded_percent": 1000.0,
+            "n_subsample": 2,
+            **overrides,
+        }
+    )
     seg = Segment(index=0, start=0.0, end=6.0, frames=144, path=str(clip))
     probes: list = []
-    search = CrfSearch(ffmpeg=ffmpeg, segment=seg, work_dir=work, settings=settings,
-                       video=VideoSettings(preset=12, crf=0), width=320, height=180, identity="test-clip",
-                       cache=cache, on_probe=probes.append)
+    search = CrfSearch(
+        ffmpeg=ffmpeg,
+        segment=seg,
+        work_dir=work,
+        settings=settings,
+        video=VideoSettings(preset=12, crf=0),
+        width=320,
+        height=180,
+        identity="test-clip",
+        cache=cache,
+        on_probe=probes.append,
+    )
     search.seen = probes  # type: ignore[attr-defined]
     return search
 
 
-async def test_search_converges_within_tolerance_and_cache_skips_every_probe(clip: Path, ffmpeg: str,
-                                                                             tmp_path: Path) -> None:
+async def test_search_converges_within_tolerance_and_cache_skips_every_probe(
+    clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
     store = StateStore(tmp_path / "state")
     search = _search(clip, ffmpeg, tmp_path / "w1", cache=store)
     assert not search.full_pass  # 2 x 1 s of 6 s: samples
@@ -68,7 +87,9 @@ async def test_search_converges_within_tolerance_and_cache_skips_every_probe(cli
     assert not (tmp_path / "w2").exists()  # not even the samples were cut
 
 
-async def test_warm_start_from_previous_segment_needs_fewer_probes(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+async def test_warm_start_from_previous_segment_needs_fewer_probes(
+    clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
     cold = await _search(clip, ffmpeg, tmp_path / "cold").run()
     warm_search = _search(clip, ffmpeg, tmp_path / "warm")
     warm_search.start_crf = cold.crf
@@ -90,5 +111,5 @@ async def test_min_crf_failing_is_an_error(clip: Path, ffmpeg: str, tmp_path: Pa
 
 
 async def test_size_limit_rejects_big_encodes(clip: Path, ffmpeg: str, tmp_path: Path) -> None:
-    with pytest.raises(SearchError, match="over search.max_encoded_percent = 1"):
+    with pytest.raises(SearchError, match=r"over search\.max_encoded_percent = 1"):
         await _search(clip, ffmpeg, tmp_path / "y", max_encoded_percent=1.0).run()

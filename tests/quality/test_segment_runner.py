@@ -1,0 +1,136 @@
+"""run_segment across a process boundary: the spec is pickled out, the outcome pickled back, and nothing else
+(no bus, no state store, no engine) exists in the worker, as on a Dask worker. Real FFmpeg on a small clip."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import pickle
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from drapto_tui.media.segment import segment_video
+from drapto_tui.model.segment import (
+    PhaseReport,
+    ProbeReport,
+    SearchSettings,
+    SegmentOutcome,
+    SegmentReport,
+    SegmentSpec,
+    VideoSettings,
+)
+from drapto_tui.quality.segment_runner import ENCODED_NAME, run_segment
+from tests.media_helpers import MediaFactory
+
+
+def _run_in_worker(blob: bytes) -> tuple[bytes, list[bytes]]:
+    """In a fresh spawned process: unpickle the spec, run it, return the pickled outcome and reports."""
+    spec: SegmentSpec = pickle.loads(blob)
+    reports: list[SegmentReport] = []
+    outcome = asyncio.run(run_segment(spec, Path(spec.scratch), reports.append))
+    loaded = {m for m in sys.modules if m.startswith("drapto_tui.")}
+    assert not loaded & {"drapto_tui.engine", "drapto_tui.engine.bus", "drapto_tui.engine.store"}, loaded
+    return pickle.dumps(outcome), [pickle.dumps(r) for r in reports]
+
+
+async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    clip = media.clip(width=192, height=108, duration=3, fps=24, source="testsrc2", audio=None, gop=24)
+    segments = await segment_video(
+        ffmpeg,
+        clip,
+        tmp_path / "segments",
+        duration=3.0,
+        mode="fixed",
+        chunk_size=3,
+        min_segment=1,
+        max_segment=10,
+        scene_threshold=0.3,
+    )
+    spec = SegmentSpec(
+        job_id="job1",
+        source=str(clip),
+        segment=segments[0],
+        resolution_class="sd",
+        ffmpeg=ffmpeg,
+        video=VideoSettings(preset=12, crf=0, threads=1),
+        out_width=192,
+        out_height=108,
+        search=SearchSettings(
+            target=90.0,
+            tolerance=4.0,
+            samples=1,
+            sample_duration=1.0,
+            n_subsample=3,
+            max_encoded_percent=400.0,
+        ),
+        max_retries=1,
+        probe_identity=f"{clip}|test|0",
+        scratch=str(tmp_path / "work" / "seg-0000"),
+    )
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        blob, report_blobs = await asyncio.get_running_loop().run_in_executor(
+            pool, _run_in_worker, pickle.dumps(spec)
+        )
+    outcome: SegmentOutcome = pickle.loads(blob)
+    reports = [pickle.loads(r) for r in report_blobs]
+    assert outcome.job_id == "job1" and outcome.segment == 0 and outcome.attempts >= 1
+    assert (
+        Path(outcome.encoded) == Path(spec.scratch) / ENCODED_NAME
+        and Path(outcome.encoded).stat().st_size > 0
+    )
+    assert outcome.bytes == Path(outcome.encoded).stat().st_size
+    assert outcome.vmaf_measured >= spec.search.target - spec.tolerance_below
+    # Every probe it made is handed back for the coordinator's cache, keyed under this segment's identity.
+    assert outcome.new_probes and all(key.startswith("probe:") for key in outcome.new_probes)
+    assert any(isinstance(r, PhaseReport) and r.phase == "searching" for r in reports)
+    assert [r.probe.crf for r in reports if isinstance(r, ProbeReport)] == [p.crf for p in outcome.probes]
+
+
+async def test_cached_probes_in_the_spec_are_used_not_encoded_again(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    clip = media.clip(width=192, height=108, duration=3, fps=24, source="testsrc2", audio=None, gop=24)
+    segments = await segment_video(
+        ffmpeg,
+        clip,
+        tmp_path / "segments",
+        duration=3.0,
+        mode="fixed",
+        chunk_size=3,
+        min_segment=1,
+        max_segment=10,
+        scene_threshold=0.3,
+    )
+    spec = SegmentSpec(
+        job_id="job1",
+        source=str(clip),
+        segment=segments[0],
+        resolution_class="sd",
+        ffmpeg=ffmpeg,
+        video=VideoSettings(preset=12, crf=0, threads=1),
+        out_width=192,
+        out_height=108,
+        search=SearchSettings(
+            target=90.0,
+            tolerance=4.0,
+            samples=1,
+            sample_duration=1.0,
+            n_subsample=3,
+            max_encoded_percent=400.0,
+        ),
+        max_retries=0,
+        probe_identity=f"{clip}|test|0",
+        scratch=str(tmp_path / "a"),
+    )
+    first = await run_segment(spec, Path(spec.scratch), lambda r: None)
+    again = spec.model_copy(update={"cached_probes": first.new_probes, "scratch": str(tmp_path / "b")})
+    reports: list[SegmentReport] = []
+    second = await run_segment(again, Path(again.scratch), reports.append)
+    probes = [r.probe for r in reports if isinstance(r, ProbeReport)]
+    sampled = [p for p in probes if not p.full_pass]
+    assert sampled and all(p.cached for p in sampled)  # the sample probes came from the spec, not FFmpeg
+    assert second.crf == first.crf and not second.new_probes.keys() & first.new_probes.keys()
