@@ -34,8 +34,13 @@ EXTRAS = {
     "wheel-test": {"test"},
     "lock": set(),
 }
-#: The tests that prove the installed wheel carries its data files (CSS, themes) and runs without the checkout.
-WHEEL_TESTS = ["tests/tui/test_snapshots.py", "tests/tui/test_app.py::test_themes_load_from_files_and_cycle"]
+#: The tests that prove the installed wheel carries its data files (CSS, themes), that its console script
+#: resolves, and that it runs without the checkout.
+WHEEL_TESTS = [
+    "tests/tui/test_snapshots.py",
+    "tests/tui/test_app.py::test_themes_load_from_files_and_cycle",
+    "tests/test_cli.py::test_the_installed_command_runs",
+]
 
 
 def _installed() -> tuple[str, set[str]]:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from drapto_tui.config import DraptoConfig, load_config
+from drapto_tui.engine.engine import Engine
 from drapto_tui.media.tools import embedded_ffmpeg
 from tests.media_helpers import MediaFactory
 
@@ -41,3 +43,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(__import__("os").environ):
         if name.startswith("DRAPTO_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+async def engine(config: DraptoConfig) -> AsyncIterator[Engine]:
+    """The core as the app and `encode` open it, on the test's temp dir (no resource sampling); closed after."""
+    async with Engine(config, monitor=False) as opened:
+        yield opened

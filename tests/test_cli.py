@@ -177,3 +177,19 @@ def test_ab_av1_backend_without_binary_stops_encode_with_one_line(
         " ab-av1 (cargo install ab-av1) or set encoding.search_backend = 'builtin'"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_installed_command_runs(tmp_path: Path) -> None:
+    """The `drapto-tui` console script the package installs (not `python -m`): its entry point must resolve."""
+    script = Path(sys.executable).parent / "drapto-tui"
+    if not script.exists():
+        pytest.skip("drapto-tui is not installed beside this Python")
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("drapto-tui "), version.stderr
+    shown = subprocess.run(
+        [str(script), "config", "show", "--set", f'processing.temp_dir="{tmp_path}"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0 and "[encoding]" in shown.stdout, shown.stderr

@@ -51,7 +51,7 @@ class EtaTracker:
     def total_eta(self, done: float, total: float) -> float | None:
         """Time left for `total - done` units of work at the rate the running jobs have gone so far."""
         active = sum(self.active.values())
-        return active * (total - done) / done if done and active else None
+        return active * (total - done) / done if done and active and done < total else None
 
 
 __all__ = ["EtaTracker", "fmt_eta"]

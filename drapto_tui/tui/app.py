@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
@@ -340,6 +341,16 @@ class DraptoApp(App[int]):
     def action_toggle_hold(self) -> None:
         if job_id := self._selected():
             self._do(self.engine.toggle_hold, job_id)
+
+    # -- what screens may ask (tui/commands.py) ---------------------------------------------------------------
+    def preview_paths(self, paths: Iterable[Path]) -> list[Path]:
+        return self.engine.preview(paths)
+
+    def job_state(self, job_id: str) -> ProcessingState | None:
+        return self.engine.state.jobs.get(job_id)
+
+    def job_commands(self, job_id: str) -> list[str]:
+        return self.engine.commands(job_id)
 
     def action_retry(self, job_id: str | None = None) -> None:
         if job_id := job_id or self._selected():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +14,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static
 
 from drapto_tui.errors import DraptoError
+from drapto_tui.tui.commands import AppCommands
 
 
 class PathSuggester(Suggester):
@@ -68,7 +69,7 @@ class AddScreen(ModalScreen[list[Path] | None]):
             return
         preview = self.query_one("#preview", Static)
         try:
-            self.found = self.app.engine.preview([Path(os.path.expanduser(value))])  # type: ignore[attr-defined]
+            self.found = cast(AppCommands, self.app).preview_paths([Path(os.path.expanduser(value))])
         except DraptoError as err:
             self.found = []
             preview.update(err.line())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
 from drapto_tui.model.state import ProcessingState, SegmentStatus
+from drapto_tui.tui.commands import AppCommands
 
 
 def facts(job: ProcessingState) -> Table:
@@ -62,7 +63,7 @@ class InspectorScreen(Screen[None]):
 
     @property
     def job(self) -> ProcessingState | None:
-        return self.app.engine.state.jobs.get(self.job_id)  # type: ignore[attr-defined]
+        return cast(AppCommands, self.app).job_state(self.job_id)
 
     def compose(self) -> ComposeResult:
         job = self.job
@@ -125,7 +126,7 @@ class InspectorScreen(Screen[None]):
             )
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
-        commands = self.app.engine.commands(self.job_id)  # type: ignore[attr-defined]
+        commands = cast(AppCommands, self.app).job_commands(self.job_id)
         self.query_one("#commands", Static).update(
             Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet")
         )
@@ -141,4 +142,4 @@ class InspectorScreen(Screen[None]):
         self.dismiss(None)
 
     def action_retry(self) -> None:
-        self.app.action_retry(self.job_id)  # type: ignore[attr-defined]
+        cast(AppCommands, self.app).action_retry(self.job_id)

@@ -1,0 +1,23 @@
+"""What screens may ask of the app: the app-level command API (screens never reach into the engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from drapto_tui.model.state import ProcessingState
+
+
+class AppCommands(Protocol):
+    def preview_paths(self, paths: Iterable[Path]) -> list[Path]:
+        """The films discovery would queue for these paths (raises DraptoError with one line otherwise)."""
+        ...
+
+    def job_state(self, job_id: str) -> ProcessingState | None: ...
+
+    def job_commands(self, job_id: str) -> list[str]:
+        """The FFmpeg command lines the job ran in this session."""
+        ...
+
+    def action_retry(self, job_id: str | None = None) -> None: ...
