@@ -237,6 +237,10 @@ class StateManager:
             job.stage = ProcessingStage(data.stage)
         if data.source is not None:
             job.source = data.source
+        if data.output is not None:
+            job.output_file = data.output
+        if data.options is not None:
+            job.options = dict(data.options)
         if data.retry or data.restart:
             job.progress = 0.0
             job._progress_parts = None

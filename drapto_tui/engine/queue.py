@@ -148,10 +148,26 @@ class JobQueue:
         existing = self.state.job_for_file(str(input_file))
         if existing is None or existing.status == ProcessingStatus.COMPLETED:
             return self.add_file(input_file, root, options)
+        self._follow_command(existing, root, options or {})
         if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
             self.retry(existing.job_id)
-            self._check_output(existing)
+        self._check_output(existing)
         return existing.job_id
+
+    def _follow_command(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> None:
+        """A resumed job writes where the command that resumes it says (output dir, layout) and takes its
+        options; its finished segments are kept, since they do not depend on either."""
+        others = {out: src for out, src in self.claimed_outputs().items() if src != job.current_file}
+        planned = plan_output(
+            Path(job.current_file or ""), root, self.config.output_root(), self.config.output.layout, others
+        )
+        changes: dict[str, Any] = {}
+        if str(planned) != job.output_file:
+            changes["output"] = str(planned)
+        if options != job.options:
+            changes["options"] = options
+        if changes:
+            self._update(job, **changes)
 
     def recover(self) -> list[str]:
         """After a crash or kill: jobs left running or paused go back to queued (their done segments stay)."""

@@ -252,6 +252,8 @@ class JobUpdated(Payload):
     failed_segments: list[int] = Field(default_factory=list)
     restart: bool = False  # the source changed: everything finished is discarded
     source: SourceIdentity | None = None
+    output: str | None = None  # a resumed job writes where the command that resumed it says
+    options: dict[str, Any] | None = None
 
 
 class JobPaused(Payload):
