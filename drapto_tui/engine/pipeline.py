@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
-from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full
+from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full, nearly_full
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.strategies.base import JobContext
 from drapto_tui.engine.strategies.chunked import ChunkedStrategy
@@ -97,10 +97,11 @@ class ProcessingPipeline:
             extra: dict[str, Any] = {}
             if isinstance(err, FfmpegError):
                 extra["stderr_tail"] = err.result.stderr_tail[-12:]
-                if err.disk_full:
-                    err = DiskFullError(
-                        disk_full_line(self.workdirs.base_dir), subject=str(input_file), hint=DISK_FULL_HINT
-                    )
+            full = (isinstance(err, FfmpegError) and err.disk_full) or nearly_full(self.workdirs.base_dir)
+            if full and not isinstance(err, DiskFullError):
+                err = DiskFullError(
+                    disk_full_line(self.workdirs.base_dir), subject=str(input_file), hint=DISK_FULL_HINT
+                )
             if isinstance(err, DiskFullError):
                 self._free_after_disk_full(job_id)
             line = err.line()

@@ -57,6 +57,18 @@ def is_disk_full(exc: BaseException) -> bool:
     return any(marker in str(exc) for marker in DISK_FULL_MARKERS)
 
 
+#: Below this much free space a tool's failure is taken for the full disk it most likely is (libvmaf, for one,
+#: exits 0 and leaves an empty log when it cannot write).
+NEARLY_FULL = 1 << 20
+
+
+def nearly_full(where: Path) -> bool:
+    try:
+        return shutil.disk_usage(where).free < NEARLY_FULL
+    except OSError:
+        return False
+
+
 def disk_full_line(where: Path) -> str:
     return f"the disk is full (no space left on the filesystem holding {where})"
 

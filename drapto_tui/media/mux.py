@@ -1,4 +1,5 @@
-"""Concatenating encoded segments, and muxing the final MKV (video, Opus audio, subtitles, chapters, metadata).
+"""Concatenating encoded segments, and muxing the final MKV (video, Opus audio, subtitles, chapters, attachments,
+metadata, every track's disposition flags).
 
 The MKV is written inside the job's working folder; `place_output` then moves it to the output path by a
 same-filesystem rename, so a partial file never appears there.
@@ -77,6 +78,8 @@ async def mux(
     args += [
         "-map",
         f"{source_input}:s?",
+        "-map",
+        f"{source_input}:t?",  # attachments: fonts that ASS subtitles need, cover images
         "-map_chapters",
         str(source_input),
         "-map_metadata",
@@ -88,8 +91,13 @@ async def mux(
         target = SUBTITLE_CONVERSIONS.get(sub.codec)
         if target:
             args += [f"-c:s:{i}", target]
+    # Flags as the source has them (commentary, forced, hearing impaired...): the audio was re-encoded through a
+    # file of its own, and the film's video is the default video track.
+    args += ["-disposition:v:0", "default"]
     for i, track in enumerate(media.audio):
-        args += [f"-disposition:a:{i}", "default" if track.default else "0"]
+        args += [f"-disposition:a:{i}", "+".join(track.mkv_flags()) or "0"]
+    for i, sub in enumerate(media.subtitle_tracks):
+        args += [f"-disposition:s:{i}", "+".join(sub.mkv_flags()) or "0"]
     args += ["-metadata", "encoder=drapto-tui", str(output)]
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     args[-1] = str(partial)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from drapto_tui.errors import MediaError
 from drapto_tui.media.ffmpeg import run_ffmpeg
 from drapto_tui.model.media import (
+    Attachment,
     AudioTrack,
     MasteringDisplay,
     MediaProbe,
@@ -68,6 +69,7 @@ class FfmpegReading(BaseModel):
     video: list[str] = Field(default_factory=list)
     audio: list[tuple[str | None, str]] = Field(default_factory=list)
     subtitles: list[tuple[str | None, str]] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
     chapters: int = 0
     dovi: tuple[int, int, int] | None = None
     max_cll: tuple[int, int] | None = None
@@ -75,9 +77,24 @@ class FfmpegReading(BaseModel):
     error: str | None = None
 
 
+_DISPOSITION_RE = re.compile(
+    r"\((default|dub|original|comment|lyrics|karaoke|forced|hearing impaired|visual impaired|clean effects"
+    r"|captions|descriptions|dependent|metadata|non diegetic|still image)\)"
+)
+_ATTACHMENT_META_RE = re.compile(r"^\s+(filename|mimetype)\s*:\s*(.*?)\s*$")
+
+
+def dispositions(stream_text: str) -> list[str]:
+    """FFmpeg's "(default) (comment)" after a stream, as -disposition flag names."""
+    return [d.replace(" ", "_") for d in _DISPOSITION_RE.findall(stream_text)]
+
+
 def parse_ffmpeg_input(text: str) -> FfmpegReading:
     r = FfmpegReading()
     for line in text.splitlines():
+        if r.attachments and (m := _ATTACHMENT_META_RE.match(line)):
+            setattr(r.attachments[-1], m.group(1), m.group(2))
+            continue
         if m := _INPUT_RE.match(line):
             r.container = m.group(1)
         elif m := _DURATION_RE.match(line):
@@ -91,6 +108,10 @@ def parse_ffmpeg_input(text: str) -> FfmpegReading:
                 r.audio.append((lang, rest))
             elif kind == "Subtitle":
                 r.subtitles.append((lang, rest))
+            elif kind == "Attachment":
+                r.attachments.append(
+                    Attachment(index=len(r.attachments), codec=rest.split(" ", 1)[0] or None)
+                )
         elif line.strip().startswith("Chapter #"):
             r.chapters += 1
         elif m := _DOVI_RE.search(line):
@@ -378,7 +399,8 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
                 layout=mi.get("channel_layout"),
                 language=(lang if lang and lang != "und" else None) or mi.get("language"),
                 title=mi.get("title"),
-                default=_yes(mi.get("default")),
+                default=_yes(mi.get("default")) or "default" in dispositions(rest),
+                dispositions=dispositions(rest),
                 start=_seconds(mi.get("delay")),
             )
         )
@@ -395,6 +417,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
             title=(text_tracks[i] if i < len(text_tracks) else {}).get("title"),
             forced=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("forced")),
             default=_yes((text_tracks[i] if i < len(text_tracks) else {}).get("default")),
+            dispositions=dispositions(rest),
         )
         for i, (lang, rest) in enumerate(reading.subtitles)
     ]
@@ -433,6 +456,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         max_fall=max_fall,
         audio=audio,
         subtitle_tracks=subtitles,
+        attachments=reading.attachments,
         chapters=chapters,
         video_start=_seconds(video.get("delay")),
     )

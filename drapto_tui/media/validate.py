@@ -54,6 +54,10 @@ async def validate_output(
         for a, b in zip(out.audio, source.audio, strict=False):
             if a.channels != b.channels:
                 problems.append(f"audio track {a.index} has {a.channels} channels, the source {b.channels}")
+            if a.mkv_flags() != b.mkv_flags():
+                problems.append(
+                    f"audio track {a.index} flags {_flags(a.mkv_flags())}, expected {_flags(b.mkv_flags())}"
+                )
             if a.start is not None and out.video_start is not None and abs(a.start - out.video_start) > 0.1:
                 problems.append(
                     f"audio track {a.index} starts {abs(a.start - out.video_start) * 1000:.0f} ms"
@@ -61,6 +65,18 @@ async def validate_output(
                 )
     if out.subtitles != source.subtitles:
         problems.append(f"{out.subtitles} subtitle tracks, the source has {source.subtitles}")
+    else:
+        for s, t in zip(out.subtitle_tracks, source.subtitle_tracks, strict=True):
+            if s.mkv_flags() != t.mkv_flags():
+                problems.append(
+                    f"subtitle track {s.index} flags {_flags(s.mkv_flags())}, expected {_flags(t.mkv_flags())}"
+                )
+    if len(out.attachments) != len(source.attachments):
+        problems.append(f"{len(out.attachments)} attachments, the source has {len(source.attachments)}")
     if out.chapters != source.chapters:
         problems.append(f"{out.chapters} chapters, the source has {source.chapters}")
     return ValidationReport(output=out, problems=problems)
+
+
+def _flags(dispositions: list[str]) -> str:
+    return "+".join(sorted(dispositions)) or "none"

@@ -7,6 +7,26 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 ResolutionClass = Literal["sd", "hd", "uhd"]
+
+#: The disposition flags a Matroska track can carry (FlagDefault, FlagForced, FlagHearingImpaired,
+#: FlagVisualImpaired, FlagTextDescriptions, FlagOriginal, FlagCommentary), as FFmpeg names them.
+MKV_DISPOSITIONS = (
+    "default",
+    "forced",
+    "hearing_impaired",
+    "visual_impaired",
+    "descriptions",
+    "original",
+    "comment",
+)
+
+
+def mkv_flags(dispositions: list[str], *, default: bool = False, forced: bool = False) -> list[str]:
+    """The flags an MKV copy of a track keeps: those of its source that Matroska can hold."""
+    wanted = {*dispositions, *(["default"] if default else []), *(["forced"] if forced else [])}
+    return [d for d in MKV_DISPOSITIONS if d in wanted]
+
+
 EncodingPath = Literal["dolby_vision", "chunked"]
 
 
@@ -19,6 +39,11 @@ class AudioTrack(BaseModel):
     language: str | None = None
     title: str | None = None
     default: bool = False
+    #: FFmpeg disposition flags as `-disposition` names (default, forced, comment, hearing_impaired, ...).
+    dispositions: list[str] = Field(default_factory=list)
+
+    def mkv_flags(self) -> list[str]:
+        return mkv_flags(self.dispositions, default=self.default)
 
 
 class SubtitleTrack(BaseModel):
@@ -28,6 +53,19 @@ class SubtitleTrack(BaseModel):
     title: str | None = None
     forced: bool = False
     default: bool = False
+    dispositions: list[str] = Field(default_factory=list)
+
+    def mkv_flags(self) -> list[str]:
+        return mkv_flags(self.dispositions, default=self.default, forced=self.forced)
+
+
+class Attachment(BaseModel):
+    """A file stored in the container (a font an ASS subtitle needs, a cover image)."""
+
+    index: int
+    codec: str | None = None
+    filename: str | None = None
+    mimetype: str | None = None
 
 
 class MasteringDisplay(BaseModel):
@@ -77,6 +115,7 @@ class MediaProbe(BaseModel):
     max_fall: int | None = None
     audio: list[AudioTrack] = Field(default_factory=list)
     subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
     chapters: int = 0
     video_start: float | None = None  # seconds (MediaInfo's delay)
 
