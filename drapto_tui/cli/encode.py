@@ -228,6 +228,11 @@ def encode_command(
         loop.add_signal_handler(sig, interrupt.set)
     try:
         code = loop.run_until_complete(task)
+        # An FFmpeg ended by a cancel finishes dying in a task of its own (SIGTERM, then SIGKILL after a grace):
+        # let those end before the loop closes, so no process or pipe outlives it.
+        leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if leftover:
+            loop.run_until_complete(asyncio.wait(leftover, timeout=5))
     finally:
         loop.close()
     if code == 130:

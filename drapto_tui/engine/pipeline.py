@@ -193,6 +193,7 @@ class ProcessingPipeline:
                 height=media.height,
                 duration=media.duration,
                 hdr=media.hdr,
+                stream=media.video_stream,
             )
         else:
             crop = CropResult(None, media.width, media.height, 0, 0)

@@ -37,6 +37,7 @@ async def detect_crop(
     hdr: bool,
     points: int = 9,
     frames_per_point: int = 5,
+    stream: int = 0,
 ) -> CropResult:
     """Run cropdetect at `points` positions (skipping the first and last 5 %), vote on the most common crop."""
     limit = HDR_LIMIT if hdr else SDR_LIMIT
@@ -52,7 +53,7 @@ async def detect_crop(
                 "-i",
                 source,
                 "-map",
-                "0:v:0",
+                f"0:v:{stream}",
                 "-frames:v",
                 str(frames_per_point),
                 "-vf",

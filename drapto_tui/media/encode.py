@@ -18,8 +18,10 @@ def av1_args(
     *,
     input_args: Sequence[str] = (),
     output_args: Sequence[str] = (),
+    stream: int = 0,
 ) -> list[str]:
-    args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", "0:v:0", "-an", "-sn", "-dn"]
+    """`stream`: which of the input's video streams to encode (the film, never a cover picture)."""
+    args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", f"0:v:{stream}", "-an", "-sn", "-dn"]
     if settings.crop:
         args += ["-vf", f"crop={settings.crop}"]
     args += [
@@ -50,12 +52,15 @@ async def encode_av1(
     input_args: Sequence[str] = (),
     output_args: Sequence[str] = (),
     what: str = "AV1 encode",
+    stream: int = 0,
 ) -> FfmpegResult:
     """Encode to a temporary name beside `output`, then rename: a partial file never sits at `output`."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     proc = FfmpegProcess(
-        av1_args(ffmpeg, source, partial, settings, input_args=input_args, output_args=output_args),
+        av1_args(
+            ffmpeg, source, partial, settings, input_args=input_args, output_args=output_args, stream=stream
+        ),
         on_progress=on_progress or (lambda p: None),
         duration=duration,
         nice=nice,

@@ -72,6 +72,7 @@ async def mux(
         audio_input = 1
     source_input = 2 if audio is not None else 1
     args += ["-i", str(source)]
+    covers = await _extract_covers(ffmpeg, source, media, output.parent)
     args += ["-map", "0:v:0"]
     if audio_input is not None:
         args += ["-map", f"{audio_input}:a"]
@@ -98,6 +99,15 @@ async def mux(
         args += [f"-disposition:a:{i}", "+".join(track.mkv_flags()) or "0"]
     for i, sub in enumerate(media.subtitle_tracks):
         args += [f"-disposition:s:{i}", "+".join(sub.mkv_flags()) or "0"]
+    for k, (cover, mimetype) in enumerate(covers, start=len(media.attachments)):
+        args += [
+            "-attach",
+            str(cover),
+            f"-metadata:s:t:{k}",
+            f"mimetype={mimetype}",
+            f"-metadata:s:t:{k}",
+            f"filename={cover.name}",
+        ]
     args += ["-metadata", "encoder=drapto-tui", str(output)]
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     args[-1] = str(partial)
@@ -106,6 +116,42 @@ async def mux(
     )
     partial.replace(output)
     return output
+
+
+#: How a cover picture is kept: its codec → (file suffix, MIME type). Others are converted to PNG.
+COVER_FORMATS = {"mjpeg": (".jpg", "image/jpeg"), "png": (".png", "image/png")}
+
+
+async def _extract_covers(
+    ffmpeg: str, source: Path, media: MediaProbe, folder: Path
+) -> list[tuple[Path, str]]:
+    """Each cover picture of the source as a file (its own bytes when Matroska can label them), to be attached:
+    a cover is never a video track of the output."""
+    out: list[tuple[Path, str]] = []
+    for n, cover in enumerate(media.covers):
+        suffix, mimetype = COVER_FORMATS.get(cover.codec, (".png", "image/png"))
+        path = folder / (f"cover{suffix}" if n == 0 else f"cover-{n + 1}{suffix}")
+        codec = ["-c", "copy"] if cover.codec in COVER_FORMATS else ["-c:v", "png"]
+        await run_ffmpeg(
+            [
+                ffmpeg,
+                "-y",
+                "-i",
+                str(source),
+                "-map",
+                f"0:v:{cover.stream}",
+                "-frames:v",
+                "1",
+                *codec,
+                "-f",
+                "image2",
+                str(path),
+            ],
+            what="extracting a cover picture",
+            subject=str(source),
+        )
+        out.append((path, mimetype))
+    return out
 
 
 def place_output(built: Path, output: Path, *, overwrite: bool) -> Path:

@@ -22,6 +22,7 @@ from drapto_tui.media.ffmpeg import run_ffmpeg
 from drapto_tui.model.media import (
     Attachment,
     AudioTrack,
+    Cover,
     MasteringDisplay,
     MediaProbe,
     SubtitleTrack,
@@ -66,7 +67,10 @@ _PIXFMT_RE = re.compile(r"^\w+ \([^)]*\)(?: \([^)]*\))?, (\w+)(?:\(([^)]*)\))?")
 class FfmpegReading(BaseModel):
     container: str | None = None
     duration: float | None = None
-    video: list[str] = Field(default_factory=list)
+    video: list[str] = Field(default_factory=list)  # the streams that are not attached pictures
+    #: Every video stream in order (what `-map 0:v:N` counts): its description and whether it is an attached
+    #: picture (a cover in an MP4 'covr' atom or an image attachment in MKV).
+    video_streams: list[tuple[str, bool]] = Field(default_factory=list)
     audio: list[tuple[str | None, str]] = Field(default_factory=list)
     subtitles: list[tuple[str | None, str]] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
@@ -102,8 +106,11 @@ def parse_ffmpeg_input(text: str) -> FfmpegReading:
             r.duration = int(h) * 3600 + int(mnt) * 60 + float(s)
         elif m := _STREAM_RE.match(line):
             _, lang, kind, rest = m.groups()
-            if kind == "Video" and "(attached pic)" not in rest:
-                r.video.append(rest)
+            if kind == "Video":
+                attached = "(attached pic)" in rest
+                r.video_streams.append((rest, attached))
+                if not attached:
+                    r.video.append(rest)
             elif kind == "Audio":
                 r.audio.append((lang, rest))
             elif kind == "Subtitle":
@@ -125,15 +132,40 @@ def parse_ffmpeg_input(text: str) -> FfmpegReading:
     return r
 
 
+def _main_video(videos: list[dict[str, Any]], reading: FfmpegReading) -> int:
+    """Which of the playable video streams is the film: the one with the most frames (then the longest), so a
+    cover image stored as a one-frame video track ahead of the film is never encoded in its place."""
+    if len(videos) <= 1:
+        return 0
+
+    def weight(i: int) -> tuple[int, float]:
+        track = videos[i]
+        return (_int(track.get("frame_count")) or 0, float(track.get("duration") or 0))
+
+    return max(range(min(len(videos), max(len(reading.video), 1))), key=weight)
+
+
+def _is_still(rest: str, videos: list[dict[str, Any]], playable: list[int], n: int) -> bool:
+    """A playable video stream that is really a picture: an image codec with at most one frame."""
+    if n not in playable:
+        return False
+    position = playable.index(n)
+    frames = _int(videos[position].get("frame_count")) if position < len(videos) else None
+    return rest.split(" ", 1)[0].rstrip(",") in _IMAGE_CODECS and (frames or 0) <= 1
+
+
+_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "webp", "tiff"}
+
+
 async def read_with_ffmpeg(ffmpeg: str, path: Path) -> FfmpegReading:
     result = await run_ffmpeg([ffmpeg, "-i", str(path)], check=False, keep_stderr=True)
     return parse_ffmpeg_input(result.stderr or "")
 
 
-async def count_frames(ffmpeg: str, path: Path) -> int | None:
+async def count_frames(ffmpeg: str, path: Path, stream: int = 0) -> int | None:
     """Exact video frame count by stream copy to null (reads the file, decodes nothing)."""
     result = await run_ffmpeg(
-        [ffmpeg, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        [ffmpeg, "-i", str(path), "-map", f"0:v:{stream}", "-c", "copy", "-f", "null", "-"],
         check=False,
         on_progress=lambda p: None,
     )
@@ -318,7 +350,15 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
             subject=label,
             hint="drapto-tui encodes video; remove this file from the queue",
         )
-    video = videos[0]
+    main = _main_video(videos, reading)
+    video = videos[main] if main < len(videos) else videos[0]
+    playable = [n for n, (_, attached) in enumerate(reading.video_streams) if not attached]
+    video_stream = playable[main] if main < len(playable) else 0
+    covers = [
+        Cover(stream=n, codec=rest.split(" ", 1)[0].rstrip(","))
+        for n, (rest, attached) in enumerate(reading.video_streams)
+        if n != video_stream and (attached or _is_still(rest, videos, playable, n))
+    ]
     width, height = _int(video.get("width")), _int(video.get("height"))
     if not width or not height:
         raise MediaError(
@@ -344,9 +384,9 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
 
     frame_count = _int(video.get("frame_count"))
     if frame_count is None:
-        frame_count = await count_frames(ffmpeg, path)
+        frame_count = await count_frames(ffmpeg, path, video_stream)
 
-    color = _parse_color_triplet(reading.video[0])
+    color = _parse_color_triplet(reading.video[main] if main < len(reading.video) else reading.video[0])
     transfer = _TRANSFER.get(_first(video.get("transfer_characteristics")) or "", color.get("transfer"))
     primaries = _PRIMARIES.get(_first(video.get("color_primaries")) or "", color.get("primaries"))
     matrix = _MATRIX.get(_first(video.get("matrix_coefficients")) or "", color.get("matrix"))
@@ -457,6 +497,8 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         audio=audio,
         subtitle_tracks=subtitles,
         attachments=reading.attachments,
+        video_stream=video_stream,
+        covers=covers,
         chapters=chapters,
         video_start=_seconds(video.get("delay")),
     )

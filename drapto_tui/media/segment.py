@@ -36,10 +36,10 @@ class PacketIndex:
 _FRAMECRC_HEADER_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
 
 
-async def index_packets(ffmpeg: str, source: Path) -> PacketIndex:
+async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketIndex:
     """Every video packet's pts and keyframe flag via `-c copy -f framecrc` (reads, decodes nothing)."""
     result = await run_ffmpeg(
-        [ffmpeg, "-i", str(source), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+        [ffmpeg, "-i", str(source), "-map", f"0:v:{stream}", "-c", "copy", "-f", "framecrc", "-"],
         what="reading keyframes",
         subject=str(source),
         capture_stdout=True,
@@ -73,7 +73,7 @@ _PTS_TIME_RE = re.compile(r"pts_time:([\d.]+)")
 _SCORE_RE = re.compile(r"lavfi\.scene_score=([\d.]+)")
 
 
-async def detect_scenes(ffmpeg: str, source: Path, threshold: float) -> list[float]:
+async def detect_scenes(ffmpeg: str, source: Path, threshold: float, stream: int = 0) -> list[float]:
     """Times where FFmpeg's scene score exceeds `threshold` (decoded at reduced size: scene scores barely change)."""
     result = await run_ffmpeg(
         [
@@ -81,7 +81,7 @@ async def detect_scenes(ffmpeg: str, source: Path, threshold: float) -> list[flo
             "-i",
             str(source),
             "-map",
-            "0:v:0",
+            f"0:v:{stream}",
             "-an",
             "-sn",
             "-vf",
@@ -156,6 +156,7 @@ async def split(
     cuts: list[float],
     index: PacketIndex,
     duration: float,
+    stream: int = 0,
 ) -> list[Segment]:
     """Write the segments (video only) by stream copy and check that their frames add up to the source's."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +167,7 @@ async def split(
         "-i",
         str(source),
         "-map",
-        "0:v:0",
+        f"0:v:{stream}",
         "-c",
         "copy",
         "-an",
@@ -238,9 +239,11 @@ async def segment_video(
     min_segment: float,
     max_segment: float,
     scene_threshold: float,
+    stream: int = 0,
 ) -> list[Segment]:
-    index = await index_packets(ffmpeg, source)
-    scenes = await detect_scenes(ffmpeg, source, scene_threshold) if mode == "scene" else None
+    """`stream` is the film among the source's video streams (MediaProbe.video_stream)."""
+    index = await index_packets(ffmpeg, source, stream)
+    scenes = await detect_scenes(ffmpeg, source, scene_threshold, stream) if mode == "scene" else None
     cuts = plan_cuts(
         duration,
         index.keyframes,
@@ -249,4 +252,4 @@ async def segment_video(
         min_segment=min_segment,
         max_segment=max_segment,
     )
-    return await split(ffmpeg, source, out_dir, cuts, index, duration)
+    return await split(ffmpeg, source, out_dir, cuts, index, duration, stream)

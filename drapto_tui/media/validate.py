@@ -71,8 +71,13 @@ async def validate_output(
                 problems.append(
                     f"subtitle track {s.index} flags {_flags(s.mkv_flags())}, expected {_flags(t.mkv_flags())}"
                 )
-    if len(out.attachments) != len(source.attachments):
-        problems.append(f"{len(out.attachments)} attachments, the source has {len(source.attachments)}")
+    # A cover picture of the source (a video stream there) is an attachment here; FFmpeg shows an image
+    # attachment of an MKV as a picture stream again, so both sides count attachments and covers together.
+    kept, wanted = len(out.attachments) + len(out.covers), len(source.attachments) + len(source.covers)
+    if kept != wanted:
+        problems.append(f"{kept} attachments and covers, the source has {wanted}")
+    if out.video_stream != 0:
+        problems.append("the film is not the output's first video stream")
     if out.chapters != source.chapters:
         problems.append(f"{out.chapters} chapters, the source has {source.chapters}")
     return ValidationReport(output=out, problems=problems)

@@ -68,6 +68,13 @@ class Attachment(BaseModel):
     mimetype: str | None = None
 
 
+class Cover(BaseModel):
+    """A picture stored as a video stream (an MP4 'covr', an MKV image attachment, a one-frame image track)."""
+
+    stream: int  # among the video streams (-map 0:v:N)
+    codec: str  # mjpeg, png, ...
+
+
 class MasteringDisplay(BaseModel):
     primaries: str | None = None  # MediaInfo's name ("Display P3", "BT.2020") when it has one
     red: tuple[float, float] | None = None
@@ -116,6 +123,10 @@ class MediaProbe(BaseModel):
     audio: list[AudioTrack] = Field(default_factory=list)
     subtitle_tracks: list[SubtitleTrack] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
+    video_stream: int = 0  # the film among the video streams (-map 0:v:N): never a cover image
+    covers: list[Cover] = Field(
+        default_factory=list
+    )  # video streams that are pictures: carried as attachments
     chapters: int = 0
     video_start: float | None = None  # seconds (MediaInfo's delay)
 

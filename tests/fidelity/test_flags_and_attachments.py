@@ -164,4 +164,4 @@ async def test_validation_names_a_lost_flag_and_a_lost_attachment(
     assert [s.mkv_flags() for s in source.subtitle_tracks] == [["forced"], ["hearing_impaired"]]
     report = await validate_output(ffmpeg, stripped, source, width=160, height=96)
     assert "audio track 1 flags none, expected comment" in report.problems
-    assert "0 attachments, the source has 1" in report.problems
+    assert "0 attachments and covers, the source has 1" in report.problems

@@ -76,6 +76,7 @@ class ChunkedStrategy(EncodingStrategy):
                 min_segment=proc.min_segment,
                 max_segment=proc.max_segment,
                 scene_threshold=threshold,
+                stream=ctx.media.video_stream,
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")

@@ -88,6 +88,7 @@ class DolbyVisionStrategy(EncodingStrategy):
                 output_args=colour,
                 nice=ctx.config.resources.nice,
                 what="Dolby Vision encode",
+                stream=media.video_stream,
             )
         except FfmpegError as err:
             if hwaccel == "none" or ctx.control.cancelled:
@@ -110,6 +111,7 @@ class DolbyVisionStrategy(EncodingStrategy):
                 output_args=colour,
                 nice=ctx.config.resources.nice,
                 what="Dolby Vision encode",
+                stream=media.video_stream,
             )
         seconds = time.monotonic() - started
         size = self.output.stat().st_size
