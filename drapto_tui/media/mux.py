@@ -65,12 +65,21 @@ async def mux(
     *,
     on_progress: Callable[[FfmpegProgress], None] | None = None,
 ) -> Path:
-    args = [ffmpeg, "-y", "-i", str(video)]
+    # Lip sync: the segments (and so the encoded video) start at 0, the Opus file keeps each track's start after
+    # the source's first timestamp. -copyts keeps those timestamps; the video moves to where it began in the
+    # source, and the source (subtitles) is counted from its own first timestamp, like the audio.
+    args = [ffmpeg, "-y", "-copyts"]
+    offset = media.video_offset()
+    if offset > 0.0005:
+        args += ["-itsoffset", f"{offset:.6f}"]
+    args += ["-i", str(video)]
     audio_input = None
     if audio is not None:
         args += ["-i", str(audio)]
         audio_input = 1
     source_input = 2 if audio is not None else 1
+    if abs(media.start_time) > 0.0005:
+        args += ["-itsoffset", f"{-media.start_time:.6f}"]
     args += ["-i", str(source)]
     covers = await _extract_covers(ffmpeg, source, media, output.parent)
     args += ["-map", "0:v:0"]

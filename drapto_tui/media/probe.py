@@ -52,6 +52,7 @@ def not_a_file_error(path: Path, mode: int) -> MediaError | None:
 
 _INPUT_RE = re.compile(r"^Input #0, (.+?), from ")
 _DURATION_RE = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_START_RE = re.compile(r", start: (-?\d+(?:\.\d+)?)")
 _STREAM_RE = re.compile(
     r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (.*)$"
 )
@@ -67,6 +68,9 @@ _PIXFMT_RE = re.compile(r"^\w+ \([^)]*\)(?: \([^)]*\))?, (\w+)(?:\(([^)]*)\))?")
 class FfmpegReading(BaseModel):
     container: str | None = None
     duration: float | None = None
+    start: float = (
+        0.0  # the file's first timestamp (FFmpeg's "start:"), what FFmpeg subtracts when it remuxes
+    )
     video: list[str] = Field(default_factory=list)  # the streams that are not attached pictures
     #: Every video stream in order (what `-map 0:v:N` counts): its description and whether it is an attached
     #: picture (a cover in an MP4 'covr' atom or an image attachment in MKV).
@@ -104,6 +108,8 @@ def parse_ffmpeg_input(text: str) -> FfmpegReading:
         elif m := _DURATION_RE.match(line):
             h, mnt, s = m.groups()
             r.duration = int(h) * 3600 + int(mnt) * 60 + float(s)
+            if start := _START_RE.search(line):
+                r.start = float(start.group(1))
         elif m := _STREAM_RE.match(line):
             _, lang, kind, rest = m.groups()
             if kind == "Video":
@@ -501,4 +507,5 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         covers=covers,
         chapters=chapters,
         video_start=_seconds(video.get("delay")),
+        start_time=reading.start,
     )

@@ -58,11 +58,17 @@ async def validate_output(
                 problems.append(
                     f"audio track {a.index} flags {_flags(a.mkv_flags())}, expected {_flags(b.mkv_flags())}"
                 )
-            if a.start is not None and out.video_start is not None and abs(a.start - out.video_start) > 0.1:
-                problems.append(
-                    f"audio track {a.index} starts {abs(a.start - out.video_start) * 1000:.0f} ms"
-                    " away from the video (limit 100 ms)"
-                )
+
+    # Every stream starts where it did in the source, relative to the others, within one frame.
+    frame = 1.0 / max(source.fps or 24.0, 1.0)
+    src_offsets, out_offsets = source.offsets(), out.offsets()
+    for name, wanted in src_offsets.items():
+        got = out_offsets.get(name)
+        if got is not None and abs(got - wanted) > frame + 0.001:
+            problems.append(
+                f"{name} starts {got * 1000:.0f} ms after the first stream, in the source {wanted * 1000:.0f} ms"
+                f" (limit one frame, {frame * 1000:.0f} ms)"
+            )
     if out.subtitles != source.subtitles:
         problems.append(f"{out.subtitles} subtitle tracks, the source has {source.subtitles}")
     else:

@@ -129,6 +129,21 @@ class MediaProbe(BaseModel):
     )  # video streams that are pictures: carried as attachments
     chapters: int = 0
     video_start: float | None = None  # seconds (MediaInfo's delay)
+    start_time: float = 0.0  # the file's first timestamp (FFmpeg's "start:"); stream offsets count from it
+
+    def offsets(self) -> dict[str, float]:
+        """When each stream starts after the earliest one (seconds): what lip sync depends on."""
+        starts = {"video": self.video_start}
+        starts.update({f"audio {a.index}": a.start for a in self.audio})
+        known = {k: v for k, v in starts.items() if v is not None}
+        base = min(known.values(), default=0.0)
+        return {k: v - base for k, v in known.items()}
+
+    def video_offset(self) -> float:
+        """How long after the file's start the video begins (the encoded video always starts at 0)."""
+        starts = [self.video_start, *(a.start for a in self.audio)]
+        known = [s for s in starts if s is not None]
+        return max((self.video_start or 0.0) - min(known, default=0.0), 0.0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
