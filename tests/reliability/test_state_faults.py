@@ -3,6 +3,7 @@ and the queue can be read from a second terminal while an encode runs, with live
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from drapto_tui.model.events import Event
@@ -147,9 +149,16 @@ def test_queue_is_readable_while_an_encode_runs_and_shows_live_status(tmp_path: 
     for line in proc.stdout:
         if Event.from_json(line).event == E.SEGMENT_COMPLETE:
             break
+    # Hold the encode where it is (it would otherwise finish this small film while `queue` starts up).
+    encoder = psutil.Process(proc.pid)
+    family = [encoder, *encoder.children(recursive=True)]
+    for member in family:
+        member.suspend()
     live = cli(tmp_path, "queue", "--json")
     text = cli(tmp_path, "queue")
-    proc.kill()
+    for member in family:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
     proc.communicate()
     assert live.returncode == 0, live.stderr
     rows = [json.loads(x) for x in live.stdout.splitlines()]
