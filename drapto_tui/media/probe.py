@@ -148,7 +148,7 @@ def _main_video(videos: list[dict[str, Any]], reading: FfmpegReading) -> int:
         track = videos[i]
         return (_int(track.get("frame_count")) or 0, float(track.get("duration") or 0))
 
-    return max(range(min(len(videos), max(len(reading.video), 1))), key=weight)
+    return max(range(min(len(videos), len(reading.video))), key=weight)  # probe() made sure both have one
 
 
 def _is_still(rest: str, videos: list[dict[str, Any]], playable: list[int], n: int) -> bool:

@@ -141,9 +141,7 @@ class MediaProbe(BaseModel):
 
     def video_offset(self) -> float:
         """How long after the file's start the video begins (the encoded video always starts at 0)."""
-        starts = [self.video_start, *(a.start for a in self.audio)]
-        known = [s for s in starts if s is not None]
-        return max((self.video_start or 0.0) - min(known, default=0.0), 0.0)
+        return self.offsets().get("video", 0.0)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

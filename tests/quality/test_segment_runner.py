@@ -24,24 +24,15 @@ from drapto_tui.quality.segment_runner import ENCODED_NAME, run_segment
 from tests.media_helpers import MediaFactory
 
 
-def _run_in_worker(blob: bytes) -> tuple[bytes, list[bytes]]:
-    """In a fresh spawned process: unpickle the spec, run it, return the pickled outcome and reports."""
-    spec: SegmentSpec = pickle.loads(blob)
-    reports: list[SegmentReport] = []
-    outcome = asyncio.run(run_segment(spec, Path(spec.scratch), reports.append))
-    loaded = {m for m in sys.modules if m.startswith("drapto_tui.")}
-    assert not loaded & {"drapto_tui.engine", "drapto_tui.engine.bus", "drapto_tui.engine.store"}, loaded
-    return pickle.dumps(outcome), [pickle.dumps(r) for r in reports]
-
-
-async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
-    media: MediaFactory, ffmpeg: str, tmp_path: Path
-) -> None:
+async def _spec(
+    media: MediaFactory, ffmpeg: str, tmp: Path, *, max_retries: int, scratch: str
+) -> SegmentSpec:
+    """The one segment of a small 3 s clip, with fast search settings."""
     clip = media.clip(width=192, height=108, duration=3, fps=24, source="testsrc2", audio=None, gop=24)
     segments = await segment_video(
         ffmpeg,
         clip,
-        tmp_path / "segments",
+        tmp / "segments",
         duration=3.0,
         mode="fixed",
         chunk_size=3,
@@ -49,7 +40,7 @@ async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
         max_segment=10,
         scene_threshold=0.3,
     )
-    spec = SegmentSpec(
+    return SegmentSpec(
         job_id="job1",
         source=str(clip),
         segment=segments[0],
@@ -66,10 +57,26 @@ async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
             n_subsample=3,
             max_encoded_percent=400.0,
         ),
-        max_retries=1,
+        max_retries=max_retries,
         probe_identity=f"{clip}|test|0",
-        scratch=str(tmp_path / "work" / "seg-0000"),
+        scratch=scratch,
     )
+
+
+def _run_in_worker(blob: bytes) -> tuple[bytes, list[bytes]]:
+    """In a fresh spawned process: unpickle the spec, run it, return the pickled outcome and reports."""
+    spec: SegmentSpec = pickle.loads(blob)
+    reports: list[SegmentReport] = []
+    outcome = asyncio.run(run_segment(spec, Path(spec.scratch), reports.append))
+    loaded = {m for m in sys.modules if m.startswith("drapto_tui.")}
+    assert not loaded & {"drapto_tui.engine", "drapto_tui.engine.bus", "drapto_tui.engine.store"}, loaded
+    return pickle.dumps(outcome), [pickle.dumps(r) for r in reports]
+
+
+async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=1, scratch=str(tmp_path / "work" / "seg-0000"))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         blob, report_blobs = await asyncio.get_running_loop().run_in_executor(
@@ -93,39 +100,7 @@ async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
 async def test_cached_probes_in_the_spec_are_used_not_encoded_again(
     media: MediaFactory, ffmpeg: str, tmp_path: Path
 ) -> None:
-    clip = media.clip(width=192, height=108, duration=3, fps=24, source="testsrc2", audio=None, gop=24)
-    segments = await segment_video(
-        ffmpeg,
-        clip,
-        tmp_path / "segments",
-        duration=3.0,
-        mode="fixed",
-        chunk_size=3,
-        min_segment=1,
-        max_segment=10,
-        scene_threshold=0.3,
-    )
-    spec = SegmentSpec(
-        job_id="job1",
-        source=str(clip),
-        segment=segments[0],
-        resolution_class="sd",
-        ffmpeg=ffmpeg,
-        video=VideoSettings(preset=12, crf=0, threads=1),
-        out_width=192,
-        out_height=108,
-        search=SearchSettings(
-            target=90.0,
-            tolerance=4.0,
-            samples=1,
-            sample_duration=1.0,
-            n_subsample=3,
-            max_encoded_percent=400.0,
-        ),
-        max_retries=0,
-        probe_identity=f"{clip}|test|0",
-        scratch=str(tmp_path / "a"),
-    )
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "a"))
     first = await run_segment(spec, Path(spec.scratch), lambda r: None)
     again = spec.model_copy(update={"cached_probes": first.new_probes, "scratch": str(tmp_path / "b")})
     reports: list[SegmentReport] = []

@@ -186,7 +186,7 @@ class ChunkedStrategy(EncodingStrategy):
         cached: dict[str, CachedProbe] = {}
         if ctx.cache is not None and cfg.search.cache:
             for attempt in range(1, cfg.search.max_retries + 2):
-                prefix = probe_cache_prefix(identity, video.with_crf(0), escalate(self.search, attempt))
+                prefix = probe_cache_prefix(identity, video, escalate(self.search, attempt))
                 for key, row in ctx.cache.cache_items(prefix).items():
                     cached[key] = CachedProbe.model_validate(row)
         return SegmentSpec(
