@@ -81,3 +81,13 @@ def unusable(exc: OSError, what: str) -> StateError:
         hint="run as the user who owns it, give it back to you (chown), or set"
         " processing.temp_dir to a folder of yours",
     )
+
+
+class NotWorthEncoding(Exception):
+    """The film's AV1 video would be over search.max_encoded_percent of the source's: the source is kept.
+
+    Not a DraptoError: it is an outcome the user asked for, not a failure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

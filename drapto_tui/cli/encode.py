@@ -3,7 +3,7 @@
 On a terminal: a rich progress bar per running file (stage, segments n/N, fps, ETA) and a summary table at the
 end.
 With --json: one event per line on stdout and nothing else there (errors still go to stderr as one line).
-Exit codes: 0 all done or skipped, 1 any job failed, 130 interrupted.
+Exit codes: 0 all done, skipped or kept (AV1 would not save enough), 1 any job failed, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -100,8 +100,9 @@ class TerminalReport:
             self.stages[job_id] = "skipped" if data.skipped else "done"
             self.finished.append((name, data))
             if data.skipped:
+                what = "source kept" if data.kept_source else "skipped"
                 self.console.print(
-                    f"[yellow]{name}: skipped — {escape(data.reason or '')}[/yellow]", highlight=False
+                    f"[yellow]{name}: {what} — {escape(data.reason or '')}[/yellow]", highlight=False
                 )
         self._refresh(job_id)
 
@@ -132,7 +133,8 @@ class TerminalReport:
             table.add_column(col, overflow="fold")
         for name, s in self.finished:
             if isinstance(s, str) or s.skipped:
-                table.add_row(name, "[red]failed[/red]" if isinstance(s, str) else "skipped", "", "", "", "")
+                what = "[red]failed[/red]" if isinstance(s, str) else "kept" if s.kept_source else "skipped"
+                table.add_row(name, what, "", "", "", "")
                 continue
             crf = ""
             if s.crf_min is not None and s.crf_max is not None:
@@ -141,6 +143,8 @@ class TerminalReport:
             if s.vmaf_min is not None and s.vmaf_file is not None and s.vmaf_max is not None:
                 vmaf = f"{s.vmaf_min:.2f} / {s.vmaf_file:.2f} / {s.vmaf_max:.2f}"
             path = {"dolby_vision": "DV direct", "chunked": "chunked"}.get(s.encoding_path or "", "")
+            if s.hdr and s.hdr != "SDR":
+                path += f", {s.hdr}"
             size = f"{human_size(s.input_bytes or 0)} → {human_size(s.output_bytes or 0)}"
             change = s.reduction_percent or 0.0
             size += f" (−{change:.0f}%)" if change >= 0 else f" (+{-change:.0f}%)"
@@ -209,7 +213,8 @@ async def run_encode(
         unfinished = [
             j
             for j in ran
-            if engine.state.jobs.get(j) is None or engine.state.jobs[j].status != ProcessingStatus.COMPLETED
+            if engine.state.jobs.get(j) is None
+            or engine.state.jobs[j].status not in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
         ]
         return 1 if unfinished else 0
 

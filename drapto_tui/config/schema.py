@@ -102,7 +102,17 @@ class SearchConfig(Section):
     tolerance: float = Field(1.0, ge=0, le=10, description="Accept a score in [target, target + tolerance].")
     tolerance_below: float = Field(1.0, ge=0, le=10, description="Retry when measured VMAF < target - this.")
     max_retries: int = Field(2, ge=0, le=10)
-    max_encoded_percent: float = Field(80.0, gt=0, le=1000, description="Reject CRFs bigger than this share.")
+    max_encoded_percent: float = Field(
+        80.0,
+        gt=0,
+        le=1000,
+        description="The whole film's AV1 video must come out at most this share of the source's video.",
+    )
+    if_too_big: Literal["keep_source", "encode"] = Field(
+        "keep_source",
+        description="A film over max_encoded_percent: keep_source ends it as 'kept' (no output, the source is"
+        " what you keep), encode places the output anyway with a warning.",
+    )
     n_subsample: int = Field(5, ge=1, le=100, description="libvmaf scores every n-th frame.")
     pooling: Literal["mean", "perc5", "harmonic"] = "mean"
     cache: bool = Field(True, description="Remember probe results in the state dir.")

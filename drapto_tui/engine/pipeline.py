@@ -24,7 +24,7 @@ from drapto_tui.engine.strategies.base import JobContext
 from drapto_tui.engine.strategies.chunked import ChunkedStrategy
 from drapto_tui.engine.strategies.dolby_vision import DolbyVisionStrategy
 from drapto_tui.engine.workdirs import WorkDirs
-from drapto_tui.errors import DiskFullError, DraptoError, MediaError
+from drapto_tui.errors import DiskFullError, DraptoError, MediaError, NotWorthEncoding
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.media.audio import encode_audio
@@ -34,7 +34,7 @@ from drapto_tui.media.mux import mux, place_output
 from drapto_tui.media.probe import not_a_file_error, probe
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
-from drapto_tui.media.validate import validate_output
+from drapto_tui.media.validate import hdr_label, validate_output
 from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
@@ -90,6 +90,20 @@ class ProcessingPipeline:
         except JobCancelled:
             self._cancelled(job_id, input_file)
             return False
+        except NotWorthEncoding as kept:
+            self._emit(
+                ProcessingEvents.ENCODING_COMPLETE,
+                job_id,
+                input_file,
+                status=ProcessingStatus.KEPT,
+                output=str(output_file),
+                skipped=True,
+                kept_source=True,
+                reason=kept.reason,
+                max_encoded_percent=self.config.search.max_encoded_percent,
+            )
+            self.workdirs.finish_job(job_id, success=True)
+            return True
         except DraptoError as err:
             if control.cancelled:  # an FFmpeg ended by the cancel, not a real failure
                 self._cancelled(job_id, input_file)
@@ -258,6 +272,7 @@ class ProcessingPipeline:
             height=crop.height,
             source_frames=source_frames,
             output_frames=output_frames,
+            dolby_vision=strategy.keeps_dolby_vision,
         )
         stats = await strategy.finalize()
         if not report.ok:
@@ -280,6 +295,7 @@ class ProcessingPipeline:
             "wall_seconds": round(wall, 3),
             "fps": round((output_frames or 0) / max(wall, 1e-6), 2),
             "encoding_path": media.encoding_path,
+            "hdr": hdr_label(report.output),
             "crop": crop.crop,
             "width": crop.width,
             "height": crop.height,

@@ -23,7 +23,12 @@ from drapto_tui.model.state import ProcessingStage, ProcessingState, SegmentStat
 
 E = ProcessingEvents
 ACTIVE = {ProcessingStatus.RUNNING, ProcessingStatus.PAUSED}
-FINISHED = {ProcessingStatus.COMPLETED, ProcessingStatus.FAILED, ProcessingStatus.CANCELLED}
+FINISHED = {
+    ProcessingStatus.COMPLETED,
+    ProcessingStatus.KEPT,
+    ProcessingStatus.FAILED,
+    ProcessingStatus.CANCELLED,
+}
 
 
 def new_job_id() -> str:
@@ -99,7 +104,7 @@ class JobQueue:
         """Output path → source of every job that holds its name (see output_names)."""
         claimed: dict[str, str] = {}
         for job in self.jobs():
-            if not job.output_file or job.status == ProcessingStatus.CANCELLED:
+            if not job.output_file or job.status in (ProcessingStatus.CANCELLED, ProcessingStatus.KEPT):
                 continue
             if job.status == ProcessingStatus.COMPLETED and not Path(job.output_file).exists():
                 continue
@@ -148,11 +153,36 @@ class JobQueue:
         existing = self.state.job_for_file(str(input_file))
         if existing is None or existing.status == ProcessingStatus.COMPLETED:
             return self.add_file(input_file, root, options)
+        if existing.status == ProcessingStatus.KEPT and not self._judged_differently_now(existing):
+            self._still_kept(existing)
+            return existing.job_id
         self._follow_command(existing, root, options or {})
-        if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
-            self.retry(existing.job_id)
+        if existing.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED, ProcessingStatus.KEPT):
+            self.retry(existing.job_id, failed_segments_only=existing.status != ProcessingStatus.KEPT)
         self._check_output(existing)
         return existing.job_id
+
+    def _judged_differently_now(self, job: ProcessingState) -> bool:
+        """A kept film is encoded again only when the size rule that kept it has been loosened since."""
+        search = self.config.search
+        judged_by = job.stats.get("max_encoded_percent")
+        return search.if_too_big == "encode" or (
+            judged_by is not None and search.max_encoded_percent > float(judged_by)
+        )
+
+    def _still_kept(self, job: ProcessingState) -> None:
+        """Say again why a film named once more is not encoded (one line, the earlier run's reason)."""
+        self.bus.emit(
+            E.ENCODING_COMPLETE,
+            job_id=job.job_id,
+            file=job.current_file,
+            status=ProcessingStatus.KEPT,
+            output=job.output_file or "",
+            skipped=True,
+            kept_source=True,
+            reason=f"{job.stats.get('reason') or 'kept'} [decided on an earlier run]",
+            max_encoded_percent=job.stats.get("max_encoded_percent"),
+        )
 
     def _follow_command(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> None:
         """A resumed job writes where the command that resumes it says (output dir, layout) and takes its
@@ -256,11 +286,11 @@ class JobQueue:
         """Queue a failed (or cancelled) job again. By default its finished segments are kept and only the
         failed or unfinished ones run again; with failed_segments_only=False it starts from scratch."""
         job = self.get(job_id)
-        if job.status not in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED):
+        if job.status not in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED, ProcessingStatus.KEPT):
             raise QueueError(
                 f"cannot retry a {job.status.value} job",
                 subject=job_id,
-                hint="only failed or cancelled jobs can be retried",
+                hint="only failed, cancelled or kept jobs can be retried",
             )
         if not failed_segments_only and self.workdirs is not None:
             self.workdirs.remove_job(job_id)

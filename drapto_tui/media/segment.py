@@ -27,6 +27,17 @@ class PacketIndex:
 
     times: list[float]
     keyframes: list[float]
+    sizes: list[int] | None = None  # bytes of each packet, in the order of `times`
+
+    def bytes_between(self, start: float, end: float | None) -> int | None:
+        """The source's video bytes presented in [start, end)."""
+        if self.sizes is None:
+            return None
+        return sum(
+            n
+            for t, n in zip(self.times, self.sizes, strict=True)
+            if t >= start - 1e-6 and (end is None or t < end - 1e-6)
+        )
 
     @property
     def frames(self) -> int:
@@ -45,7 +56,7 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
         capture_stdout=True,
     )
     num, den = 1, 1
-    times: list[float] = []
+    packets: list[tuple[float, int]] = []
     keyframes: list[float] = []
     for line in (result.stdout or "").splitlines():
         if line.startswith("#"):
@@ -56,16 +67,19 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
         if len(parts) < 6:
             continue
         pts = int(parts[2]) * num / den
-        times.append(pts)
+        packets.append((pts, int(parts[4])))
         # framecrc prints flags only when they differ from a plain keyframe: no "F=" or F=0x1 is a keyframe.
         flags = next((p for p in parts[6:] if p.startswith("F=")), None)
         if flags is None or int(flags[2:], 16) & 0x1:
             keyframes.append(pts)
-    if not times:
+    if not packets:
         raise MediaError("no video packets found", subject=str(source), hint="the file may be damaged")
-    start = min(times)
+    start = min(t for t, _ in packets)
+    packets.sort()
     return PacketIndex(
-        times=sorted(t - start for t in times), keyframes=sorted({k - start for k in keyframes})
+        times=[t - start for t, _ in packets],
+        keyframes=sorted({k - start for k in keyframes}),
+        sizes=[n for _, n in packets],
     )
 
 
@@ -201,6 +215,7 @@ async def split(
                 end=end if end is not None else index.times[-1],
                 frames=frames,
                 path=str(file),
+                source_bytes=index.bytes_between(start, end),
             )
         )
     counted = [await count_packets(ffmpeg, Path(s.path)) for s in segments]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.probe import probe
-from drapto_tui.model.media import MediaProbe
+from drapto_tui.model.media import MasteringDisplay, MediaProbe
 
 
 class ValidationError(DraptoError):
@@ -33,7 +33,9 @@ async def validate_output(
     height: int,
     source_frames: int | None = None,
     output_frames: int | None = None,
+    dolby_vision: bool = False,
 ) -> ValidationReport:
+    """`dolby_vision`: the output must be Dolby Vision (the source's RPUs were to be carried over)."""
     out = await probe(built, ffmpeg)
     problems: list[str] = []
     if (out.video_codec or "").upper() != "AV1":
@@ -84,9 +86,58 @@ async def validate_output(
         problems.append(f"{kept} attachments and covers, the source has {wanted}")
     if out.video_stream != 0:
         problems.append("the film is not the output's first video stream")
+    problems += _colour_problems(out, source)
+    if dolby_vision and not out.dolby_vision:
+        problems.append(
+            f"Dolby Vision was lost (the source is profile {source.dv_profile}; the output has none)"
+        )
     if out.chapters != source.chapters:
         problems.append(f"{out.chapters} chapters, the source has {source.chapters}")
     return ValidationReport(output=out, problems=problems)
+
+
+def hdr_label(media: MediaProbe) -> str:
+    """What a player will show: 'Dolby Vision 10.1', 'HDR10', 'HLG' or 'SDR'."""
+    if media.dolby_vision:
+        return f"Dolby Vision {media.dv_profile}.{media.dv_compatibility_id or 0}"
+    if media.hdr_format == "PQ":
+        return "HDR10"
+    return media.hdr_format or "SDR"
+
+
+def _colour_problems(out: MediaProbe, source: MediaProbe) -> list[str]:
+    """Colour signalling the source has and the output must keep: a player renders the film by it."""
+    problems = [
+        f"{label} is {got or 'unset'}, the source's {wanted}"
+        for label, wanted, got in (
+            ("colour primaries", source.color_primaries, out.color_primaries),
+            ("transfer", source.color_transfer, out.color_transfer),
+            ("matrix", source.color_matrix, out.color_matrix),
+            ("colour range", source.color_range, out.color_range),
+        )
+        if wanted and got != wanted
+    ]
+    src_md, out_md = source.mastering_display, out.mastering_display
+    if src_md is not None and src_md.max_luminance:
+        if out_md is None or not out_md.max_luminance:
+            problems.append("the mastering display metadata was lost")
+        elif _md_values(out_md) != _md_values(src_md):
+            problems.append(f"mastering display {_md_values(out_md)}, the source's {_md_values(src_md)}")
+    if source.max_cll is not None and (out.max_cll, out.max_fall) != (source.max_cll, source.max_fall):
+        problems.append(
+            f"content light level {out.max_cll}/{out.max_fall}, the source's {source.max_cll}/{source.max_fall}"
+        )
+    return problems
+
+
+def _md_values(md: MasteringDisplay) -> tuple[object, ...]:
+    """Mastering display values at the precision the bitstreams carry (chromaticity 1/50000, luminance 1e-4)."""
+    points = (md.red, md.green, md.blue, md.white_point)
+    return (
+        tuple(tuple(round(c, 3) for c in p) if p else None for p in points),
+        round(md.max_luminance or 0, 0),
+        round(md.min_luminance or 0, 3),
+    )
 
 
 def _flags(dispositions: list[str]) -> str:

@@ -70,6 +70,7 @@ class ProcessingStatus(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    KEPT = "kept"  # not encoded: AV1 would not save enough (search.max_encoded_percent); the source is kept
 
 
 def _now() -> datetime:
@@ -153,10 +154,13 @@ class SegmentComplete(Payload):
 
 
 class EncodingComplete(Payload):
-    """A placed output and its summary, or `skipped` with the reason (an output that already exists)."""
+    """A placed output and its summary, or `skipped` with the reason (an output that already exists, or
+    `kept_source`: the AV1 video would not be small enough to be worth it)."""
 
     output: str
     skipped: bool = False
+    kept_source: bool = False  # skipped because AV1 would not save enough: the job's status is KEPT
+    max_encoded_percent: float | None = None  # the limit a kept film was judged by
     reason: str | None = None
     input_bytes: int | None = None
     output_bytes: int | None = None
@@ -164,6 +168,7 @@ class EncodingComplete(Payload):
     wall_seconds: float | None = None
     fps: float | None = None
     encoding_path: str | None = None
+    hdr: str | None = None  # what the output is: 'Dolby Vision 10.1', 'HDR10', 'HLG', 'SDR'
     crop: str | None = None
     width: int | None = None
     height: int | None = None

@@ -21,6 +21,7 @@ class Segment(BaseModel):
     end: float
     frames: int
     path: str
+    source_bytes: int | None = None  # the source's video packets in this span (None in plans written before)
 
     @property
     def duration(self) -> float:

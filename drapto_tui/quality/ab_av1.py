@@ -39,8 +39,9 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
         str(video.preset),
         "--min-vmaf",
         f"{search.target:g}",
+        # The size limit judges the whole film (engine/strategies/chunked.py), never one segment.
         "--max-encoded-percent",
-        f"{search.max_encoded_percent:g}",
+        "1000",
         "--min-crf",
         f"{search.min_crf:g}",
         "--max-crf",
@@ -112,7 +113,7 @@ async def ab_av1_search(
         raise SearchError(
             f"ab-av1 crf-search: {last}",
             subject=segment.path,
-            hint="lower encoding.vmaf_target or raise search.max_encoded_percent",
+            hint="lower encoding.vmaf_target or encoding.min_crf",
         )
     return SearchResult(crf=float(done["crf"]), score=float(done.get("vmaf", 0.0)), probes=probes)
 

@@ -9,7 +9,9 @@ Search on a quarter-CRF grid between min and max CRF: first probe at the midpoin
 segment's CRF, which is usually close), then a probe skewed by the expected VMAF-per-CRF slope, then secant
 interpolation between the nearest passing and failing probes. Stop when a score lands in
 [target, target + tolerance], when the passing and failing probes are adjacent on the grid, or when max CRF
-passes; fail when min CRF fails, or when no passing CRF keeps the samples under max_encoded_percent of the source.
+passes; fail when min CRF fails. A segment over max_encoded_percent of its source is searched for the highest
+passing CRF (aim at the target itself, not the window's middle) but never fails for its size: the whole film's
+size is what the limit judges (engine/strategies/chunked.py), so one grainy scene cannot stop a film.
 
 Every probe result is cached (segment identity + CRF + encoder and VMAF settings), so retries and resumes never
 redo a probe.
@@ -229,13 +231,6 @@ class CrfSearch:
             return p.score >= s.target
 
         def finish(p: Probe) -> SearchResult:
-            if p.percent > s.max_encoded_percent:
-                raise SearchError(
-                    f"at CRF {p.crf:g} (VMAF {p.score:.2f}) the encode is {p.percent:.0f}% of the source,"
-                    f" over search.max_encoded_percent = {s.max_encoded_percent:g}",
-                    subject=self.segment.path,
-                    hint="this segment gains little from AV1; raise max_encoded_percent or lower the VMAF target",
-                )
             full = self.seed_files.get(p.crf)
             if full is None and p.full_pass and self._full_pass_path(p.crf).exists():
                 full = self._full_pass_path(p.crf)

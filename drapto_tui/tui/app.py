@@ -245,7 +245,7 @@ class DraptoApp(App[int]):
         total = sum(j.media.duration for j in jobs if j.media and j.status != ProcessingStatus.CANCELLED)
         done = sum(
             (j.media.duration if j.media else 0.0)
-            * (1.0 if j.status == ProcessingStatus.COMPLETED else j.progress)
+            * (1.0 if j.status in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT) else j.progress)
             for j in jobs
             if j.status != ProcessingStatus.CANCELLED
         )
@@ -258,7 +258,9 @@ class DraptoApp(App[int]):
         running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
         text = Text()
         text.append(
-            f"done {counts[ProcessingStatus.COMPLETED]}  running {running}  "
+            f"done {counts[ProcessingStatus.COMPLETED]}  "
+            + (f"kept {counts[ProcessingStatus.KEPT]}  " if counts[ProcessingStatus.KEPT] else "")
+            + f"running {running}  "
             f"queued {counts[ProcessingStatus.QUEUED] + counts[ProcessingStatus.HELD]}  "
         )
         text.append(

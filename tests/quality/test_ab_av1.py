@@ -50,7 +50,7 @@ def test_arguments_carry_our_settings() -> None:
         "crf-search -i /tmp/seg-0000.mkv",
         "--preset 6",
         "--min-vmaf 93",
-        "--max-encoded-percent 80",
+        "--max-encoded-percent 1000",  # the limit judges the whole film, never one segment
         "--samples 4",
         "--sample-duration 3s",
         "--pix-format yuv420p10le",

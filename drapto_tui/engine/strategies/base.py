@@ -99,6 +99,7 @@ class EncodingStrategy(ABC):
     """initialize_encoding → prepare_video → encode → finalize, emitting the seed's events on the way."""
 
     name: str = "strategy"
+    keeps_dolby_vision: bool = False  # validation then requires Dolby Vision on the output
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx

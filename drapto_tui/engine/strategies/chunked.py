@@ -4,6 +4,12 @@ The coordinator's half: cut the segments, submit one SegmentSpec per segment to 
 quality/segment_runner.run_segment somewhere), turn its reports into events, keep its probes in the search
 cache and move each finished segment into encoded/ (only when complete), then join them. A resumed job skips
 every segment whose file is there and whose state says done.
+
+search.max_encoded_percent judges the whole film, never one segment: after each segment the film's AV1 size
+is projected from the segments done (their share of the source's video bytes scaled up), and once half the
+source is encoded a projection over the limit ends the job as KEPT (no output: the source is what the user
+keeps), as does the exact size when every segment is done; with search.if_too_big = "encode" the film is
+finished anyway and one warning says by how much it missed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
-from drapto_tui.errors import MediaError
+from drapto_tui.errors import MediaError, NotWorthEncoding
 from drapto_tui.execution.control import JobCancelled
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
@@ -57,6 +63,7 @@ class ChunkedStrategy(EncodingStrategy):
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
         self.results: dict[int, dict[str, Any]] = {}
+        self._warned_size = False
 
     # -- segments ----------------------------------------------------------------------------------------
     async def prepare_video(self) -> None:
@@ -131,6 +138,7 @@ class ChunkedStrategy(EncodingStrategy):
                     self._last_crf = prev.crf
             else:
                 todo.append(seg)
+        self._judge_size(final=not todo)
         tasks = [asyncio.create_task(self._run_segment(seg)) for seg in todo]
         try:
             # The first segment that fails for good fails the job; the others stop (their finished files stay).
@@ -140,6 +148,8 @@ class ChunkedStrategy(EncodingStrategy):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        if todo:
+            self._judge_size(final=True)
 
         ctx.emit(
             ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.ENCODING.value, step="joining segments"
@@ -155,6 +165,48 @@ class ChunkedStrategy(EncodingStrategy):
             )
         self._summarise(frames)
         return video
+
+    def _source_bytes(self, seg: Segment) -> int:
+        if seg.source_bytes is not None:
+            return seg.source_bytes
+        try:
+            return Path(seg.path).stat().st_size
+        except OSError:
+            return 0
+
+    def _judge_size(self, *, final: bool) -> None:
+        """Raise NotWorthEncoding when the film's AV1 video would be over search.max_encoded_percent of the
+        source's: projected once half the source's video is encoded, exact when all of it is."""
+        search = self.ctx.config.search
+        limit = search.max_encoded_percent
+        done = [s for s in self.segments if (self.results.get(s.index) or {}).get("bytes")]
+        source_done = sum(self._source_bytes(s) for s in done)
+        source_total = sum(self._source_bytes(s) for s in self.segments)
+        if not source_done or not source_total:
+            return
+        encoded_done = sum(int(self.results[s.index]["bytes"]) for s in done)
+        projected = encoded_done * source_total / source_done
+        percent = 100.0 * projected / source_total
+        if percent <= limit or (not final and source_done * 2 < source_total):
+            return
+        share = f"{percent:.0f}% of the source's video"
+        if not final or len(done) < len(self.segments):
+            share = f"{share} (projected from {100 * source_done / source_total:.0f}% of the film)"
+        if search.if_too_big == "encode":
+            if final and not self._warned_size:
+                self._warned_size = True
+                self.ctx.emit(
+                    ProcessingEvents.ERROR_OCCURRED,
+                    stage="encoding",
+                    severity="warning",
+                    message=f"{self.ctx.source}: the AV1 video is {share}, over search.max_encoded_percent ="
+                    f' {limit:g}; placed anyway (search.if_too_big = "encode")',
+                )
+            return
+        raise NotWorthEncoding(
+            f"the AV1 video would be {share}, over search.max_encoded_percent = {limit:g}: the source is kept"
+            ' (raise the limit, or set search.if_too_big = "encode", to encode it anyway)'
+        )
 
     def _summarise(self, frames: int) -> None:
         results = [self.results[s.index] for s in self.segments]
@@ -280,3 +332,4 @@ class ChunkedStrategy(EncodingStrategy):
         }
         self.results[seg.index] = data
         ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)
+        self._judge_size(final=False)

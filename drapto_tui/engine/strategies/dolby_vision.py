@@ -1,8 +1,11 @@
 """The direct path for Dolby Vision sources: one SVT-AV1 encode of the whole video, fixed CRF by class.
 
-Chunking would break the DV metadata, so there are no segments here. `-dolbyvision` is left at its default
-(auto), which carries the decoder's RPU into the AV1 stream; colour tags and HDR10 mastering-display /
-content-light metadata are set explicitly from the probe. With processing.hwaccel set, decoding uses that
+Chunking would break the DV metadata, so there are no segments here. libsvtav1 carries the decoder's per-frame
+RPUs into the AV1 stream (profile 10) only when asked with `-dolbyvision 1`; its default drops them silently.
+When Dolby Vision cannot be kept (profile 7's enhancement layer, frames without RPUs, an FFmpeg without the
+option), the job says so in one line, encodes HDR10 and its summary says HDR10; otherwise validation checks
+that the output is Dolby Vision. Colour tags and HDR10 mastering-display / content-light metadata are set
+explicitly from the probe. With processing.hwaccel set, decoding uses that
 method; if the hardware decode fails, the same encode reruns in software and the error log says so.
 """
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import DraptoError
+from drapto_tui.media.dovi import frames_carry_rpu
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
 from drapto_tui.model.events import ProcessingEvents
@@ -25,13 +29,27 @@ class DolbyVisionStrategy(EncodingStrategy):
         ctx = self.ctx
         if not ctx.media.dolby_vision:
             raise DraptoError("the direct path is for Dolby Vision sources", subject=str(ctx.source))
-        if not ctx.ffmpeg.svtav1_dolbyvision:
+        why_not = await self._why_dolby_vision_cannot_be_kept()
+        self.keeps_dolby_vision = why_not is None
+        if why_not is not None:
             ctx.emit(
                 ProcessingEvents.ERROR_OCCURRED,
                 stage="encoding",
-                message=f"{ctx.ffmpeg.path}: libsvtav1 has no -dolbyvision option; the output keeps HDR10"
-                " metadata but loses the Dolby Vision RPU — use an FFmpeg with SVT-AV1 >= 2.x",
+                severity="warning",
+                message=f"{ctx.source}: Dolby Vision cannot be kept ({why_not}); the output is HDR10",
             )
+
+    async def _why_dolby_vision_cannot_be_kept(self) -> str | None:
+        ctx = self.ctx
+        if not ctx.ffmpeg.svtav1_dolbyvision:
+            return (
+                f"{ctx.ffmpeg.path} has no libsvtav1 -dolbyvision option: use an FFmpeg with SVT-AV1 >= 2.x"
+            )
+        if ctx.media.dv_profile == 7:
+            return "profile 7 keeps part of the picture in an enhancement layer, which AV1 cannot carry"
+        if not await frames_carry_rpu(ctx.ffmpeg.path, ctx.source, ctx.media.video_stream):
+            return "the file signals Dolby Vision but its frames carry no RPU metadata"
+        return None
 
     async def prepare_video(self) -> None:
         cfg = self.ctx.config.encoding.crf
@@ -53,6 +71,8 @@ class DolbyVisionStrategy(EncodingStrategy):
         if prev is not None and prev.status.value == "done" and self.output.exists():
             return self.output  # resumed: the whole-file encode finished before the interruption
         colour, _ = ctx.colour_args()
+        if ctx.ffmpeg.svtav1_dolbyvision:
+            colour += ["-dolbyvision", "1" if self.keeps_dolby_vision else "0"]
         ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=0, phase="encoding", attempt=1, crf=self.crf)
         started = time.monotonic()
 

@@ -36,6 +36,8 @@ def facts(job: ProcessingState) -> Table:
             "Colour", f"{m.color_primaries or '-'} / {m.color_transfer or '-'} / {m.color_matrix or '-'}"
         )
         hdr = f"Dolby Vision profile {m.dv_profile}" if m.dolby_vision else (m.hdr_format or "SDR")
+        if job.stats.get("hdr"):
+            hdr += f" → {job.stats['hdr']}"
         t.add_row("HDR", hdr)
         t.add_row("Class / path", f"{m.resolution_class.upper()} · {job.encoding_path or ''}")
         for a in m.audio:

@@ -43,6 +43,7 @@ STATUS_STYLE = {
     ProcessingStatus.RUNNING: "bold",
     ProcessingStatus.PAUSED: "reverse",
     ProcessingStatus.COMPLETED: "dim",
+    ProcessingStatus.KEPT: "dim italic",
     ProcessingStatus.FAILED: "bold reverse",
     ProcessingStatus.CANCELLED: "dim strike",
     ProcessingStatus.HELD: "italic",
