@@ -57,6 +57,13 @@ class ProcessingConfig(Section):
     segmentation: Literal["scene", "fixed"] = "scene"
     min_segment: float = Field(5.0, gt=0, description="Scene cuts closer than this (s) are merged.")
     max_segment: float = Field(15.0, gt=0, description="Scenes longer than this (s) are split evenly.")
+    cut_tolerance: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="A cut moves to a keyframe this close (s); further away the source is cut exactly by"
+        " decoding (lossless pieces in temp space, only for the GOPs concerned).",
+    )
     scene_threshold: float = Field(0.30, gt=0, le=1, description="FFmpeg scene score for SDR sources.")
     scene_threshold_hdr: float = Field(0.20, gt=0, le=1, description="Lower threshold for HDR sources.")
     hwaccel: str = Field("none", description="Hardware decode on the direct path: none, auto, or a method.")

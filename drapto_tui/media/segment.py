@@ -1,10 +1,18 @@
-"""Splitting a video into segments by stream copy at keyframes.
+"""Splitting a video into segments that follow scenes, whatever the source's keyframes.
 
 Cut points come from FFmpeg's scene scores (threshold lower for HDR, where contrast is compressed) or a fixed
-length, are moved onto the source's keyframes (a stream copy can only cut there), merged when closer than
-processing.min_segment and split evenly when longer than processing.max_segment. The segment muxer then writes
-every video packet to exactly one segment, so the segments' frame counts add up to the source's exactly; this
-is checked, not assumed.
+length, merged when closer than processing.min_segment and split evenly when longer than processing.max_segment.
+A cut moves onto a keyframe within processing.cut_tolerance seconds (a stream copy can only cut there, for
+free); where no keyframe is that close (long-GOP sources: a film with one keyframe, 10 s GOPs), it stays where
+the scene changes and the source is cut exactly by decoding.
+
+Both kinds of cut in one pass each: the segment muxer stream-copies the film into runs at the keyframe cuts;
+each run holding exact cuts is decoded once into lossless pieces cut at those frames (their timestamps kept),
+and the run file is dropped. The pieces are lossless H.264 (x264 -qp 0, superfast, an IDR forced at each cut:
+inter prediction keeps them ~4x smaller than all-intra FFV1, measured on Big Buck Bunny 720p), or FFV1 for
+pixel formats x264 cannot hold losslessly. Only the GOPs that need it are decoded, so a normal source costs what
+it did, and a long-GOP one a decode and a fast lossless encode of the runs concerned (and their lossless size in
+temp space). Every video packet lands in exactly one segment; the counts are checked, not assumed.
 """
 
 from __future__ import annotations
@@ -134,27 +142,39 @@ def plan_cuts(
     chunk_size: float,
     min_segment: float,
     max_segment: float,
+    frames: list[float] | None = None,
+    tolerance: float = math.inf,
 ) -> list[float]:
-    """Cut times (all keyframes, excluding 0) for scene mode (scene_cuts given) or fixed mode."""
+    """Cut times (excluding 0) for scene mode (scene_cuts given) or fixed mode: a keyframe within `tolerance`
+    of where the cut is wanted, else (given the frames' times) the first frame at or after it."""
+
+    def place(t: float) -> float:
+        k = _snap(t, keyframes)
+        if abs(k - t) <= tolerance or not frames:
+            return k
+        i = bisect.bisect_left(frames, t - 1e-6)
+        return frames[min(i, len(frames) - 1)]
+
     if scene_cuts is None:
         wanted = [chunk_size * k for k in range(1, math.ceil(duration / chunk_size))]
     else:
         wanted = list(scene_cuts)
     cuts: list[float] = []
-    for t in sorted(_snap(t, keyframes) for t in wanted):
+    for t in sorted(place(t) for t in wanted):
         last = cuts[-1] if cuts else 0.0
         # Merge cuts closer than the minimum, and never leave a runt at the end.
         if t - last >= min_segment and duration - t >= min_segment:
             cuts.append(t)
-    if scene_cuts is None:
+    if scene_cuts is None and tolerance == math.inf:
         return cuts
-    # Split scenes longer than the maximum evenly, each split moved onto a keyframe inside the scene.
+    # Split spans longer than the maximum evenly, each split placed as above (on a keyframe inside the span
+    # when one is close enough).
     bounds = [0.0, *cuts, duration]
     out: list[float] = []
     for a, b in itertools.pairwise(bounds):
         pieces = math.ceil((b - a) / max_segment - 1e-9)
         for k in range(1, pieces):
-            t = _snap(a + (b - a) * k / pieces, keyframes)
+            t = place(a + (b - a) * k / pieces)
             prev = out[-1] if out else a
             if a < t < b and t - prev >= min(min_segment, (b - a) / pieces / 2) and b - t > 0:
                 out.append(t)
@@ -171,36 +191,39 @@ async def split(
     index: PacketIndex,
     duration: float,
     stream: int = 0,
+    pix_fmt: str | None = None,
 ) -> list[Segment]:
-    """Write the segments (video only) by stream copy and check that their frames add up to the source's."""
+    """Write the segments (video only) and check that their frames add up to the source's: stream copy at
+    keyframe cuts, a lossless decode of the runs that hold cuts between keyframes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("seg-*.mkv"):
+    for old in [*out_dir.glob("seg-*.mkv"), *out_dir.glob("run-*.mkv"), *out_dir.glob("piece-*.mkv")]:
         old.unlink()
-    args = [
-        ffmpeg,
-        "-i",
-        str(source),
-        "-map",
-        f"0:v:{stream}",
-        "-c",
-        "copy",
-        "-an",
-        "-sn",
-        "-dn",
-        "-f",
-        "segment",
-        "-segment_format",
-        "matroska",
-        "-reset_timestamps",
-        "1",
-    ]
-    if cuts:
-        # Just before each keyframe: the muxer cuts at the first keyframe at or after the given time.
-        args += ["-segment_times", ",".join(f"{max(t - 0.0005, 0.0):.6f}" for t in cuts)]
-    else:
-        args += ["-segment_time", "1000000000"]
-    args.append(str(out_dir / "seg-%04d.mkv"))
-    await run_ffmpeg(args, what="segmenting", subject=str(source))
+    keyframes = set(index.keyframes)
+    copy_cuts = [c for c in cuts if c in keyframes]
+    runs = await _copy_runs(ffmpeg, source, out_dir, copy_cuts, stream)
+    if len(runs) != len(copy_cuts) + 1:
+        raise MediaError(
+            f"the stream copy wrote {len(runs)} runs for {len(copy_cuts) + 1} planned",
+            subject=str(source),
+            hint="set processing.segmentation = 'fixed' or report this file",
+        )
+    run_bounds = [0.0, *copy_cuts]
+    n = 0
+    for r, run in enumerate(runs):
+        start = run_bounds[r]
+        end = run_bounds[r + 1] if r + 1 < len(run_bounds) else None
+        inner = [c for c in cuts if c not in keyframes and c > start and (end is None or c < end)]
+        if not inner:
+            run.rename(out_dir / f"seg-{n:04d}.mkv")
+            n += 1
+            continue
+        first = sum(1 for t in index.times if t < start - 1e-6)
+        at = [sum(1 for t in index.times if t < c - 1e-6) - first for c in inner]
+        pieces = await _decode_pieces(ffmpeg, run, out_dir, at, pix_fmt)
+        run.unlink()
+        for piece in pieces:
+            piece.rename(out_dir / f"seg-{n:04d}.mkv")
+            n += 1
     files = sorted(out_dir.glob("seg-*.mkv"))
     bounds = [0.0, *cuts]
     segments: list[Segment] = []
@@ -226,11 +249,105 @@ async def split(
             subject=str(source),
             hint="set processing.segmentation = 'fixed' or report this file",
         )
-    for seg, n in zip(segments, counted, strict=False):
-        seg.frames = n
+    for seg, k in zip(segments, counted, strict=False):
+        seg.frames = k
     if segments:
         segments[-1].end = max(duration, segments[-1].start)
     return segments
+
+
+async def _copy_runs(ffmpeg: str, source: Path, out_dir: Path, cuts: list[float], stream: int) -> list[Path]:
+    """The film's video by stream copy, cut just before each of `cuts` (keyframes)."""
+    args = [
+        ffmpeg,
+        "-i",
+        str(source),
+        "-map",
+        f"0:v:{stream}",
+        "-c",
+        "copy",
+        "-an",
+        "-sn",
+        "-dn",
+        "-f",
+        "segment",
+        "-segment_format",
+        "matroska",
+        "-reset_timestamps",
+        "1",
+    ]
+    if cuts:
+        # Just before each keyframe: the muxer cuts at the first keyframe at or after the given time.
+        args += ["-segment_times", ",".join(f"{max(t - 0.0005, 0.0):.6f}" for t in cuts)]
+    else:
+        args += ["-segment_time", "1000000000"]
+    args.append(str(out_dir / "run-%04d.mkv"))
+    await run_ffmpeg(args, what="segmenting", subject=str(source))
+    return sorted(out_dir.glob("run-*.mkv"))
+
+
+#: Pixel formats libx264 encodes losslessly as they are (no conversion on the way in).
+_X264_LOSSLESS = {
+    "yuv420p",
+    "yuv422p",
+    "yuv444p",
+    "yuv420p10le",
+    "yuv422p10le",
+    "yuv444p10le",
+    "gray",
+    "gray10le",
+}
+
+
+def _lossless_args(pix_fmt: str | None, at_frames: list[int]) -> list[str]:
+    if pix_fmt in _X264_LOSSLESS:
+        keyframes = "+".join(f"eq(n,{f})" for f in at_frames)
+        return [
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-preset",
+            "superfast",
+            "-force_key_frames",
+            f"expr:{keyframes}",
+        ]
+    return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slices", "4"]
+
+
+async def _decode_pieces(
+    ffmpeg: str, run: Path, out_dir: Path, at_frames: list[int], pix_fmt: str | None
+) -> list[Path]:
+    """Decode a run (it starts on a keyframe) into lossless pieces cut before each frame number in
+    `at_frames`; every frame keeps its timestamp (passthrough: none dropped or duplicated, VFR kept)."""
+    pattern = out_dir / f"piece-{run.stem}-%04d.mkv"
+    await run_ffmpeg(
+        [
+            ffmpeg,
+            "-i",
+            str(run),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-fps_mode",
+            "passthrough",
+            *_lossless_args(pix_fmt, at_frames),
+            "-f",
+            "segment",
+            "-segment_format",
+            "matroska",
+            "-segment_frames",
+            ",".join(str(f) for f in at_frames),
+            "-reset_timestamps",
+            "1",
+            str(pattern),
+        ],
+        what="cutting between keyframes (lossless decode)",
+        subject=str(run),
+    )
+    return sorted(out_dir.glob(f"piece-{run.stem}-*.mkv"))
 
 
 async def count_packets(ffmpeg: str, path: Path) -> int:
@@ -255,8 +372,11 @@ async def segment_video(
     max_segment: float,
     scene_threshold: float,
     stream: int = 0,
+    cut_tolerance: float = math.inf,
+    pix_fmt: str | None = None,
 ) -> list[Segment]:
-    """`stream` is the film among the source's video streams (MediaProbe.video_stream)."""
+    """`stream` is the film among the source's video streams (MediaProbe.video_stream); a cut further than
+    `cut_tolerance` seconds from any keyframe is made exactly, by decoding."""
     index = await index_packets(ffmpeg, source, stream)
     scenes = await detect_scenes(ffmpeg, source, scene_threshold, stream) if mode == "scene" else None
     cuts = plan_cuts(
@@ -266,5 +386,7 @@ async def segment_video(
         chunk_size=chunk_size,
         min_segment=min_segment,
         max_segment=max_segment,
+        frames=index.times,
+        tolerance=cut_tolerance,
     )
-    return await split(ffmpeg, source, out_dir, cuts, index, duration, stream)
+    return await split(ffmpeg, source, out_dir, cuts, index, duration, stream, pix_fmt)

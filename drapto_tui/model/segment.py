@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Segment(BaseModel):
-    """One cut of the source's video: its place in the film and the stream-copied file holding it."""
+    """One cut of the source's video: its place in the film and the file holding it (a stream copy, or lossless
+    FFV1 where it was cut between keyframes)."""
 
     index: int
     start: float

@@ -71,6 +71,15 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def source_scale(segment: Segment) -> float:
+    """Source bytes per byte of the segment's file: 1 for a stream copy, far below 1 for a lossless piece cut
+    between keyframes, so that a probe's percent is always of what the source spent."""
+    size = Path(segment.path).stat().st_size
+    if segment.source_bytes is None or size <= 0:
+        return 1.0
+    return segment.source_bytes / size
+
+
 @dataclass
 class CrfSearch:
     ffmpeg: str
@@ -100,8 +109,9 @@ class CrfSearch:
         if self._samples is not None:
             return self._samples
         source = Path(self.segment.path)
+        scale = source_scale(self.segment)
         if self.full_pass:
-            self._samples = [(source, source.stat().st_size)]
+            self._samples = [(source, round(source.stat().st_size * scale))]
             return self._samples
         self.work_dir.mkdir(parents=True, exist_ok=True)
         samples: list[tuple[Path, int]] = []
@@ -136,7 +146,7 @@ class CrfSearch:
                 out.unlink()
                 continue
             seen.add(digest)
-            samples.append((out, out.stat().st_size))
+            samples.append((out, round(out.stat().st_size * scale)))
         self._samples = samples
         return samples
 

@@ -36,7 +36,7 @@ from drapto_tui.model.segment import (
     SegmentSpec,
 )
 from drapto_tui.quality.ab_av1 import ab_av1_search
-from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate
+from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate, source_scale
 
 Report = Callable[[SegmentReport], None]
 ENCODED_NAME = "encoded.mkv"
@@ -86,7 +86,7 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
         crf=crf,
         score=vmaf.pooled(spec.search.pooling),
         encoded_bytes=out.stat().st_size,
-        source_bytes=Path(seg.path).stat().st_size,
+        source_bytes=round(Path(seg.path).stat().st_size * source_scale(seg)),
         frame_scores_count=len(vmaf.frame_scores),
         full_pass=True,
     )

@@ -84,6 +84,8 @@ class ChunkedStrategy(EncodingStrategy):
                 max_segment=proc.max_segment,
                 scene_threshold=threshold,
                 stream=ctx.media.video_stream,
+                cut_tolerance=proc.cut_tolerance,
+                pix_fmt=ctx.media.pix_fmt,
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
