@@ -91,6 +91,10 @@ class EncodingConfig(Section):
     pixel_format: Literal["yuv420p10le", "yuv420p"] = "yuv420p10le"
     svt_params: str = Field("", description="Extra SVT-AV1 parameters, key=value:key=value.")
     crop: bool = Field(True, description="Detect and remove letterbox bars.")
+    deinterlace: Literal["auto", "off", "on"] = Field(
+        "auto",
+        description="auto: bwdif when the film is interlaced (signalled, or found by idet); on: always; off: never.",
+    )
     search_backend: Literal["builtin", "ab-av1"] = "builtin"
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -30,6 +30,7 @@ from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.media.audio import encode_audio
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
+from drapto_tui.media.interlace import detect_interlace
 from drapto_tui.media.mux import mux, place_output
 from drapto_tui.media.probe import not_a_file_error, probe
 from drapto_tui.media.segment import count_packets
@@ -211,6 +212,7 @@ class ProcessingPipeline:
             )
         else:
             crop = CropResult(None, media.width, media.height, 0, 0)
+        deinterlace = await self._deinterlace(job_id, source, media, ffmpeg.path)
         previous = self.state.get_current_state(job_id)
         ctx = JobContext(
             job_id=job_id,
@@ -226,7 +228,10 @@ class ProcessingPipeline:
             cache=self.cache,
             previous=previous,
             executor=self.executor,
+            deinterlace=deinterlace,
         )
+        if deinterlace:
+            ctx.stats["deinterlaced"] = f"bwdif, {deinterlace}"
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
             self._emit(
@@ -273,6 +278,7 @@ class ProcessingPipeline:
             source_frames=source_frames,
             output_frames=output_frames,
             dolby_vision=strategy.keeps_dolby_vision,
+            progressive=deinterlace is not None,
         )
         stats = await strategy.finalize()
         if not report.ok:
@@ -306,6 +312,27 @@ class ProcessingPipeline:
         )
         self.workdirs.finish_job(job_id, success=True)
         return True
+
+    async def _deinterlace(
+        self, job_id: str, source: Path, media: MediaProbe, ffmpeg: str
+    ) -> Literal["tff", "bff"] | None:
+        """Which field order to deinterlace with (None: leave the pictures as they are), said in one note."""
+        mode = self.config.encoding.deinterlace
+        if mode == "off":
+            return None
+        found = await detect_interlace(ffmpeg, source, media)
+        if not found.interlaced and mode == "auto":
+            return None
+        order = found.order or "tff"
+        why = f"interlaced ({order}, {found.how})" if found.interlaced else "encoding.deinterlace = on"
+        self._emit(
+            ProcessingEvents.STAGE_STARTED,
+            job_id,
+            source,
+            stage=ProcessingStage.ANALYZED.value,
+            note=f"{why}: deinterlaced with bwdif, one frame per frame, tagged progressive",
+        )
+        return order
 
     async def _analyze(self, job_id: str, path: Path, ffmpeg: str) -> MediaProbe | None:
         """Probe the film; bad input is one ERROR_OCCURRED line (fatal for the job) and None."""

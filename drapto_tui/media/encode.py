@@ -22,8 +22,8 @@ def av1_args(
 ) -> list[str]:
     """`stream`: which of the input's video streams to encode (the film, never a cover picture)."""
     args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", f"0:v:{stream}", "-an", "-sn", "-dn"]
-    if settings.crop:
-        args += ["-vf", f"crop={settings.crop}"]
+    if filters := settings.source_filters():
+        args += ["-vf", filters]
     args += [
         "-c:v",
         "libsvtav1",

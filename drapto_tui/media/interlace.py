@@ -37,9 +37,11 @@ async def detect_interlace(ffmpeg: str, source: Path, media: MediaProbe, frames:
     tff = bff = progressive = 0
     for share in (0.2, 0.5, 0.8):
         result = await run_ffmpeg(
-            [ffmpeg, "-ss", f"{media.duration * share:.3f}", "-i", str(source)]
-            + ["-map", f"0:v:{media.video_stream}", "-frames:v", str(frames), "-an", "-sn", "-dn"]
-            + ["-vf", "idet", "-f", "null", "-"],
+            [
+                *(ffmpeg, "-ss", f"{media.duration * share:.3f}", "-i", str(source)),
+                *("-map", f"0:v:{media.video_stream}", "-frames:v", str(frames), "-an", "-sn", "-dn"),
+                *("-vf", "idet", "-f", "null", "-"),
+            ],
             what="interlace detection",
             subject=str(source),
             keep_stderr=True,

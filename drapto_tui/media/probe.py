@@ -232,6 +232,30 @@ _MATRIX = {
 }
 
 
+#: FFmpeg's field order words → which field is displayed first (what a deinterlacer needs).
+_FIELD_ORDERS = {
+    "top first": "tff",
+    "bottom first": "bff",
+    "top coded first (swapped": "bff",  # top coded first, bottom displayed first
+    "bottom coded first (swapped": "tff",
+}
+
+
+def _field_order(video: dict[str, Any], color: dict[str, str]) -> Literal["tff", "bff"] | None:
+    """MediaInfo's scan type and order (the bitstream's picture structure), else FFmpeg's field order."""
+    scan = str(video.get("scan_type") or "").lower()
+    order = str(video.get("scan_order") or "").upper()
+    if scan in ("interlaced", "mbaff", "paff") or order in ("TFF", "BFF"):
+        if order.startswith("BFF") or order == "BT":
+            return "bff"
+        if order.startswith("TFF") or order == "TB":
+            return "tff"
+    if scan == "progressive":
+        return None
+    found = color.get("field_order")
+    return "tff" if found == "tff" else "bff" if found == "bff" else None
+
+
 def _parse_color_triplet(rest: str) -> dict[str, str]:
     """FFmpeg's 'yuv420p10le(tv, bt2020nc/bt2020/smpte2084, progressive)' → pix_fmt, range, matrix, primaries, trc."""
     out: dict[str, str] = {}
@@ -246,7 +270,9 @@ def _parse_color_triplet(rest: str) -> dict[str, str]:
             bits = part.split("/")
             if len(bits) == 3:
                 out["matrix"], out["primaries"], out["transfer"] = bits
-        elif part not in ("progressive", "top first", "bottom first", "top coded first (swapped)") and part:
+        elif part.rstrip(")") in _FIELD_ORDERS:  # the pattern stops at the first ')': "(swapped" is cut
+            out["field_order"] = _FIELD_ORDERS[part.rstrip(")")]
+        elif part and part != "progressive":
             out.setdefault("matrix", part)
             out.setdefault("primaries", part)
             out.setdefault("transfer", part)
@@ -489,6 +515,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         color_primaries=primaries,
         color_transfer=transfer,
         color_matrix=matrix,
+        field_order=_field_order(video, color),
         color_range=color.get("range")
         or (str(video.get("color_range")).lower() if video.get("color_range") else None),
         hdr=hdr_format is not None or dolby_vision,

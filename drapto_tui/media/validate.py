@@ -34,6 +34,7 @@ async def validate_output(
     source_frames: int | None = None,
     output_frames: int | None = None,
     dolby_vision: bool = False,
+    progressive: bool = False,
 ) -> ValidationReport:
     """`dolby_vision`: the output must be Dolby Vision (the source's RPUs were to be carried over)."""
     out = await probe(built, ffmpeg)
@@ -87,6 +88,10 @@ async def validate_output(
     if out.video_stream != 0:
         problems.append("the film is not the output's first video stream")
     problems += _colour_problems(out, source)
+    if progressive and out.field_order is not None:
+        problems.append(f"the output is tagged interlaced ({out.field_order}) although it was deinterlaced")
+    elif not progressive and source.field_order is not None and out.field_order != source.field_order:
+        problems.append(f"field order {out.field_order or 'progressive'}, the source's {source.field_order}")
     if dolby_vision and not out.dolby_vision:
         problems.append(
             f"Dolby Vision was lost (the source is profile {source.dv_profile}; the output has none)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.ffmpeg import run_ffmpeg
+from drapto_tui.model.segment import source_filters
 
 
 @dataclass
@@ -55,14 +56,17 @@ async def measure_vmaf(
     width: int,
     height: int,
     crop: str | None = None,
+    deinterlace: str | None = None,
     n_subsample: int = 5,
     threads: int | None = None,
     pix_fmt: str = "yuv420p10le",
     on_progress=None,
     duration: float | None = None,
 ) -> VmafResult:
-    """Score `distorted` (already cropped) against `reference` (cropped here with the same crop)."""
-    ref_chain = f"setpts=PTS-STARTPTS,{'crop=' + crop + ',' if crop else ''}format={pix_fmt}"
+    """Score `distorted` (already cropped, deinterlaced) against `reference` (cropped and deinterlaced here the
+    same way: the score is the encode's loss, not the deinterlacer's change)."""
+    filters = source_filters(crop, deinterlace)
+    ref_chain = f"setpts=PTS-STARTPTS,{filters + ',' if filters else ''}format={pix_fmt}"
     dis_chain = f"setpts=PTS-STARTPTS,format={pix_fmt}"
     model = vmaf_model(width, height)
     log_path.parent.mkdir(parents=True, exist_ok=True)

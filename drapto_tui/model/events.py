@@ -169,6 +169,7 @@ class EncodingComplete(Payload):
     fps: float | None = None
     encoding_path: str | None = None
     hdr: str | None = None  # what the output is: 'Dolby Vision 10.1', 'HDR10', 'HLG', 'SDR'
+    deinterlaced: str | None = None  # 'bwdif, tff' when the film was interlaced
     crop: str | None = None
     width: int | None = None
     height: int | None = None

@@ -111,6 +111,7 @@ class MediaProbe(BaseModel):
     color_transfer: str | None = None
     color_matrix: str | None = None
     color_range: str | None = None
+    field_order: Literal["tff", "bff"] | None = None  # interlaced, as signalled; None: progressive or silent
     hdr: bool = False
     hdr_format: Literal["PQ", "HLG"] | None = None
     dolby_vision: bool = False

@@ -29,6 +29,16 @@ class Segment(BaseModel):
         return self.end - self.start
 
 
+def source_filters(crop: str | None, deinterlace: str | None) -> str | None:
+    """bwdif (frame rate kept: one progressive frame per interlaced frame) before the crop."""
+    chain = []
+    if deinterlace:
+        chain.append(f"bwdif=mode=send_frame:parity={deinterlace}:deint=all")
+    if crop:
+        chain.append(f"crop={crop}")
+    return ",".join(chain) or None
+
+
 class VideoSettings(BaseModel):
     """An SVT-AV1 encode's settings (the CRF is filled in per probe and per final encode)."""
 
@@ -41,6 +51,11 @@ class VideoSettings(BaseModel):
     svt_params: str = ""
     crop: str | None = None  # "w:h:x:y"
     extra_svt: tuple[str, ...] = ()  # e.g. mastering-display=..., content-light=...
+    deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first, one frame per frame
+
+    def source_filters(self) -> str | None:
+        """What is done to the source's pictures before encoding, and to the VMAF reference alike."""
+        return source_filters(self.crop, self.deinterlace)
 
     def with_crf(self, crf: float) -> VideoSettings:
         return self.model_copy(update={"crf": crf})
@@ -62,6 +77,7 @@ class VideoSettings(BaseModel):
             "svt": self.svt_params,
             "crop": self.crop,
             "extra": list(self.extra_svt),
+            **({"deinterlace": self.deinterlace} if self.deinterlace else {}),
         }
 
 

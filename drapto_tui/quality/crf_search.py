@@ -190,6 +190,7 @@ class CrfSearch:
                 width=self.width,
                 height=self.height,
                 crop=self.video.crop,
+                deinterlace=self.video.deinterlace,
                 n_subsample=self.settings.n_subsample,
                 pix_fmt=self.video.pix_fmt,
             )

@@ -79,6 +79,7 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
         width=spec.out_width,
         height=spec.out_height,
         crop=spec.video.crop,
+        deinterlace=spec.video.deinterlace,
         n_subsample=spec.search.n_subsample,
         pix_fmt=spec.video.pix_fmt,
     )
@@ -190,6 +191,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     width=spec.out_width,
                     height=spec.out_height,
                     crop=spec.video.crop,
+                    deinterlace=spec.video.deinterlace,
                     n_subsample=spec.search.n_subsample,
                     pix_fmt=spec.video.pix_fmt,
                 )

@@ -6,7 +6,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
@@ -38,6 +38,7 @@ class JobContext:
     executor: Executor  # where (and when) each encode runs
     cache: StateStore | None = None  # the search cache
     previous: ProcessingState | None = None  # the job's persisted state, for resuming
+    deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first
     stats: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, kind: ProcessingEvents, **data: Any) -> None:
@@ -92,6 +93,7 @@ class JobContext:
             svt_params=self.config.encoding.svt_params,
             crop=self.crop.crop,
             extra_svt=svt,
+            deinterlace=self.deinterlace,
         )
 
 
