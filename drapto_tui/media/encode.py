@@ -33,6 +33,13 @@ def av1_args(
         settings.pix_fmt,
         "-svtav1-params",
         settings.svt_param_string(),
+        # Every frame with its own timestamp, in the input's time base: FFmpeg would otherwise make a
+        # variable-frame-rate film constant at the container's nominal rate (frames dropped and duplicated),
+        # or round its timestamps to 1/fps and collapse frames closer than that.
+        "-fps_mode",
+        "passthrough",
+        "-enc_time_base:v",
+        "demux",
         *output_args,
         str(output),
     ]

@@ -25,12 +25,19 @@ def _concat_line(path: Path) -> str:
     return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
 
 
-async def concat_segments(ffmpeg: str, parts: list[Path], output: Path) -> Path:
-    """Join encoded segments by stream copy (concat demuxer); timestamps continue across the joins."""
+async def concat_segments(
+    ffmpeg: str, parts: list[Path], output: Path, starts: list[float] | None = None
+) -> Path:
+    """Join encoded segments by stream copy (concat demuxer). With `starts` (each segment's start in the
+    source), every part begins exactly there: the demuxer otherwise places a part after the previous one's
+    last frame plus that frame's duration, which a variable-frame-rate film's encode does not know."""
+    lines = []
+    for i, part in enumerate(parts):
+        lines.append(_concat_line(part))
+        if starts is not None and i + 1 < len(parts):
+            lines.append(f"duration {starts[i + 1] - starts[i]:.6f}")
     listing = output.with_suffix(".concat.txt")
-    listing.write_text(
-        "ffconcat version 1.0\n" + "\n".join(_concat_line(p) for p in parts) + "\n", encoding="utf-8"
-    )
+    listing.write_text("ffconcat version 1.0\n" + "\n".join(lines) + "\n", encoding="utf-8")
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     await run_ffmpeg(
         [

@@ -36,6 +36,7 @@ class PacketIndex:
     times: list[float]
     keyframes: list[float]
     sizes: list[int] | None = None  # bytes of each packet, in the order of `times`
+    hidden: int = 0  # packets decoded but never shown (an MP4 edit list's pre-roll): not in `times`
 
     def bytes_between(self, start: float, end: float | None) -> int | None:
         """The source's video bytes presented in [start, end)."""
@@ -56,7 +57,10 @@ _FRAMECRC_HEADER_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
 
 
 async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketIndex:
-    """Every video packet's pts and keyframe flag via `-c copy -f framecrc` (reads, decodes nothing)."""
+    """Every shown video packet's pts and keyframe flag via `-c copy -f framecrc` (reads, decodes nothing).
+
+    Packets flagged discard (0x4) are the pre-roll an MP4 edit list hides (a stream-copied cut starts at the
+    keyframe before the cut): decoded as references, never shown, so not frames of the film."""
     result = await run_ffmpeg(
         [ffmpeg, "-i", str(source), "-map", f"0:v:{stream}", "-c", "copy", "-f", "framecrc", "-"],
         what="reading keyframes",
@@ -66,6 +70,7 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
     num, den = 1, 1
     packets: list[tuple[float, int]] = []
     keyframes: list[float] = []
+    hidden = 0
     for line in (result.stdout or "").splitlines():
         if line.startswith("#"):
             if m := _FRAMECRC_HEADER_TB.match(line):
@@ -78,6 +83,10 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
         packets.append((pts, int(parts[4])))
         # framecrc prints flags only when they differ from a plain keyframe: no "F=" or F=0x1 is a keyframe.
         flags = next((p for p in parts[6:] if p.startswith("F=")), None)
+        if flags is not None and int(flags[2:], 16) & 0x4:
+            hidden += 1
+            packets.pop()
+            continue
         if flags is None or int(flags[2:], 16) & 0x1:
             keyframes.append(pts)
     if not packets:
@@ -88,6 +97,7 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
         times=[t - start for t, _ in packets],
         keyframes=sorted({k - start for k in keyframes}),
         sizes=[n for _, n in packets],
+        hidden=hidden,
     )
 
 
@@ -213,13 +223,22 @@ async def split(
         start = run_bounds[r]
         end = run_bounds[r + 1] if r + 1 < len(run_bounds) else None
         inner = [c for c in cuts if c not in keyframes and c > start and (end is None or c < end)]
-        if not inner:
+        # The first run of a source with hidden pre-roll is decoded from the source itself, whose edit list
+        # the decoder obeys: a stream copy would carry the hidden frames into the segment as shown ones.
+        from_source = r == 0 and index.hidden > 0
+        if not inner and not from_source:
             run.rename(out_dir / f"seg-{n:04d}.mkv")
             n += 1
             continue
         first = sum(1 for t in index.times if t < start - 1e-6)
         at = [sum(1 for t in index.times if t < c - 1e-6) - first for c in inner]
-        pieces = await _decode_pieces(ffmpeg, run, out_dir, at, pix_fmt)
+        if from_source:
+            shown = sum(1 for t in index.times if end is None or t < end - 1e-6)
+            pieces = await _decode_pieces(
+                ffmpeg, source, out_dir, at, pix_fmt, stream=stream, frames=shown, name=run.stem
+            )
+        else:
+            pieces = await _decode_pieces(ffmpeg, run, out_dir, at, pix_fmt)
         run.unlink()
         for piece in pieces:
             piece.rename(out_dir / f"seg-{n:04d}.mkv")
@@ -301,33 +320,43 @@ _X264_LOSSLESS = {
 
 def _lossless_args(pix_fmt: str | None, at_frames: list[int]) -> list[str]:
     if pix_fmt in _X264_LOSSLESS:
-        keyframes = "+".join(f"eq(n,{f})" for f in at_frames)
-        return [
-            "-c:v",
-            "libx264",
-            "-qp",
-            "0",
-            "-preset",
-            "superfast",
-            "-force_key_frames",
-            f"expr:{keyframes}",
-        ]
+        args = ["-c:v", "libx264", "-qp", "0", "-preset", "superfast"]
+        if at_frames:
+            args += ["-force_key_frames", "expr:" + "+".join(f"eq(n,{f})" for f in at_frames)]
+        return args
     return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slices", "4"]
 
 
 async def _decode_pieces(
-    ffmpeg: str, run: Path, out_dir: Path, at_frames: list[int], pix_fmt: str | None
+    ffmpeg: str,
+    run: Path,
+    out_dir: Path,
+    at_frames: list[int],
+    pix_fmt: str | None,
+    *,
+    stream: int = 0,
+    frames: int | None = None,
+    name: str | None = None,
 ) -> list[Path]:
     """Decode a run (it starts on a keyframe) into lossless pieces cut before each frame number in
-    `at_frames`; every frame keeps its timestamp (passthrough: none dropped or duplicated, VFR kept)."""
-    pattern = out_dir / f"piece-{run.stem}-%04d.mkv"
+    `at_frames` (one piece when there is none), its first `frames` frames when given; every frame keeps its
+    timestamp (passthrough: none dropped or duplicated, VFR kept)."""
+    name = name or run.stem
+    pattern = out_dir / f"piece-{name}-%04d.mkv"
+    cut = (
+        ["-segment_frames", ",".join(str(f) for f in at_frames)]
+        if at_frames
+        else ["-segment_time", "1000000000"]
+    )
+    limit = ["-frames:v", str(frames)] if frames is not None else []
     await run_ffmpeg(
         [
             ffmpeg,
             "-i",
             str(run),
             "-map",
-            "0:v:0",
+            f"0:v:{stream}",
+            *limit,
             "-an",
             "-sn",
             "-dn",
@@ -338,8 +367,7 @@ async def _decode_pieces(
             "segment",
             "-segment_format",
             "matroska",
-            "-segment_frames",
-            ",".join(str(f) for f in at_frames),
+            *cut,
             "-reset_timestamps",
             "1",
             str(pattern),
@@ -347,7 +375,7 @@ async def _decode_pieces(
         what="cutting between keyframes (lossless decode)",
         subject=str(run),
     )
-    return sorted(out_dir.glob(f"piece-{run.stem}-*.mkv"))
+    return sorted(out_dir.glob(f"piece-{name}-*.mkv"))
 
 
 async def count_packets(ffmpeg: str, path: Path) -> int:

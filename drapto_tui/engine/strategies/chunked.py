@@ -157,7 +157,12 @@ class ChunkedStrategy(EncodingStrategy):
             ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.ENCODING.value, step="joining segments"
         )
         video = ctx.dirs.working / "video.mkv"
-        await concat_segments(ctx.ffmpeg.path, [self._encoded_path(s) for s in self.segments], video)
+        await concat_segments(
+            ctx.ffmpeg.path,
+            [self._encoded_path(s) for s in self.segments],
+            video,
+            starts=[s.start for s in self.segments],
+        )
         frames = await count_packets(ctx.ffmpeg.path, video)
         if frames != self.source_frames:
             raise MediaError(
