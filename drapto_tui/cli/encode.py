@@ -9,10 +9,14 @@ Exit codes: 0 all done, skipped or kept (AV1 would not save enough), 1 any job f
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
@@ -219,6 +223,18 @@ async def run_encode(
         return 1 if unfinished else 0
 
 
+def _end_children(loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> None:
+    """No FFmpeg outlives the command: any child still running is killed (its process group: FFmpegs run in
+    their own sessions) and reaped while the loop that watches it is still open."""
+    children = psutil.Process().children()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(c.is_running() for c in children) and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.05))
+
+
 def encode_command(
     config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool, resume: bool = False
 ) -> int:
@@ -238,6 +254,7 @@ def encode_command(
         leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
         if leftover:
             loop.run_until_complete(asyncio.wait(leftover, timeout=5))
+        _end_children(loop)
     finally:
         loop.close()
     if code == 130:

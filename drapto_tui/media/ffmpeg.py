@@ -134,8 +134,8 @@ class FfmpegProcess:
         return self._paused_at is not None
 
     async def start(self) -> None:
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
+        creating = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 *self.args,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -144,6 +144,18 @@ class FfmpegProcess:
                 limit=1 << 20,
                 cwd=self.cwd,
             )
+        )
+        try:
+            # Shielded: a cancel that lands while the process is being created must not leave it running
+            # unowned (it would outlive the job, and the event loop that reaps it).
+            self.proc = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                proc = await creating
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+            raise
         except FileNotFoundError:
             raise DraptoError(
                 "FFmpeg not found",

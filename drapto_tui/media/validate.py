@@ -57,6 +57,13 @@ async def validate_output(
         for a, b in zip(out.audio, source.audio, strict=False):
             if a.channels != b.channels:
                 problems.append(f"audio track {a.index} has {a.channels} channels, the source {b.channels}")
+            for what, have, want in (
+                ("language", a.language, b.language),
+                ("title", a.title, b.title),
+                ("layout", _layout(a.layout), _layout(b.layout)),
+            ):
+                if want and have != want:
+                    problems.append(f"audio track {a.index} {what} is {have or 'unset'}, the source's {want}")
             if a.mkv_flags() != b.mkv_flags():
                 problems.append(
                     f"audio track {a.index} flags {_flags(a.mkv_flags())}, expected {_flags(b.mkv_flags())}"
@@ -99,6 +106,17 @@ async def validate_output(
     if out.chapters != source.chapters:
         problems.append(f"{out.chapters} chapters, the source has {source.chapters}")
     return ValidationReport(output=out, problems=problems)
+
+
+#: Surround speakers: libopus takes 5.1 with back speakers only, so a 5.1(side) source comes out as back.
+_SURROUND = {"Ls": "Lsur", "Lss": "Lsur", "Lb": "Lsur", "Rs": "Rsur", "Rss": "Rsur", "Rb": "Rsur"}
+
+
+def _layout(layout: str | None) -> str | None:
+    """MediaInfo's channel layout ('L R C LFE Ls Rs'), side and back surrounds taken as one."""
+    if not layout:
+        return None
+    return " ".join(sorted(_SURROUND.get(c, c) for c in layout.split()))
 
 
 def hdr_label(media: MediaProbe) -> str:
