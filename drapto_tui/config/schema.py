@@ -111,7 +111,15 @@ class SearchConfig(Section):
         0.85, gt=0, le=1, description="Encode whole segment when samples cover this."
     )
     tolerance: float = Field(1.0, ge=0, le=10, description="Accept a score in [target, target + tolerance].")
-    tolerance_below: float = Field(1.0, ge=0, le=10, description="Retry when measured VMAF < target - this.")
+    tolerance_below: float = Field(
+        0.5, ge=0, le=10, description="Encode a segment again when its measured VMAF < target - this."
+    )
+    strategy: Literal["predict", "bisect"] = Field(
+        "predict",
+        description="predict: one fast probe mapped to the final preset (a second when far off); bisect: the"
+        " ab-av1-style search with probes at the final preset.",
+    )
+    probe_preset: int = Field(12, ge=0, le=13, description="The SVT-AV1 preset of predict's probes.")
     max_retries: int = Field(2, ge=0, le=10)
     max_encoded_percent: float = Field(
         80.0,

@@ -97,6 +97,10 @@ class SearchSettings(BaseModel):
     max_encoded_percent: float = 80.0
     n_subsample: int = 5
     pooling: str = "mean"
+    #: predict: one fast probe mapped to the final preset (quality/predictive.py); bisect: the ab-av1-style
+    #: search over probes at the final preset (quality/crf_search.py).
+    strategy: Literal["predict", "bisect"] = "predict"
+    probe_preset: int = 12
 
     def identity(self) -> dict[str, object]:
         return {
@@ -134,6 +138,19 @@ class Probe(BaseModel):
         }
 
 
+class QualityModel(BaseModel):
+    """What the file taught the coordinator so far, handed to every segment's search.
+
+    The priors are the issue 12 measurements on three real clips near VMAF 93 (loss ratio preset 12 → 8 of
+    1.41 ± 0.03; 0.27–0.55 VMAF per CRF at a loss of ~7, i.e. d ln(100 − VMAF)/d CRF ≈ 0.04–0.08); the
+    coordinator replaces them with the medians of what this file's measured segments showed."""
+
+    loss_ratio: float = 1.4  # r: (100 − VMAF at the probe preset) / (100 − VMAF at the final preset)
+    log_slope: float = 0.06  # k: d ln(100 − VMAF) / d CRF at the final preset
+    crf: float | None = None  # the file's typical CRF so far (median of finished segments)
+    learned_from: int = 0  # measured segments behind r (0: the priors)
+
+
 class CachedProbe(BaseModel):
     """A probe result as the search cache keeps it (keyed by segment identity, settings and CRF)."""
 
@@ -161,6 +178,8 @@ class SegmentSpec(BaseModel):
     backend: Literal["builtin", "ab-av1"] = "builtin"
     ab_av1: str | None = None  # the ab-av1 binary, when backend is ab-av1
     start_crf: float | None = None  # the neighbouring segment's CRF, when one finished first
+    model: QualityModel = Field(default_factory=QualityModel)  # the file's learned r, k and typical CRF
+    aim: float | None = None  # the VMAF this segment aims at (the file-level controller's), else mid-window
     probe_identity: str  # the cache identity of this segment's content and bounds
     cached_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # cache rows the coordinator found
     #: Where a worker that shares the coordinator's disk keeps the segment's working files (a full-pass encode
@@ -184,6 +203,8 @@ class SegmentOutcome(BaseModel):
     history: list[dict[str, Any]] = Field(default_factory=list)
     probes: list[Probe] = Field(default_factory=list)
     new_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # for the coordinator's cache
+    observed_loss_ratio: float | None = None  # r seen on this segment (predicted probe loss / measured loss)
+    observed_log_slope: float | None = None  # k seen between two probes or two measured encodes
     encoded: str
 
 

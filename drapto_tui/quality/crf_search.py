@@ -96,6 +96,9 @@ class CrfSearch:
     #: Probes already known (e.g. the whole segment encoded and measured at a predicted CRF), and their encodes.
     seed: list[Probe] = field(default_factory=list)
     seed_files: dict[float, Path] = field(default_factory=dict)
+    #: A full-pass probe's encode may become the final encode (bisect), so a cached one counts only with its
+    #: file; probes at another preset (predict) are never reused as the final, so their score alone counts.
+    reuse_full_pass: bool = True
     _samples: list[tuple[Path, int]] | None = field(default=None, init=False)
     _full_pass: bool = field(default=False, init=False)
 
@@ -160,7 +163,12 @@ class CrfSearch:
     async def probe(self, crf: float) -> Probe:
         key = self._cache_key(crf)
         hit = self.cache.cache_get(key) if self.cache is not None else None
-        if hit is not None and (not hit.get("full_pass") or self._full_pass_path(crf).exists()):
+        usable = (
+            not hit.get("full_pass") or not self.reuse_full_pass or self._full_pass_path(crf).exists()
+            if hit
+            else False
+        )
+        if hit is not None and usable:
             probe = Probe(
                 crf=crf,
                 score=hit["score"],

@@ -37,6 +37,16 @@ from drapto_tui.model.segment import (
 )
 from drapto_tui.quality.ab_av1 import ab_av1_search
 from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate, source_scale
+from drapto_tui.quality.predictive import (
+    Prediction,
+    crf_for,
+    loss,
+    predict_crf,
+    probe_settings,
+    probe_video,
+    slope_between,
+    snap,
+)
 
 Report = Callable[[SegmentReport], None]
 ENCODED_NAME = "encoded.mkv"
@@ -137,6 +147,54 @@ async def _search(
     return await search.run()
 
 
+def _aim(spec: SegmentSpec, settings: SearchSettings) -> float:
+    return spec.aim if spec.aim is not None else settings.target + settings.tolerance / 2
+
+
+async def _predictive(
+    spec: SegmentSpec,
+    workdir: Path,
+    settings: SearchSettings,
+    attempt: int,
+    cache: _SpecCache,
+    report: Report,
+    finals: list[tuple[float, float]],
+) -> tuple[SearchResult, Prediction | None]:
+    """Attempt 1: one fast probe (two when far off) mapped to the final preset. A later attempt follows a
+    measured final that fell short: the next CRF comes from that measured point, with no probe at all."""
+    aim = _aim(spec, settings)
+    model = spec.model
+    if finals:
+        (crf, measured), k = finals[-1], model.log_slope
+        if len(finals) >= 2:
+            k = slope_between(finals[-2][0], loss(finals[-2][1]), crf, loss(measured)) or k
+        lower = min(snap(crf_for(aim, crf, loss(measured), k), settings), crf - settings.step)
+        chosen = max(lower, settings.min_crf)
+        return SearchResult(crf=chosen, score=aim, probes=[]), None
+
+    def on_probe(probe: Probe) -> None:
+        report(ProbeReport(attempt=attempt, probe=probe))
+
+    search = CrfSearch(
+        ffmpeg=spec.ffmpeg,
+        segment=spec.segment,
+        work_dir=workdir,
+        settings=probe_settings(settings),
+        video=probe_video(spec.video.with_crf(0), settings.probe_preset),
+        width=spec.out_width,
+        height=spec.out_height,
+        identity=spec.probe_identity,
+        cache=cache,
+        on_probe=on_probe,
+        reuse_full_pass=False,
+    )
+    start = next(
+        (c for c in (model.crf, spec.start_crf) if c is not None), (settings.min_crf + settings.max_crf) / 2
+    )
+    prediction = await predict_crf(search, settings, model, aim, start)
+    return SearchResult(crf=prediction.crf, score=prediction.score, probes=prediction.probes), prediction
+
+
 async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
     """Search, encode and measure one segment, retrying as configured; the encoded segment is left at
     `workdir / ENCODED_NAME`. Raises the last FfmpegError or SearchError when the segment fails for good
@@ -147,8 +205,14 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
     cache = _SpecCache(spec.cached_probes)
     history: list[dict[str, Any]] = []
     attempts = spec.max_retries + 1
+    predictive = spec.search.strategy == "predict" and spec.backend == "builtin"
+    finals: list[tuple[float, float]] = []  # (CRF, measured VMAF) of each final encode, for the next attempt
+    prediction: Prediction | None = None
+    observed_r: float | None = None
+    observed_k: float | None = None
+    all_probes: list[Probe] = []  # every attempt's: what this segment cost
     for attempt in range(1, attempts + 1):
-        settings = escalate(spec.search, attempt)
+        settings = spec.search if predictive else escalate(spec.search, attempt)
         report(
             PhaseReport(
                 phase="searching",
@@ -160,7 +224,12 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
         )
         try:
             started = time.monotonic()
-            result = await _search(spec, workdir, settings, attempt, cache, report)
+            if predictive:
+                result, made = await _predictive(spec, workdir, settings, attempt, cache, report, finals)
+                prediction = made or prediction
+            else:
+                result = await _search(spec, workdir, settings, attempt, cache, report)
+            all_probes += result.probes
             report(PhaseReport(phase="encoding", attempt=attempt, crf=result.crf))
             encode_started = time.monotonic()
             if result.full_pass_encode is not None:
@@ -222,6 +291,13 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             report(ProblemReport(stage="search", attempt=attempt, message=err.line(), segment_failed=True))
             raise
         size = out.stat().st_size
+        if predictive:
+            if attempt == 1 and prediction is not None:
+                observed_r = prediction.probe_loss / loss(measured)
+                observed_k = prediction.slope
+            elif finals:
+                observed_k = slope_between(finals[-1][0], loss(finals[-1][1]), result.crf, loss(measured))
+            finals.append((result.crf, measured))
         history.append(
             {
                 "attempt": attempt,
@@ -238,11 +314,26 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     stage="encoding",
                     attempt=attempt,
                     message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
-                    f" {spec.tolerance_below:g}; retrying with a stronger search"
-                    f" (attempt {attempt + 1} of {attempts})",
+                    f" {spec.tolerance_below:g}; "
+                    + (
+                        "encoding again from the measured point"
+                        if predictive
+                        else "retrying with a stronger search"
+                    )
+                    + f" (attempt {attempt + 1} of {attempts})",
                 )
             )
             continue
+        if measured < spec.search.target - spec.tolerance_below:
+            report(
+                ProblemReport(
+                    stage="encoding",
+                    attempt=attempt,
+                    message=f"segment {seg.index}: measured VMAF {measured:.2f} at CRF {result.crf:g} is still below"
+                    f" {spec.search.target:g} − {spec.tolerance_below:g} after {attempt} attempt(s); kept as the best"
+                    " reached (lower encoding.min_crf or raise search.max_retries to go further)",
+                )
+            )
         encode_seconds = time.monotonic() - encode_started if result.full_pass_encode is None else active
         return SegmentOutcome(
             job_id=spec.job_id,
@@ -255,9 +346,11 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             fps=round(seg.frames / max(active, 1e-6), 2),
             attempts=attempt,
             history=history,
-            probes=result.probes,
+            probes=all_probes,
             new_probes=cache.new,
             encoded=str(out),
+            observed_loss_ratio=round(observed_r, 4) if observed_r is not None else None,
+            observed_log_slope=round(observed_k, 5) if observed_k is not None else None,
         )
     raise DraptoError("segment did not finish", subject=seg.path)  # unreachable: the loop returns or raises
 

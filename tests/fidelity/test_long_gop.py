@@ -99,7 +99,13 @@ def test_scenes_are_cut_exactly_in_a_single_gop(ffmpeg: str, tmp_path: Path, one
     run = encode(
         tmp_path,
         one_gop,
-        extra=('processing.segmentation="scene"', "processing.min_segment=1", "processing.max_segment=15"),
+        # Every frame scored (the fast suite settings score every 2nd): the hard scene is judged to 0.5 below.
+        extra=(
+            'processing.segmentation="scene"',
+            "processing.min_segment=1",
+            "processing.max_segment=15",
+            "search.n_subsample=1",
+        ),
     )
     assert run.code == 0, run.stderr + str(run.fatal())
     [started] = [e.data for e in run.events if e.event == E.ENCODING_STARTED]
@@ -112,7 +118,7 @@ def test_scenes_are_cut_exactly_in_a_single_gop(ffmpeg: str, tmp_path: Path, one
     crfs = {e.data.segment: e.data.crf for e in run.events if e.event == E.SEGMENT_COMPLETE}
     assert len(set(crfs.values())) > 1, crfs
     hard = scene_vmaf(ffmpeg, out, one_gop, 3 * FPS, 6 * FPS)
-    assert hard >= 92.0, f"the hard scene measures VMAF {hard:.2f} by libvmaf"
+    assert hard >= 92.5, f"the hard scene measures VMAF {hard:.2f} by libvmaf"
 
 
 def test_max_segment_splits_a_long_gop(ffmpeg: str, tmp_path: Path, one_gop: Path) -> None:

@@ -14,8 +14,13 @@ def test_a_failed_job_rerun_with_another_output_dir_writes_there(
 ) -> None:
     clip = media.clip(width=160, height=96, duration=2, fps=24, source="testsrc2", audio="stereo", gop=24)
     first_dir, second_dir = tmp_path / "first", tmp_path / "second"
-    # The first run fails for good (no CRF reaches VMAF 100) and keeps its work.
-    failed = encode(tmp_path, clip, out=first_dir, extra=("encoding.vmaf_target=100", "search.max_retries=0"))
+    # The first run fails for good (the bisect search finds no CRF that reaches VMAF 100) and keeps its work.
+    failed = encode(
+        tmp_path,
+        clip,
+        out=first_dir,
+        extra=("encoding.vmaf_target=100", "search.max_retries=0", 'search.strategy="bisect"'),
+    )
     assert failed.code == 1 and len(failed.fatal()) == 1
     done = encode(tmp_path, clip, out=second_dir)
     assert done.code == 0, done.stderr

@@ -10,6 +10,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from drapto_tui.media.segment import segment_video
 from drapto_tui.model.segment import (
     PhaseReport,
@@ -97,15 +99,19 @@ async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
     assert [r.probe.crf for r in reports if isinstance(r, ProbeReport)] == [p.crf for p in outcome.probes]
 
 
+@pytest.mark.parametrize("strategy", ["predict", "bisect"])
 async def test_cached_probes_in_the_spec_are_used_not_encoded_again(
-    media: MediaFactory, ffmpeg: str, tmp_path: Path
+    media: MediaFactory, ffmpeg: str, tmp_path: Path, strategy: str
 ) -> None:
     spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "a"))
+    spec = spec.model_copy(update={"search": spec.search.model_copy(update={"strategy": strategy})})
     first = await run_segment(spec, Path(spec.scratch), lambda r: None)
     again = spec.model_copy(update={"cached_probes": first.new_probes, "scratch": str(tmp_path / "b")})
     reports: list[SegmentReport] = []
     second = await run_segment(again, Path(again.scratch), reports.append)
     probes = [r.probe for r in reports if isinstance(r, ProbeReport)]
-    sampled = [p for p in probes if not p.full_pass]
-    assert sampled and all(p.cached for p in sampled)  # the sample probes came from the spec, not FFmpeg
+    # predict's probes (another preset, never the final encode) count by their score alone; bisect's full-pass
+    # probes need their encode file, so only its sample probes come from the spec.
+    reused = probes if strategy == "predict" else [p for p in probes if not p.full_pass]
+    assert reused and all(p.cached for p in reused)  # from the spec, not FFmpeg
     assert second.crf == first.crf and not second.new_probes.keys() & first.new_probes.keys()

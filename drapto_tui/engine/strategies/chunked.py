@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from drapto_tui.model.segment import (
     PhaseReport,
     ProbeReport,
     ProgressReport,
+    QualityModel,
     SearchSettings,
     Segment,
     SegmentReport,
@@ -39,6 +41,7 @@ from drapto_tui.model.segment import (
 from drapto_tui.model.state import ProcessingStage, SegmentStatus
 from drapto_tui.quality.ab_av1 import find_ab_av1
 from drapto_tui.quality.crf_search import cache_segment_identity, escalate, probe_cache_prefix
+from drapto_tui.quality.predictive import probe_settings, probe_video
 
 
 class ChunkedStrategy(EncodingStrategy):
@@ -59,7 +62,11 @@ class ChunkedStrategy(EncodingStrategy):
             max_encoded_percent=cfg.search.max_encoded_percent,
             n_subsample=cfg.search.n_subsample,
             pooling=cfg.search.pooling,
+            strategy=cfg.search.strategy,
+            probe_preset=cfg.search.probe_preset,
         )
+        self._observed_r: list[float] = []
+        self._observed_k: list[float] = []
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
         self.results: dict[int, dict[str, Any]] = {}
@@ -244,8 +251,18 @@ class ChunkedStrategy(EncodingStrategy):
         identity = cache_segment_identity(ctx.source, ctx.identity.key, seg)
         cached: dict[str, CachedProbe] = {}
         if ctx.cache is not None and cfg.search.cache:
-            for attempt in range(1, cfg.search.max_retries + 2):
-                prefix = probe_cache_prefix(identity, video, escalate(self.search, attempt))
+            if self.search.strategy == "predict":
+                prefixes = [
+                    probe_cache_prefix(
+                        identity, probe_video(video, self.search.probe_preset), probe_settings(self.search)
+                    )
+                ]
+            else:
+                prefixes = [
+                    probe_cache_prefix(identity, video, escalate(self.search, attempt))
+                    for attempt in range(1, cfg.search.max_retries + 2)
+                ]
+            for prefix in prefixes:
                 for key, row in ctx.cache.cache_items(prefix).items():
                     cached[key] = CachedProbe.model_validate(row)
         return SegmentSpec(
@@ -264,6 +281,8 @@ class ChunkedStrategy(EncodingStrategy):
             backend="ab-av1" if self.ab_av1 else "builtin",
             ab_av1=self.ab_av1,
             start_crf=self._last_crf,
+            model=self._model(),
+            aim=self._aim(),
             probe_identity=identity,
             cached_probes=cached,
             scratch=str(ctx.dirs.working / f"search-{seg.index:04d}"),
@@ -271,7 +290,38 @@ class ChunkedStrategy(EncodingStrategy):
 
     def _refresh(self, spec: SegmentSpec) -> SegmentSpec:
         """At the moment the segment gets a slot: start from the CRF its neighbours settled on meanwhile."""
-        return spec.model_copy(update={"start_crf": self._last_crf})
+        return spec.model_copy(
+            update={"start_crf": self._last_crf, "model": self._model(), "aim": self._aim()}
+        )
+
+    def _model(self) -> QualityModel:
+        """The file's r and k (medians of what its measured segments showed, else the priors) and its typical
+        CRF so far."""
+        crfs = [r["crf"] for r in self.results.values() if r.get("crf") is not None]
+        prior = QualityModel()
+        return QualityModel(
+            loss_ratio=statistics.median(self._observed_r) if self._observed_r else prior.loss_ratio,
+            log_slope=statistics.median(self._observed_k) if self._observed_k else prior.log_slope,
+            crf=statistics.median(crfs) if crfs else None,
+            learned_from=len(self._observed_r),
+        )
+
+    def _aim(self) -> float:
+        """The file-level controller: aim at the middle of [target, target + tolerance], moved against the
+        frame-weighted mean measured so far, so the film's mean lands in the window; never below target + 0.1,
+        so that a segment that misses by its usual error stays above target − tolerance_below."""
+        s = self.search
+        middle = s.target + s.tolerance / 2
+        measured = [
+            (r["vmaf_measured"], r.get("frames") or 0)
+            for r in self.results.values()
+            if r.get("vmaf_measured") is not None
+        ]
+        frames = sum(n for _, n in measured)
+        if not frames:
+            return middle
+        mean = sum(v * n for v, n in measured) / frames
+        return min(max(middle + (middle - mean), s.target + 0.1), s.target + s.tolerance - 0.1)
 
     def _report(self, seg: Segment, report: SegmentReport) -> None:
         ctx = self.ctx
@@ -338,5 +388,9 @@ class ChunkedStrategy(EncodingStrategy):
             "probes": [p.to_event() for p in outcome.probes],
         }
         self.results[seg.index] = data
+        if outcome.observed_loss_ratio is not None:
+            self._observed_r.append(outcome.observed_loss_ratio)
+        if outcome.observed_log_slope is not None:
+            self._observed_k.append(outcome.observed_log_slope)
         ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)
         self._judge_size(final=False)

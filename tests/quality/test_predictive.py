@@ -1,0 +1,100 @@
+"""The predictive strategy: the model's arithmetic exactly, then real encodes judged by an independent libvmaf.
+
+One fast probe (two when it lands far off) picks the CRF; a final that measures short is encoded again from its
+own measured point, without probing again."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from pathlib import Path
+
+from drapto_tui.model.segment import ProbeReport, QualityModel, SegmentReport
+from drapto_tui.quality.predictive import crf_for, loss, slope_between, snap
+from drapto_tui.quality.segment_runner import run_segment
+from tests.media_helpers import MediaFactory
+from tests.quality.test_segment_runner import _spec
+
+
+def test_crf_for_follows_the_log_loss_line() -> None:
+    k, c0, l0 = 0.06, 30.0, 8.0
+    for aim in (92.0, 93.5, 95.0):
+        c = crf_for(aim, c0, l0, k)
+        assert math.isclose(l0 * math.exp(k * (c - c0)), 100 - aim)
+    assert math.isclose(slope_between(30.0, 8.0, 36.0, 8.0 * math.exp(6 * 0.05)) or 0.0, 0.05)
+    assert slope_between(30.0, 8.0, 30.0, 9.0) is None  # one CRF gives no slope
+    assert slope_between(30.0, 8.0, 36.0, 7.0) is None  # loss falling with CRF: noise, not a slope
+    assert loss(100.0) > 0
+
+
+def test_snap_stays_on_the_grid_and_in_range() -> None:
+    from drapto_tui.model.segment import SearchSettings
+
+    s = SearchSettings(min_crf=10, max_crf=55, step=0.25)
+    assert snap(33.13, s) == 33.25 and snap(3.0, s) == 10.0 and snap(70.0, s) == 55.0
+
+
+def independent_vmaf(ffmpeg: str, distorted: Path, reference: Path) -> float:
+    pick = "settb=1/24,setpts=N,format=yuv420p10le"
+    proc = subprocess.run(
+        [
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(distorted),
+            "-i",
+            str(reference),
+            "-lavfi",
+            f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(re.findall(r"VMAF score: ([\d.]+)", proc.stderr)[-1])
+
+
+async def test_one_probe_then_the_final(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=2, scratch=str(tmp_path / "w"))
+    spec = spec.model_copy(
+        update={
+            "search": spec.search.model_copy(update={"strategy": "predict", "tolerance": 1.0, "target": 93.0})
+        }
+    )
+    reports: list[SegmentReport] = []
+    outcome = await run_segment(spec, Path(spec.scratch), reports.append)
+    probes = [r.probe for r in reports if isinstance(r, ProbeReport)]
+    assert 1 <= len(probes) <= 2 and all(p.full_pass for p in probes)
+    judged = independent_vmaf(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
+    assert judged >= 93.0 - spec.tolerance_below, f"the final scores {judged:.2f} by an independent libvmaf"
+    # What the file learns from this segment: the fast preset's loss over the final's, a plausible ratio.
+    assert outcome.observed_loss_ratio is not None and 0.5 < outcome.observed_loss_ratio < 4
+
+
+async def test_a_short_final_is_encoded_again_from_its_measured_point(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    """A model that takes the probe preset for far worse than it is (r = 4) sends the first final far too high in CRF; the
+    next attempt starts from the measured final, probes nothing, and lands at or above the floor."""
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=3, scratch=str(tmp_path / "w"))
+    spec = spec.model_copy(
+        update={
+            "search": spec.search.model_copy(
+                update={"strategy": "predict", "tolerance": 1.0, "target": 93.0}
+            ),
+            "model": QualityModel(loss_ratio=4.0),
+        }
+    )
+    reports: list[SegmentReport] = []
+    outcome = await run_segment(spec, Path(spec.scratch), reports.append)
+    assert outcome.attempts >= 2
+    crfs = [h["crf"] for h in outcome.history]
+    assert crfs == sorted(crfs, reverse=True) and crfs[-1] < crfs[0]
+    probe_attempts = {r.attempt for r in reports if isinstance(r, ProbeReport)}
+    assert probe_attempts == {1}, "later attempts start from the measured final, not from new probes"
+    assert outcome.vmaf_measured >= 93.0 - spec.tolerance_below
