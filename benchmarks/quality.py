@@ -7,7 +7,7 @@ The clip: every real clip the test extras carry (Big Buck Bunny 5.3 s, bikes 10 
 scaled to 1280x720 at 25 fps: 44 s, no synthetic scene. Each contender encodes it once, in the same run:
 
 - fixed CRF: one `ffmpeg -c:v libsvtav1 -preset P -crf C` (the cost every quality path is measured against);
-- drapto-tui: `encode` at VMAF T (the search strategy and mode its config selects);
+- drapto-tui: `encode` at VMAF T, once per `--modes` entry (verified: every segment measured; audit: 1 in 4);
 - ab-av1 0.11.7 `auto-encode --min-vmaf T --vmaf-scale none --cache false` when it is built
   (`bash ../shared/peers/build.sh`).
 
@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument(
         "--set", dest="settings", action="append", default=[], help="drapto-tui config overrides"
     )
+    parser.add_argument("--modes", default="verified,audit", help="drapto-tui search.mode values to run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "quality.txt")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = parser.parse_args()
@@ -171,22 +172,29 @@ def main() -> None:
         )
     )
 
-    ours = work / "drapto" / "out" / "real-footage.mkv"
-    shutil.rmtree(work / "drapto", ignore_errors=True)
-    cmd = [
-        *(sys.executable, "-m", "drapto_tui", "encode", "--json", str(src), "-o", str(ours.parent)),
-        *("--set", f"processing.temp_dir={json.dumps(str(work / 'drapto' / 'tmp'))}"),
-        *("--set", f"encoding.preset={args.preset}", "--set", f"encoding.vmaf_target={args.target:g}"),
-        *("--set", "search.max_encoded_percent=1000", "--set", "search.cache=false"),
-    ]
-    for kv in args.settings:
-        cmd += ["--set", kv]
-    drapto = run_timed("drapto-tui", cmd, ours, cwd=ROOT)
-    events = [json.loads(line) for line in drapto.notes[0].splitlines()]
-    segments = sorted(
-        (e["data"] for e in events if e["event"] == "segment_complete"), key=lambda d: d["segment"]
-    )
-    results.append(drapto)
+    segments: list[dict] = []
+    for mode in args.modes.split(","):
+        ours = work / f"drapto-{mode}" / "out" / "real-footage.mkv"
+        shutil.rmtree(work / f"drapto-{mode}", ignore_errors=True)
+        cmd = [
+            *(sys.executable, "-m", "drapto_tui", "encode", "--json", str(src), "-o", str(ours.parent)),
+            *("--set", f"processing.temp_dir={json.dumps(str(work / f'drapto-{mode}' / 'tmp'))}"),
+            *("--set", f"encoding.preset={args.preset}", "--set", f"encoding.vmaf_target={args.target:g}"),
+            *("--set", "search.max_encoded_percent=1000", "--set", "search.cache=false"),
+            *("--set", f'search.mode="{mode}"'),
+        ]
+        for kv in args.settings:
+            cmd += ["--set", kv]
+        drapto = run_timed(f"drapto-tui {mode}", cmd, ours, cwd=ROOT)
+        events = [json.loads(line) for line in drapto.notes[0].splitlines()]
+        done = sorted(
+            (e["data"] for e in events if e["event"] == "segment_complete"), key=lambda d: d["segment"]
+        )
+        segments = segments or done  # the first mode's boundaries cut every contender's per-frame log
+        predicted = sum(1 for d in done if d.get("vmaf_measured") is None)
+        if predicted:
+            drapto.name += f" ({predicted}/{len(done)} predicted)"
+        results.append(drapto)
 
     ab_av1 = find_ab_av1(args.ab_av1)
     if ab_av1:
@@ -230,19 +238,18 @@ def main() -> None:
         )
     lines += [
         "",
-        "Per segment (drapto-tui): frames, CRF, its own measured VMAF, independent VMAF of the"
-        " frames it covers in each contender's output:",
+        "Per segment (the first drapto-tui mode's): frames, CRF, its predicted and its own measured VMAF,"
+        " then the independent VMAF of the frames it covers in each contender's output:",
         "",
     ]
-    header = "| Segment | Frames | CRF | Measured | " + " | ".join(r.name for r in results) + " |"
-    lines += [header, "| " + " | ".join(["---"] * (4 + len(results))) + " |"]
+    header = "| Segment | Frames | CRF | Predicted | Measured | " + " | ".join(r.name for r in results) + " |"
+    lines += [header, "| " + " | ".join(["---"] * (5 + len(results))) + " |"]
     for seg, (a, b) in zip(segments, bounds, strict=True):
         cells = [f"{scene_means(r.frame_scores, [(a, b)])[0]:.2f}" for r in results]
         measured = seg.get("vmaf_measured")
         lines.append(
-            f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {measured if measured is not None else '-'} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {seg.get('vmaf_predicted')} |"
+            f" {measured if measured is not None else '-'} | " + " | ".join(cells) + " |"
         )
     probes = [len(s.get("probes") or []) for s in segments]
     if probes:

@@ -120,6 +120,12 @@ class SearchConfig(Section):
         " ab-av1-style search with probes at the final preset.",
     )
     probe_preset: int = Field(12, ge=0, le=13, description="The SVT-AV1 preset of predict's probes.")
+    mode: Literal["verified", "audit"] = Field(
+        "verified",
+        description="verified: every encoded segment's VMAF is measured; audit (predict only): 1 segment in 4"
+        " and every unsure prediction are measured, the rest reported as predicted, and a miss over 0.5 switches"
+        " the file to verified.",
+    )
     max_retries: int = Field(2, ge=0, le=10)
     max_encoded_percent: float = Field(
         80.0,

@@ -182,6 +182,7 @@ class EncodingComplete(Payload):
     vmaf_file: float | None = None
     probes_per_segment: float | None = None
     video_bytes: int | None = None
+    segments_predicted: int | None = None  # segments whose VMAF is predicted, not measured (audit mode)
 
 
 class ErrorOccurred(Payload):

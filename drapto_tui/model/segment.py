@@ -180,6 +180,9 @@ class SegmentSpec(BaseModel):
     start_crf: float | None = None  # the neighbouring segment's CRF, when one finished first
     model: QualityModel = Field(default_factory=QualityModel)  # the file's learned r, k and typical CRF
     aim: float | None = None  # the VMAF this segment aims at (the file-level controller's), else mid-window
+    #: always: measure the encoded segment; if_unsure (audit mode): only when the prediction was clamped to the
+    #: CRF range or extrapolated more than predictive.FAR from its nearest probe.
+    measure: Literal["always", "if_unsure"] = "always"
     probe_identity: str  # the cache identity of this segment's content and bounds
     cached_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # cache rows the coordinator found
     #: Where a worker that shares the coordinator's disk keeps the segment's working files (a full-pass encode
@@ -195,7 +198,7 @@ class SegmentOutcome(BaseModel):
     segment: int
     crf: float
     vmaf_predicted: float
-    vmaf_measured: float
+    vmaf_measured: float | None  # None: not measured (audit mode), vmaf_predicted is the figure
     bytes: int
     encode_seconds: float
     fps: float

@@ -51,6 +51,7 @@ class Prediction:
     probes: list[Probe]
     probe_loss: float  # the probe preset's loss predicted at `crf` (for the file's r)
     slope: float | None  # d ln L / d CRF measured between two probes, when there were two
+    unsure: bool = False  # clamped to the CRF range, or extrapolated more than FAR from the nearest probe
 
 
 def snap(crf: float, settings: SearchSettings) -> float:
@@ -76,7 +77,8 @@ async def predict_crf(
         crf = snap(crf_for(aim, second.crf, loss(second.score) / r, k), settings)
     nearest = min(probes, key=lambda p: abs(p.crf - crf))
     probe_loss = loss(nearest.score) * math.exp(k * (crf - nearest.crf))
-    return Prediction(crf, 100.0 - probe_loss / r, probes, probe_loss, measured_k)
+    unsure = crf in (settings.min_crf, settings.max_crf) or abs(crf - nearest.crf) > FAR
+    return Prediction(crf, 100.0 - probe_loss / r, probes, probe_loss, measured_k, unsure)
 
 
 def as_search_result(prediction: Prediction) -> SearchResult:

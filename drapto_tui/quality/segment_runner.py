@@ -164,6 +164,8 @@ async def _predictive(
     measured final that fell short: the next CRF comes from that measured point, with no probe at all."""
     aim = _aim(spec, settings)
     model = spec.model
+    if settings.probe_preset == spec.video.preset and not model.learned_from:
+        model = model.model_copy(update={"loss_ratio": 1.0})  # probes at the final preset lose what it loses
     if finals:
         (crf, measured), k = finals[-1], model.log_slope
         if len(finals) >= 2:
@@ -193,6 +195,39 @@ async def _predictive(
     )
     prediction = await predict_crf(search, settings, model, aim, start)
     return SearchResult(crf=prediction.crf, score=prediction.score, probes=prediction.probes), prediction
+
+
+def _outcome(
+    spec: SegmentSpec,
+    result: SearchResult,
+    measured: float | None,
+    out: Path,
+    encode_seconds: float,
+    active: float,
+    attempt: int,
+    history: list[dict[str, Any]],
+    probes: list[Probe],
+    cache: _SpecCache,
+) -> SegmentOutcome:
+    """A segment encoded and, in audit mode, not measured: its predicted VMAF is the figure."""
+    history.append(
+        {"attempt": attempt, "crf": result.crf, "predicted": round(result.score, 3), "measured": None}
+    )
+    return SegmentOutcome(
+        job_id=spec.job_id,
+        segment=spec.segment.index,
+        crf=result.crf,
+        vmaf_predicted=round(result.score, 3),
+        vmaf_measured=measured,
+        bytes=out.stat().st_size,
+        encode_seconds=round(encode_seconds, 3),
+        fps=round(spec.segment.frames / max(active, 1e-6), 2),
+        attempts=attempt,
+        history=history,
+        probes=probes,
+        new_probes=cache.new,
+        encoded=str(out),
+    )
 
 
 async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
@@ -237,6 +272,13 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 active = time.monotonic() - started
                 measured = result.score
             else:
+                skip_measure = (
+                    predictive
+                    and spec.measure == "if_unsure"
+                    and attempt == 1
+                    and prediction is not None
+                    and not prediction.unsure
+                )
 
                 def progress(p: FfmpegProgress) -> None:
                     report(ProgressReport(progress=p.fraction or 0.0, fps=p.fps))
@@ -252,6 +294,19 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     what=f"segment {seg.index} encode",
                 )
                 active = res.active_seconds
+                if skip_measure:
+                    return _outcome(
+                        spec,
+                        result,
+                        None,
+                        out,
+                        time.monotonic() - encode_started,
+                        active,
+                        attempt,
+                        history,
+                        all_probes,
+                        cache,
+                    )
                 vmaf = await measure_vmaf(
                     spec.ffmpeg,
                     out,

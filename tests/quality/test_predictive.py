@@ -87,7 +87,7 @@ async def test_a_short_final_is_encoded_again_from_its_measured_point(
             "search": spec.search.model_copy(
                 update={"strategy": "predict", "tolerance": 1.0, "target": 93.0}
             ),
-            "model": QualityModel(loss_ratio=4.0),
+            "model": QualityModel(loss_ratio=4.0, learned_from=1),
         }
     )
     reports: list[SegmentReport] = []
@@ -98,3 +98,27 @@ async def test_a_short_final_is_encoded_again_from_its_measured_point(
     probe_attempts = {r.attempt for r in reports if isinstance(r, ProbeReport)}
     assert probe_attempts == {1}, "later attempts start from the measured final, not from new probes"
     assert outcome.vmaf_measured >= 93.0 - spec.tolerance_below
+
+
+async def test_audit_mode_leaves_a_sure_prediction_unmeasured(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    """measure = if_unsure: a prediction inside the CRF range, near its probe, is encoded and reported as
+    predicted (no libvmaf run); the prediction is then checked here by an independent libvmaf."""
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=1, scratch=str(tmp_path / "w"))
+    spec = spec.model_copy(
+        update={
+            "search": spec.search.model_copy(
+                update={"strategy": "predict", "tolerance": 1.0, "target": 93.0}
+            ),
+            "measure": "if_unsure",
+            "model": QualityModel(
+                crf=34.0
+            ),  # a start near where this clip lands: one probe, no extrapolation
+        }
+    )
+    outcome = await run_segment(spec, Path(spec.scratch), lambda r: None)
+    assert not list(Path(spec.scratch).glob("measure*.json")), "a sure prediction is not measured"
+    assert outcome.vmaf_measured is None and outcome.vmaf_predicted >= 93.0
+    judged = independent_vmaf(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
+    assert abs(judged - outcome.vmaf_predicted) < 2.0, (judged, outcome.vmaf_predicted)

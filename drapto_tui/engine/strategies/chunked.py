@@ -18,7 +18,7 @@ import asyncio
 import json
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import MediaError, NotWorthEncoding
@@ -67,6 +67,9 @@ class ChunkedStrategy(EncodingStrategy):
         )
         self._observed_r: list[float] = []
         self._observed_k: list[float] = []
+        # Audit mode measures 1 segment in 4 (and every unsure prediction) until a measured segment misses its
+        # prediction by more than 0.5; from then on the file is verified (every segment measured).
+        self._verified = cfg.search.mode == "verified" or cfg.search.strategy != "predict"
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
         self.results: dict[int, dict[str, Any]] = {}
@@ -225,7 +228,12 @@ class ChunkedStrategy(EncodingStrategy):
     def _summarise(self, frames: int) -> None:
         results = [self.results[s.index] for s in self.segments]
         crfs = [r["crf"] for r in results if r.get("crf") is not None]
-        vmafs = [(r["vmaf_measured"], r["frames"]) for r in results if r.get("vmaf_measured") is not None]
+        # A segment audit mode did not measure counts with its predicted VMAF (the summary says how many).
+        vmafs = [
+            (r["vmaf_measured"] if r.get("vmaf_measured") is not None else r["vmaf_predicted"], r["frames"])
+            for r in results
+            if r.get("vmaf_measured") is not None or r.get("vmaf_predicted") is not None
+        ]
         self.ctx.stats.update(
             {
                 "segments": len(self.segments),
@@ -240,6 +248,7 @@ class ChunkedStrategy(EncodingStrategy):
                 if results
                 else 0,
                 "video_bytes": sum(self._encoded_path(s).stat().st_size for s in self.segments),
+                "segments_predicted": sum(1 for r in results if r.get("vmaf_measured") is None),
             }
         )
 
@@ -283,6 +292,7 @@ class ChunkedStrategy(EncodingStrategy):
             start_crf=self._last_crf,
             model=self._model(),
             aim=self._aim(),
+            measure=self._measure(seg),
             probe_identity=identity,
             cached_probes=cached,
             scratch=str(ctx.dirs.working / f"search-{seg.index:04d}"),
@@ -291,8 +301,19 @@ class ChunkedStrategy(EncodingStrategy):
     def _refresh(self, spec: SegmentSpec) -> SegmentSpec:
         """At the moment the segment gets a slot: start from the CRF its neighbours settled on meanwhile."""
         return spec.model_copy(
-            update={"start_crf": self._last_crf, "model": self._model(), "aim": self._aim()}
+            update={
+                "start_crf": self._last_crf,
+                "model": self._model(),
+                "aim": self._aim(),
+                "measure": self._measure(spec.segment),
+            }
         )
+
+    def _measure(self, seg: Segment) -> Literal["always", "if_unsure"]:
+        measured = sum(1 for r in self.results.values() if r.get("vmaf_measured") is not None)
+        if self._verified or seg.index % 4 == 0 or measured == 0:
+            return "always"
+        return "if_unsure"
 
     def _model(self) -> QualityModel:
         """The file's r and k (medians of what its measured segments showed, else the priors) and its typical
@@ -392,5 +413,19 @@ class ChunkedStrategy(EncodingStrategy):
             self._observed_r.append(outcome.observed_loss_ratio)
         if outcome.observed_log_slope is not None:
             self._observed_k.append(outcome.observed_log_slope)
+        if (
+            not self._verified
+            and outcome.vmaf_measured is not None
+            and abs(outcome.vmaf_measured - outcome.vmaf_predicted) > 0.5
+        ):
+            self._verified = True
+            ctx.emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                stage="encoding",
+                segment=seg.index,
+                severity="warning",
+                message=f"{ctx.source}: segment {seg.index} measured {outcome.vmaf_measured:.2f} where"
+                f" {outcome.vmaf_predicted:.2f} was predicted; every later segment is measured (verified mode)",
+            )
         ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)
         self._judge_size(final=False)

@@ -114,7 +114,12 @@ class SegmentGrid(ScrollView, can_focus=False):
                 out.append(Segment("▆▆" if state != "queued" else "░░", Style(color=style.bgcolor)))
                 continue
             if seg.status == SegmentStatus.DONE and seg.crf is not None:
-                vm = f"{seg.vmaf_measured:.1f}" if seg.vmaf_measured is not None else "  - "
+                if seg.vmaf_measured is not None:
+                    vm = f"{seg.vmaf_measured:.1f}"
+                elif seg.vmaf_predicted is not None:  # audit mode: predicted, not measured
+                    vm = f"~{seg.vmaf_predicted:.1f}"
+                else:
+                    vm = "  - "
                 label = f"{seg.crf:g} {vm}"
             elif seg.status in (SegmentStatus.SEARCHING, SegmentStatus.ENCODING):
                 label = (
