@@ -85,6 +85,13 @@ def as_search_result(prediction: Prediction) -> SearchResult:
     return SearchResult(crf=prediction.crf, score=prediction.score, probes=prediction.probes)
 
 
+def prior_loss_ratio(probe_preset: int, final_preset: int) -> float:
+    """r before the file taught anything: 1 when the probe is at the final preset, 1.41 measured from preset 12
+    to 8 (and held for wider gaps), in between in proportion to the gap."""
+    gap = min(max(probe_preset - final_preset, 0), 4)
+    return 1.0 + 0.41 * gap / 4
+
+
 def probe_settings(settings: SearchSettings) -> SearchSettings:
     """The whole segment, every probe: probing part of it changes what the encoder does (issue 12's facts)."""
     return settings.model_copy(update={"full_pass_share": 1e-9})
@@ -101,6 +108,7 @@ __all__ = [
     "crf_for",
     "loss",
     "predict_crf",
+    "prior_loss_ratio",
     "probe_settings",
     "probe_video",
     "slope_between",

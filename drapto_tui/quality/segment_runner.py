@@ -42,6 +42,7 @@ from drapto_tui.quality.predictive import (
     crf_for,
     loss,
     predict_crf,
+    prior_loss_ratio,
     probe_settings,
     probe_video,
     slope_between,
@@ -164,8 +165,10 @@ async def _predictive(
     measured final that fell short: the next CRF comes from that measured point, with no probe at all."""
     aim = _aim(spec, settings)
     model = spec.model
-    if settings.probe_preset == spec.video.preset and not model.learned_from:
-        model = model.model_copy(update={"loss_ratio": 1.0})  # probes at the final preset lose what it loses
+    if not model.learned_from:
+        model = model.model_copy(
+            update={"loss_ratio": prior_loss_ratio(settings.probe_preset, spec.video.preset)}
+        )
     if finals:
         (crf, measured), k = finals[-1], model.log_slope
         if len(finals) >= 2:

@@ -122,3 +122,13 @@ async def test_audit_mode_leaves_a_sure_prediction_unmeasured(
     assert outcome.vmaf_measured is None and outcome.vmaf_predicted >= 93.0
     judged = independent_vmaf(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
     assert abs(judged - outcome.vmaf_predicted) < 2.0, (judged, outcome.vmaf_predicted)
+
+
+def test_prior_loss_ratio_follows_the_preset_gap() -> None:
+    from drapto_tui.quality.predictive import prior_loss_ratio
+
+    assert prior_loss_ratio(12, 12) == 1.0  # a probe at the final preset loses what the final loses
+    assert math.isclose(prior_loss_ratio(12, 8), 1.41)  # the measured gap
+    assert math.isclose(prior_loss_ratio(12, 10), 1.205) and prior_loss_ratio(12, 4) == prior_loss_ratio(
+        12, 8
+    )
