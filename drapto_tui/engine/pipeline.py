@@ -201,6 +201,13 @@ class ProcessingPipeline:
         await control.checkpoint()
 
         if self.config.encoding.crop:
+            self._emit(
+                ProcessingEvents.STAGE_STARTED,
+                job_id,
+                source,
+                stage=ProcessingStage.ANALYZING.value,
+                step="crop detection",
+            )
             crop = await detect_crop(
                 ffmpeg.path,
                 str(source),

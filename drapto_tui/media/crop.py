@@ -39,46 +39,63 @@ async def detect_crop(
     frames_per_point: int = 5,
     stream: int = 0,
 ) -> CropResult:
-    """Run cropdetect at `points` positions (skipping the first and last 5 %), vote on the most common crop."""
+    """cropdetect at `points` positions (skipping the first and last 5 %), majority vote.
+
+    Keyframes only, first: at each point the decoder jumps to the nearest keyframe and decodes nothing else
+    (a long-GOP source would otherwise decode a whole GOP per point: 7.6 s on a 20 s HEVC clip). When the
+    film has too few keyframes for distinct samples (one keyframe for the whole film), three points are
+    decoded exactly instead."""
     limit = HDR_LIMIT if hdr else SDR_LIMIT
-    votes: Counter[tuple[int, int, int, int]] = Counter()
     usable = max(duration * 0.9, 0.0)
-    for i in range(points):
-        at = duration * 0.05 + usable * (i + 0.5) / points
-        result = await run_ffmpeg(
-            [
-                ffmpeg,
-                "-ss",
-                f"{at:.3f}",
-                "-i",
-                source,
-                "-map",
-                f"0:v:{stream}",
-                "-frames:v",
-                str(frames_per_point),
-                "-vf",
-                f"cropdetect=limit={limit:.4f}:round=2:reset=0",
-                "-f",
-                "null",
-                "-",
-            ],
-            check=False,
-            keep_stderr=True,
-        )
-        found = _CROP_RE.findall(result.stderr or "")
-        if found:
-            x, y, w, h = (int(v) for v in found[-1])
-            votes[(x, y, w, h)] += 1
+    starts = [duration * 0.05 + usable * (i + 0.5) / points for i in range(points)]
+    seen: dict[str, tuple[int, int, int, int]] = {}
+    for at in starts:
+        for t, crop in await _cropdetect(
+            ffmpeg, source, stream, at, limit, ["-copyts", "-noaccurate_seek", "-skip_frame", "nokey"], 2
+        ):
+            seen.setdefault(t, crop)
+    votes: Counter[tuple[int, int, int, int]] = Counter(seen.values())
+    samples = len(seen)
+    if samples < min(points, 3):
+        votes, samples = Counter(), 0
+        for at in (duration * 0.25, duration * 0.5, duration * 0.75):
+            found = await _cropdetect(ffmpeg, source, stream, at, limit, [], frames_per_point)
+            if found:
+                votes[found[-1][1]] += 1
+                samples += 1
     if not votes:
-        return CropResult(None, width, height, 0, points)
+        return CropResult(None, width, height, 0, samples)
     (w, h, x, y), count = votes.most_common(1)[0]
     # Only crop when the bars are real: more than 1 % of the frame on that axis, and a majority agrees.
     crop_h = height - h > height * 0.01
     crop_w = width - w > width * 0.01
     if count * 2 <= sum(votes.values()) or not (crop_h or crop_w) or w <= 0 or h <= 0:
-        return CropResult(None, width, height, count, points)
+        return CropResult(None, width, height, count, samples)
     if not crop_w:
         w, x = width, 0
     if not crop_h:
         h, y = height, 0
-    return CropResult(f"{w}:{h}:{x}:{y}", w, h, count, points)
+    return CropResult(f"{w}:{h}:{x}:{y}", w, h, count, samples)
+
+
+_DETECTED = re.compile(r" t:([\d.]+) .*crop=(\d+):(\d+):(\d+):(\d+)")
+
+
+async def _cropdetect(
+    ffmpeg: str, source: str, stream: int, at: float, limit: float, input_args: list[str], frames: int
+) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """(frame time, w:h:x:y) for each frame cropdetect saw from `at` on."""
+    result = await run_ffmpeg(
+        [
+            *(ffmpeg, *input_args, "-ss", f"{at:.3f}", "-i", source, "-map", f"0:v:{stream}"),
+            *("-frames:v", str(frames), "-vf", f"cropdetect=limit={limit:.4f}:round=2:reset=0:skip=0"),
+            *("-f", "null", "-"),
+        ],
+        check=False,
+        keep_stderr=True,
+    )
+    found = []
+    for m in _DETECTED.finditer(result.stderr or ""):
+        t, w, h, x, y = m.groups()
+        found.append((t, (int(w), int(h), int(x), int(y))))
+    return found

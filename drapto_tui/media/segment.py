@@ -21,6 +21,7 @@ import bisect
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -402,10 +403,15 @@ async def segment_video(
     stream: int = 0,
     cut_tolerance: float = math.inf,
     pix_fmt: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> list[Segment]:
     """`stream` is the film among the source's video streams (MediaProbe.video_stream); a cut further than
     `cut_tolerance` seconds from any keyframe is made exactly, by decoding."""
+    step = on_step or (lambda name: None)
+    step("reading keyframes")
     index = await index_packets(ffmpeg, source, stream)
+    if mode == "scene":
+        step("scene detection")
     scenes = await detect_scenes(ffmpeg, source, scene_threshold, stream) if mode == "scene" else None
     cuts = plan_cuts(
         duration,
@@ -416,5 +422,9 @@ async def segment_video(
         max_segment=max_segment,
         frames=index.times,
         tolerance=cut_tolerance,
+    )
+    exact = sum(1 for c in cuts if c not in set(index.keyframes))
+    step(
+        f"cutting {len(cuts) + 1} segments" + (f" ({exact} cuts between keyframes, decoded)" if exact else "")
     )
     return await split(ffmpeg, source, out_dir, cuts, index, duration, stream, pix_fmt)

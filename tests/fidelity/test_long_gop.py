@@ -108,6 +108,10 @@ def test_scenes_are_cut_exactly_in_a_single_gop(ffmpeg: str, tmp_path: Path, one
         ),
     )
     assert run.code == 0, run.stderr + str(run.fatal())
+    # No long step is silent: crop detection and each segmenting step are announced.
+    steps = [e.data.step for e in run.events if e.event == E.STAGE_STARTED and e.data.step]
+    assert "crop detection" in steps and "scene detection" in steps, steps
+    assert "cutting 3 segments (2 cuts between keyframes, decoded)" in steps, steps
     [started] = [e.data for e in run.events if e.event == E.ENCODING_STARTED]
     starts = [s.start for s in started.segments]
     assert len(starts) == 3 and abs(starts[1] - 3.0) < 1 / FPS and abs(starts[2] - 6.0) < 1 / FPS, starts

@@ -96,6 +96,9 @@ class ChunkedStrategy(EncodingStrategy):
                 stream=ctx.media.video_stream,
                 cut_tolerance=proc.cut_tolerance,
                 pix_fmt=ctx.media.pix_fmt,
+                on_step=lambda step: ctx.emit(
+                    ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.SEGMENTING.value, step=step
+                ),
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
