@@ -154,7 +154,7 @@ class FfmpegProcess:
                 proc = await creating
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+                await proc.communicate()  # to EOF on its pipes too, so its transport closes now
             raise
         except FileNotFoundError:
             raise DraptoError(
