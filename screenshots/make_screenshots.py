@@ -33,13 +33,13 @@ async def main() -> int:
                 'processing.segmentation="fixed"',
                 "processing.chunk_size=3",
                 "processing.min_segment=2",
-                "search.max_encoded_percent=150",
+                'search.if_too_big="encode"',
             ],
         )
         paths = demo_paths(config)
         app = DraptoApp(Engine(config), paths)
         async with app.run_test(size=(120, 40)) as pilot:
-            state = app.controller.state
+            state = app.engine.state
             deadline = time.monotonic() + 300
 
             def mid_encode() -> bool:

@@ -25,8 +25,8 @@ from drapto_tui.config.units import human_size
 from drapto_tui.engine.engine import Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.errors import DraptoError
-from drapto_tui.model.events import ErrorOccurred, ProcessingStatus, ResourceSample
-from drapto_tui.model.state import ProcessingState
+from drapto_tui.model.events import EncodingComplete, ErrorOccurred, ProcessingStatus, ResourceSample
+from drapto_tui.model.state import ErrorRecord, ProcessingState
 from drapto_tui.tui.actions import ACTIONS, bindings
 from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
@@ -94,6 +94,9 @@ class DraptoApp(App[int]):
         for job in self.engine.state.jobs.values():
             for err in job.errors[-20:]:
                 records.append((err.time, job, err))
+            if job.status == ProcessingStatus.KEPT and job.stats.get("reason"):
+                kept = ErrorRecord(time=job.updated, message=f"source kept — {job.stats['reason']}")
+                records.append((job.updated, job, kept))
         for when, job, err in sorted(records, key=lambda r: r[0])[-200:]:
             seg = (
                 f" seg {err.segment}"
@@ -189,6 +192,10 @@ class DraptoApp(App[int]):
                 self.post_message(ResourceSampled(data))
             elif isinstance(data, ErrorOccurred):
                 self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, data))
+            elif isinstance(data, EncodingComplete) and data.kept_source:
+                # A kept film is not an error, but its reason belongs where the user looks for why.
+                kept = ErrorOccurred(message=f"source kept — {data.reason}", severity="warning")
+                self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, kept))
 
     def on_resource_sampled(self, message: ResourceSampled) -> None:
         self.query_one(Meters).feed(message.sample)

@@ -1,6 +1,6 @@
 """Dolby Vision with real per-frame RPUs survives the direct path (issue 11, item 1).
 
-The fixture carries a profile 8.1 RPU NAL unit on every frame (tests/dolby_vision_rpu.py), as real streams do.
+The fixture carries a profile 8.1 RPU NAL unit on every frame (drapto_tui/media/rpu_samples.py), as real streams do.
 Judged by FFmpeg's own decoders (showinfo lists the DOVI metadata attached to each decoded frame: HEVC on the
 source, dav1d on the output) and by MediaInfo's report of the HDR format, never by our probe."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pymediainfo import MediaInfo
 
-from tests.dolby_vision_rpu import crc32_mpeg2, inject_rpus, make_dv_rpu_fixture, rpu_payload
+from drapto_tui.media.rpu_samples import crc32_mpeg2, inject_rpus, make_dv_rpu_fixture, rpu_payload
 from tests.reliability.harness import encode
 
 

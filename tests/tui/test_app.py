@@ -232,6 +232,27 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         await pilot.press("q")
 
 
+async def test_a_kept_film_says_why_in_the_log_and_after_a_relaunch(films: Path, tmp_path: Path) -> None:
+    """A film AV1 cannot shrink enough ends as kept; the reason is in the log, live and replayed on relaunch."""
+    only = tmp_path / "in"
+    only.mkdir()
+    (only / "b-bars.mkv").symlink_to(films / "b-bars.mkv")
+    config = cfg(tmp_path, "search.max_encoded_percent=1")
+    app = DraptoApp(Engine(config), [only], start_paused=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(
+            pilot, lambda: any(j.status == ProcessingStatus.KEPT for j in app.engine.state.jobs.values())
+        )
+        await pilot.pause(0.3)
+        log_text = "".join(line.text for line in app.query_one("#log").lines)
+        assert "b-bars.mkv: source kept — the AV1 video would be" in log_text
+    again = DraptoApp(Engine(config), [], start_paused=True)
+    async with again.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.3)
+        replayed = "".join(line.text for line in again.query_one("#log").lines)
+        assert "b-bars.mkv: source kept — the AV1 video would be" in replayed
+
+
 async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> None:
     config = cfg(tmp_path)
     session = Engine(config)

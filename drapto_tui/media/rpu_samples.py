@@ -1,4 +1,4 @@
-"""Dolby Vision test fixtures that carry real per-frame RPUs, not only the configuration box.
+"""Dolby Vision sample media (tests and the demo) that carry real per-frame RPUs, not only the configuration box.
 
 A profile 8.1 RPU is one HEVC NAL unit of type 62 (UNSPEC62) at the end of every access unit. Its payload,
 after the 0x19 prefix, is the RPU syntax: a type-2 header (rpu_format 18, no enhancement layer: residual
@@ -228,7 +228,8 @@ def make_dv_rpu_fixture(
     )
     injected, count = inject_rpus(raw.read_bytes())
     frames = round(duration * fps)
-    assert count == frames, f"{count} RPUs for {frames} frames"
+    if count != frames:
+        raise ValueError(f"{count} RPUs for {frames} frames: the x265 stream has no access unit delimiters")
     with_rpus = out.with_name(out.stem + ".rpu.hevc")
     with_rpus.write_bytes(injected)
     base = out.with_name(out.stem + ".rpu-base.mp4")
