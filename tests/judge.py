@@ -57,3 +57,29 @@ def mediainfo_tracks(path: Path) -> Tracks:
         audio_seconds=[float(a.duration or 0) / 1000 for a in audio],
         video_format=str(video[0].format),
     )
+
+
+def vmaf_by_index(
+    ffmpeg: str,
+    distorted: Path,
+    reference: Path,
+    *,
+    first: int | None = None,
+    last: int | None = None,
+    pix_fmt: str = "yuv420p10le",
+) -> float:
+    """A separate libvmaf run of `distorted` against `reference` (frames [first, last) when given), frames paired
+    by index: both renumbered in one time base, since the files' own time bases round frame times differently
+    and libvmaf pairs frames by time."""
+    trim = f"trim=start_frame={first or 0}:end_frame={last}," if last is not None else ""
+    pick = f"{trim}settb=1/24,setpts=N,format={pix_fmt}"
+    proc = subprocess.run(
+        [
+            *(ffmpeg, "-hide_banner", "-nostdin", "-i", str(distorted), "-i", str(reference)),
+            *("-lavfi", f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf", "-f", "null", "-"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(re.findall(r"VMAF score: ([\d.]+)", proc.stderr)[-1])

@@ -13,10 +13,9 @@ Written after the public RPU syntax, so that FFmpeg's HEVC decoder attaches DOVI
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from drapto_tui.media.samples import HDR10_X265, add_dv_config_box, dv_config_record
+from drapto_tui.media.samples import HDR10_X265, dv_config_record, run_sample_command, write_dv_container
 
 
 class BitWriter:
@@ -185,10 +184,6 @@ def inject_rpus(annexb: bytes) -> tuple[bytes, int]:
     return bytes(out), count
 
 
-def _run(args: list[str]) -> None:
-    subprocess.run(args, check=True, capture_output=True)
-
-
 def make_dv_rpu_fixture(
     ffmpeg: str,
     out: Path,
@@ -203,7 +198,7 @@ def make_dv_rpu_fixture(
     stream copy when `out` ends in .mkv), with a stereo AAC track."""
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = out.with_name(out.stem + ".x265.hevc")
-    _run(
+    run_sample_command(
         [
             ffmpeg,
             "-hide_banner",
@@ -233,7 +228,7 @@ def make_dv_rpu_fixture(
     with_rpus = out.with_name(out.stem + ".rpu.hevc")
     with_rpus.write_bytes(injected)
     base = out.with_name(out.stem + ".rpu-base.mp4")
-    _run(
+    run_sample_command(
         [
             ffmpeg,
             "-hide_banner",
@@ -263,14 +258,7 @@ def make_dv_rpu_fixture(
             str(base),
         ]
     )
-    patched = add_dv_config_box(base.read_bytes(), dv_config_record(profile, 4, compatibility_id=1), profile)
-    if out.suffix.lower() == ".mkv":
-        mp4 = out.with_name(out.stem + ".dv.mp4")
-        mp4.write_bytes(patched)
-        _run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(mp4), "-map", "0", "-c", "copy", str(out)])
-        mp4.unlink()
-    else:
-        out.write_bytes(patched)
+    write_dv_container(ffmpeg, base, out, dv_config_record(profile, 4, compatibility_id=1), profile)
     for tmp in (raw, with_rpus, base):
         tmp.unlink()
     return out

@@ -34,7 +34,7 @@ def find_bbb() -> Path | None:
     return None
 
 
-def _run(args: list[str]) -> None:
+def run_sample_command(args: list[str]) -> None:
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
@@ -137,7 +137,7 @@ def make_clip(
     if audio:
         args += ["-metadata:s:a:0", f"language={language}"]
     args += [str(out)]
-    _run(args)
+    run_sample_command(args)
     for side in (out.with_suffix(".srt"), meta):
         if side is not None and side.exists() and side != out:
             side.unlink()
@@ -277,32 +277,33 @@ def make_dv_fixture(
         "-shortest",
         str(base),
     ]
-    _run(args)
-    patched = add_dv_config_box(
-        base.read_bytes(), dv_config_record(profile, level, compatibility_id=compatibility_id), profile
+    run_sample_command(args)
+    write_dv_container(
+        ffmpeg, base, out, dv_config_record(profile, level, compatibility_id=compatibility_id), profile
     )
-    if out.suffix.lower() == ".mkv":
-        mp4 = out.with_name(out.stem + ".dv.mp4")
-        mp4.write_bytes(patched)
-        _run(
-            [
-                ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-y",
-                "-i",
-                str(mp4),
-                "-map",
-                "0",
-                "-c",
-                "copy",
-                str(out),
-            ]
-        )
-        mp4.unlink()
-    else:
-        out.write_bytes(patched)
     base.unlink()
     return out
+
+
+def write_dv_container(ffmpeg: str, base: Path, out: Path, record: bytes, profile: int) -> None:
+    """`base` (an HEVC MP4) with the DV configuration box added, written to `out` as MP4, or as MKV by stream
+    copy (which keeps the record) when `out` ends in .mkv."""
+    patched = add_dv_config_box(base.read_bytes(), record, profile)
+    if out.suffix.lower() != ".mkv":
+        out.write_bytes(patched)
+        return
+    mp4 = out.with_name(out.stem + ".dv.mp4")
+    mp4.write_bytes(patched)
+    run_sample_command(
+        [
+            *(ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"),
+            "-i",
+            str(mp4),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            str(out),
+        ]
+    )
+    mp4.unlink()

@@ -423,7 +423,8 @@ async def segment_video(
         frames=index.times,
         tolerance=cut_tolerance,
     )
-    exact = sum(1 for c in cuts if c not in set(index.keyframes))
+    keyframes = set(index.keyframes)
+    exact = sum(1 for c in cuts if c not in keyframes)
     step(
         f"cutting {len(cuts) + 1} segments" + (f" ({exact} cuts between keyframes, decoded)" if exact else "")
     )

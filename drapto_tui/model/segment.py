@@ -102,6 +102,11 @@ class SearchSettings(BaseModel):
     strategy: Literal["predict", "bisect"] = "predict"
     probe_preset: int = 12
 
+    @property
+    def middle(self) -> float:
+        """The middle of the acceptance window [target, target + tolerance]: where a segment aims by default."""
+        return self.target + self.tolerance / 2
+
     def identity(self) -> dict[str, object]:
         return {
             "samples": self.samples,

@@ -163,12 +163,9 @@ class CrfSearch:
     async def probe(self, crf: float) -> Probe:
         key = self._cache_key(crf)
         hit = self.cache.cache_get(key) if self.cache is not None else None
-        usable = (
+        if hit is not None and (
             not hit.get("full_pass") or not self.reuse_full_pass or self._full_pass_path(crf).exists()
-            if hit
-            else False
-        )
-        if hit is not None and usable:
+        ):
             probe = Probe(
                 crf=crf,
                 score=hit["score"],
@@ -242,7 +239,7 @@ class CrfSearch:
     async def run(self) -> SearchResult:
         s = self.settings
         lo, hi = self._q(s.min_crf), self._q(s.max_crf)
-        aim = s.target + s.tolerance / 2
+        aim = s.middle
         probes: dict[int, Probe] = {}
         order: list[Probe] = []
 

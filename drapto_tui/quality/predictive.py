@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from drapto_tui.model.segment import Probe, QualityModel, SearchSettings, VideoSettings
-from drapto_tui.quality.crf_search import CrfSearch, SearchResult
+from drapto_tui.quality.crf_search import CrfSearch
 
 #: A probe further than this from where it lands (CRF) is followed by a second probe at the landing point.
 FAR = 4.0
@@ -79,10 +79,6 @@ async def predict_crf(
     probe_loss = loss(nearest.score) * math.exp(k * (crf - nearest.crf))
     unsure = crf in (settings.min_crf, settings.max_crf) or abs(crf - nearest.crf) > FAR
     return Prediction(crf, 100.0 - probe_loss / r, probes, probe_loss, measured_k, unsure)
-
-
-def as_search_result(prediction: Prediction) -> SearchResult:
-    return SearchResult(crf=prediction.crf, score=prediction.score, probes=prediction.probes)
 
 
 def prior_loss_ratio(probe_preset: int, final_preset: int) -> float:

@@ -149,7 +149,7 @@ async def _search(
 
 
 def _aim(spec: SegmentSpec, settings: SearchSettings) -> float:
-    return spec.aim if spec.aim is not None else settings.target + settings.tolerance / 2
+    return spec.aim if spec.aim is not None else settings.middle
 
 
 async def _predictive(
@@ -211,11 +211,10 @@ def _outcome(
     history: list[dict[str, Any]],
     probes: list[Probe],
     cache: _SpecCache,
+    observed_r: float | None = None,
+    observed_k: float | None = None,
 ) -> SegmentOutcome:
-    """A segment encoded and, in audit mode, not measured: its predicted VMAF is the figure."""
-    history.append(
-        {"attempt": attempt, "crf": result.crf, "predicted": round(result.score, 3), "measured": None}
-    )
+    """What came back; `measured` None when audit mode left the segment unmeasured (its prediction stands)."""
     return SegmentOutcome(
         job_id=spec.job_id,
         segment=spec.segment.index,
@@ -230,6 +229,8 @@ def _outcome(
         probes=probes,
         new_probes=cache.new,
         encoded=str(out),
+        observed_loss_ratio=round(observed_r, 4) if observed_r is not None else None,
+        observed_log_slope=round(observed_k, 5) if observed_k is not None else None,
     )
 
 
@@ -298,6 +299,14 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 )
                 active = res.active_seconds
                 if skip_measure:
+                    history.append(
+                        {
+                            "attempt": attempt,
+                            "crf": result.crf,
+                            "predicted": round(result.score, 3),
+                            "measured": None,
+                        }
+                    )
                     return _outcome(
                         spec,
                         result,
@@ -348,7 +357,6 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
             report(ProblemReport(stage="search", attempt=attempt, message=err.line(), segment_failed=True))
             raise
-        size = out.stat().st_size
         if predictive:
             if attempt == 1 and prediction is not None:
                 observed_r = prediction.probe_loss / loss(measured)
@@ -393,22 +401,19 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 )
             )
         encode_seconds = time.monotonic() - encode_started if result.full_pass_encode is None else active
-        return SegmentOutcome(
-            job_id=spec.job_id,
-            segment=seg.index,
-            crf=result.crf,
-            vmaf_predicted=round(result.score, 3),
-            vmaf_measured=round(measured, 3),
-            bytes=size,
-            encode_seconds=round(encode_seconds, 3),
-            fps=round(seg.frames / max(active, 1e-6), 2),
-            attempts=attempt,
-            history=history,
-            probes=all_probes,
-            new_probes=cache.new,
-            encoded=str(out),
-            observed_loss_ratio=round(observed_r, 4) if observed_r is not None else None,
-            observed_log_slope=round(observed_k, 5) if observed_k is not None else None,
+        return _outcome(
+            spec,
+            result,
+            round(measured, 3),
+            out,
+            encode_seconds,
+            active,
+            attempt,
+            history,
+            all_probes,
+            cache,
+            observed_r,
+            observed_k,
         )
     raise DraptoError("segment did not finish", subject=seg.path)  # unreachable: the loop returns or raises
 

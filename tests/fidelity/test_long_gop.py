@@ -6,13 +6,12 @@ the output against the same frames of the source."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.judge import decoded_frames, mediainfo_tracks
+from tests.judge import decoded_frames, mediainfo_tracks, vmaf_by_index
 from tests.reliability.harness import E, encode
 
 FPS = 24
@@ -69,32 +68,6 @@ def one_gop(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def scene_vmaf(ffmpeg: str, output: Path, source: Path, first: int, last: int) -> float:
-    """libvmaf on frames [first, last) of both files, paired by index (both renumbered in one time base: the
-    files' own time bases round frame times differently, and libvmaf pairs frames by time)."""
-    pick = f"trim=start_frame={first}:end_frame={last},settb=1/{FPS},setpts=N,format=yuv420p"
-    proc = subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(output),
-            "-i",
-            str(source),
-            "-lavfi",
-            f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(re.findall(r"VMAF score: ([\d.]+)", proc.stderr)[-1])
-
-
 def test_scenes_are_cut_exactly_in_a_single_gop(ffmpeg: str, tmp_path: Path, one_gop: Path) -> None:
     run = encode(
         tmp_path,
@@ -121,7 +94,7 @@ def test_scenes_are_cut_exactly_in_a_single_gop(ffmpeg: str, tmp_path: Path, one
     # Each scene got its own CRF, and the hard one meets the target by an independent measure.
     crfs = {e.data.segment: e.data.crf for e in run.events if e.event == E.SEGMENT_COMPLETE}
     assert len(set(crfs.values())) > 1, crfs
-    hard = scene_vmaf(ffmpeg, out, one_gop, 3 * FPS, 6 * FPS)
+    hard = vmaf_by_index(ffmpeg, out, one_gop, first=3 * FPS, last=6 * FPS, pix_fmt="yuv420p")
     assert hard >= 92.5, f"the hard scene measures VMAF {hard:.2f} by libvmaf"
 
 

@@ -6,13 +6,12 @@ own measured point, without probing again."""
 from __future__ import annotations
 
 import math
-import re
-import subprocess
 from pathlib import Path
 
 from drapto_tui.model.segment import ProbeReport, QualityModel, SegmentReport
 from drapto_tui.quality.predictive import crf_for, loss, slope_between, snap
 from drapto_tui.quality.segment_runner import run_segment
+from tests.judge import vmaf_by_index
 from tests.media_helpers import MediaFactory
 from tests.quality.test_segment_runner import _spec
 
@@ -35,30 +34,6 @@ def test_snap_stays_on_the_grid_and_in_range() -> None:
     assert snap(33.13, s) == 33.25 and snap(3.0, s) == 10.0 and snap(70.0, s) == 55.0
 
 
-def independent_vmaf(ffmpeg: str, distorted: Path, reference: Path) -> float:
-    pick = "settb=1/24,setpts=N,format=yuv420p10le"
-    proc = subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(distorted),
-            "-i",
-            str(reference),
-            "-lavfi",
-            f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(re.findall(r"VMAF score: ([\d.]+)", proc.stderr)[-1])
-
-
 async def test_one_probe_then_the_final(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
     spec = await _spec(media, ffmpeg, tmp_path, max_retries=2, scratch=str(tmp_path / "w"))
     spec = spec.model_copy(
@@ -70,7 +45,7 @@ async def test_one_probe_then_the_final(media: MediaFactory, ffmpeg: str, tmp_pa
     outcome = await run_segment(spec, Path(spec.scratch), reports.append)
     probes = [r.probe for r in reports if isinstance(r, ProbeReport)]
     assert 1 <= len(probes) <= 2 and all(p.full_pass for p in probes)
-    judged = independent_vmaf(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
+    judged = vmaf_by_index(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
     assert judged >= 93.0 - spec.tolerance_below, f"the final scores {judged:.2f} by an independent libvmaf"
     # What the file learns from this segment: the fast preset's loss over the final's, a plausible ratio.
     assert outcome.observed_loss_ratio is not None and 0.5 < outcome.observed_loss_ratio < 4
@@ -120,7 +95,7 @@ async def test_audit_mode_leaves_a_sure_prediction_unmeasured(
     outcome = await run_segment(spec, Path(spec.scratch), lambda r: None)
     assert not list(Path(spec.scratch).glob("measure*.json")), "a sure prediction is not measured"
     assert outcome.vmaf_measured is None and outcome.vmaf_predicted >= 93.0
-    judged = independent_vmaf(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
+    judged = vmaf_by_index(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
     assert abs(judged - outcome.vmaf_predicted) < 2.0, (judged, outcome.vmaf_predicted)
 
 

@@ -335,7 +335,7 @@ class ChunkedStrategy(EncodingStrategy):
         frame-weighted mean measured so far, so the film's mean lands in the window; never below target + 0.1,
         so that a segment that misses by its usual error stays above target − tolerance_below."""
         s = self.search
-        middle = s.target + s.tolerance / 2
+        middle = s.middle
         measured = [
             (r["vmaf_measured"], r.get("frames") or 0)
             for r in self.results.values()
