@@ -238,18 +238,25 @@ def main() -> None:
         )
     lines += [
         "",
-        "Per segment (the first drapto-tui mode's): frames, CRF, its predicted and its own measured VMAF,"
-        " then the independent VMAF of the frames it covers in each contender's output:",
+        "Per segment (the first drapto-tui mode's): frames, CRF, its predicted and its own measured VMAF, the"
+        " loss ratio r it was planned with and the r its measured final showed (r's drift over the film), then"
+        " the independent VMAF of the frames it covers in each contender's output:",
         "",
     ]
-    header = "| Segment | Frames | CRF | Predicted | Measured | " + " | ".join(r.name for r in results) + " |"
-    lines += [header, "| " + " | ".join(["---"] * (5 + len(results))) + " |"]
+    header = (
+        "| Segment | Frames | CRF | Predicted | Measured | r used | r seen | "
+        + " | ".join(r.name for r in results)
+        + " |"
+    )
+    lines += [header, "| " + " | ".join(["---"] * (7 + len(results))) + " |"]
     for seg, (a, b) in zip(segments, bounds, strict=True):
         cells = [f"{scene_means(r.frame_scores, [(a, b)])[0]:.2f}" for r in results]
         measured = seg.get("vmaf_measured")
+        r_used, r_seen = seg.get("loss_ratio_used"), seg.get("loss_ratio_seen")
         lines.append(
             f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {seg.get('vmaf_predicted')} |"
-            f" {measured if measured is not None else '-'} | " + " | ".join(cells) + " |"
+            f" {measured if measured is not None else '-'} | {r_used if r_used is not None else '-'} |"
+            f" {r_seen if r_seen is not None else '-'} | " + " | ".join(cells) + " |"
         )
     probes = [len(s.get("probes") or []) for s in segments]
     if probes:

@@ -71,3 +71,23 @@ def ffmpeg_killing(tmp_dir: Path, real: str, match: list[str], *, times: int = 1
 def kill_count(tmp_dir: Path) -> int:
     counter = tmp_dir / "ffmpeg-killing.count"
     return int(counter.read_text()) if counter.exists() else 0
+
+
+_OLD_LIBAVCODEC = """#!{python}
+import os, re, subprocess, sys
+REAL = {real!r}
+args = sys.argv[1:]
+if "-version" in args:
+    out = subprocess.run([REAL, *args], capture_output=True, text=True)
+    sys.stdout.write(re.sub(r"libavcodec(\\s+)\\d+\\.", r"libavcodec\\g<1>{major}.", out.stdout))
+    sys.exit(out.returncode)
+os.execv(REAL, [REAL, *args])
+"""
+
+
+def ffmpeg_reporting_libavcodec(tmp_dir: Path, real: str, major: int) -> Path:
+    """The real FFmpeg, answering `-version` with libavcodec `major` (e.g. 60, a 6.x build without `-dec`)."""
+    path = tmp_dir / f"ffmpeg-libavcodec-{major}"
+    path.write_text(_OLD_LIBAVCODEC.format(python=sys.executable, real=real, major=major))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path

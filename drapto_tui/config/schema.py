@@ -120,6 +120,17 @@ class SearchConfig(Section):
         " ab-av1-style search with probes at the final preset.",
     )
     probe_preset: int = Field(12, ge=0, le=13, description="The SVT-AV1 preset of predict's probes.")
+    probe_share: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Share of a segment that predict's probe encodes, in probe_runs evenly spaced runs (1: all"
+        " of it). Below 1 needs an FFmpeg with loopback decoders (7.0 or later) and runs of 12 frames or more;"
+        " otherwise the whole segment is probed.",
+    )
+    probe_runs: int = Field(
+        3, ge=1, le=10, description="How many runs a partial probe (probe_share < 1) takes."
+    )
     mode: Literal["verified", "audit"] = Field(
         "verified",
         description="verified: every encoded segment's VMAF is measured; audit (predict only): 1 segment in 4"

@@ -19,8 +19,10 @@ def av1_args(
     input_args: Sequence[str] = (),
     output_args: Sequence[str] = (),
     stream: int = 0,
+    after_output: Sequence[str] = (),
 ) -> list[str]:
-    """`stream`: which of the input's video streams to encode (the film, never a cover picture)."""
+    """`stream`: which of the input's video streams to encode (the film, never a cover picture);
+    `after_output`: a second output of the same run (e.g. the VMAF of the encode, media/measured_encode.py)."""
     args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", f"0:v:{stream}", "-an", "-sn", "-dn"]
     if filters := settings.source_filters():
         args += ["-vf", filters]
@@ -42,6 +44,7 @@ def av1_args(
         "demux",
         *output_args,
         str(output),
+        *after_output,
     ]
     return args
 
@@ -60,17 +63,27 @@ async def encode_av1(
     output_args: Sequence[str] = (),
     what: str = "AV1 encode",
     stream: int = 0,
+    after_output: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> FfmpegResult:
     """Encode to a temporary name beside `output`, then rename: a partial file never sits at `output`."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     proc = FfmpegProcess(
         av1_args(
-            ffmpeg, source, partial, settings, input_args=input_args, output_args=output_args, stream=stream
+            ffmpeg,
+            source.resolve() if cwd is not None else source,
+            partial.resolve() if cwd is not None else partial,
+            settings,
+            input_args=input_args,
+            output_args=output_args,
+            stream=stream,
+            after_output=after_output,
         ),
         on_progress=on_progress or (lambda p: None),
         duration=duration,
         nice=nice,
+        cwd=cwd,
     )
     await proc.start()
     if on_start is not None:

@@ -33,10 +33,17 @@ class FfmpegInfo:
     filters: frozenset[str]
     hwaccels: frozenset[str]
     svtav1_options: frozenset[str] = field(default_factory=frozenset)
+    libavcodec_major: int = 0
 
     @property
     def svtav1_dolbyvision(self) -> bool:
         return "dolbyvision" in self.svtav1_options
+
+    @property
+    def loopback_decoders(self) -> bool:
+        """`-dec` (FFmpeg 7.0, libavcodec 61): an encoder's output decoded again inside the same run, so an
+        encode and its VMAF share one decode of the source."""
+        return self.libavcodec_major >= 61
 
     def missing(self) -> list[str]:
         gaps = [
@@ -88,6 +95,7 @@ def find_ffmpeg(configured: str = "") -> str:
 _TABLE_RE = re.compile(r"^\s*[A-Z.]{6}\s+(\S+)")
 _FILTER_RE = re.compile(r"^\s*[TSC.]{2,3}\s+(\S+)\s+\S+->\S+")
 _OPTION_RE = re.compile(r"^\s+-([\w-]+)\s")
+_LIBAVCODEC_RE = re.compile(r"^\s*libavcodec\s+(\d+)\.", re.MULTILINE)
 _cache: dict[tuple[str, float, int], FfmpegInfo] = {}
 
 
@@ -127,6 +135,7 @@ async def inspect_ffmpeg(path: str) -> FfmpegInfo:
         filters=filters,
         hwaccels=hwaccels,
         svtav1_options=svt_options,
+        libavcodec_major=int(m.group(1)) if (m := _LIBAVCODEC_RE.search(version_text)) else 0,
     )
     _cache[key] = info
     return info

@@ -47,6 +47,50 @@ def vmaf_threads() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
+def vmaf_graph(
+    distorted: str,
+    reference: str,
+    *,
+    log_name: str,
+    width: int,
+    height: int,
+    crop: str | None = None,
+    deinterlace: str | None = None,
+    n_subsample: int = 5,
+    threads: int | None = None,
+    pix_fmt: str = "yuv420p10le",
+    output: str = "",
+) -> str:
+    """The filter graph that scores the stream labelled `distorted` against `reference` (cropped and
+    deinterlaced here the same way as the encode's source: the score is the encode's loss, not the
+    deinterlacer's change), writing libvmaf's JSON log to `log_name` in the run's working folder."""
+    filters = source_filters(crop, deinterlace)
+    ref_chain = f"setpts=PTS-STARTPTS,{filters + ',' if filters else ''}format={pix_fmt}"
+    dis_chain = f"setpts=PTS-STARTPTS,format={pix_fmt}"
+    return (
+        f"[{distorted}]{dis_chain}[dis];[{reference}]{ref_chain}[ref];"
+        f"[dis][ref]libvmaf=model=version={vmaf_model(width, height)}:n_subsample={n_subsample}"
+        f":n_threads={threads or vmaf_threads()}:log_fmt=json:log_path={log_name}"
+        + (f"[{output}]" if output else "")
+    )
+
+
+def read_scores(log_path: Path, subject: str) -> VmafResult:
+    """libvmaf's per-frame scores from its JSON log."""
+    try:
+        data = json.loads(log_path.read_text(encoding="utf-8"))
+        scores = [float(frame["metrics"]["vmaf"]) for frame in data["frames"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DraptoError(f"libvmaf wrote no usable log ({exc})", subject=subject) from None
+    if not scores:
+        raise DraptoError(
+            "libvmaf scored no frames",
+            subject=subject,
+            hint="the encode may be empty; check the segment",
+        )
+    return VmafResult(frame_scores=scores)
+
+
 async def measure_vmaf(
     ffmpeg: str,
     distorted: Path,
@@ -63,17 +107,19 @@ async def measure_vmaf(
     on_progress=None,
     duration: float | None = None,
 ) -> VmafResult:
-    """Score `distorted` (already cropped, deinterlaced) against `reference` (cropped and deinterlaced here the
-    same way: the score is the encode's loss, not the deinterlacer's change)."""
-    filters = source_filters(crop, deinterlace)
-    ref_chain = f"setpts=PTS-STARTPTS,{filters + ',' if filters else ''}format={pix_fmt}"
-    dis_chain = f"setpts=PTS-STARTPTS,format={pix_fmt}"
-    model = vmaf_model(width, height)
+    """Score `distorted` (already cropped, deinterlaced) against `reference`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    graph = (
-        f"[0:v:0]{dis_chain}[dis];[1:v:0]{ref_chain}[ref];"
-        f"[dis][ref]libvmaf=model=version={model}:n_subsample={n_subsample}"
-        f":n_threads={threads or vmaf_threads()}:log_fmt=json:log_path={log_path.name}"
+    graph = vmaf_graph(
+        "0:v:0",
+        "1:v:0",
+        log_name=log_path.name,
+        width=width,
+        height=height,
+        crop=crop,
+        deinterlace=deinterlace,
+        n_subsample=n_subsample,
+        threads=threads,
+        pix_fmt=pix_fmt,
     )
     args = [
         ffmpeg,
@@ -96,15 +142,4 @@ async def measure_vmaf(
         duration=duration,
         cwd=log_path.parent,
     )
-    try:
-        data = json.loads(log_path.read_text(encoding="utf-8"))
-        scores = [float(frame["metrics"]["vmaf"]) for frame in data["frames"]]
-    except (OSError, ValueError, KeyError) as exc:
-        raise DraptoError(f"libvmaf wrote no usable log ({exc})", subject=str(distorted)) from None
-    if not scores:
-        raise DraptoError(
-            "libvmaf scored no frames",
-            subject=str(distorted),
-            hint="the encode may be empty; check the segment",
-        )
-    return VmafResult(frame_scores=scores)
+    return read_scores(log_path, str(distorted))

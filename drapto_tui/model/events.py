@@ -151,6 +151,10 @@ class SegmentComplete(Payload):
     attempts: int = 1
     history: list[dict[str, Any]] = Field(default_factory=list)
     probes: list[ProbeStep] = Field(default_factory=list)
+    #: predict: the file's loss ratio r (probe preset ÷ final preset) this segment was planned with, and the r
+    #: its measured final showed (None when unmeasured): how r drifts over a film.
+    loss_ratio_used: float | None = None
+    loss_ratio_seen: float | None = None
 
 
 class EncodingComplete(Payload):

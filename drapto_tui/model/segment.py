@@ -101,6 +101,10 @@ class SearchSettings(BaseModel):
     #: search over probes at the final preset (quality/crf_search.py).
     strategy: Literal["predict", "bisect"] = "predict"
     probe_preset: int = 12
+    #: predict's probe encodes this share of the segment's duration in `probe_runs` evenly spaced runs (1: the
+    #: whole segment); the file's learned r absorbs the runs' bias, their spread is what remains.
+    probe_share: float = 1.0
+    probe_runs: int = 3
 
     @property
     def middle(self) -> float:
@@ -114,6 +118,7 @@ class SearchSettings(BaseModel):
             "full": self.full_pass_share,
             "n_subsample": self.n_subsample,
             "pooling": self.pooling,
+            **({"probe_share": self.probe_share, "runs": self.probe_runs} if self.probe_share < 1 else {}),
         }
 
 
@@ -188,6 +193,8 @@ class SegmentSpec(BaseModel):
     #: always: measure the encoded segment; if_unsure (audit mode): only when the prediction was clamped to the
     #: CRF range or extrapolated more than predictive.FAR from its nearest probe.
     measure: Literal["always", "if_unsure"] = "always"
+    #: The FFmpeg can decode an encode inside the same run (`-dec`): each encode and its VMAF run as one.
+    one_pass_measure: bool = False
     probe_identity: str  # the cache identity of this segment's content and bounds
     cached_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # cache rows the coordinator found
     #: Where a worker that shares the coordinator's disk keeps the segment's working files (a full-pass encode
@@ -211,6 +218,7 @@ class SegmentOutcome(BaseModel):
     history: list[dict[str, Any]] = Field(default_factory=list)
     probes: list[Probe] = Field(default_factory=list)
     new_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # for the coordinator's cache
+    loss_ratio_used: float | None = None  # the r this segment was planned with (predict)
     observed_loss_ratio: float | None = None  # r seen on this segment (predicted probe loss / measured loss)
     observed_log_slope: float | None = None  # k seen between two probes or two measured encodes
     encoded: str

@@ -27,14 +27,17 @@ from pathlib import Path
 from typing import Protocol
 
 from drapto_tui.errors import DraptoError
-from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import run_ffmpeg
-from drapto_tui.media.vmaf import measure_vmaf, pool
+from drapto_tui.media.measured_encode import encode_and_measure, fits_one_pass
+from drapto_tui.media.vmaf import pool
 from drapto_tui.model.segment import Probe, SearchSettings, Segment, VideoSettings
 
 #: Typical VMAF lost per CRF step around VMAF 90-95 with SVT-AV1; only steers the second probe.
 DEFAULT_SLOPE = 0.7
 MAX_PROBES = 12
+#: A partial probe's run is never shorter than this (about half a second): shorter runs are mostly the
+#: encoder's start-up (a key frame, an empty look-ahead); a segment too short for that is probed whole.
+MIN_RUN_FRAMES = 12
 
 
 class SearchError(DraptoError):
@@ -99,10 +102,24 @@ class CrfSearch:
     #: A full-pass probe's encode may become the final encode (bisect), so a cached one counts only with its
     #: file; probes at another preset (predict) are never reused as the final, so their score alone counts.
     reuse_full_pass: bool = True
+    #: The FFmpeg has loopback decoders: a probe's encode and its VMAF run as one (media/measured_encode.py).
+    one_pass: bool = False
     _samples: list[tuple[Path, int]] | None = field(default=None, init=False)
     _full_pass: bool = field(default=False, init=False)
 
     # -- samples -----------------------------------------------------------------------------------------
+    @property
+    def in_runs(self) -> bool:
+        """Probe a share of the segment in evenly spaced runs, each cut by the encode's own input seek and
+        scored in the same FFmpeg run (so the reference is exactly those frames)."""
+        return (
+            self.settings.strategy == "predict"
+            and self.settings.probe_share < 1
+            and self.one_pass
+            and fits_one_pass(self.width, self.height)
+            and self.segment.frames * self.settings.probe_share / self.settings.probe_runs >= MIN_RUN_FRAMES
+        )
+
     @property
     def full_pass(self) -> bool:
         s = self.settings
@@ -176,41 +193,18 @@ class CrfSearch:
             )
             self._report(probe)
             return probe
-        samples = await self._prepare_samples()
-        if not samples:
-            raise SearchError("no usable samples could be cut", subject=self.segment.path)
-        scores: list[float] = []
-        encoded = source = 0
         settings = self.video.with_crf(crf)
-        for i, (sample, size) in enumerate(samples):
-            out = (
-                self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
-            )
-            await encode_av1(self.ffmpeg, sample, out, settings, what=f"sample encode at CRF {crf:g}")
-            vmaf = await measure_vmaf(
-                self.ffmpeg,
-                out,
-                sample,
-                log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
-                width=self.width,
-                height=self.height,
-                crop=self.video.crop,
-                deinterlace=self.video.deinterlace,
-                n_subsample=self.settings.n_subsample,
-                pix_fmt=self.video.pix_fmt,
-            )
-            scores += vmaf.frame_scores
-            encoded += out.stat().st_size
-            source += size
-            if not self.full_pass:
-                out.unlink(missing_ok=True)
+        if self.in_runs:
+            scores, encoded, source = await self._probe_in_runs(settings)
+        else:
+            scores, encoded, source = await self._probe_samples(settings)
         probe = Probe(
             crf=crf,
             score=pool(scores, self.settings.pooling),
             encoded_bytes=encoded,
             source_bytes=source,
             frame_scores_count=len(scores),
-            full_pass=self.full_pass,
+            full_pass=self.full_pass and not self.in_runs,
         )
         if self.cache is not None:
             self.cache.cache_put(
@@ -219,11 +213,68 @@ class CrfSearch:
                     "score": probe.score,
                     "encoded_bytes": encoded,
                     "source_bytes": source,
-                    "full_pass": self.full_pass,
+                    "full_pass": probe.full_pass,
                 },
             )
         self._report(probe)
         return probe
+
+    async def _probe_samples(self, settings: VideoSettings) -> tuple[list[float], int, int]:
+        samples = await self._prepare_samples()
+        if not samples:
+            raise SearchError("no usable samples could be cut", subject=self.segment.path)
+        scores: list[float] = []
+        encoded = source = 0
+        crf = settings.crf
+        for i, (sample, size) in enumerate(samples):
+            out = (
+                self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
+            )
+            _, vmaf = await encode_and_measure(
+                self.ffmpeg,
+                sample,
+                out,
+                settings,
+                log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
+                width=self.width,
+                height=self.height,
+                n_subsample=self.settings.n_subsample,
+                one_pass=self.one_pass,
+                what=f"sample encode at CRF {crf:g}",
+            )
+            scores += vmaf.frame_scores
+            encoded += out.stat().st_size
+            source += size
+            if not self.full_pass:
+                out.unlink(missing_ok=True)
+        return scores, encoded, source
+
+    async def _probe_in_runs(self, settings: VideoSettings) -> tuple[list[float], int, int]:
+        s, seg = self.settings, self.segment
+        length = seg.duration * s.probe_share / s.probe_runs
+        scores: list[float] = []
+        encoded = 0
+        crf = settings.crf
+        for i, start in enumerate(sample_starts(seg.duration, s.probe_runs, length)):
+            out = self.work_dir / f"run-{i}-crf{crf:g}.mkv"
+            _, vmaf = await encode_and_measure(
+                self.ffmpeg,
+                Path(seg.path),
+                out,
+                settings,
+                log_path=self.work_dir / f"vmaf-run-{i}-crf{crf:g}.json",
+                width=self.width,
+                height=self.height,
+                n_subsample=self.settings.n_subsample,
+                one_pass=True,
+                input_args=["-ss", f"{start:.3f}", "-t", f"{length:.3f}"],
+                what=f"probe run {i + 1} of {s.probe_runs} at CRF {crf:g}",
+            )
+            scores += vmaf.frame_scores
+            encoded += out.stat().st_size
+            out.unlink(missing_ok=True)
+        source = round(Path(seg.path).stat().st_size * source_scale(seg) * s.probe_share)
+        return scores, encoded, source
 
     def _report(self, probe: Probe) -> None:
         if self.on_probe is not None:

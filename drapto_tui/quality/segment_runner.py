@@ -22,7 +22,7 @@ from typing import Any
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
-from drapto_tui.media.vmaf import measure_vmaf
+from drapto_tui.media.measured_encode import encode_and_measure
 from drapto_tui.model.segment import (
     CachedProbe,
     PhaseReport,
@@ -30,6 +30,7 @@ from drapto_tui.model.segment import (
     ProbeReport,
     ProblemReport,
     ProgressReport,
+    QualityModel,
     SearchSettings,
     SegmentOutcome,
     SegmentReport,
@@ -73,26 +74,19 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
     """Encode the whole segment at the neighbour's CRF and measure it."""
     seg = spec.segment
     out = workdir / f"predicted-crf{crf:g}.mkv"
-    await encode_av1(
+    _, vmaf = await encode_and_measure(
         spec.ffmpeg,
         Path(seg.path),
         out,
         spec.video.with_crf(crf),
-        duration=seg.duration,
-        nice=spec.nice,
-        what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
-    )
-    vmaf = await measure_vmaf(
-        spec.ffmpeg,
-        out,
-        Path(seg.path),
         log_path=workdir / f"predicted-{crf:g}.json",
         width=spec.out_width,
         height=spec.out_height,
-        crop=spec.video.crop,
-        deinterlace=spec.video.deinterlace,
         n_subsample=spec.search.n_subsample,
-        pix_fmt=spec.video.pix_fmt,
+        one_pass=spec.one_pass_measure,
+        duration=seg.duration,
+        nice=spec.nice,
+        what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
     )
     probe = Probe(
         crf=crf,
@@ -144,8 +138,18 @@ async def _search(
         start_crf=spec.start_crf,
         seed=seed,
         seed_files=seed_files,
+        one_pass=spec.one_pass_measure,
     )
     return await search.run()
+
+
+def _model(spec: SegmentSpec) -> QualityModel:
+    """The file's model, with the prior r until a measured segment taught one."""
+    if spec.model.learned_from:
+        return spec.model
+    return spec.model.model_copy(
+        update={"loss_ratio": prior_loss_ratio(spec.search.probe_preset, spec.video.preset)}
+    )
 
 
 def _aim(spec: SegmentSpec, settings: SearchSettings) -> float:
@@ -164,11 +168,7 @@ async def _predictive(
     """Attempt 1: one fast probe (two when far off) mapped to the final preset. A later attempt follows a
     measured final that fell short: the next CRF comes from that measured point, with no probe at all."""
     aim = _aim(spec, settings)
-    model = spec.model
-    if not model.learned_from:
-        model = model.model_copy(
-            update={"loss_ratio": prior_loss_ratio(settings.probe_preset, spec.video.preset)}
-        )
+    model = _model(spec)
     if finals:
         (crf, measured), k = finals[-1], model.log_slope
         if len(finals) >= 2:
@@ -192,6 +192,7 @@ async def _predictive(
         cache=cache,
         on_probe=on_probe,
         reuse_full_pass=False,
+        one_pass=spec.one_pass_measure,
     )
     start = next(
         (c for c in (model.crf, spec.start_crf) if c is not None), (settings.min_crf + settings.max_crf) / 2
@@ -213,6 +214,7 @@ def _outcome(
     cache: _SpecCache,
     observed_r: float | None = None,
     observed_k: float | None = None,
+    r_used: float | None = None,
 ) -> SegmentOutcome:
     """What came back; `measured` None when audit mode left the segment unmeasured (its prediction stands)."""
     return SegmentOutcome(
@@ -229,6 +231,7 @@ def _outcome(
         probes=probes,
         new_probes=cache.new,
         encoded=str(out),
+        loss_ratio_used=round(r_used, 4) if r_used is not None else None,
         observed_loss_ratio=round(observed_r, 4) if observed_r is not None else None,
         observed_log_slope=round(observed_k, 5) if observed_k is not None else None,
     )
@@ -245,6 +248,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
     history: list[dict[str, Any]] = []
     attempts = spec.max_retries + 1
     predictive = spec.search.strategy == "predict" and spec.backend == "builtin"
+    r_used = _model(spec).loss_ratio if predictive else None
     finals: list[tuple[float, float]] = []  # (CRF, measured VMAF) of each final encode, for the next attempt
     prediction: Prediction | None = None
     observed_r: float | None = None
@@ -287,18 +291,17 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 def progress(p: FfmpegProgress) -> None:
                     report(ProgressReport(progress=p.fraction or 0.0, fps=p.fps))
 
-                res = await encode_av1(
-                    spec.ffmpeg,
-                    Path(seg.path),
-                    out,
-                    spec.video.with_crf(result.crf),
-                    duration=seg.duration,
-                    on_progress=progress,
-                    nice=spec.nice,
-                    what=f"segment {seg.index} encode",
-                )
-                active = res.active_seconds
                 if skip_measure:
+                    res = await encode_av1(
+                        spec.ffmpeg,
+                        Path(seg.path),
+                        out,
+                        spec.video.with_crf(result.crf),
+                        duration=seg.duration,
+                        on_progress=progress,
+                        nice=spec.nice,
+                        what=f"segment {seg.index} encode",
+                    )
                     history.append(
                         {
                             "attempt": attempt,
@@ -313,24 +316,29 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                         None,
                         out,
                         time.monotonic() - encode_started,
-                        active,
+                        res.active_seconds,
                         attempt,
                         history,
                         all_probes,
                         cache,
+                        r_used=r_used,
                     )
-                vmaf = await measure_vmaf(
+                res, vmaf = await encode_and_measure(
                     spec.ffmpeg,
-                    out,
                     Path(seg.path),
+                    out,
+                    spec.video.with_crf(result.crf),
                     log_path=workdir / "measure.json",
                     width=spec.out_width,
                     height=spec.out_height,
-                    crop=spec.video.crop,
-                    deinterlace=spec.video.deinterlace,
                     n_subsample=spec.search.n_subsample,
-                    pix_fmt=spec.video.pix_fmt,
+                    one_pass=spec.one_pass_measure,
+                    duration=seg.duration,
+                    on_progress=progress,
+                    nice=spec.nice,
+                    what=f"segment {seg.index} encode",
                 )
+                active = res.active_seconds
                 measured = vmaf.pooled(spec.search.pooling)
         except FfmpegError as err:
             out.unlink(missing_ok=True)
@@ -414,6 +422,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             cache,
             observed_r,
             observed_k,
+            r_used,
         )
     raise DraptoError("segment did not finish", subject=seg.path)  # unreachable: the loop returns or raises
 

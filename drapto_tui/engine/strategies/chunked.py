@@ -64,6 +64,8 @@ class ChunkedStrategy(EncodingStrategy):
             pooling=cfg.search.pooling,
             strategy=cfg.search.strategy,
             probe_preset=cfg.search.probe_preset,
+            probe_share=cfg.search.probe_share,
+            probe_runs=cfg.search.probe_runs,
         )
         self._observed_r: list[float] = []
         self._observed_k: list[float] = []
@@ -296,6 +298,7 @@ class ChunkedStrategy(EncodingStrategy):
             model=self._model(),
             aim=self._aim(),
             measure=self._measure(seg),
+            one_pass_measure=ctx.ffmpeg.loopback_decoders,
             probe_identity=identity,
             cached_probes=cached,
             scratch=str(ctx.dirs.working / f"search-{seg.index:04d}"),
@@ -410,6 +413,8 @@ class ChunkedStrategy(EncodingStrategy):
             "attempts": outcome.attempts,
             "history": outcome.history,
             "probes": [p.to_event() for p in outcome.probes],
+            "loss_ratio_used": outcome.loss_ratio_used,
+            "loss_ratio_seen": outcome.observed_loss_ratio,
         }
         self.results[seg.index] = data
         if outcome.observed_loss_ratio is not None:
