@@ -39,7 +39,7 @@ async def main() -> int:
         paths = demo_paths(config)
         app = DraptoApp(Engine(config), paths)
         async with app.run_test(size=(120, 40)) as pilot:
-            state = app.engine.state
+            state = app.core.state
             deadline = time.monotonic() + 300
 
             def mid_encode() -> bool:

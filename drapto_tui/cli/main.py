@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config", "encode", "queue")
+COMMANDS = ("probe", "config", "encode", "queue", "service")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -38,13 +38,19 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     app = argparse.ArgumentParser(
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
-        epilog="Commands: encode PATH... | probe PATH... | config check FILE | config show."
+        epilog="Commands: encode PATH... | probe PATH... | queue | service start|stop|status |"
+        " config check FILE | config show."
         " Run 'drapto-tui COMMAND -h' for more.",
     )
     app.add_argument("paths", nargs="*", type=Path, help="files or folders to queue")
     app.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     app.add_argument("--paused", action="store_true", help="open with work paused")
     app.add_argument("--demo", action="store_true", help="queue demo clips made with the embedded FFmpeg")
+    app.add_argument(
+        "--foreground",
+        action="store_true",
+        help="run the engine inside the app, not in the background service (encoding stops when it quits)",
+    )
     app.add_argument("--version", action="version", version=f"drapto-tui {__version__}")
     _common(app)
 
@@ -81,7 +87,26 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     check.add_argument("--debug", action="store_true")
     show = sub.add_parser("show", help="print the effective configuration as TOML")
     _common(show)
-    return {"app": app, "probe": probe, "config": config, "encode": encode, "queue": queue}
+    service = argparse.ArgumentParser(
+        prog="drapto-tui service",
+        description="The background process that owns the queue, so that encoding outlives the terminal."
+        " The app starts it when needed and attaches to it.",
+    )
+    service.add_argument(
+        "action",
+        choices=("start", "stop", "status", "run"),
+        help="start it detached, stop it (resumable), show it, or run it in this terminal",
+    )
+    service.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
+    _common(service)
+    return {
+        "app": app,
+        "probe": probe,
+        "config": config,
+        "encode": encode,
+        "queue": queue,
+        "service": service,
+    }
 
 
 def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
@@ -100,6 +125,18 @@ def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
             return arg, list(argv[:i]) + list(argv[i + 1 :])
         break
     return "app", list(argv)
+
+
+def config_args(args: argparse.Namespace) -> list[str]:
+    """The options that choose the configuration, for a service started on this command's behalf."""
+    out: list[str] = []
+    if getattr(args, "config", None):
+        out += ["--config", str(Path(args.config).resolve())]
+    for override in getattr(args, "overrides", []) or []:
+        out += ["--set", override]
+    if getattr(args, "output_dir", None):
+        out += ["--set", f"output.dir={json.dumps(str(Path(args.output_dir).resolve()))}"]
+    return out
 
 
 def _load(args: argparse.Namespace):
@@ -222,8 +259,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
     """Read the queue at any time, beside a running encode or app (a read-only look at the WAL database, no
     lock). Rows a killed process left "running" or "paused" show as "interrupted": they resume on the next start."""
     from drapto_tui.engine.engine import Engine
+    from drapto_tui.service.client import live_look
 
-    look = Engine.look(_load(args))
+    config = _load(args)
+    look = live_look(config) or Engine.look(config)
     jobs, owner, status = look.jobs, look.owner_pid, look.status
 
     if args.json:
@@ -246,10 +285,16 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    from drapto_tui.service.commands import service_command
+
+    return service_command(args.action, _load(args), config_args(args))
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from drapto_tui.tui.launch import launch
 
-    return launch(args, _load)
+    return launch(args, _load, config_args(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_encode(args)
         if command == "queue":
             return cmd_queue(args)
+        if command == "service":
+            return cmd_service(args)
         return cmd_app(args)
     except ConfigError as err:
         if debug:

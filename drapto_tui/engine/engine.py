@@ -10,7 +10,7 @@ knows about Textual.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class QueueLook:
 
 
 class Engine:
+    #: Quitting an app that holds the engine in-process stops its encodes (resumable); a service client detaches.
+    default_quit = "stop"
+
     def __init__(
         self, config: DraptoConfig, *, monitor: bool = True, executor: Executor | None = None
     ) -> None:
@@ -159,6 +162,13 @@ class Engine:
 
     def is_running(self) -> bool:
         return bool(self.scheduler.tasks)
+
+    def jobs(self) -> list[ProcessingState]:
+        """Every job in queue order."""
+        return self.queue.jobs()
+
+    def listen(self, **_: Callable[..., None]) -> None:
+        """Nothing comes later in-process: commands raise their errors and add_paths answers at once."""
 
     # -- adding ---------------------------------------------------------------------------------------------
     def preview(self, paths: Iterable[Path]) -> list[Path]:

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
 from drapto_tui.config.units import human_size
-from drapto_tui.engine.engine import Engine
+from drapto_tui.engine.api import Core
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, ProcessingStatus, ResourceSample
@@ -49,7 +49,7 @@ class DraptoApp(App[int]):
 
     def __init__(
         self,
-        engine: Engine,
+        core: Core,
         paths: list[Path] | None = None,
         *,
         start_paused: bool = False,
@@ -58,11 +58,13 @@ class DraptoApp(App[int]):
     ) -> None:
         super().__init__()
         self.run_core = run_core  # False: show the persisted state only (snapshots, UI benchmarks)
-        self.engine = engine
+        #: The Engine in-process, or the service's client: the same command API (engine/api.py).
+        self.core = core
+        self.quit_mode: str | None = None
         self.paths = paths or []
         self.start_paused = start_paused
         self.frozen = frozen  # screenshots/snapshots: no clocks or ETAs
-        self._ui = engine.bus.subscribe("ui")
+        self._ui = core.bus.subscribe("ui")
         self.etas = EtaTracker()
         self.filter_text = ""
         self.log_selected_only = False
@@ -78,7 +80,7 @@ class DraptoApp(App[int]):
         with Horizontal(id="middle"):
             with Vertical(id="grid-box") as box:
                 box.border_title = "Segments"
-                yield SegmentGrid(id="grid", target=self.engine.config.encoding.vmaf_target)
+                yield SegmentGrid(id="grid", target=self.core.config.encoding.vmaf_target)
             meters = Meters(id="meters")
             meters.border_title = "Resources"
             yield meters
@@ -91,7 +93,7 @@ class DraptoApp(App[int]):
     def _replay_errors(self) -> None:
         """On start, the persisted warnings and errors (newest last), so a relaunch shows what went wrong."""
         records = []
-        for job in self.engine.state.jobs.values():
+        for job in self.core.state.jobs.values():
             for err in job.errors[-20:]:
                 records.append((err.time, job, err))
             if job.status == ProcessingStatus.KEPT and job.stats.get("reason"):
@@ -113,13 +115,14 @@ class DraptoApp(App[int]):
                 self._log_line(job.job_id, f"    {line}", "dim")
 
     async def on_mount(self) -> None:
+        self.core.listen(on_error=self._command_failed, on_added=self._paths_added, on_lost=self._core_lost)
         self._replay_errors()
         self._apply_themes()
         self._layout_for(self.size.width, self.size.height)
         self.query_one(QueueTable).focus()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
-        self.set_interval(1 / self.engine.config.ui.refresh_hz, self.refresh_from_state)
+        self.set_interval(1 / self.core.config.ui.refresh_hz, self.refresh_from_state)
         self.follow_bus()
         if self.run_core:
             self.start_core()
@@ -128,17 +131,30 @@ class DraptoApp(App[int]):
     @work(exclusive=True, group="core")
     async def start_core(self) -> None:
         try:
-            await self.engine.start(paused=self.start_paused)
+            await self.core.start(paused=self.start_paused)
         except DraptoError as err:
             self._log_line(None, err.line(), "bold")
             return
-        if self.paths:
-            _, errors = self.engine.add_paths(self.paths)
-            for line in errors:
-                self._log_line(None, line, "bold")
+        if self.paths and (answer := self.core.add_paths(self.paths)) is not None:
+            self._paths_added(*answer, announce=False)
+
+    def _paths_added(self, new: list[str], errors: list[str], *, announce: bool = True) -> None:
+        for line in errors:
+            self._log_line(None, line, "bold")
+        if announce:
+            self.notify(f"queued {len(new)} file(s)")
+
+    def _command_failed(self, line: str) -> None:
+        self.notify(line, severity="warning", timeout=4)
+
+    def _core_lost(self) -> None:
+        """The service went away (stopped from another terminal, or killed): nothing to show any more."""
+        self.quit_mode = "detach"
+        self.exit(1, message="drapto-tui: the service went away; run drapto-tui again to start it")
 
     def _hangup(self) -> None:
-        """The SSH link dropped: checkpoint and stop (resumable), leave no FFmpeg behind."""
+        """The SSH link dropped: as a plain quit — a service client detaches (encoding goes on); an in-process
+        engine checkpoints and stops (resumable), leaving no FFmpeg behind."""
         self.exit(0)
 
     def on_resize(self, event) -> None:
@@ -159,7 +175,7 @@ class DraptoApp(App[int]):
         for theme in themes:
             self.register_theme(theme)
         self._theme_names = [t.name for t in themes] or ["textual-dark"]
-        wanted = self.engine.config.ui.theme
+        wanted = self.core.config.ui.theme
         if wanted in self.available_themes:
             self.theme = wanted
         else:
@@ -176,7 +192,7 @@ class DraptoApp(App[int]):
 
     # -- rendering from state -------------------------------------------------------------------------------
     def _visible_jobs(self) -> list[ProcessingState]:
-        jobs = self.engine.queue.jobs()
+        jobs = self.core.jobs()
         if self.filter_text:
             needle = self.filter_text.lower()
             jobs = [j for j in jobs if needle in Path(j.current_file or "").name.lower()]
@@ -224,10 +240,10 @@ class DraptoApp(App[int]):
         with self.batch_update():
             table.sync(jobs, self.etas if not self.frozen else EtaTracker())
             selected = table.selected_job()
-            job = self.engine.state.jobs.get(selected) if selected else None
+            job = self.core.state.jobs.get(selected) if selected else None
             self.query_one(SegmentGrid).show(job)
             meters.select(selected)
-            self._summary(self.engine.queue.jobs())
+            self._summary(self.core.jobs())
 
     def _log_line(self, job_id: str | None, message: str, style: str = "") -> None:
         text = Text(message, style=style)
@@ -278,7 +294,7 @@ class DraptoApp(App[int]):
         if eta is not None:
             text.append(f"  ETA {fmt_eta(eta)}")
         text.append(f"   saved {human_size(saved)}")
-        if self.engine.paused_all:
+        if self.core.paused_all:
             text.append("   PAUSED", style="bold reverse")
         if self.filter_text:
             text.append(f"   filter: {self.filter_text}", style="italic")
@@ -322,68 +338,65 @@ class DraptoApp(App[int]):
     def action_toggle_pause(self) -> None:
         job_id = self._selected()
         if job_id:
-            self._do(self.engine.toggle_pause, job_id)
+            self._do(self.core.toggle_pause, job_id)
 
     def action_toggle_pause_all(self) -> None:
-        self._do(self.engine.toggle_pause_all)
+        self._do(self.core.toggle_pause_all)
 
     def action_move_up(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.move, job_id, -1)
+            self._do(self.core.move, job_id, -1)
 
     def action_move_down(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.move, job_id, 1)
+            self._do(self.core.move, job_id, 1)
 
     def action_move_top(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.move, job_id, -(10**6))
+            self._do(self.core.move, job_id, -(10**6))
 
     def action_move_bottom(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.move, job_id, 10**6)
+            self._do(self.core.move, job_id, 10**6)
 
     def action_priority(self, delta: int) -> None:
         if job_id := self._selected():
-            self._do(self.engine.bump_priority, job_id, delta)
+            self._do(self.core.bump_priority, job_id, delta)
 
     def action_toggle_hold(self) -> None:
         if job_id := self._selected():
-            self._do(self.engine.toggle_hold, job_id)
+            self._do(self.core.toggle_hold, job_id)
 
     # -- what screens may ask (tui/commands.py) ---------------------------------------------------------------
     def preview_paths(self, paths: Iterable[Path]) -> list[Path]:
-        return self.engine.preview(paths)
+        return self.core.preview(paths)
 
     def job_state(self, job_id: str) -> ProcessingState | None:
-        return self.engine.state.jobs.get(job_id)
+        return self.core.state.jobs.get(job_id)
 
     def job_commands(self, job_id: str) -> list[str]:
-        return self.engine.commands(job_id)
+        return self.core.commands(job_id)
 
     def action_retry(self, job_id: str | None = None) -> None:
         if job_id := job_id or self._selected():
-            self._do(self.engine.retry, job_id)
+            self._do(self.core.retry, job_id)
 
     def action_cancel(self) -> None:
         job_id = self._selected()
         if not job_id:
             return
-        name = Path(self.engine.state.jobs[job_id].current_file or "?").name
+        name = Path(self.core.state.jobs[job_id].current_file or "?").name
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self.engine.cancel(job_id), group="cancel")
+                self.run_worker(self.core.cancel(job_id), group="cancel")
 
         self.push_screen(Confirm(f"Cancel {name}? Its encoded segments are deleted."), answered)
 
     def action_add(self) -> None:
         def added(paths: list[Path] | None) -> None:
-            if paths:
-                new, errors = self.engine.add_paths(paths)
-                for line in errors:
-                    self._log_line(None, line, "bold")
-                self.notify(f"queued {len(new)} file(s)")
+            if paths and (answer := self.core.add_paths(paths)) is not None:
+                self._paths_added(*answer)
 
         self.push_screen(AddScreen(), added)
 
@@ -416,24 +429,24 @@ class DraptoApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
-        if not self.engine.is_running():
+        if not self.core.is_running():
             self.exit(0)
             return
 
         def chosen(mode: str | None) -> None:
             if mode:
-                self._quit_mode = mode
-                if mode == "finish":
+                self.quit_mode = mode
+                if mode == "finish" and self.core.default_quit != "detach":
                     self.notify("finishing the running jobs, then quitting…", timeout=10)
-                    self.engine.finish_then_stop()
+                    self.core.finish_then_stop()
                     self.run_worker(self._finish_then_exit(), group="quit")
                 else:
                     self.exit(0)
 
-        self.push_screen(QuitChoice(), chosen)
+        self.push_screen(QuitChoice(detach=self.core.default_quit == "detach"), chosen)
 
     async def _finish_then_exit(self) -> None:
-        while self.engine.is_running():
+        while self.core.is_running():
             await asyncio.sleep(0.3)
         self.exit(0)
 
@@ -455,9 +468,10 @@ class DraptoApp(App[int]):
             )
 
     async def on_unmount(self) -> None:
-        # Checkpoint and release the state dir however the app ends (q, Ctrl+C, lost terminal).
-        mode = getattr(self, "_quit_mode", "stop")
+        # However the app ends (q, Ctrl+C, lost terminal): an in-process engine checkpoints and releases the
+        # state dir; a service client detaches unless the user chose to stop the service.
+        mode = self.quit_mode or self.core.default_quit
         if self.run_core:
-            await self.engine.shutdown("cancel" if mode == "cancel" else "stop")
+            await self.core.shutdown(mode)
         else:
-            await self.engine.close()
+            await self.core.close()

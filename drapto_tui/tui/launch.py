@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -56,18 +57,21 @@ DEMO_SETTINGS = [
 ]
 
 
-def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], DraptoConfig]) -> int:
+def launch(
+    args: argparse.Namespace, load: Callable[[argparse.Namespace], DraptoConfig], config_args: list[str]
+) -> int:
     from drapto_tui.config.default import default_temp_dir
 
     if args.demo:
         # The demo keeps its own queue and output so that it never mixes with a real library's.
         demo_root = default_temp_dir() / "demo"
-        args.overrides = [
+        demo = [
             f"processing.temp_dir={json.dumps(str(demo_root))}",
             f"output.dir={json.dumps(str(demo_root / 'output'))}",
             *DEMO_SETTINGS,
-            *args.overrides,
         ]
+        args.overrides = [*demo, *args.overrides]
+        config_args = [arg for kv in demo for arg in ("--set", kv)] + config_args
     config = load(args)
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
@@ -89,10 +93,32 @@ def launch(args: argparse.Namespace, load: Callable[[argparse.Namespace], Drapto
     if args.demo:
         paths += demo_paths(config)
 
-    from drapto_tui.engine.engine import Engine
     from drapto_tui.tui.app import DraptoApp
 
-    engine = Engine(config)  # fails fast (one line) if the state dir is locked or corrupt
-    app = DraptoApp(engine, paths, start_paused=args.paused)
-    app.run()
-    return app.return_code or 0
+    if args.foreground:
+        from drapto_tui.engine.engine import Engine
+
+        engine = Engine(config)  # fails fast (one line) if the state dir is locked or corrupt
+        app = DraptoApp(engine, paths, start_paused=args.paused)
+        app.run()
+        return app.return_code or 0
+
+    from drapto_tui.service.client import attach_or_start
+
+    async def attached() -> tuple[int, str | None]:
+        client, _ = await attach_or_start(config, config_args)
+        app = DraptoApp(client, paths, start_paused=args.paused)
+        await app.run_async()
+        mode = getattr(app, "quit_mode", None) or "detach"
+        note = None
+        if mode == "detach" and not client.lost:
+            note = (
+                f"drapto-tui: detached; the service (pid {client.service_pid}) goes on with the queue — run"
+                " drapto-tui to look in again, drapto-tui service stop to stop it"
+            )
+        return app.return_code or 0, note
+
+    code, note = asyncio.run(attached())
+    if note:
+        print(note)
+    return code

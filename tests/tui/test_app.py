@@ -48,7 +48,7 @@ async def until(pilot, predicate, timeout: float = 60.0) -> None:
 
 
 def names(app: DraptoApp) -> list[str]:
-    return [Path(j.current_file or "").name for j in app.engine.queue.jobs()]
+    return [Path(j.current_file or "").name for j in app.core.jobs()]
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +70,12 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(QueueTable)
         await until(
-            pilot, lambda: table.row_count == 3 and all(j.media for j in app.engine.state.jobs.values())
+            pilot, lambda: table.row_count == 3 and all(j.media for j in app.core.state.jobs.values())
         )
         assert names(app) == ["a-long.mkv", "b-bars.mkv", "c-vision.mkv"]
         await pilot.pause(0.3)
         # Pre-analysis fills class, HDR badge and path before anything runs.
-        row = table.job_row(app.engine.queue.jobs()[2].job_id)
+        row = table.job_row(app.core.jobs()[2].job_id)
         assert "DV" in str(row[3]) and str(row[4]) == "direct"
 
         # j/k/g/G move the selection; K/J/t/b reorder, and the selection stays on the moved job.
@@ -99,51 +99,48 @@ async def test_queue_keys_against_a_real_run(films: Path, tmp_path: Path) -> Non
         assert names(app)[2] == "b-bars.mkv"
         await pilot.press("plus")
         await pilot.pause(0.2)
-        assert names(app)[0] == "b-bars.mkv" and app.engine.state.jobs[b_id].priority == 1
+        assert names(app)[0] == "b-bars.mkv" and app.core.state.jobs[b_id].priority == 1
         await pilot.press("minus")
-        assert app.engine.state.jobs[b_id].priority == 0
+        assert app.core.state.jobs[b_id].priority == 0
 
         # h holds the selected job; P (all paused at launch) releases the pool; the held job waits.
         await pilot.press("g")
         held = table.selected_job()
         await pilot.press("h")
-        assert app.engine.state.jobs[held].status == ProcessingStatus.HELD
+        assert app.core.state.jobs[held].status == ProcessingStatus.HELD
         await pilot.press("P")
         await until(
-            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values())
+            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.core.state.jobs.values())
         )
 
         # space pauses the running job: its FFmpeg is really stopped ('T'), and it resumes.
-        running = next(
-            j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING
-        )
+        running = next(j.job_id for j in app.core.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
         table.select_job(running)
         await until(
             pilot,
             lambda: (
-                running in app.engine.scheduler.controls
-                and encoder_pids(app.engine.scheduler.job_pids(running))
+                running in app.core.scheduler.controls and encoder_pids(app.core.scheduler.job_pids(running))
             ),
         )
         await pilot.press("space")
-        assert app.engine.state.jobs[running].status == ProcessingStatus.PAUSED
-        pids = app.engine.scheduler.job_pids(running)
+        assert app.core.state.jobs[running].status == ProcessingStatus.PAUSED
+        pids = app.core.scheduler.job_pids(running)
         await pilot.pause(0.3)
         assert live_states(pids) <= {psutil.STATUS_STOPPED}
         await pilot.press("space")
         # Resumed: running again, or already finished if its last step was all that was left.
-        assert app.engine.state.jobs[running].status in (ProcessingStatus.RUNNING, ProcessingStatus.COMPLETED)
+        assert app.core.state.jobs[running].status in (ProcessingStatus.RUNNING, ProcessingStatus.COMPLETED)
 
         # Everything not held finishes; then release the held one and let it finish too.
         await until(
             pilot,
-            lambda: sum(j.status == ProcessingStatus.COMPLETED for j in app.engine.state.jobs.values()) == 2,
+            lambda: sum(j.status == ProcessingStatus.COMPLETED for j in app.core.state.jobs.values()) == 2,
             timeout=120,
         )
         table.select_job(held)
         await pilot.press("h")
         await until(
-            pilot, lambda: app.engine.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120
+            pilot, lambda: app.core.state.jobs[held].status == ProcessingStatus.COMPLETED, timeout=120
         )
         await pilot.press("q")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
@@ -162,7 +159,7 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one(QueueTable)
         await until(
-            pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.engine.state.jobs.values())
+            pilot, lambda: any(j.status == ProcessingStatus.FAILED for j in app.core.state.jobs.values())
         )
         await pilot.pause(0.3)
         log_text = "".join(line.text for line in app.query_one("#log").lines)
@@ -174,8 +171,8 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         await until(
             pilot,
             lambda: (
-                app.engine.state.jobs[failed].status == ProcessingStatus.FAILED
-                and len(app.engine.state.jobs[failed].errors) >= 2
+                app.core.state.jobs[failed].status == ProcessingStatus.FAILED
+                and len(app.core.state.jobs[failed].errors) >= 2
             ),
         )
 
@@ -191,16 +188,14 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
 
         # x cancels the running job after a y in the confirm dialog.
         await until(
-            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.engine.state.jobs.values())
+            pilot, lambda: any(j.status == ProcessingStatus.RUNNING for j in app.core.state.jobs.values())
         )
-        running = next(
-            j.job_id for j in app.engine.state.jobs.values() if j.status == ProcessingStatus.RUNNING
-        )
+        running = next(j.job_id for j in app.core.state.jobs.values() if j.status == ProcessingStatus.RUNNING)
         table.select_job(running)
         await pilot.press("x")
         await pilot.pause(0.1)
         await pilot.press("y")
-        await until(pilot, lambda: app.engine.state.jobs[running].status == ProcessingStatus.CANCELLED)
+        await until(pilot, lambda: app.core.state.jobs[running].status == ProcessingStatus.CANCELLED)
 
         # / filters the queue by name; Esc clears it.
         await pilot.press("slash", "b", "a", "r", "s")
@@ -218,7 +213,7 @@ async def test_cancel_retry_add_filter_inspect_help(films: Path, tmp_path: Path,
         assert app.screen.__class__.__name__ == "HelpScreen"
         await pilot.press("escape")
         # q while work runs asks how; s stops now (resumable).
-        if app.engine.is_running():
+        if app.core.is_running():
             await pilot.press("q")
             assert app.screen.__class__.__name__ == "QuitChoice"
             await pilot.press("s")
@@ -241,7 +236,7 @@ async def test_a_kept_film_says_why_in_the_log_and_after_a_relaunch(films: Path,
     app = DraptoApp(Engine(config), [only], start_paused=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await until(
-            pilot, lambda: any(j.status == ProcessingStatus.KEPT for j in app.engine.state.jobs.values())
+            pilot, lambda: any(j.status == ProcessingStatus.KEPT for j in app.core.state.jobs.values())
         )
         await pilot.pause(0.3)
         log_text = "".join(line.text for line in app.query_one("#log").lines)
@@ -282,7 +277,7 @@ async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> No
         publish = time.monotonic() - started
         await pilot.pause(0.3)
         assert len(app._ui) == 0  # drained: the UI kept up
-        assert app.engine.state.jobs["job000"].progress == pytest.approx(1.0)
+        assert app.core.state.jobs["job000"].progress == pytest.approx(1.0)
         assert publish < 2.0
         await pilot.press("q")
 

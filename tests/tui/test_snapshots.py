@@ -27,7 +27,7 @@ def make_app(tmp_path: Path) -> DraptoApp:
 
 
 async def _prime(pilot) -> None:
-    feed_sample(pilot.app.engine)
+    feed_sample(pilot.app.core)
     pilot.app.refresh_from_state()
     await pilot.pause()
 

@@ -42,23 +42,40 @@ class Confirm(ModalScreen[bool]):
 
 
 class QuitChoice(ModalScreen[str]):
-    """While work runs: finish then quit, stop now (resume later), cancel the running jobs, or stay."""
+    """While work runs: detach (a service client: encoding goes on), finish then quit, stop now (resume later),
+    cancel the running jobs, or stay."""
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "choose('detach')", "Detach"),
         Binding("f", "choose('finish')", "Finish"),
         Binding("s", "choose('stop')", "Stop"),
         Binding("c", "choose('cancel')", "Cancel jobs"),
         Binding("escape,n", "choose('')", "Back"),
     ]
 
+    def __init__(self, *, detach: bool = False) -> None:
+        super().__init__()
+        self.detach = detach
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Encodes are running. Quit how?")
-            yield Button("f  Finish the running jobs, then quit", id="finish")
-            yield Button("s  Stop now; resume them next time", id="stop", variant="primary")
-            yield Button("c  Cancel the running jobs and quit", id="cancel", variant="error")
+            if self.detach:
+                yield Button(
+                    "d  Detach: encoding goes on; run drapto-tui to look in", id="detach", variant="primary"
+                )
+            yield Button("f  Finish the running jobs, then stop", id="finish")
+            yield Button(
+                "s  Stop now; resume them next time",
+                id="stop",
+                variant="default" if self.detach else "primary",
+            )
+            yield Button("c  Cancel the running jobs and stop", id="cancel", variant="error")
             yield Button("Esc  Back", id="back")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.detach or parameters != ("detach",)
 
     def action_choose(self, value: str) -> None:
         self.dismiss(value)

@@ -1,0 +1,1 @@
+"""The background service that owns the engine, its socket protocol, and its client."""

@@ -1,0 +1,230 @@
+"""The service as users meet it: started detached by the CLI, clients that attach, detach and reattach, a
+dropped terminal that stops nothing, two viewers at once, a second service refused, a socket only the owner can
+open, a client of another protocol version told so in one line. Real processes, real FFmpeg on tiny clips."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from drapto_tui.config import DraptoConfig, load_config
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.service.client import ServiceClient
+from drapto_tui.service.protocol import read_info
+from tests.media_helpers import MediaFactory
+
+FAST = [
+    "encoding.preset=12",
+    "search.n_subsample=3",
+    "resources.temp_free_floor=0",
+    "resources.memory_floor=0",
+    'processing.segmentation="fixed"',
+    "processing.chunk_size=2",
+    "processing.min_segment=1",
+    "processing.parallel_jobs=1",
+    "search.max_encoded_percent=1000",
+    'search.if_too_big="encode"',
+]
+
+
+class Service:
+    """One state dir and the CLI's view of it: `drapto-tui ... --set` with the test's folders."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sets = [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"', *FAST]
+        self.state = root / "work" / "state"
+
+    def args(self) -> list[str]:
+        return [arg for kv in self.sets for arg in ("--set", kv)]
+
+    def config(self) -> DraptoConfig:
+        return load_config(env={}, use_default_file=False, overrides=self.sets)
+
+    def cli(self, *words: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "drapto_tui", *words, *self.args()],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        info = read_info(self.state)
+        return int(info["pid"]) if info else None
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = Service(tmp_path)
+    yield svc
+    pid = svc.pid
+    svc.cli("service", "stop")
+    if pid and psutil.pid_exists(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def clip(media: MediaFactory, seconds: float = 4) -> Path:
+    return media.clip(width=160, height=96, duration=seconds, fps=24, audio="stereo", gop=24)
+
+
+async def wait_for(predicate, timeout: float = 90.0, what: str = "the service") -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def assert_each_segment_once(service: Service, job_id: str) -> None:
+    """From the service's event log: each segment completed exactly once and the job never stopped."""
+    events = [json.loads(line) for line in (service.root / "work" / "logs" / "events.jsonl").open()]
+    mine = [e for e in events if e.get("job_id") == job_id]
+    done = [e["data"]["segment"] for e in mine if e["event"] == ProcessingEvents.SEGMENT_COMPLETE.value]
+    assert done and sorted(done) == sorted(set(done)), done
+    stops = {ProcessingEvents.JOB_PAUSED.value, ProcessingEvents.JOB_CANCELLED.value}
+    assert not [e for e in mine if e["event"] in stops]
+
+
+async def test_start_status_stop_and_a_private_socket(service: Service) -> None:
+    started = service.cli("service", "start")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("service started: pid ")
+    pid = service.pid
+    assert pid and psutil.pid_exists(pid)
+    proc = psutil.Process(pid)
+    # Detached: its own session, no controlling terminal, stdio to the log file.
+    assert os.getsid(pid) == pid and proc.terminal() is None
+    sock = Path(read_info(service.state)["socket"])  # type: ignore[index]
+    assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o600
+    again = service.cli("service", "start")
+    assert again.returncode == 0 and again.stdout.startswith(f"service already running: pid {pid}")
+    status = service.cli("service", "status")
+    assert status.returncode == 0 and f"service pid {pid}" in status.stdout
+    # A second service for the same state dir, in the foreground: one line, no traceback.
+    second = service.cli("service", "run", timeout=30)
+    assert second.returncode != 0 and len(second.stderr.strip().splitlines()) == 1
+    assert f"a service already runs for this state dir (pid {pid})" in second.stderr
+    stopped = service.cli("service", "stop")
+    assert stopped.returncode == 0 and "service stopped" in stopped.stdout
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not sock.exists() and read_info(service.state) is None
+    gone = service.cli("service", "status")
+    assert gone.returncode == 3 and "no service runs" in gone.stdout
+
+
+async def test_encoding_goes_on_without_clients_and_a_reattach_sees_it(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    film = media.copy_to(clip(media), tmp_path / "films", "film.mkv")
+    assert service.cli("service", "start").returncode == 0
+    config = service.config()
+    first = await ServiceClient.connect(config)
+    seen: list[str] = []
+    first.listen(on_error=seen.append, on_added=lambda new, errors: seen.extend(errors), on_lost=lambda: None)
+    first.add_paths([film])
+    await wait_for(lambda: any(j.status == ProcessingStatus.RUNNING for j in first.jobs()), what="the job")
+    await first.shutdown("detach")  # the viewer leaves mid-encode
+    out = tmp_path / "out" / "film.mkv"
+    await wait_for(lambda: out.exists(), what="the output while no client is attached")
+    started = time.monotonic()
+    again = await ServiceClient.connect(config)
+    reattach = time.monotonic() - started
+    assert reattach < 1.0, reattach
+    (job,) = again.jobs()
+    await wait_for(lambda: again.jobs()[0].status == ProcessingStatus.COMPLETED)
+    job = again.jobs()[0]
+    # The snapshot carries the whole job; no segment was encoded twice (no work lost to the detach).
+    assert job.segments and all(s.status.value == "done" for s in job.segments.values())
+    assert_each_segment_once(service, job.job_id)
+    assert seen == []
+    # `queue` reads the service's live state (its pid as the owner).
+    listed = service.cli("queue", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["status"] == "completed" and row["owner_pid"] == service.pid
+    await again.close()
+
+
+async def test_two_viewers_see_the_same_state(service: Service, media: MediaFactory, tmp_path: Path) -> None:
+    films = tmp_path / "films"
+    for name in ("a.mkv", "b.mkv"):
+        media.copy_to(clip(media, 2), films, name)
+    assert service.cli("service", "start").returncode == 0
+    config = service.config()
+    one = await ServiceClient.connect(config)
+    await one.call("toggle_pause_all")  # nothing starts: the queue stays as the viewers set it
+    two = await ServiceClient.connect(config)
+    one.add_paths([films])
+    await wait_for(lambda: len(two.jobs()) == 2, what="the second viewer to see both jobs")
+    b = next(j for j in two.jobs() if j.current_file and j.current_file.endswith("b.mkv"))
+    two.toggle_hold(b.job_id)
+    await wait_for(lambda: one.state.jobs[b.job_id].status == ProcessingStatus.HELD, what="the hold")
+    assert two.paused_all and one.paused_all
+    # A late viewer's snapshot equals what the early ones folded from events.
+    three = await ServiceClient.connect(config)
+    assert [(j.job_id, j.status) for j in three.jobs()] == [(j.job_id, j.status) for j in one.jobs()]
+    assert three.clients == 3
+    for client in (one, two, three):
+        await client.close()
+
+
+async def test_a_client_of_another_version_gets_one_line(service: Service) -> None:
+    assert service.cli("service", "start").returncode == 0
+    path = read_info(service.state)["socket"]  # type: ignore[index]
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(path)
+        raw.sendall(json.dumps({"type": "hello", "version": 999, "client": "old", "pid": 1}).encode() + b"\n")
+        answer = json.loads(raw.makefile().readline())
+    assert answer["type"] == "refused"
+    assert "protocol 1" in answer["reason"] and "999" in answer["reason"]
+    assert psutil.pid_exists(service.pid or 0)  # the service goes on
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_a_dropped_terminal_detaches_the_app(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    """The app in tmux at 80x24, the terminal killed mid-encode (SIGHUP): the service finishes the film."""
+    film = media.copy_to(clip(media, 6), tmp_path / "films", "film.mkv")
+    session = f"drapto-test-{os.getpid()}"
+    command = [sys.executable, "-m", "drapto_tui", str(film), *service.args()]
+    env = {"TMUX": "", "TERM": "xterm-256color"}
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *command],
+        check=True,
+        env={**os.environ, **env},
+    )
+    try:
+        config = service.config()
+        await wait_for(lambda: service.pid is not None, what="the app to start the service")
+        watcher = await ServiceClient.connect(config, client="test")
+        await wait_for(
+            lambda: any(j.status == ProcessingStatus.RUNNING for j in watcher.jobs()), what="the encode"
+        )
+
+        def screen() -> str:
+            capture = ["tmux", "capture-pane", "-p", "-t", session]
+            return subprocess.run(capture, capture_output=True, text=True).stdout
+
+        await wait_for(lambda: "film.mkv" in screen() and "running 1" in screen(), what="the app's screen")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    await wait_for(lambda: watcher.clients == 1, what="the app to leave", timeout=15)
+    await wait_for(lambda: watcher.jobs()[0].status == ProcessingStatus.COMPLETED, what="the film to finish")
+    assert (tmp_path / "out" / "film.mkv").exists()
+    assert_each_segment_once(service, watcher.jobs()[0].job_id)
+    await watcher.close()
