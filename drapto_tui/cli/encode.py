@@ -26,7 +26,7 @@ from rich.table import Table
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.bus import Subscription
-from drapto_tui.engine.engine import Engine
+from drapto_tui.engine.engine import ENDED, Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.model.events import (
@@ -41,6 +41,10 @@ from drapto_tui.model.events import (
     SegmentStarted,
     StageStarted,
 )
+from drapto_tui.service.client import ServiceClient, ServiceUnavailable
+
+#: run_encode's code for Ctrl-C while following a service's jobs: exit 130, the work goes on (said already).
+DETACHED = -130
 
 
 class TerminalReport:
@@ -172,6 +176,17 @@ async def run_encode(
     interrupt: asyncio.Event | None = None,
 ) -> int:
     interrupt = interrupt or asyncio.Event()
+    try:
+        client = await ServiceClient.connect(config, client="encode")
+    except ServiceUnavailable:
+        client = None
+    if client is not None:  # a service owns the queue: add the jobs to it and follow them there
+        try:
+            return await _encode_on_service(
+                client, paths, as_json=as_json, overwrite=overwrite, resume=resume, interrupt=interrupt
+            )
+        finally:
+            await client.close()
     async with Engine(config) as engine:
         await engine.pipeline.ffmpeg()  # a missing encoder stops everything before any work, in one line
         if config.encoding.search_backend == "ab-av1":
@@ -180,14 +195,7 @@ async def run_encode(
             find_ab_av1(config.tools.ab_av1)
         report = None if as_json else TerminalReport(engine.state)
 
-        def to_stdout(event: Event) -> None:
-            sys.stdout.write(event.to_json() + "\n")
-            sys.stdout.flush()
-            if isinstance(event.data, ErrorOccurred) and event.data.fatal:
-                # A script reading only stderr (or a person watching it) still sees why a film failed.
-                print(f"drapto-tui: {event.data.message}", file=sys.stderr, flush=True)
-
-        handle = to_stdout if as_json else report.handle  # type: ignore[union-attr]
+        handle = _printer(report)
         out_sub = engine.bus.subscribe("headless-output")
         pump = asyncio.create_task(_pump(out_sub, handle))
         if report is not None:
@@ -222,6 +230,94 @@ async def run_encode(
             or engine.state.jobs[j].status not in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
         ]
         return 1 if unfinished else 0
+
+
+def _printer(report: TerminalReport | None):
+    def to_stdout(event: Event) -> None:
+        sys.stdout.write(event.to_json() + "\n")
+        sys.stdout.flush()
+        if isinstance(event.data, ErrorOccurred) and event.data.fatal:
+            # A script reading only stderr (or a person watching it) still sees why a film failed.
+            print(f"drapto-tui: {event.data.message}", file=sys.stderr, flush=True)
+
+    return to_stdout if report is None else report.handle
+
+
+async def _encode_on_service(
+    client: ServiceClient,
+    paths: list[Path],
+    *,
+    as_json: bool,
+    overwrite: bool,
+    resume: bool,
+    interrupt: asyncio.Event,
+) -> int:
+    """The same output and exit codes as a foreground encode, for jobs the service runs. Ctrl-C (or a dropped
+    terminal) detaches: the service goes on with the jobs."""
+    report = None if as_json else TerminalReport(client.state)
+    handle = _printer(report)
+    ours: set[str] | None = None  # known once the service answers; events before that wait in `early`
+    early: list[Event] = []
+
+    def follow(event: Event) -> None:
+        if ours is None:
+            early.append(event)
+        elif event.job_id in ours:
+            handle(event)
+
+    sub = client.bus.subscribe("encode-output")
+    pump = asyncio.create_task(_pump(sub, follow))
+    if report is not None:
+        report.start()
+    interrupted = False
+    try:
+        ids: set[str] = set()
+        if paths:
+            wanted = [str(p.resolve()) for p in paths]
+            ids = set(await client.call("encode_paths", paths=wanted, options={"overwrite": overwrite}))
+        if resume:
+            waiting = (ProcessingStatus.QUEUED, ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
+            ids |= {job.job_id for job in client.jobs() if job.status in waiting}
+        await asyncio.sleep(0)  # let the pump hand over what arrived with the answer
+        ours = ids
+        for event in early:
+            follow(event)
+        if client.paused_all or not client.launching:
+            print(
+                "drapto-tui: the service is paused or finishing its running jobs; these jobs wait (P in the"
+                " app resumes)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        def ended() -> bool:
+            jobs = [client.state.jobs.get(j) for j in ours or ()]
+            return all(j is not None and j.status in ENDED for j in jobs)
+
+        while not ended() and not client.lost and not interrupt.is_set():
+            await asyncio.sleep(0.1)
+        interrupted = interrupt.is_set()
+    finally:
+        await asyncio.sleep(0)
+        for event in sub.drain():
+            follow(event)
+        pump.cancel()
+        if report is not None:
+            report.stop()
+    if report is not None:
+        report.print_summary()
+    if interrupted:
+        print(
+            f"drapto-tui: detached; the service (pid {client.service_pid}) goes on with these jobs —"
+            " drapto-tui queue lists them, drapto-tui opens the app",
+            file=sys.stderr,
+        )
+        return DETACHED
+    if client.lost:
+        print("drapto-tui: the service went away; run the same command again to continue", file=sys.stderr)
+        return 1
+    done = (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
+    return 0 if all(client.state.jobs[j].status in done for j in ours or ()) else 1
 
 
 def _end_children(loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> None:
@@ -262,6 +358,8 @@ def encode_command(
         _end_children(loop)
     finally:
         loop.close()
+    if code == DETACHED:
+        return 130
     if code == 130:
         print(
             "drapto-tui: interrupted; finished segments are kept — run the same command (or encode --resume)"

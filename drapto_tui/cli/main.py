@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config", "encode", "queue", "service")
+COMMANDS = ("probe", "config", "encode", "queue", "service", "web", "watch")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -38,7 +38,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     app = argparse.ArgumentParser(
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
-        epilog="Commands: encode PATH... | probe PATH... | queue | service start|stop|status |"
+        epilog="Commands: encode PATH... | probe PATH... | queue | service start|stop|status | web |"
+        " watch DIR... |"
         " config check FILE | config show."
         " Run 'drapto-tui COMMAND -h' for more.",
     )
@@ -99,6 +100,28 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     service.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     _common(service)
+
+    web = argparse.ArgumentParser(
+        prog="drapto-tui web",
+        description="Serve the app to a browser (one more client of the service), with a random token in the URL.",
+    )
+    web.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)")
+    web.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; anything else must be asked for)",
+    )
+    web.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
+    _common(web)
+
+    watch = argparse.ArgumentParser(
+        prog="drapto-tui watch",
+        description="Have the service watch folders: a new film there is queued once it has stopped growing"
+        " (input.watch_settle seconds). input.watch_dirs does the same from the configuration.",
+    )
+    watch.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="folders to watch")
+    watch.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
+    _common(watch)
     return {
         "app": app,
         "probe": probe,
@@ -106,6 +129,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         "encode": encode,
         "queue": queue,
         "service": service,
+        "web": web,
+        "watch": watch,
     }
 
 
@@ -291,6 +316,50 @@ def cmd_service(args: argparse.Namespace) -> int:
     return service_command(args.action, _load(args), config_args(args))
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from drapto_tui.cli.web import web_command
+    from drapto_tui.engine.preflight import check_machine
+    from drapto_tui.service.client import attach_or_start
+
+    config = _load(args)
+    check_machine(config)
+    given = config_args(args)
+
+    async def ensure() -> None:  # the service first: a bad config is one line here, not in every tab
+        client, _ = await attach_or_start(config, given, client="web")
+        await client.close()
+
+    asyncio.run(ensure())
+    return web_command(given, host=args.host, port=args.port)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from drapto_tui.engine.preflight import check_machine
+    from drapto_tui.service.client import attach_or_start
+
+    config = _load(args)
+    check_machine(config)
+
+    async def watch() -> tuple[dict, int]:
+        client, _ = await attach_or_start(config, config_args(args), client="watch")
+        try:
+            dirs = [str(Path(d).expanduser().resolve()) for d in args.dirs]
+            return dict(await client.call("watch", dirs=dirs)), client.service_pid
+        finally:
+            await client.close()
+
+    answer, pid = asyncio.run(watch())
+    print(
+        f"the service (pid {pid}) watches {', '.join(answer['dirs'])}; a new film is queued once it has not"
+        f" grown for {answer['settle']:g} s"
+    )
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from drapto_tui.tui.launch import launch
 
@@ -314,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_queue(args)
         if command == "service":
             return cmd_service(args)
+        if command == "web":
+            return cmd_web(args)
+        if command == "watch":
+            return cmd_watch(args)
         return cmd_app(args)
     except ConfigError as err:
         if debug:

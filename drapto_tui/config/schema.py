@@ -37,6 +37,16 @@ class InputConfig(Section):
     )
     min_size: ByteSize = Field(0, description="Skip files smaller than this (e.g. 700MB).")
     max_size: ByteSize = Field(0, description="Skip files larger than this; 0 = no limit.")
+    watch_dirs: list[str] = Field(
+        default_factory=list,
+        description="Folders the service watches: a new film there is queued once it has stopped growing.",
+    )
+    watch_settle: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Seconds a new file's size and modification time must stay unchanged before it is queued.",
+    )
 
     @model_validator(mode="after")
     def _sizes_ordered(self) -> InputConfig:
@@ -198,6 +208,15 @@ class UIConfig(Section):
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
 
 
+class HooksConfig(Section):
+    on_job_end: list[str] = Field(
+        default_factory=list,
+        description="A command run when a job ends, as an argument list (no shell), e.g. ['notify-send',"
+        " 'drapto-tui']; the job's facts are in DRAPTO_* environment variables (README).",
+    )
+    timeout: float = Field(60.0, gt=0, le=86400, description="Seconds a hook may run before it is killed.")
+
+
 class DraptoConfig(Section):
     """The whole configuration; unknown keys anywhere are errors."""
 
@@ -210,6 +229,7 @@ class DraptoConfig(Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -18,10 +18,12 @@ from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.discovery import discover_files
 from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.hooks import run_job_end_hook
 from drapto_tui.engine.pipeline import ProcessingPipeline
 from drapto_tui.engine.queue import JobQueue, new_job_id
 from drapto_tui.engine.scheduler import Scheduler
 from drapto_tui.engine.store import StateStore
+from drapto_tui.engine.watch import FolderWatch
 from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError, unusable
 from drapto_tui.execution.admission import AdmissionControl
@@ -33,6 +35,13 @@ from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
 from drapto_tui.model.state import ProcessingState
 
 E = ProcessingEvents
+#: A job in one of these has ended (until a retry queues it again): its hook runs.
+ENDED = (
+    ProcessingStatus.COMPLETED,
+    ProcessingStatus.KEPT,
+    ProcessingStatus.FAILED,
+    ProcessingStatus.CANCELLED,
+)
 
 
 class QueueLook:
@@ -98,6 +107,10 @@ class Engine:
             monitor=monitor,
         )
         self.paused_all = False
+        self._watches: dict[Path, FolderWatch] = {}
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        if config.hooks.on_job_end:
+            self.bus.add_listener(self._job_end)
         self._probe_tasks: set[asyncio.Task[None]] = set()
         self._probe_gate = asyncio.Semaphore(2)
         self._closed = False
@@ -229,6 +242,55 @@ class Engine:
         self._probe_tasks.add(task)
         task.add_done_callback(self._probe_tasks.discard)
 
+    # -- watch folders and hooks ----------------------------------------------------------------------------
+    def watch(self, dirs: Iterable[Path]) -> list[str]:
+        """Watch these folders too (engine/watch.py); returns every folder watched now."""
+        wanted = [Path(d).expanduser().resolve() for d in dirs]
+        for folder in wanted:
+            if not folder.is_dir():
+                raise DraptoError("not a folder", subject=str(folder), hint="give a folder to watch")
+        fresh = [folder for folder in wanted if folder not in self._watches]
+        if fresh:
+            watch = FolderWatch(
+                fresh, self.config.input, self._queue_watched, settle=self.config.input.watch_settle
+            )
+            watch.start()
+            self._watches.update(dict.fromkeys(fresh, watch))
+        return sorted(str(folder) for folder in self._watches)
+
+    def _queue_watched(self, files: list[Path]) -> None:
+        _, errors = self.add_paths(files)
+        for line in errors:
+            self.bus.emit(E.ERROR_OCCURRED, message=line, stage="watching", severity="warning")
+
+    def _job_end(self, event: Event) -> None:
+        """A job reached its end (done, kept, failed, cancelled): run hooks.on_job_end for it."""
+        ended = event.event in (E.ENCODING_COMPLETE, E.JOB_CANCELLED) or (
+            event.event == E.ERROR_OCCURRED and getattr(event.data, "fatal", False)
+        )
+        job = self.state.jobs.get(event.job_id) if ended and event.job_id else None
+        if job is None or job.status not in ENDED:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(self._run_hook(job.model_copy(deep=True)))
+        except RuntimeError:
+            return  # not on the engine's loop (no job ends there)
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+
+    async def _run_hook(self, job: ProcessingState) -> None:
+        hooks = self.config.hooks
+        problem = await run_job_end_hook(hooks.on_job_end, job, hooks.timeout)
+        if problem:
+            self.bus.emit(
+                E.ERROR_OCCURRED,
+                job_id=job.job_id,
+                file=job.current_file,
+                message=problem,
+                stage="hook",
+                severity="warning",
+            )
+
     # -- steering -------------------------------------------------------------------------------------------
     def toggle_pause(self, job_id: str) -> None:
         self.scheduler.toggle_pause(job_id)
@@ -295,6 +357,10 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        for watch in set(self._watches.values()):
+            await watch.stop()
+        if self._hook_tasks:  # hooks of jobs that just ended: a moment to finish, never a wait on a stuck one
+            await asyncio.wait(set(self._hook_tasks), timeout=5)
         if self.scheduler.started and not self.scheduler.stopped:
             await self.stop(now=True)
         for task in list(self._probe_tasks):

@@ -7,6 +7,8 @@ so noisy edges never trim a clean frame.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -36,30 +38,41 @@ async def detect_crop(
     duration: float,
     hdr: bool,
     points: int = 9,
-    frames_per_point: int = 5,
+    frames_per_point: int = 24,
     stream: int = 0,
 ) -> CropResult:
     """cropdetect at `points` positions (skipping the first and last 5 %), majority vote.
 
     Keyframes only, first: at each point the decoder jumps to the nearest keyframe and decodes nothing else
     (a long-GOP source would otherwise decode a whole GOP per point: 7.6 s on a 20 s HEVC clip). When the
-    film has too few keyframes for distinct samples (one keyframe for the whole film), three points are
-    decoded exactly instead."""
+    film has too few keyframes for distinct samples (one or two keyframes for the whole film), the second after
+    each keyframe is decoded instead."""
     limit = HDR_LIMIT if hdr else SDR_LIMIT
     usable = max(duration * 0.9, 0.0)
     starts = [duration * 0.05 + usable * (i + 0.5) / points for i in range(points)]
     seen: dict[str, tuple[int, int, int, int]] = {}
-    for at in starts:
-        for t, crop in await _cropdetect(
-            ffmpeg, source, stream, at, limit, ["-copyts", "-noaccurate_seek", "-skip_frame", "nokey"], 2
-        ):
+    keyframes_only = ["-copyts", "-noaccurate_seek", "-skip_frame", "nokey"]
+    gate = asyncio.Semaphore(
+        max(os.cpu_count() or 1, 1)
+    )  # short runs: their start-up, not decoding, dominates
+
+    async def at_point(at: float) -> list[tuple[str, tuple[int, int, int, int]]]:
+        async with gate:
+            return await _cropdetect(ffmpeg, source, stream, at, limit, keyframes_only, 2)
+
+    for found in await asyncio.gather(*(at_point(at) for at in starts)):
+        for t, crop in found:
             seen.setdefault(t, crop)
     votes: Counter[tuple[int, int, int, int]] = Counter(seen.values())
     samples = len(seen)
     if samples < min(points, 3):
+        # Too few keyframes for distinct samples: cropdetect over the first second after each keyframe there
+        # is (the frames a decoder reaches at once), never decoding into a long GOP to reach a fixed point.
         votes, samples = Counter(), 0
-        for at in (duration * 0.25, duration * 0.5, duration * 0.75):
-            found = await _cropdetect(ffmpeg, source, stream, at, limit, [], frames_per_point)
+        for key_time in sorted({float(t) for t in seen})[:3] or [duration * 0.05]:
+            found = await _cropdetect(
+                ffmpeg, source, stream, key_time, limit, ["-copyts", "-noaccurate_seek"], frames_per_point
+            )
             if found:
                 votes[found[-1][1]] += 1
                 samples += 1

@@ -254,7 +254,8 @@ def make_dv_rpu_fixture(
             "2",
             "-tag:v",
             "hvc1",
-            "-shortest",
+            # No -shortest: the raw stream's packets carry no timestamps, so FFmpeg would judge the video 0 s
+            # long and cut the audio to nothing. The sine is made as long as the film instead.
             str(base),
         ]
     )

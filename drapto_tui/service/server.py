@@ -21,6 +21,7 @@ from typing import Any
 
 from drapto_tui import __version__
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.bus import Subscription
 from drapto_tui.engine.engine import Engine
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import Event
@@ -55,9 +56,10 @@ SYNC_COMMANDS = {
 
 
 class _Client:
-    def __init__(self, writer: asyncio.StreamWriter, hello: Hello) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, hello: Hello, events: Subscription) -> None:
         self.writer = writer
         self.hello = hello
+        self.events = events
         self.lock = asyncio.Lock()
 
     async def send(self, message: Any) -> None:
@@ -105,6 +107,8 @@ class Service:
             )
             try:
                 await engine.start()
+                if self.config.input.watch_dirs:
+                    engine.watch(Path(d) for d in self.config.input.watch_dirs)
             except DraptoError as err:  # no usable FFmpeg: say so in the log and to every client, stay up
                 print(f"drapto-tui service: {err.line()}", flush=True)
             watcher = asyncio.create_task(self._watch_status())
@@ -170,10 +174,10 @@ class Service:
                 )
                 await writer.drain()
                 return
-            client = _Client(writer, hello)
             # Subscribe and take the snapshot in one step of the loop: every event after the snapshot reaches
             # the client, none before it is sent twice.
             events = engine.bus.subscribe(f"client-{hello.client}-{hello.pid}")
+            client = _Client(writer, hello, events)
             snapshot = [job.model_dump(mode="json") for job in engine.jobs()]
             self.clients.add(client)
             await client.send(
@@ -222,6 +226,11 @@ class Service:
             reply.error = err.line()
         except (TypeError, KeyError, ValueError) as exc:
             reply.error = f"bad call {call.method}: {exc}"
+        # A reply follows the events its command caused: once they have left this client's queue, the lock
+        # (first come, first served) lets the reply out after the one being written.
+        deadline = time.monotonic() + 5
+        while len(client.events) and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await client.send(reply)
         await self._broadcast_status()
@@ -255,6 +264,9 @@ class Service:
             return None
         if method == "status":
             return self.status().model_dump()
+        if method == "watch":
+            dirs = engine.watch(Path(d) for d in args["dirs"])
+            return {"dirs": dirs, "settle": engine.config.input.watch_settle}
         raise ValueError(f"no such command {method!r}")
 
     # -- service-wide status --------------------------------------------------------------------------------

@@ -4,89 +4,24 @@ open, a client of another protocol version told so in one line. Real processes, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from drapto_tui.config import DraptoConfig, load_config
 from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.service.client import ServiceClient
 from drapto_tui.service.protocol import read_info
 from tests.media_helpers import MediaFactory
-
-FAST = [
-    "encoding.preset=12",
-    "search.n_subsample=3",
-    "resources.temp_free_floor=0",
-    "resources.memory_floor=0",
-    'processing.segmentation="fixed"',
-    "processing.chunk_size=2",
-    "processing.min_segment=1",
-    "processing.parallel_jobs=1",
-    "search.max_encoded_percent=1000",
-    'search.if_too_big="encode"',
-]
-
-
-class Service:
-    """One state dir and the CLI's view of it: `drapto-tui ... --set` with the test's folders."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.sets = [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"', *FAST]
-        self.state = root / "work" / "state"
-
-    def args(self) -> list[str]:
-        return [arg for kv in self.sets for arg in ("--set", kv)]
-
-    def config(self) -> DraptoConfig:
-        return load_config(env={}, use_default_file=False, overrides=self.sets)
-
-    def cli(self, *words: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "drapto_tui", *words, *self.args()],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    @property
-    def pid(self) -> int | None:
-        info = read_info(self.state)
-        return int(info["pid"]) if info else None
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    svc = Service(tmp_path)
-    yield svc
-    pid = svc.pid
-    svc.cli("service", "stop")
-    if pid and psutil.pid_exists(pid):
-        os.kill(pid, signal.SIGKILL)
-
-
-def clip(media: MediaFactory, seconds: float = 4) -> Path:
-    return media.clip(width=160, height=96, duration=seconds, fps=24, audio="stereo", gop=24)
-
-
-async def wait_for(predicate, timeout: float = 90.0, what: str = "the service") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+from tests.service.conftest import Service, clip, wait_for
 
 
 def assert_each_segment_once(service: Service, job_id: str) -> None:
@@ -228,3 +163,35 @@ async def test_a_dropped_terminal_detaches_the_app(
     assert (tmp_path / "out" / "film.mkv").exists()
     assert_each_segment_once(service, watcher.jobs()[0].job_id)
     await watcher.close()
+
+
+async def test_encode_and_watch_go_through_a_running_service(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    """`encode` adds its film to the running service (no 'state dir in use') and follows it to the end with the
+    same JSON lines and exit code; `watch` makes the service queue what is copied into a folder."""
+    film = media.copy_to(clip(media, 2), tmp_path / "films", "via service.mkv")
+    service.sets.append("input.watch_settle=0.5")
+    assert service.cli("service", "start").returncode == 0
+    pid = service.pid
+    done = service.cli("encode", "--json", str(film), timeout=180)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events and {e["job_id"] for e in events} == {events[0]["job_id"]}
+    assert events[-1]["event"] == ProcessingEvents.ENCODING_COMPLETE.value
+    assert (tmp_path / "out" / "via service.mkv").exists()
+    assert service.pid == pid and psutil.pid_exists(pid or 0)  # the service ran it and goes on
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    watched = service.cli("watch", str(incoming))
+    assert watched.returncode == 0 and str(incoming.resolve()) in watched.stdout, watched.stderr
+    assert "has not grown for 0.5 s" in watched.stdout
+    media.copy_to(clip(media, 2), incoming, "dropped in.mkv")
+    config = service.config()
+    viewer = await ServiceClient.connect(config)
+    await wait_for(
+        lambda: any((j.current_file or "").endswith("dropped in.mkv") for j in viewer.jobs()),
+        what="the watched film to be queued",
+        timeout=10,
+    )
+    await viewer.close()
