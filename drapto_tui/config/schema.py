@@ -64,6 +64,11 @@ class ProcessingConfig(Section):
     )
     parallel_jobs: int = Field(0, ge=0, le=256, description="Concurrent encodes; 0 = automatic (cores / 2).")
     temp_dir: str = Field("", description="Working/segment/state folders; '' = the user cache dir.")
+    job_log_max: ByteSize = Field(
+        2 * 1024 * 1024,
+        ge=16 * 1024,
+        description="Size cap of each job's FFmpeg log (logs/jobs/<job>/ffmpeg.log); past it the older half goes.",
+    )
     segmentation: Literal["scene", "fixed"] = "scene"
     min_segment: float = Field(5.0, gt=0, description="Scene cuts closer than this (s) are merged.")
     max_segment: float = Field(15.0, gt=0, description="Scenes longer than this (s) are split evenly.")

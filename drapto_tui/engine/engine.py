@@ -29,6 +29,7 @@ from drapto_tui.errors import DraptoError, unusable
 from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry
+from drapto_tui.execution.job_log import JobLog
 from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.media.probe import probe
 from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
@@ -90,6 +91,7 @@ class Engine:
             admission=self.admission,
             on_wait=self._waiting,
             registry=self.registry,
+            job_log=self._job_log,
         )
         self.pipeline = ProcessingPipeline(
             config, self.state, self.bus, workdirs=self.workdirs, executor=self.executor, cache=self.store
@@ -105,6 +107,7 @@ class Engine:
             registry=self.registry,
             admission=self.admission,
             monitor=monitor,
+            job_log=self._job_log,
         )
         self.paused_all = False
         self._watches: dict[Path, FolderWatch] = {}
@@ -114,6 +117,14 @@ class Engine:
         self._probe_tasks: set[asyncio.Task[None]] = set()
         self._probe_gate = asyncio.Semaphore(2)
         self._closed = False
+
+    def _job_log(self, job_id: str) -> JobLog:
+        cap = self.config.processing.job_log_max
+        return JobLog(JobLog.path_for(self.workdirs.logs, job_id), cap)
+
+    def job_log(self, job_id: str, lines: int = 300) -> list[str]:
+        """The newest lines of the job's FFmpeg log (every run's command, exit status and stderr tail)."""
+        return JobLog.tail(JobLog.path_for(self.workdirs.logs, job_id), lines)
 
     @staticmethod
     def look(config: DraptoConfig) -> QueueLook:

@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
@@ -28,6 +29,7 @@ from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry, TrackedControl
+from drapto_tui.execution.job_log import JobLog
 from drapto_tui.model.events import ProcessingEvents, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ProcessingState
 
@@ -48,8 +50,10 @@ class Scheduler:
         registry: ChildRegistry,
         admission: AdmissionControl | None = None,
         monitor: bool = True,
+        job_log: Callable[[str], JobLog] | None = None,
     ) -> None:
         self.config = config
+        self.job_log = job_log
         self.state = state
         self.bus = bus
         self.queue = queue
@@ -210,6 +214,7 @@ class Scheduler:
     def _launch(self, job_id: str) -> None:
         job = self.state.jobs[job_id]
         control = TrackedControl(self.registry)
+        control.log = self.job_log(job_id) if self.job_log is not None else None
         self.controls[job_id] = control
         self.commands[job_id] = control.commands
         output = (

@@ -7,6 +7,7 @@ import shlex
 from collections import deque
 
 from drapto_tui.errors import DraptoError
+from drapto_tui.execution.job_log import JobLog
 from drapto_tui.media.ffmpeg import FfmpegProcess
 
 
@@ -18,6 +19,7 @@ class JobControl:
     def __init__(self) -> None:
         self._procs: set[FfmpegProcess] = set()
         self.commands: deque[str] = deque(maxlen=100)  # the FFmpeg command lines run, for the inspector
+        self.log: JobLog | None = None  # where each finished run is written (logs/jobs/<job>/ffmpeg.log)
         self._running = asyncio.Event()
         self._running.set()
         self.cancelled = False
@@ -34,6 +36,8 @@ class JobControl:
 
     def detach(self, proc: FfmpegProcess) -> None:
         self._procs.discard(proc)
+        if self.log is not None:
+            self.log.record(proc)
 
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs if p.pid is not None]

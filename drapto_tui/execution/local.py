@@ -23,6 +23,7 @@ from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Refresh, Report
 from drapto_tui.execution.children import ChildRegistry, TrackedControl
 from drapto_tui.execution.control import JobCancelled, JobControl
+from drapto_tui.execution.job_log import JobLog
 from drapto_tui.media.ffmpeg import current_tracker
 from drapto_tui.model.segment import SegmentOutcome, SegmentSpec
 from drapto_tui.quality.segment_runner import run_segment
@@ -54,8 +55,10 @@ class LocalExecutor:
         on_wait: Callable[[str, str], None] | None = None,
         registry: ChildRegistry | None = None,
         runner: Runner = run_segment,
+        job_log: Callable[[str], JobLog] | None = None,
     ) -> None:
         self.slots = slots
+        self.job_log = job_log  # each job's FFmpeg log (logs/jobs/<job>/ffmpeg.log), None: none kept
         self.order = order
         self.admission = admission
         self.on_wait = on_wait
@@ -157,6 +160,7 @@ class LocalExecutor:
                 TrackedControl(self.registry) if self.registry else JobControl()
             )
             control.commands = self._commands.setdefault(job_id, deque(maxlen=100))
+            control.log = self.job_log(job_id) if self.job_log is not None else None
             if job_id in self._paused:
                 control.pause()
         return control

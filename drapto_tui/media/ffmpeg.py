@@ -133,6 +133,14 @@ class FfmpegProcess:
     def paused(self) -> bool:
         return self._paused_at is not None
 
+    def elapsed(self) -> float:
+        """Seconds since it started (0 before)."""
+        return time.monotonic() - self._started if self._started else 0.0
+
+    def stderr_tail(self) -> list[str]:
+        """The last lines it wrote to stderr (where FFmpeg says what went wrong)."""
+        return list(self._tail)
+
     async def start(self) -> None:
         creating = asyncio.ensure_future(
             asyncio.create_subprocess_exec(

@@ -81,7 +81,7 @@ class ServiceClient:
         self.on_lost: Callable[[], None] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Reply]] = {}
-        self._commands: dict[str, list[str]] = {}
+        self._answers: dict[tuple[str, str], list[str]] = {}  # (method, job id) → the last answer
         self._reader_task = asyncio.create_task(self._read())
         self._sent: set[asyncio.Task[Any]] = set()
 
@@ -249,16 +249,22 @@ class ServiceClient:
 
     def commands(self, job_id: str) -> list[str]:
         """The last answer the service gave for this job, and a fresh one asked for (screens refresh on a timer)."""
+        return self._cached("commands", job_id)
 
+    def job_log(self, job_id: str) -> list[str]:
+        """As commands: the newest lines of the job's FFmpeg log, as last answered."""
+        return self._cached("job_log", job_id)
+
+    def _cached(self, method: str, job_id: str) -> list[str]:
         async def go() -> None:
             with contextlib.suppress(DraptoError):
-                self._commands[job_id] = list(await self.call("commands", job_id=job_id))
+                self._answers[(method, job_id)] = list(await self.call(method, job_id=job_id))
 
         if not self.lost:
             task = asyncio.create_task(go())
             self._sent.add(task)
             task.add_done_callback(self._sent.discard)
-        return self._commands.get(job_id, [])
+        return self._answers.get((method, job_id), [])
 
     async def shutdown(self, mode: str = "detach") -> None:
         """detach: this client goes, the service and its encodes go on; finish / stop / cancel: the service

@@ -52,6 +52,7 @@ SYNC_COMMANDS = {
     "retry",
     "remove",
     "commands",
+    "job_log",
 }
 
 

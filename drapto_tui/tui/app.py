@@ -377,6 +377,9 @@ class DraptoApp(App[int]):
     def job_commands(self, job_id: str) -> list[str]:
         return self.core.commands(job_id)
 
+    def job_ffmpeg_log(self, job_id: str) -> list[str]:
+        return self.core.job_log(job_id)
+
     def action_retry(self, job_id: str | None = None) -> None:
         if job_id := job_id or self._selected():
             self._do(self.core.retry, job_id)

@@ -87,6 +87,9 @@ async def test_the_hook_gets_a_hostile_name_as_data(tmp_path: Path, media: Media
         await engine.start(only=ids, preanalyse=False)
         results = await engine.run_until_idle()
         assert all(results.values())
+        (job_id,) = ids
+        ran = "\n".join(engine.job_log(job_id))  # the job's FFmpeg log names the film as data too
+        assert "exit 0 after" in ran and "PWNED" in ran
         deadline = time.monotonic() + 20
         while not record.exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)

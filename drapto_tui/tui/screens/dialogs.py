@@ -62,9 +62,7 @@ class QuitChoice(ModalScreen[str]):
         with Vertical(id="dialog"):
             yield Label("Encodes are running. Quit how?")
             if self.detach:
-                yield Button(
-                    "d  Detach: encoding goes on; run drapto-tui to look in", id="detach", variant="primary"
-                )
+                yield Button("d  Detach: the encodes go on", id="detach", variant="primary")
             yield Button("f  Finish the running jobs, then stop", id="finish")
             yield Button(
                 "s  Stop now; resume them next time",

@@ -79,6 +79,8 @@ class InspectorScreen(Screen[None]):
                 yield VerticalScroll(Static(id="commands"))
             with TabPane("Log", id="tab-log"):
                 yield VerticalScroll(Static(id="joblog"))
+            with TabPane("FFmpeg log", id="tab-ffmpeg"):
+                yield VerticalScroll(Static(id="ffmpeglog"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -139,6 +141,10 @@ class InspectorScreen(Screen[None]):
             for line in err.stderr_tail[-8:]:
                 log.append(f"    {line}\n", style="dim")
         self.query_one("#joblog", Static).update(log if log else Text("no warnings or errors"))
+        ffmpeg_log = cast(AppCommands, self.app).job_ffmpeg_log(self.job_id)
+        self.query_one("#ffmpeglog", Static).update(
+            Text("\n".join(ffmpeg_log)) if ffmpeg_log else Text("no FFmpeg run finished for this job yet")
+        )
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,70 @@
+"""logs/jobs/<job>/ffmpeg.log: every FFmpeg run of one job (when, exit status, time, command, stderr tail), so a
+failure can be read after the fact, in the inspector or with any pager. Capped: past the cap, the older half goes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import time
+from pathlib import Path
+
+from drapto_tui.media.ffmpeg import FfmpegProcess
+
+#: How many stderr lines of each run are kept (FFmpeg's own tail, which holds the error when there is one).
+TAIL_LINES = 20
+
+
+class JobLog:
+    def __init__(self, path: Path, cap: int) -> None:
+        self.path = path
+        self.cap = cap
+
+    @staticmethod
+    def path_for(logs_dir: Path, job_id: str) -> Path:
+        return logs_dir / "jobs" / job_id / "ffmpeg.log"
+
+    def record(self, proc: FfmpegProcess) -> None:
+        """Append one finished run; a log that cannot be written never stops the job."""
+        returncode = proc.proc.returncode if proc.proc is not None else None
+        status = "cancelled" if proc.cancelled else f"exit {returncode}"
+        lines = [
+            f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {status} after {proc.elapsed():.1f} s",
+            f"$ {shlex.join(proc.args)}",
+            *(f"  {line}" for line in proc.stderr_tail()[-TAIL_LINES:]),
+        ]
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+            if self.path.stat().st_size > self.cap:
+                self._trim()
+
+    def _trim(self) -> None:
+        """Keep the newest half, starting at a run's first line, written aside and renamed into place."""
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        keep = text[len(text) - self.cap // 2 :]
+        start = keep.find("\n== ")
+        keep = keep[start + 1 :] if start >= 0 else keep
+        partial = self.path.with_suffix(".log.partial")
+        partial.write_text(keep, encoding="utf-8")
+        os.replace(partial, self.path)
+
+    @staticmethod
+    def tail(path: Path, lines: int = 300, window: int = 256 * 1024) -> list[str]:
+        """The newest `lines` lines, read from at most the last `window` bytes (a screen asks twice a second)."""
+        try:
+            with path.open("rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(size - window, 0))
+                text = fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        found = text.splitlines()
+        if size > window and found:
+            found = found[1:]  # the first line was cut by the window
+        return found[-lines:]
+
+
+__all__ = ["JobLog"]
