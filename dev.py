@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
         print(
-            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|direct|service]"
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|direct|service|cluster]"
             " | check | wheel-test [pytest options] | lock"
         )
         return 2
@@ -193,6 +193,8 @@ def main(argv: list[str]) -> int:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "quality.py"), *rest[1:]]
         elif rest[:1] == ["direct"]:  # the Dolby Vision path against the bare FFmpeg command
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "direct.py"), *rest[1:]]
+        elif rest[:1] == ["cluster"]:  # the Dask executor against the local one, and the N-machine model
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "cluster.py"), *rest[1:]]
         elif rest[:1] == ["service"]:  # the service's memory and attach time with a big queue
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "service.py"), *rest[1:]]
         else:

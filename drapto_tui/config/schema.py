@@ -213,6 +213,31 @@ class UIConfig(Section):
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
 
 
+class ExecutionConfig(Section):
+    backend: Literal["local", "dask", "dask-local"] = Field(
+        "local",
+        description="Where segments encode: local (this machine), dask (the Dask scheduler at"
+        " execution.scheduler), dask-local (a Dask cluster of execution.workers processes started here).",
+    )
+    scheduler: str = Field(
+        "", description="The Dask scheduler's address for backend 'dask', e.g. tcp://host:8786."
+    )
+    workers: int = Field(
+        2, ge=1, le=256, description="Worker processes of backend 'dask-local' (one thread each)."
+    )
+    shared_path: str = Field(
+        "",
+        description="Set when every worker mounts the coordinator's temp and source folders at the same paths:"
+        " paths are passed instead of the segments' bytes.",
+    )
+
+    @model_validator(mode="after")
+    def _scheduler_given(self) -> ExecutionConfig:
+        if self.backend == "dask" and not self.scheduler:
+            raise ValueError("backend 'dask' needs execution.scheduler (e.g. tcp://host:8786)")
+        return self
+
+
 class HooksConfig(Section):
     on_job_end: list[str] = Field(
         default_factory=list,
@@ -235,6 +260,7 @@ class DraptoConfig(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     hooks: HooksConfig = Field(default_factory=HooksConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -25,7 +25,7 @@ from drapto_tui.engine.scheduler import Scheduler
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.watch import FolderWatch
 from drapto_tui.engine.workdirs import WorkDirs
-from drapto_tui.errors import DraptoError, unusable
+from drapto_tui.errors import ConfigError, DraptoError, unusable
 from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry
@@ -85,14 +85,7 @@ class Engine:
             memory_floor=config.resources.memory_floor,
             temp_free_floor=config.resources.temp_free_floor,
         )
-        self.executor: Executor = executor or LocalExecutor(
-            config.parallel_jobs(),
-            order=self.queue.order_key,
-            admission=self.admission,
-            on_wait=self._waiting,
-            registry=self.registry,
-            job_log=self._job_log,
-        )
+        self.executor: Executor = executor or self._executor()
         self.pipeline = ProcessingPipeline(
             config, self.state, self.bus, workdirs=self.workdirs, executor=self.executor, cache=self.store
         )
@@ -117,6 +110,35 @@ class Engine:
         self._probe_tasks: set[asyncio.Task[None]] = set()
         self._probe_gate = asyncio.Semaphore(2)
         self._closed = False
+
+    def _executor(self) -> Executor:
+        """The configured executor: this machine's, or a Dask cluster's (execution.backend)."""
+        cfg = self.config.execution
+        if cfg.backend == "local":
+            return LocalExecutor(
+                self.config.parallel_jobs(),
+                order=self.queue.order_key,
+                admission=self.admission,
+                on_wait=self._waiting,
+                registry=self.registry,
+                job_log=self._job_log,
+            )
+        try:
+            from drapto_tui.execution.dask import DaskExecutor
+        except ImportError:
+            raise ConfigError(
+                [
+                    f"execution.backend = {cfg.backend!r}: Dask is not installed; pip install 'drapto-tui[dask]'"
+                ]
+            ) from None
+        return DaskExecutor(
+            scheduler=cfg.scheduler if cfg.backend == "dask" else "",
+            workers=cfg.workers,
+            shared_path=cfg.shared_path,
+            order=self.queue.order_key,
+            on_wait=self._waiting,
+            registry=self.registry,
+        )
 
     def _job_log(self, job_id: str) -> JobLog:
         cap = self.config.processing.job_log_max
@@ -168,8 +190,10 @@ class Engine:
     async def start(
         self, *, paused: bool = False, only: set[str] | None = None, preanalyse: bool = True
     ) -> None:
-        """Check for FFmpeg (one line if missing), then schedule: all queued jobs, or just `only`."""
+        """Check for FFmpeg (one line if missing) and the executor (a Dask scheduler that does not answer: one
+        line), then schedule: all queued jobs, or just `only`."""
         await self.pipeline.ffmpeg()
+        await self.executor.open()
         if paused:
             self.paused_all = True
             self.scheduler.launching = False
@@ -376,6 +400,7 @@ class Engine:
             await self.stop(now=True)
         for task in list(self._probe_tasks):
             task.cancel()
+        await self.executor.aclose()
         self.bus.close()
         self.state.close()
 

@@ -135,6 +135,8 @@ class StateManager:
             seg.status = SegmentStatus(data.phase)
             seg.attempts = data.attempt
             seg.error = None
+            if data.worker is not None:
+                seg.worker = data.worker
             touched_segment = seg.index
         elif isinstance(data, SearchStep):
             seg = job.segment(data.segment)
@@ -165,6 +167,7 @@ class StateManager:
                 "encode_seconds",
                 "fps",
                 "attempts",
+                "worker",
             ):
                 if data.given(name):
                     setattr(seg, name, getattr(data, name))

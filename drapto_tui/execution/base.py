@@ -79,5 +79,13 @@ class Executor(Protocol):
         """Start nothing more; what runs goes on until cancelled or done."""
         ...
 
+    async def open(self) -> None:
+        """Before the first submission: reach whatever runs the segments (raises one line if it cannot)."""
+        ...
+
+    async def aclose(self) -> None:
+        """After the last: let go of it (a cluster connection, a cluster started for this process)."""
+        ...
+
 
 __all__ = ["Executor", "Refresh", "Report"]

@@ -252,6 +252,12 @@ class LocalExecutor:
         for control in self._controls.values():
             control.kill_now()
 
+    async def open(self) -> None:
+        """Nothing to reach: the segments run here."""
+
+    async def aclose(self) -> None:
+        """Nothing to let go of."""
+
     def close(self) -> None:
         """No new encode starts; those waiting stay waiting (their jobs are stopped by the scheduler)."""
         self.closed = True

@@ -155,6 +155,9 @@ class SegmentComplete(Payload):
     #: its measured final showed (None when unmeasured): how r drifts over a film.
     loss_ratio_used: float | None = None
     loss_ratio_seen: float | None = None
+    worker: str | None = None  # the Dask worker that encoded it (None: the coordinator's machine)
+    transfer_bytes: int | None = None  # sent to and received from that worker for this segment
+    transfer_seconds: float | None = None  # the round trip's time beyond the worker's own work
 
 
 class EncodingComplete(Payload):
@@ -216,6 +219,9 @@ class SegmentStarted(Payload):
     sample_duration: float | None = None
     target: float | None = None
     crf: float | None = None
+    worker: str | None = (
+        None  # the Dask worker it runs on, "name (address)" (None: the coordinator's machine)
+    )
 
 
 class SegmentProgress(Payload):

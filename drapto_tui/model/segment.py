@@ -219,6 +219,11 @@ class SegmentOutcome(BaseModel):
     probes: list[Probe] = Field(default_factory=list)
     new_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # for the coordinator's cache
     loss_ratio_used: float | None = None  # the r this segment was planned with (predict)
+    worker: str | None = None  # the machine (Dask worker) that encoded it; None: this one
+    #: A remote executor's cost of moving the segment: bytes sent and received, and the seconds the round trip
+    #: took beyond the worker's own work (serialising, the network, writing the encoded segment here).
+    transfer_bytes: int | None = None
+    transfer_seconds: float | None = None
     observed_loss_ratio: float | None = None  # r seen on this segment (predicted probe loss / measured loss)
     observed_log_slope: float | None = None  # k seen between two probes or two measured encodes
     encoded: str
@@ -234,6 +239,7 @@ class PhaseReport(BaseModel):
     sample_duration: float | None = None
     target: float | None = None
     crf: float | None = None
+    worker: str | None = None  # filled in by a remote executor: where the segment runs
 
 
 class ProbeReport(BaseModel):

@@ -74,6 +74,7 @@ class SegmentState(BaseModel):
     probes: list[SearchProbe] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
+    worker: str | None = None  # the Dask worker that encoded it (None: the coordinator's machine)
 
     def contribution(self) -> float:
         return 1.0 if self.status == SegmentStatus.DONE else self.progress

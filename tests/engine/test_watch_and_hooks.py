@@ -10,33 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from drapto_tui.config import load_config
 from drapto_tui.engine.engine import Engine
 from drapto_tui.engine.hooks import run_job_end_hook
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState
+from tests.fast_config import fast_config
 from tests.media_helpers import MediaFactory
-
-FAST = [
-    "encoding.preset=12",
-    "search.n_subsample=3",
-    "resources.temp_free_floor=0",
-    "resources.memory_floor=0",
-    'processing.segmentation="fixed"',
-    "processing.chunk_size=2",
-    "processing.min_segment=1",
-    "processing.parallel_jobs=1",
-    "search.max_encoded_percent=1000",
-    'search.if_too_big="encode"',
-]
 
 
 def config_for(tmp: Path, *extra: str):
-    return load_config(
-        env={},
-        use_default_file=False,
-        overrides=[f'processing.temp_dir="{tmp / "work"}"', f'output.dir="{tmp / "out"}"', *FAST, *extra],
-    )
+    return fast_config(tmp, *extra)
 
 
 async def test_a_film_copied_in_slowly_is_queued_once_after_it_stops_growing(

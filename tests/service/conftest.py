@@ -16,20 +16,8 @@ import pytest
 
 from drapto_tui.config import DraptoConfig, load_config
 from drapto_tui.service.protocol import read_info
+from tests.fast_config import fast_sets
 from tests.media_helpers import MediaFactory
-
-FAST = [
-    "encoding.preset=12",
-    "search.n_subsample=3",
-    "resources.temp_free_floor=0",
-    "resources.memory_floor=0",
-    'processing.segmentation="fixed"',
-    "processing.chunk_size=2",
-    "processing.min_segment=1",
-    "processing.parallel_jobs=1",
-    "search.max_encoded_percent=1000",
-    'search.if_too_big="encode"',
-]
 
 
 class Service:
@@ -37,7 +25,7 @@ class Service:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.sets = [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"', *FAST]
+        self.sets = fast_sets(root)
         self.state = root / "work" / "state"
 
     def args(self) -> list[str]:

@@ -415,6 +415,9 @@ class ChunkedStrategy(EncodingStrategy):
             "probes": [p.to_event() for p in outcome.probes],
             "loss_ratio_used": outcome.loss_ratio_used,
             "loss_ratio_seen": outcome.observed_loss_ratio,
+            "worker": outcome.worker,
+            "transfer_bytes": outcome.transfer_bytes,
+            "transfer_seconds": outcome.transfer_seconds,
         }
         self.results[seg.index] = data
         if outcome.observed_loss_ratio is not None:

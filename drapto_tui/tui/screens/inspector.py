@@ -110,6 +110,10 @@ class InspectorScreen(Screen[None]):
         table = self.query_one("#segments", DataTable)
         cursor = table.cursor_row
         table.clear()
+        remote = any(s.worker for s in job.segments.values())
+        if remote and not getattr(self, "_worker_column", False):
+            table.add_column("Worker")  # only when segments ran on other machines (the Dask executor)
+            self._worker_column = True
         for i in sorted(job.segments):
             s = job.segments[i]
             probes = "  ".join(f"{p.crf:g}:{p.score:.1f}:{human_size(p.bytes)}" for p in s.probes)
@@ -126,6 +130,7 @@ class InspectorScreen(Screen[None]):
                 human_size(s.bytes) if s.bytes else "",
                 str(s.attempts or ""),
                 probes,
+                *([s.worker or ""] if getattr(self, "_worker_column", False) else []),
                 key=str(i),
             )
         if table.row_count:

@@ -1,0 +1,307 @@
+"""Segments on a Dask cluster: each segment is one Dask task that runs `run_segment` on a worker.
+
+The coordinator (this process: queue, pipeline, events, state store, cache, UI) keeps everything but the
+encoding. What crosses is data: the SegmentSpec as JSON and the segment's bytes go out (Dask's own transfer;
+with `execution.shared_path` set, workers read the coordinator's paths instead), the SegmentOutcome and the
+encoded segment's bytes come back. Nothing is assumed shared but the scheduler.
+
+It is the local executor's queue with a remote runner: slots (the cluster's worker threads), best job first when
+a slot frees, pause holding a job's next segments back, cancel ending its submissions. Around that:
+- live reports: a worker logs each SegmentReport on one Dask event topic; the coordinator hands it to the
+  segment's report callback, with the worker's name (the inspector shows which machine encoded what);
+- pause / resume / cancel also reach the running FFmpeg on the workers (SIGSTOP / SIGCONT / kill), through
+  `Client.run` on every worker, where this module keeps each running task's process control;
+- a worker lost mid-segment: Dask runs the task again elsewhere; the first report from the new worker says so in
+  one line, and only the one result that comes back is placed (never twice in the output);
+- the scheduler unreachable at start: one line, exit 2; lost mid-run: the segment fails with one line and the
+  job keeps its finished segments for a retry;
+- a worker whose FFmpeg lacks libsvtav1 or libvmaf refuses the task with that line, rather than encode
+  differently;
+- priorities: the order key maps onto Dask task priorities too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from drapto_tui.errors import DraptoError
+from drapto_tui.execution.children import ChildRegistry
+from drapto_tui.execution.control import JobControl
+from drapto_tui.execution.local import LocalExecutor
+from drapto_tui.media.ffmpeg import current_tracker
+from drapto_tui.media.tools import require_ffmpeg
+from drapto_tui.model.segment import (
+    PhaseReport,
+    ProblemReport,
+    SegmentOutcome,
+    SegmentReport,
+    SegmentSpec,
+)
+from drapto_tui.quality.segment_runner import ENCODED_NAME, Report, run_segment
+
+REPORTS: TypeAdapter[SegmentReport] = TypeAdapter(SegmentReport)
+
+
+class ClusterUnavailable(DraptoError):
+    """No Dask scheduler answers at the configured address."""
+
+    exit_code = 2
+
+
+# -- on the worker ------------------------------------------------------------------------------------------
+#: The running tasks' process controls in this worker process (task key → (job id, control)).
+_RUNNING: dict[str, tuple[str, JobControl]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key: str) -> dict[str, Any]:
+    """One segment on a Dask worker. Returns {"outcome", "encoded", "worker"} or {"error", "worker"}: errors
+    travel as their one line (an exception object of ours may not unpickle on the coordinator)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    name, address = str(worker.name), str(worker.address)
+    spec = SegmentSpec.model_validate(spec_json)
+    workdir = Path(tempfile.mkdtemp(prefix="drapto-segment-", dir=worker.local_directory))
+    control = JobControl()
+    with _RUNNING_LOCK:
+        _RUNNING[key] = (spec.job_id, control)
+
+    def report(item: SegmentReport) -> None:
+        with contextlib.suppress(Exception):  # a report lost is not worth a failed segment
+            message = {"key": key, "worker": name, "address": address, "report": item.model_dump(mode="json")}
+            worker.log_event(topic, message)
+
+    try:
+        try:
+            info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", "")))
+        except DraptoError as err:
+            return {"error": f"worker {name} refuses the segment: {err.line()}", "worker": name}
+        segment = spec.segment
+        if data is not None:
+            local = workdir / f"source{Path(segment.path).suffix or '.mkv'}"
+            local.write_bytes(data)
+            segment = segment.model_copy(update={"path": str(local)})
+        spec = spec.model_copy(
+            update={
+                "segment": segment,
+                "ffmpeg": info.path,
+                "one_pass_measure": info.loopback_decoders,
+                "scratch": str(workdir / "run"),
+            }
+        )
+        current_tracker.set(control)
+        began = time.monotonic()
+        try:
+            outcome = asyncio.run(run_segment(spec, workdir / "run", report))
+        except DraptoError as err:
+            return {"error": err.line(), "worker": name, "disk_full": "No space left" in err.line()}
+        encoded = Path(outcome.encoded).read_bytes()
+        return {
+            "outcome": outcome.model_dump(mode="json"),
+            "encoded": encoded,
+            "worker": name,
+            "work_seconds": time.monotonic() - began,
+        }
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(key, None)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def steer_on_worker(action: str, job_id: str | None = None, key: str | None = None) -> int:
+    """Run on every worker by Client.run: pause, resume or kill the FFmpeg of one job's (or one task's)
+    running segments here; returns how many tasks it reached."""
+    with _RUNNING_LOCK:
+        targets = [c for k, (j, c) in _RUNNING.items() if k == key or (key is None and j == job_id)]
+    for control in targets:
+        if action == "pause":
+            control.pause()
+        elif action == "resume":
+            control.resume()
+        else:
+            control.kill_now()
+    return len(targets)
+
+
+# -- on the coordinator -------------------------------------------------------------------------------------
+class DaskExecutor(LocalExecutor):
+    def __init__(
+        self,
+        *,
+        scheduler: str = "",
+        workers: int = 2,
+        shared_path: str = "",
+        order: Callable[[str], tuple[Any, ...]] = lambda job_id: (0,),
+        on_wait: Callable[[str, str], None] | None = None,
+        registry: ChildRegistry | None = None,
+    ) -> None:
+        """`scheduler` "" starts a LocalCluster of `workers` processes (one thread each) for this process."""
+        super().__init__(
+            max(workers, 1), order=order, on_wait=on_wait, registry=registry, runner=self._run_remote
+        )
+        self.scheduler_address = scheduler
+        self.local_workers = workers
+        self.shared = bool(shared_path)
+        self.client: Any = None
+        self.cluster: Any = None
+        self.topic = f"drapto-reports-{uuid.uuid4().hex[:12]}"
+        self._reports: dict[str, Report] = {}
+        self._worker_of: dict[str, tuple[str, str]] = {}
+        self._opening: asyncio.Lock | None = None
+
+    # -- connecting -------------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect to the scheduler (or start the local cluster); one line, exit 2, when none answers."""
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self.client is not None:
+                return
+            from distributed import Client, LocalCluster
+
+            try:
+                if self.scheduler_address:
+                    self.client = await Client(self.scheduler_address, asynchronous=True, timeout="5s")
+                else:
+                    self.cluster = await LocalCluster(
+                        n_workers=self.local_workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        asynchronous=True,
+                        dashboard_address=None,
+                    )
+                    self.client = await Client(self.cluster, asynchronous=True)
+            except (OSError, TimeoutError) as exc:
+                raise ClusterUnavailable(
+                    f"no Dask scheduler answers ({exc})",
+                    subject=f"execution.scheduler = {self.scheduler_address or 'dask-local'}",
+                    hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, or set"
+                    " execution.backend = 'local'",
+                ) from None
+            self.client.subscribe_topic(self.topic, self._on_report)
+            threads = sum((await self.client.nthreads()).values()) if self.scheduler_address else None
+            if threads:
+                self.slots = threads
+                self.poke()
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                await self.cluster.close()
+        self.client = self.cluster = None
+
+    # -- one segment ------------------------------------------------------------------------------------
+    def _on_report(self, event: tuple[float, dict[str, Any]]) -> None:
+        _, msg = event
+        key, worker, address = msg.get("key", ""), str(msg.get("worker", "?")), str(msg.get("address", ""))
+        report = self._reports.get(key)
+        if report is None:
+            return
+        item = REPORTS.validate_python(msg["report"])
+        if isinstance(item, PhaseReport):
+            item = item.model_copy(update={"worker": f"{worker} ({address})"})
+        if isinstance(item, PhaseReport) and item.phase == "searching" and item.attempt == 1:
+            before = self._worker_of.get(key)  # (name, address): a restarted worker keeps its name
+            if before is not None and before[1] != address:
+                report(
+                    ProblemReport(
+                        stage="encoding",
+                        attempt=1,
+                        message=f"worker {before[0]} ({before[1]}) was lost mid-segment; the segment runs again"
+                        f" on worker {worker} ({address})",
+                    )
+                )
+            self._worker_of[key] = (worker, address)
+        report(item)
+
+    async def _run_remote(self, spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
+        await self.open()
+        from distributed import Future
+
+        key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
+        sent_at = time.monotonic()
+        data = None if self.shared else await asyncio.to_thread(Path(spec.segment.path).read_bytes)
+        self._reports[key] = report
+        rank = self.order(spec.job_id)
+        priority = -int(rank[0]) * 1_000_000 - int(rank[1] if len(rank) > 1 else 0)
+        future: Future = self.client.submit(
+            run_on_worker,
+            spec.model_dump(mode="json"),
+            data,
+            self.topic,
+            key,
+            key=key,
+            priority=priority,
+            pure=False,
+        )
+        try:
+            answer = await future
+        except asyncio.CancelledError:
+            await future.cancel()
+            with contextlib.suppress(Exception):
+                await self.client.run(steer_on_worker, "kill", None, key)
+            raise
+        except Exception as exc:  # the cluster went away, or Dask gave up on the task
+            raise DraptoError(
+                f"segment {spec.segment.index}: the Dask cluster did not return it ({type(exc).__name__}: {exc})",
+                subject=spec.source,
+                hint="its finished segments are kept; retry the job when the cluster is back",
+            ) from None
+        finally:
+            self._reports.pop(key, None)
+            self._worker_of.pop(key, None)
+        if "error" in answer:
+            raise DraptoError(answer["error"], subject=spec.source)
+        workdir.mkdir(parents=True, exist_ok=True)
+        encoded = workdir / ENCODED_NAME
+        await asyncio.to_thread(encoded.write_bytes, answer["encoded"])
+        outcome = SegmentOutcome.model_validate(answer["outcome"])
+        round_trip = time.monotonic() - sent_at
+        return outcome.model_copy(
+            update={
+                "encoded": str(encoded),
+                "worker": answer["worker"],
+                "transfer_bytes": len(data or b"") + len(answer["encoded"]),
+                "transfer_seconds": round(max(round_trip - float(answer.get("work_seconds", 0.0)), 0.0), 3),
+            }
+        )
+
+    # -- steering the workers too ------------------------------------------------------------------------
+    def _steer(self, action: str, job_id: str) -> None:
+        if self.client is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.client.run(steer_on_worker, action, job_id))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def pause_job(self, job_id: str) -> None:
+        super().pause_job(job_id)
+        self._steer("pause", job_id)
+
+    def resume_job(self, job_id: str) -> None:
+        super().resume_job(job_id)
+        self._steer("resume", job_id)
+
+    async def cancel_job(self, job_id: str) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.run(steer_on_worker, "kill", job_id)
+        await super().cancel_job(job_id)
+
+
+__all__ = ["ClusterUnavailable", "DaskExecutor", "run_on_worker", "steer_on_worker"]

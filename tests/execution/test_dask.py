@@ -1,0 +1,167 @@
+"""The Dask executor on a LocalCluster of two worker processes, one thread each, each with its own local
+directory (nothing shared but the scheduler: segments travel as bytes). Real FFmpeg on small clips."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.state import SegmentStatus
+from tests.fast_config import fast_config
+from tests.judge import decoded_frames
+from tests.media_helpers import MediaFactory
+
+pytest.importorskip("distributed", reason="Dask is not installed (pip install 'drapto-tui[dask]')")
+E = ProcessingEvents
+DASK_LOCAL = ['execution.backend="dask-local"', "execution.workers=2", "processing.parallel_jobs=0"]
+
+
+def config_for(tmp: Path, *extra: str):
+    return fast_config(tmp, *DASK_LOCAL, *extra)
+
+
+def worker_ffmpegs() -> list[psutil.Process]:
+    """FFmpeg processes started by Dask worker processes of this test (children of our children)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        with_name = child.name()
+        if "ffmpeg" in with_name:
+            found.append(child)
+    return found
+
+
+async def test_a_film_encodes_on_both_workers_and_validates(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=8, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    async with Engine(config_for(tmp_path), monitor=False) as engine:
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        assert all((await engine.run_until_idle()).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+        # The inspector says which machine encoded which segment.
+        from textual.widgets import DataTable
+
+        from drapto_tui.tui.app import DraptoApp
+        from drapto_tui.tui.screens.inspector import InspectorScreen
+
+        app = DraptoApp(engine, run_core=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(InspectorScreen(job.job_id))
+            await pilot.pause(0.3)
+            table = app.screen.query_one("#segments", DataTable)
+            labels = [str(c.label) for c in table.columns.values()]
+            assert labels[-1] == "Worker"
+            shown = {str(table.get_row_at(r)[-1]) for r in range(table.row_count)}
+            assert shown == {s.worker for s in job.segments.values()}
+    workers = {s.worker for s in job.segments.values()}
+    assert len(job.segments) == 4 and all(s.status == SegmentStatus.DONE for s in job.segments.values())
+    assert len(workers) == 2 and None not in workers, workers  # both workers encoded segments
+    out = tmp_path / "out" / "film.mkv"
+    assert decoded_frames(ffmpeg, out) == decoded_frames(ffmpeg, film) == 192
+
+
+async def test_a_worker_killed_mid_segment(tmp_path: Path, media: MediaFactory, ffmpeg: str) -> None:
+    """Kill -9 the worker running a segment: the segment runs again elsewhere, once in the output, one line."""
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=8, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    async with Engine(config_for(tmp_path, "encoding.preset=10"), monitor=False) as engine:
+        sub = engine.bus.subscribe("test", kinds=[E.SEGMENT_STARTED, E.SEGMENT_COMPLETE, E.ERROR_OCCURRED])
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        run = asyncio.create_task(engine.run_until_idle())
+        killed = None
+        deadline = time.monotonic() + 60
+        while killed is None and time.monotonic() < deadline:
+            event = await asyncio.wait_for(sub.get(), 60)
+            worker = getattr(event.data, "worker", None)
+            if event.event == E.SEGMENT_STARTED and worker and event.data.phase == "searching":
+                address = worker.split("(", 1)[1].rstrip(")")
+                pids = await engine.executor.client.run(os.getpid, workers=[address])  # type: ignore[attr-defined]
+                killed = pids[address]
+                os.kill(killed, signal.SIGKILL)
+        assert killed is not None
+        assert all((await asyncio.wait_for(run, 180)).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+        events = sub.drain()
+    log = [json.loads(line) for line in (tmp_path / "work" / "logs" / "events.jsonl").open()]
+    done = [e["data"]["segment"] for e in log if e["event"] == E.SEGMENT_COMPLETE.value]
+    assert sorted(done) == [0, 1, 2, 3]  # each segment placed once
+    assert job.status == ProcessingStatus.COMPLETED
+    lost = [e for e in log if e["event"] == E.ERROR_OCCURRED.value and "was lost" in e["data"]["message"]]
+    assert len(lost) == 1, [e["data"]["message"] for e in log if e["event"] == E.ERROR_OCCURRED.value]
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "film.mkv") == 192
+    assert events is not None
+
+
+async def test_pause_stops_the_workers_ffmpeg_and_cancel_ends_it(tmp_path: Path, media: MediaFactory) -> None:
+    film = media.copy_to(
+        media.clip(width=320, height=180, duration=12, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    async with Engine(config_for(tmp_path, "encoding.preset=8"), monitor=False) as engine:
+        ids = engine.encode_paths([film], {})
+        (job_id,) = ids
+        await engine.start(only=ids, preanalyse=False)
+        run = asyncio.create_task(engine.run_until_idle())
+        deadline = time.monotonic() + 60
+        while not worker_ffmpegs() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert worker_ffmpegs(), "no FFmpeg started on the workers"
+        engine.toggle_pause(job_id)
+        deadline = time.monotonic() + 10
+
+        def all_stopped() -> bool:
+            procs = worker_ffmpegs()
+            try:
+                return bool(procs) and all(p.status() == psutil.STATUS_STOPPED for p in procs)
+            except psutil.NoSuchProcess:
+                return False
+
+        while not all_stopped() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert all_stopped(), [(p.pid, p.status()) for p in worker_ffmpegs()]
+        engine.toggle_pause(job_id)
+        await asyncio.sleep(0.3)
+        assert all(p.status() != psutil.STATUS_STOPPED for p in worker_ffmpegs())
+        await engine.cancel(job_id)
+        await asyncio.wait_for(run, 60)
+        deadline = time.monotonic() + 10
+        while worker_ffmpegs() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert worker_ffmpegs() == []  # nothing of the job runs on the workers
+        assert engine.state.jobs[job_id].status == ProcessingStatus.CANCELLED
+
+
+def test_scheduler_unreachable_is_one_line_and_exit_2(tmp_path: Path, media: MediaFactory) -> None:
+    film = media.clip(width=160, height=96, duration=2, fps=24, audio="stereo", gop=24)
+    args = [
+        *(sys.executable, "-m", "drapto_tui", "encode", str(film)),
+        *("--set", f'processing.temp_dir="{tmp_path / "work"}"', "-o", str(tmp_path / "out")),
+        *("--set", 'execution.backend="dask"', "--set", 'execution.scheduler="tcp://127.0.0.1:9"'),
+    ]
+    started = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Dask scheduler answers" in lines[0] and "tcp://127.0.0.1:9" in lines[0]
+    assert time.monotonic() - started < 60
