@@ -165,3 +165,27 @@ def test_scheduler_unreachable_is_one_line_and_exit_2(tmp_path: Path, media: Med
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no Dask scheduler answers" in lines[0] and "tcp://127.0.0.1:9" in lines[0]
     assert time.monotonic() - started < 60
+
+
+async def test_a_worker_without_a_suitable_ffmpeg_refuses(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' FFmpeg (DRAPTO_FFMPEG, inherited by the local cluster's processes) lacks libsvtav1: every
+    segment is refused with that line, and nothing is encoded differently."""
+    from tests.fault_ffmpeg import ffmpeg_without
+
+    monkeypatch.setenv("DRAPTO_FFMPEG", str(ffmpeg_without(tmp_path, ffmpeg, "libsvtav1")))
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=2, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    async with Engine(config_for(tmp_path), monitor=False) as engine:
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        results = await engine.run_until_idle()
+        (job,) = [engine.state.jobs[i] for i in ids]
+    assert not any(results.values()) and job.status == ProcessingStatus.FAILED
+    fatal = [e.message for e in job.errors if e.fatal]
+    assert fatal and "refuses the segment" in fatal[-1] and "libsvtav1" in fatal[-1]
+    assert not (tmp_path / "out" / "film.mkv").exists()
