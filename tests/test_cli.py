@@ -193,3 +193,34 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert shown.returncode == 0 and "[encoding]" in shown.stdout, shown.stderr
+
+
+def test_usage_errors_exit_2_and_config_show_prints_where(tmp_path: Path) -> None:
+    nothing = cli("encode")
+    assert nothing.returncode == 2 and "nothing to encode" in nothing.stderr and "usage:" in nothing.stderr
+    shown = cli("config", "show", env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)})
+    assert shown.returncode == 0, shown.stderr
+    import tomllib
+
+    values = tomllib.loads(shown.stdout)
+    assert values["processing"]["temp_dir"] and values["output"]["dir"]  # resolved, not ''
+    assert values["processing"]["temp_dir"].startswith(str(tmp_path))
+
+
+def test_parting_line_says_what_goes_on_and_where() -> None:
+    from drapto_tui.model.events import ProcessingStatus
+    from drapto_tui.model.state import ProcessingState
+    from drapto_tui.tui.launch import parting_line
+
+    jobs = [
+        ProcessingState(job_id="a", status=ProcessingStatus.COMPLETED),
+        ProcessingState(job_id="b", status=ProcessingStatus.RUNNING),
+        ProcessingState(job_id="c", status=ProcessingStatus.QUEUED),
+    ]
+    detached = parting_line(jobs, "detach", "/films/av1", service_pid=42)
+    assert "pid 42" in detached and "1 running and 1 queued" in detached and "/films/av1 (1 done)" in detached
+    stopped = parting_line(jobs, "stop", "/films/av1")
+    assert "2 job(s) resume on the next start" in stopped
+    assert (
+        parting_line(jobs[:1], "stop", "/out") == "drapto-tui: nothing left to do; outputs in /out (1 done)"
+    )

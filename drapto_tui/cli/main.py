@@ -188,7 +188,15 @@ def cmd_config(args: argparse.Namespace) -> int:
             return 2
         print(f"{args.file}: ok")
         return 0
-    sys.stdout.write(to_toml(_load(args)))
+    config = _load(args)
+    # The folders as they will be used: '' means "the default", which `show` resolves so a user sees where.
+    resolved = config.model_copy(
+        update={
+            "processing": config.processing.model_copy(update={"temp_dir": str(config.temp_root())}),
+            "output": config.output.model_copy(update={"dir": str(config.output_root())}),
+        }
+    )
+    sys.stdout.write(to_toml(resolved))
     return 0
 
 
@@ -271,8 +279,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     if args.keep_temp:
         args.overrides.append("processing.keep_temp=true")
-    if not args.paths and not args.resume:
-        raise DraptoError("nothing to encode", subject="encode", hint="give files or folders, or --resume")
+    if not args.paths and not args.resume:  # a usage error: exit 2 with the usage, as argparse does
+        build_parsers()["encode"].error("nothing to encode: give files or folders, or --resume")
     config = _load(args)
     from drapto_tui.engine.preflight import check_machine
 

@@ -75,7 +75,8 @@ class ServiceClient:
         self.paused_all = welcome.paused_all
         self.launching = True
         self.clients = welcome.clients
-        self.lost = False
+        self.lost = False  # the service went away (stopped elsewhere, or killed)
+        self._closing = False
         self.on_error: Callable[[str], None] | None = None
         self.on_added: Callable[[list[str], list[str]], None] | None = None
         self.on_lost: Callable[[], None] | None = None
@@ -138,13 +139,14 @@ class ServiceClient:
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
-            self.lost = True
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(ServiceUnavailable("the service went away"))
             self._pending.clear()
-            if self.on_lost is not None:
-                self.on_lost()
+            if not self._closing:  # the service went away (our own close is not a loss)
+                self.lost = True
+                if self.on_lost is not None:
+                    self.on_lost()
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def call(self, method: str, **args: Any) -> Any:
@@ -269,12 +271,14 @@ class ServiceClient:
     async def shutdown(self, mode: str = "detach") -> None:
         """detach: this client goes, the service and its encodes go on; finish / stop / cancel: the service
         ends that way (stop and cancel at once; finish once the running jobs are done)."""
+        self._closing = True  # the service may end before this client does: that is no loss then
         if mode != "detach" and not self.lost:
             with contextlib.suppress(DraptoError):
                 await self.call("shutdown", mode=mode)
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._sent):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 2)

@@ -101,6 +101,7 @@ def launch(
         engine = Engine(config)  # fails fast (one line) if the state dir is locked or corrupt
         app = DraptoApp(engine, paths, start_paused=args.paused)
         app.run()
+        print(parting_line(engine.jobs(), app.quit_mode or "stop", str(config.output_root())))
         return app.return_code or 0
 
     from drapto_tui.service.client import attach_or_start
@@ -109,16 +110,42 @@ def launch(
         client, _ = await attach_or_start(config, config_args)
         app = DraptoApp(client, paths, start_paused=args.paused)
         await app.run_async()
-        mode = getattr(app, "quit_mode", None) or "detach"
-        note = None
-        if mode == "detach" and not client.lost:
-            note = (
-                f"drapto-tui: detached; the service (pid {client.service_pid}) goes on with the queue — run"
-                " drapto-tui to look in again, drapto-tui service stop to stop it"
-            )
-        return app.return_code or 0, note
+        if client.lost and app.quit_mode == "detach":
+            return app.return_code or 0, None  # the service went away: the app said so
+        mode = app.quit_mode or "detach"
+        return app.return_code or 0, parting_line(
+            client.jobs(), mode, str(config.output_root()), service_pid=client.service_pid
+        )
 
     code, note = asyncio.run(attached())
     if note:
         print(note)
     return code
+
+
+def parting_line(jobs: list, mode: str, outputs: str, *, service_pid: int | None = None) -> str:
+    """What the user leaves behind, in one line: what goes on or will resume, and where the outputs are."""
+    active = sum(1 for j in jobs if j.status.value in ("running", "paused"))
+    waiting = sum(1 for j in jobs if j.status.value == "queued")
+    done = sum(1 for j in jobs if j.status.value in ("completed", "kept"))
+    where = f"outputs in {outputs} ({done} done)"
+    if mode == "detach":
+        return (
+            f"drapto-tui: detached; the service (pid {service_pid}) goes on with {active} running and {waiting}"
+            f" queued job(s); {where} — drapto-tui looks in again, drapto-tui service stop stops it"
+        )
+    if mode == "finish" and service_pid is not None:
+        return (
+            f"drapto-tui: the service (pid {service_pid}) finishes {active} running job(s), then stops; {waiting}"
+            f" queued job(s) wait for the next start; {where}"
+        )
+    if mode == "cancel":
+        left = waiting
+        return f"drapto-tui: the running jobs were cancelled; {left} queued job(s) wait for the next start; {where}"
+    pending = active + waiting
+    if pending:
+        return (
+            f"drapto-tui: stopped; {pending} job(s) resume on the next start (drapto-tui, or drapto-tui encode"
+            f" --resume), finished segments kept; {where}"
+        )
+    return f"drapto-tui: nothing left to do; {where}"

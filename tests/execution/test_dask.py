@@ -31,13 +31,15 @@ def config_for(tmp: Path, *extra: str):
     return fast_config(tmp, *DASK_LOCAL, *extra)
 
 
-def worker_ffmpegs() -> list[psutil.Process]:
-    """FFmpeg processes started by Dask worker processes of this test (children of our children)."""
+async def worker_ffmpegs(engine: Engine) -> list[psutil.Process]:
+    """FFmpeg processes the Dask worker processes run (not the coordinator's own steps, such as crop detection)."""
+    pids = await engine.executor.client.run(os.getpid)  # type: ignore[attr-defined]
     found = []
-    for child in psutil.Process().children(recursive=True):
-        with_name = child.name()
-        if "ffmpeg" in with_name:
-            found.append(child)
+    for pid in pids.values():
+        try:
+            found += [c for c in psutil.Process(pid).children(recursive=True) if "ffmpeg" in c.name()]
+        except psutil.NoSuchProcess:
+            continue
     return found
 
 
@@ -114,7 +116,7 @@ async def test_a_worker_killed_mid_segment(tmp_path: Path, media: MediaFactory, 
 
 async def test_pause_stops_the_workers_ffmpeg_and_cancel_ends_it(tmp_path: Path, media: MediaFactory) -> None:
     film = media.copy_to(
-        media.clip(width=320, height=180, duration=12, fps=24, audio="stereo", gop=24),
+        media.clip(width=640, height=360, duration=12, fps=24, audio="stereo", gop=24),
         tmp_path / "films",
         "film.mkv",
     )
@@ -124,31 +126,33 @@ async def test_pause_stops_the_workers_ffmpeg_and_cancel_ends_it(tmp_path: Path,
         await engine.start(only=ids, preanalyse=False)
         run = asyncio.create_task(engine.run_until_idle())
         deadline = time.monotonic() + 60
-        while not worker_ffmpegs() and time.monotonic() < deadline:
+        while not await worker_ffmpegs(engine) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert worker_ffmpegs(), "no FFmpeg started on the workers"
+        assert time.monotonic() < deadline, "no FFmpeg started on the workers"
         engine.toggle_pause(job_id)
-        deadline = time.monotonic() + 10
 
-        def all_stopped() -> bool:
-            procs = worker_ffmpegs()
+        async def all_stopped() -> bool:
+            procs = await worker_ffmpegs(engine)
             try:
                 return bool(procs) and all(p.status() == psutil.STATUS_STOPPED for p in procs)
             except psutil.NoSuchProcess:
                 return False
 
-        while not all_stopped() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10
+        while not await all_stopped() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert all_stopped(), [(p.pid, p.status()) for p in worker_ffmpegs()]
+        assert await all_stopped(), [(p.pid, p.status()) for p in await worker_ffmpegs(engine)]
+        await asyncio.sleep(1.0)
+        assert await all_stopped()  # paused stays paused: no FFmpeg of the job runs on
         engine.toggle_pause(job_id)
         await asyncio.sleep(0.3)
-        assert all(p.status() != psutil.STATUS_STOPPED for p in worker_ffmpegs())
+        assert all(p.status() != psutil.STATUS_STOPPED for p in await worker_ffmpegs(engine))
         await engine.cancel(job_id)
         await asyncio.wait_for(run, 60)
         deadline = time.monotonic() + 10
-        while worker_ffmpegs() and time.monotonic() < deadline:
+        while await worker_ffmpegs(engine) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        assert worker_ffmpegs() == []  # nothing of the job runs on the workers
+        assert await worker_ffmpegs(engine) == []  # nothing of the job runs on the workers
         assert engine.state.jobs[job_id].status == ProcessingStatus.CANCELLED
 
 
