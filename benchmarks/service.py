@@ -28,7 +28,7 @@ import psutil  # noqa: E402
 from drapto_tui.config import load_config  # noqa: E402
 from drapto_tui.media.samples import make_clip  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
-from drapto_tui.service.client import ServiceClient  # noqa: E402
+from drapto_tui.service.client import ServiceClient, state_dir_of  # noqa: E402
 from drapto_tui.service.protocol import read_info  # noqa: E402
 
 
@@ -51,7 +51,7 @@ async def measure(root: Path, jobs: int) -> str:
         await asyncio.sleep(0.5)
     queued = time.monotonic() - started
     await client.close()
-    pid = int(read_info(config.temp_root() / "state")["pid"])  # type: ignore[index]
+    pid = int(read_info(state_dir_of(config))["pid"])  # type: ignore[index]
     rss = psutil.Process(pid).memory_info().rss
     times = []
     for _ in range(10):

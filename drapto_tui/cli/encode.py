@@ -166,6 +166,18 @@ async def _pump(sub: Subscription, handle) -> None:
         handle(event)
 
 
+async def _end_output(
+    sub: Subscription, handle, pump: asyncio.Task[None], report: TerminalReport | None
+) -> None:
+    """Hand over the events still queued, then stop the pump and the progress bars."""
+    await asyncio.sleep(0)
+    for event in sub.drain():
+        handle(event)
+    pump.cancel()
+    if report is not None:
+        report.stop()
+
+
 async def run_encode(
     config: DraptoConfig,
     paths: list[Path],
@@ -212,12 +224,7 @@ async def run_encode(
                 task.cancel()
             await engine.stop(now=interrupted)
         finally:
-            await asyncio.sleep(0)
-            for event in out_sub.drain():
-                handle(event)
-            pump.cancel()
-            if report is not None:
-                report.stop()
+            await _end_output(out_sub, handle, pump, report)
         if report is not None:
             report.print_summary()
         if interrupted:
@@ -298,12 +305,7 @@ async def _encode_on_service(
             await asyncio.sleep(0.1)
         interrupted = interrupt.is_set()
     finally:
-        await asyncio.sleep(0)
-        for event in sub.drain():
-            follow(event)
-        pump.cancel()
-        if report is not None:
-            report.stop()
+        await _end_output(sub, follow, pump, report)
     if report is not None:
         report.print_summary()
     if interrupted:

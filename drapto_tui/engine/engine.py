@@ -151,7 +151,7 @@ class Engine:
     @staticmethod
     def look(config: DraptoConfig) -> QueueLook:
         """The queue without opening an engine: a read-only look at the WAL database, no lock, no writes."""
-        state_dir = config.temp_root() / "state"
+        state_dir = WorkDirs.area_of(config, "state")
         try:
             exists = (state_dir / "state.sqlite3").exists()
             store = StateStore(state_dir, read_only=True) if exists else None

@@ -29,13 +29,18 @@ class JobDirs:
 
 
 class WorkDirs:
+    @staticmethod
+    def area_of(config: DraptoConfig, area: str) -> Path:
+        """Where one of the AREAS is for this configuration, without creating anything (readers, clients)."""
+        return config.temp_root() / area
+
     def __init__(self, config: DraptoConfig) -> None:
         self.config = config
         self.base_dir = config.temp_root()
         self.paths = self._initialize_paths()
 
     def _initialize_paths(self) -> dict[str, Path]:
-        paths = {area: self.base_dir / area for area in AREAS}
+        paths = {area: self.area_of(self.config, area) for area in AREAS}
         try:
             for path in paths.values():
                 path.mkdir(parents=True, exist_ok=True)

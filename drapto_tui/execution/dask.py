@@ -107,7 +107,7 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
         try:
             outcome = asyncio.run(run_segment(spec, workdir / "run", report))
         except DraptoError as err:
-            return {"error": err.line(), "worker": name, "disk_full": "No space left" in err.line()}
+            return {"error": err.line(), "worker": name}
         encoded = Path(outcome.encoded).read_bytes()
         return {
             "outcome": outcome.model_dump(mode="json"),

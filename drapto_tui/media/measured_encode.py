@@ -14,6 +14,7 @@ encoded and scored apart (`fits_one_pass`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -54,18 +55,20 @@ async def encode_and_measure(
     together = one_pass and fits_one_pass(width, height)
     if input_args and not together:
         raise ValueError("a part of the source is scored only in one run (see fits_one_pass)")
+    encode = functools.partial(
+        encode_av1,
+        ffmpeg,
+        source,
+        output,
+        settings,
+        duration=duration,
+        on_progress=on_progress,
+        on_start=on_start,
+        nice=nice,
+        what=what,
+    )
     if not together:
-        result = await encode_av1(
-            ffmpeg,
-            source,
-            output,
-            settings,
-            duration=duration,
-            on_progress=on_progress,
-            on_start=on_start,
-            nice=nice,
-            what=what,
-        )
+        result = await encode()
         vmaf = await measure_vmaf(
             ffmpeg,
             output,
@@ -95,16 +98,7 @@ async def encode_and_measure(
     )
     # `-dec 0:0`: decode output 0's stream 0 (the AV1 encode, its only stream) back into the graph.
     score_output = ["-dec", "0:0", "-filter_complex", graph, "-map", "[vmaf]", "-f", "null", "-"]
-    result = await encode_av1(
-        ffmpeg,
-        source,
-        output,
-        settings,
-        duration=duration,
-        on_progress=on_progress,
-        on_start=on_start,
-        nice=nice,
-        what=what,
+    result = await encode(
         input_args=input_args,
         after_output=score_output,
         cwd=log_path.parent,  # the log's bare name in the graph: no escaping of odd paths

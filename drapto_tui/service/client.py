@@ -25,6 +25,7 @@ from drapto_tui.engine.discovery import discover_files
 from drapto_tui.engine.engine import QueueLook
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.queue import JobQueue
+from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import Event, ProcessingStatus
 from drapto_tui.model.state import ProcessingState
@@ -48,7 +49,7 @@ class ServiceUnavailable(DraptoError):
 
 
 def state_dir_of(config: DraptoConfig) -> Path:
-    return config.temp_root() / "state"
+    return WorkDirs.area_of(config, "state")
 
 
 class ServiceClient:
@@ -322,7 +323,7 @@ def spawn_service(config_args: list[str], log_path: Path) -> subprocess.Popen[by
 
 
 def service_log(config: DraptoConfig) -> Path:
-    return config.temp_root() / "logs" / "service.log"
+    return WorkDirs.area_of(config, "logs") / "service.log"
 
 
 async def attach_or_start(

@@ -251,10 +251,6 @@ class Service:
         if method == "cancel":
             await engine.cancel(args["job_id"])
             return None
-        if method == "resume_launching":
-            engine.scheduler.launching = not engine.paused_all
-            engine.scheduler.poke()
-            return None
         if method == "shutdown":
             mode = args.get("mode", "stop")
             if mode not in ("finish", "stop", "cancel"):
@@ -263,8 +259,6 @@ class Service:
                 engine.finish_then_stop()
             self.request_stop(mode)
             return None
-        if method == "status":
-            return self.status().model_dump()
         if method == "watch":
             dirs = engine.watch(Path(d) for d in args["dirs"])
             return {"dirs": dirs, "settle": engine.config.input.watch_settle}

@@ -123,16 +123,14 @@ async def test_partial_probe_encodes_and_scores_only_its_runs(
 ) -> None:
     """probe_share 0.3 in 3 runs: 0.6 s each of the 6 s segment, every frame of them scored (n_subsample 1),
     each run's encode and VMAF in one FFmpeg run; the same settings without loopback probe the whole segment."""
-    runs = _search(
-        clip,
-        ffmpeg,
-        tmp_path / "runs",
-        strategy="predict",
-        probe_share=0.3,
-        probe_runs=3,
-        n_subsample=1,
-        full_pass_share=1e-9,
-    )
+    settings = {
+        "strategy": "predict",
+        "probe_share": 0.3,
+        "probe_runs": 3,
+        "n_subsample": 1,
+        "full_pass_share": 1e-9,
+    }
+    runs = _search(clip, ffmpeg, tmp_path / "runs", **settings)
     runs.one_pass = True
     assert runs.in_runs
     probe = await runs.probe(40.0)
@@ -140,15 +138,6 @@ async def test_partial_probe_encodes_and_scores_only_its_runs(
     assert not probe.full_pass and 50 < probe.score < 100
     assert not list((tmp_path / "runs").glob("*.mkv"))  # the runs' encodes are gone once scored
 
-    whole = _search(
-        clip,
-        ffmpeg,
-        tmp_path / "whole",
-        strategy="predict",
-        probe_share=0.3,
-        probe_runs=3,
-        n_subsample=1,
-        full_pass_share=1e-9,
-    )
+    whole = _search(clip, ffmpeg, tmp_path / "whole", **settings)
     assert not whole.in_runs  # no loopback decoders: a part could not be scored against the same part
     assert (await whole.probe(40.0)).frame_scores_count == 144
