@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -153,9 +154,22 @@ class DraptoApp(App[int]):
         self.exit(1, message="drapto-tui: the service went away; run drapto-tui again to start it")
 
     def _hangup(self) -> None:
-        """The SSH link dropped: as a plain quit — a service client detaches (encoding goes on); an in-process
-        engine checkpoints and stops (resumable), leaving no FFmpeg behind."""
-        self.exit(0)
+        """The SSH link dropped or the window closed: as a plain quit for the core — a service client detaches
+        (encoding goes on); an in-process engine checkpoints and stops (resumable), leaving no FFmpeg behind —
+        and then the process ends. Nothing can be drawn on a terminal that is gone, and the usual exit would wait
+        for ever on Textual's output thread writing to it (seen: the app left running after every dropped
+        terminal)."""
+        self.run_worker(self._leave_after_hangup(), group="hangup", exclusive=True)
+
+    async def _leave_after_hangup(self) -> None:
+        mode = self.quit_mode or self.core.default_quit
+        try:
+            if self.run_core:
+                await self.core.shutdown(mode)
+            else:
+                await self.core.close()
+        finally:
+            os._exit(0)
 
     def on_resize(self, event) -> None:
         self._layout_for(event.size.width, event.size.height)

@@ -24,6 +24,16 @@ from tests.media_helpers import MediaFactory
 from tests.service.conftest import Service, clip, wait_for
 
 
+def app_processes(film: Path) -> list[psutil.Process]:
+    """The app processes started on this film (the command line names it; the service's does not)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if str(film) in cmdline and "drapto_tui" in cmdline and proc.status() != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
 def assert_each_segment_once(service: Service, job_id: str) -> None:
     """From the service's event log: each segment completed exactly once and the job never stopped."""
     events = [json.loads(line) for line in (service.root / "work" / "logs" / "events.jsonl").open()]
@@ -159,6 +169,8 @@ async def test_a_dropped_terminal_detaches_the_app(
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
     await wait_for(lambda: watcher.clients == 1, what="the app to leave", timeout=15)
+    # The app itself is gone too: a dropped terminal leaves no process of it behind.
+    await wait_for(lambda: not app_processes(film), what="the app's process to end", timeout=15)
     await wait_for(lambda: watcher.jobs()[0].status == ProcessingStatus.COMPLETED, what="the film to finish")
     assert (tmp_path / "out" / "film.mkv").exists()
     assert_each_segment_once(service, watcher.jobs()[0].job_id)
