@@ -31,7 +31,9 @@ class JobControl:
     def attach(self, proc: FfmpegProcess) -> None:
         self._procs.add(proc)
         self.commands.append(shlex.join(proc.args))
-        if self.paused:
+        if self.cancelled:  # started after the job was cancelled: it may not run
+            proc.kill_now()
+        elif self.paused:
             proc.pause()
 
     def detach(self, proc: FfmpegProcess) -> None:

@@ -61,8 +61,10 @@ class ClusterUnavailable(DraptoError):
 
 
 # -- on the worker ------------------------------------------------------------------------------------------
-#: The running tasks' process controls in this worker process (task key → (job id, control)).
+#: The running tasks' process controls in this worker process (task key → (job id, control)), and the jobs
+#: paused here: a segment of a paused job that starts on this worker after the pause starts paused.
 _RUNNING: dict[str, tuple[str, JobControl]] = {}
+_PAUSED: set[str] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
@@ -78,6 +80,8 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     control = JobControl()
     with _RUNNING_LOCK:
         _RUNNING[key] = (spec.job_id, control)
+        if spec.job_id in _PAUSED:
+            control.pause()
 
     def report(item: SegmentReport) -> None:
         with contextlib.suppress(Exception):  # a report lost is not worth a failed segment
@@ -123,15 +127,24 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
 
 def steer_on_worker(action: str, job_id: str | None = None, key: str | None = None) -> int:
     """Run on every worker by Client.run: pause, resume or kill the FFmpeg of one job's (or one task's)
-    running segments here; returns how many tasks it reached."""
+    running segments here, or kill every one (no job, no task: the coordinator is closing); returns how many
+    tasks it reached. A killed task's control lets no later FFmpeg of it live (no retry after a cancel)."""
     with _RUNNING_LOCK:
-        targets = [c for k, (j, c) in _RUNNING.items() if k == key or (key is None and j == job_id)]
+        everything = job_id is None and key is None
+        targets = [
+            c for k, (j, c) in _RUNNING.items() if everything or k == key or (key is None and j == job_id)
+        ]
+        if job_id is not None and action == "pause":
+            _PAUSED.add(job_id)
+        elif job_id is not None:
+            _PAUSED.discard(job_id)
     for control in targets:
         if action == "pause":
             control.pause()
         elif action == "resume":
             control.resume()
         else:
+            control.cancelled = True
             control.kill_now()
     return len(targets)
 
@@ -199,6 +212,8 @@ class DaskExecutor(LocalExecutor):
 
     async def aclose(self) -> None:
         if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.run(steer_on_worker, "kill")  # no FFmpeg of ours outlives the coordinator
             with contextlib.suppress(Exception):
                 await self.client.close()
         if self.cluster is not None:

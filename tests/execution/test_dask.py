@@ -154,6 +154,10 @@ async def test_pause_stops_the_workers_ffmpeg_and_cancel_ends_it(tmp_path: Path,
             await asyncio.sleep(0.1)
         assert await worker_ffmpegs(engine) == []  # nothing of the job runs on the workers
         assert engine.state.jobs[job_id].status == ProcessingStatus.CANCELLED
+    # And nothing of ours outlives the cluster (FFmpeg runs in sessions of its own, out of the workers' reach).
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if "drapto-segment-" in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def test_scheduler_unreachable_is_one_line_and_exit_2(tmp_path: Path, media: MediaFactory) -> None:
