@@ -29,7 +29,7 @@ EXTRAS = {
     "test": {"test"},
     "app": {"demo"},
     "screenshots": {"demo"},
-    "bench": {"demo"},
+    "bench": {"demo", "bench"},
     "check": {"test"},
     "wheel-test": {"test"},
     "lock": set(),
@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
         print(
-            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|direct|service|cluster]"
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|direct|service|cluster|latency]"
             " | check | wheel-test [pytest options] | lock"
         )
         return 2
@@ -197,6 +197,8 @@ def main(argv: list[str]) -> int:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "cluster.py"), *rest[1:]]
         elif rest[:1] == ["service"]:  # the service's memory and attach time with a big queue
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "service.py"), *rest[1:]]
+        elif rest[:1] == ["latency"]:  # the app in a pseudo-terminal: key to screen, read back by pyte
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "ui_latency.py"), *rest[1:]]
         else:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
     elif command == "screenshots":

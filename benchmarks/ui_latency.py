@@ -1,157 +1,322 @@
-"""Key → screen latency of the app with 1,000 queued jobs (and a 10,000-segment job) under 100 events/s.
+"""Key → screen latency of the app as a user feels it: the real app in a pseudo-terminal, its output read back by a
+terminal emulator (pyte), with 1,000 queued jobs and a running job whose events come at 100 a second.
 
-    .venv/bin/python benchmarks/ui_latency.py [--jobs 1000] [--rate 100] [--keys 200]
+    python3 dev.py bench latency [--jobs 1000] [--rate 100] [--keys 200] [--size 80x24]
 
-A background task publishes progress events at --rate per second while keys (j, k, J, K) are pressed one at a
-time; latency is the time from the key press until the screen has been refreshed with the new selection/order.
-Prints p50/p95/max and the process RSS.
+For each key (j/k move the selection, K/J move the job, Enter opens the inspector, Esc comes back) the time runs
+from writing the key's bytes to the terminal until the emulated screen shows the change (the highlighted row is
+the expected film at the expected place; the inspector's tabs are there, or gone). The same method on a bare
+Textual DataTable is the floor: what a terminal, Textual's driver and the emulator cost without drapto-tui. Prints
+p50/p95/max per key kind and in all, and the app process' peak RSS. The figures go to benchmarks/ui-latency.txt.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
+import pty
+import select
 import statistics
+import struct
+import subprocess
 import sys
 import tempfile
+import termios
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+import pyte
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from drapto_tui.config import load_config
-from drapto_tui.engine.engine import Engine
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
-from drapto_tui.tui.app import DraptoApp
-from drapto_tui.tui.widgets.queue_table import QueueTable
+KEYS = {
+    "j": b"j",
+    "k": b"k",
+    "J": b"J",
+    "K": b"K",
+    "enter": b"\r",
+    "escape": b"\x1b",
+    "down": b"\x1b[B",
+    "up": b"\x1b[A",
+}
 
-E = ProcessingEvents
+
+# -- the app under test (the child, in the pty) -----------------------------------------------------------------
+def film(i: int) -> str:
+    return f"film {i:04d}.mkv"
 
 
-async def run(jobs: int, rate: float, keys: int, segments: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(
-            use_default_file=False, env={}, overrides=[f"processing.temp_dir={json.dumps(tmp)}"]
+def child_app(jobs: int, segments: int, rate: float) -> None:
+    from drapto_tui.config import load_config
+    from drapto_tui.engine.engine import Engine
+    from drapto_tui.model.events import ProcessingEvents as E
+    from drapto_tui.model.events import ProcessingStatus
+    from drapto_tui.tui.app import DraptoApp
+
+    tmp = tempfile.mkdtemp(prefix="drapto-latency-")
+    config = load_config(use_default_file=False, env={}, overrides=[f"processing.temp_dir={json.dumps(tmp)}"])
+    engine = Engine(config, monitor=False)
+    for i in range(jobs):
+        engine.emit(
+            E.JOB_QUEUED,
+            job_id=f"job{i:04d}",
+            file=f"/films/{film(i)}",
+            status=ProcessingStatus.QUEUED,
+            position=i,
+            size=4_000_000_000,
         )
-        session = Engine(config, monitor=False)
-        for i in range(jobs):
-            session.emit(
-                E.JOB_QUEUED,
-                job_id=f"job{i:05d}",
-                file=f"/films/film {i:05d}.mkv",
-                status=ProcessingStatus.QUEUED,
-                position=i,
-                size=4_000_000_000,
-            )
-        session.emit(
-            E.ENCODING_STARTED,
-            job_id="job00000",
-            file="/films/film 00000.mkv",
-            path="chunked",
-            segments=[
-                {"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144} for s in range(segments)
-            ],
-        )
-        app = DraptoApp(session, run_core=False)
-        latencies: list[float] = []
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.5)
-            stop = False
+    running, path = "job0000", f"/films/{film(0)}"
+    engine.emit(E.ANALYSIS_STARTED, job_id=running, file=path, status=ProcessingStatus.RUNNING)
+    engine.emit(
+        E.ENCODING_STARTED,
+        job_id=running,
+        file=path,
+        path="chunked",
+        segments=[
+            {"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144} for s in range(segments)
+        ],
+    )
+    app = DraptoApp(engine, run_core=False)
 
-            async def traffic() -> None:
-                n = 0
-                while not stop:
-                    session.emit(
-                        E.SEGMENT_PROGRESS,
-                        job_id=f"job{n % 20:05d}",
-                        file="x",
-                        segment=n % segments,
-                        progress=(n % 100) / 100,
-                    )
-                    n += 1
-                    await asyncio.sleep(1 / rate)
+    async def traffic() -> None:
+        """The running job's stream: progress of the segments in flight, each finishing after 50 reports."""
+        n = 0
+        while True:
+            seg = (n // 50) % segments
+            if n % 50 == 49:
+                engine.emit(
+                    E.SEGMENT_COMPLETE, job_id=running, file=path, segment=seg, crf=30.0, vmaf_measured=93.2
+                )
+            else:
+                engine.emit(
+                    E.SEGMENT_PROGRESS, job_id=running, file=path, segment=seg, progress=(n % 50) / 50
+                )
+            n += 1
+            await asyncio.sleep(1 / rate)
 
-            feeder = asyncio.create_task(traffic())
-            table = app.query_one(QueueTable)
-            sequence = ["j", "j", "J", "k", "K", "j"]
-            for i in range(keys):
-                key = sequence[i % len(sequence)]
-                before = (table.cursor_row, table.selected_job(), tuple(table._jobs_at[:5]))
-                start = time.perf_counter()
-                await pilot.press(key)
-                # Wait for the change to reach the screen (the next refresh after the key was handled).
-                while (table.cursor_row, table.selected_job(), tuple(table._jobs_at[:5])) == before:
-                    await asyncio.sleep(0.001)
-                await pilot.pause()  # until the app is idle again: the refresh with the change has been drawn
-                latencies.append((time.perf_counter() - start) * 1000)
-            stop = True
-            await feeder
-            rss = psutil.Process().memory_info().rss
-            await pilot.press("q")
-    latencies.sort()
-    return {
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
-        "max_ms": latencies[-1],
-        "rss_mib": rss / 2**20,
-        "keys": len(latencies),
-    }
+    async def main() -> None:
+        feeder = asyncio.create_task(traffic())
+        await app.run_async()
+        feeder.cancel()
+
+    asyncio.run(main())
 
 
-async def floor(keys: int) -> dict[str, float]:
-    """The same measurement on a bare Textual DataTable of 40 rows: what Pilot's press/idle cycle costs alone."""
-    from textual.app import App
+def child_bare(rows: int) -> None:
+    from textual.app import App, ComposeResult
     from textual.widgets import DataTable
 
     class Bare(App[None]):
-        def compose(self):
+        def compose(self) -> ComposeResult:
             yield DataTable(cursor_type="row")
 
         def on_mount(self) -> None:
             table = self.query_one(DataTable)
-            for c in "abcdefghij":
-                table.add_column(c, width=8)
-            for i in range(40):
-                table.add_row(*[f"{i}{c}" for c in "abcdefghij"])
+            table.add_column("#")
+            table.add_column("File")
+            for i in range(rows):
+                table.add_row(str(i + 1), film(i))
             table.focus()
 
-    app = Bare()
-    latencies = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        table = app.query_one(DataTable)
-        for i in range(keys):
-            before = table.cursor_row
-            start = time.perf_counter()
-            await pilot.press("down" if i % 2 == 0 else "up")
-            while table.cursor_row == before:
-                await asyncio.sleep(0.001)
-            await pilot.pause()
-            latencies.append((time.perf_counter() - start) * 1000)
-    latencies.sort()
-    return {"p50_ms": statistics.median(latencies), "p95_ms": latencies[int(len(latencies) * 0.95) - 1]}
+    Bare().run()
+
+
+# -- the user (the parent: a terminal emulator and a keyboard) ---------------------------------------------------
+class Terminal:
+    def __init__(self, args: list[str], columns: int, lines: int) -> None:
+        self.screen = pyte.Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.screen)
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        env = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            "COLORTERM": "truecolor",
+            "COLUMNS": str(columns),
+            "LINES": str(lines),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.peak_rss = 0
+        self.cursor_bg = ""  # the table cursor's background, read off the screen at start
+
+    def started(self, settle: float) -> None:
+        """Wait for the first rows, let the start-up settle, and note the cursor's colour (on the first row)."""
+        self.wait(lambda: any("film 0001.mkv" in line for line in self.screen.display), timeout=60)
+        time.sleep(settle)
+        self.drain()
+        y = next(y for y, line in enumerate(self.screen.display) if "film 0000.mkv" in line)
+        self.cursor_bg = self.screen.buffer[y][self.screen.display[y].find("film ")].bg
+
+    def pump(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if ready:
+            try:
+                data = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            self.stream.feed(data)
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 30.0) -> float:
+        start = time.perf_counter()
+        while not predicate():
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError("the screen did not show the change:\n" + "\n".join(self.screen.display))
+            self.pump(0.005)
+        return time.perf_counter() - start
+
+    def press(self, key: str, shows: Callable[[], bool]) -> float:
+        self.drain()
+        start = time.perf_counter()
+        os.write(self.master, KEYS[key])
+        self.wait(shows)
+        elapsed = (time.perf_counter() - start) * 1000
+        self.sample_rss()
+        return elapsed
+
+    def drain(self) -> None:
+        for _ in range(50):
+            ready, _, _ = select.select([self.master], [], [], 0)
+            if not ready:
+                return
+            self.pump(0)
+
+    def sample_rss(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            self.peak_rss = max(self.peak_rss, psutil.Process(self.proc.pid).memory_info().rss)
+
+    def highlighted(self) -> str | None:
+        """The text of the row drawn in the table cursor's colour (found once: the first data row at start)."""
+        buffer = self.screen.buffer
+        for y in range(self.screen.lines):
+            line = self.screen.display[y]
+            at = line.find("film ")
+            if at >= 0 and buffer[y][at].bg == self.cursor_bg:
+                return line
+        return None
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+
+
+def row_is(term: Terminal, name: str, position: int | None) -> Callable[[], bool]:
+    def shows() -> bool:
+        line = term.highlighted()
+        if line is None or name not in line:
+            return False
+        return position is None or line.split()[0] == str(position)
+
+    return shows
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    return {
+        "p50": statistics.median(values),
+        "p95": values[max(int(len(values) * 0.95) - 1, 0)],
+        "max": values[-1],
+        "n": len(values),
+    }
+
+
+def measure_app(
+    jobs: int, segments: int, rate: float, keys: int, columns: int, lines: int
+) -> tuple[dict, int]:
+    term = Terminal(["--child-app", str(jobs), str(segments), str(rate)], columns, lines)
+    try:
+        term.started(settle=1.0)
+        order = [film(i) for i in range(jobs)]
+        cursor = 0
+        times: dict[str, list[float]] = {}
+        pattern = ["j", "j", "j", "J", "k", "K", "enter", "escape", "j"]
+        for n in range(keys):
+            key = pattern[n % len(pattern)]
+            if key == "j":
+                cursor += 1
+            elif key == "k":
+                cursor -= 1
+            elif key in ("J", "K"):
+                step = 1 if key == "J" else -1
+                order[cursor], order[cursor + step] = order[cursor + step], order[cursor]
+                cursor += step
+            if key == "enter":
+                shows = lambda: "Facts" in term.screen.display[1]  # noqa: E731 - the inspector's tabs
+            elif key == "escape":
+                shows = row_is(term, order[cursor], cursor + 1)
+            else:
+                shows = row_is(term, order[cursor], cursor + 1)
+            times.setdefault(key, []).append(term.press(key, shows))
+        rss = term.peak_rss
+    finally:
+        term.close()
+    return {key: percentiles(v) for key, v in times.items()} | {
+        "all": percentiles([t for v in times.values() for t in v])
+    }, rss
+
+
+def measure_floor(keys: int, columns: int, lines: int) -> dict:
+    term = Terminal(["--child-bare", "40"], columns, lines)
+    try:
+        term.started(settle=0.5)
+        times = []
+        for n in range(keys):
+            key, cursor = ("down", 1) if n % 2 == 0 else ("up", 0)
+            times.append(term.press(key, row_is(term, film(cursor), None)))
+    finally:
+        term.close()
+    return percentiles(times)
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-app":
+        child_app(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-bare":
+        child_bare(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--segments", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--keys", type=int, default=200)
-    parser.add_argument("--segments", type=int, default=10_000)
+    parser.add_argument("--keys", type=int, default=180)
+    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave ui-latency.txt as it is")
     args = parser.parse_args()
-    result = asyncio.run(run(args.jobs, args.rate, args.keys, args.segments))
-    base = asyncio.run(floor(min(args.keys, 60)))
-    print(
-        f"measurement floor (bare Textual DataTable, same method): p50 {base['p50_ms']:.1f} ms,"
-        f" p95 {base['p95_ms']:.1f} ms"
-    )
-    print(
-        f"jobs {args.jobs}, segments {args.segments}, {args.rate:g} events/s, {result['keys']} keys: "
-        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms, "
-        f"RSS {result['rss_mib']:.0f} MiB"
-    )
+    columns, lines = (int(v) for v in args.size.split("x"))
+    floor = measure_floor(min(args.keys, 60), columns, lines)
+    app, rss = measure_app(args.jobs, args.segments, args.rate, args.keys, columns, lines)
+
+    def fmt(p: dict) -> str:
+        return f"p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, max {p['max']:.1f} ms ({p['n']} keys)"
+
+    out = [
+        f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPUs, {args.size} pty read by pyte {pyte.__version__ if hasattr(pyte, '__version__') else ''}".rstrip(),
+        f"floor (bare Textual DataTable, same pty and emulator, ↓/↑): {fmt(floor)}",
+        f"drapto-tui, {args.jobs} jobs, a running job of {args.segments} segments at {args.rate:g} events/s:",
+        *(f"  {key:<7} {fmt(p)}" for key, p in app.items()),
+        f"  peak RSS of the app process: {rss / 2**20:.0f} MiB",
+    ]
+    text = "\n".join(out) + "\n"
+    print(text, end="")
+    if not args.no_write:
+        (ROOT / "benchmarks" / "ui-latency.txt").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

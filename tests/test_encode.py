@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pymediainfo import MediaInfo
@@ -247,7 +248,9 @@ async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp
         ],
         check=True,
     )
-    config = make_config(tmp_path, "processing.min_segment=1.5", "processing.max_segment=4")
+    config = make_config(
+        tmp_path, "processing.min_segment=1.5", "processing.max_segment=4", "output.report=true"
+    )
     (ok,), events = await encode(config, clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
     segments = of(events, E.ENCODING_STARTED)[0].data.segments
@@ -255,6 +258,19 @@ async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp
     assert 4.0 in [s.start for s in segments]
     out = await probe(tmp_path / "out" / "silent.mkv", ffmpeg)
     assert out.audio == [] and out.frame_count == 192
+    # output.report: the segments chart beside the output, one mark per finished segment with its numbers.
+    report = tmp_path / "out" / "silent.segments.svg"
+    assert of(events, E.ENCODING_COMPLETE)[0].data.report == str(report)
+    svg = ElementTree.parse(report).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    marks = [el for el in svg.iter() if el.get("class") in ("segment", "below")]
+    tips = sorted(el.find(f"{ns}title").text or "" for el in marks)  # type: ignore[union-attr]
+    expected = sorted(
+        f"segment {e.data.segment}: CRF {e.data.crf:g}, VMAF {e.data.vmaf_measured:.2f}"
+        for e in of(events, E.SEGMENT_COMPLETE)
+    )
+    assert tips == expected and len(tips) == len(segments)
+    assert not [p for p in report.parent.iterdir() if p.name.startswith(".report-")]
 
 
 async def test_killed_segment_is_retried_and_recorded(

@@ -125,6 +125,15 @@ def test_interrupt_after_second_segment_then_resume(
     ]
     assert not set(encodes_started) & set(done_first)
     assert any(e.event == E.ENCODING_COMPLETE for e in second)
+
+    # The film's time counts both runs' work (not the last run alone, not the gap between them).
+    def work(events: list[Event]) -> float:
+        stamps = [e.timestamp for e in events if e.job_id and e.event != E.JOB_UPDATED]
+        begun = next(e.timestamp for e in events if e.event == E.ANALYSIS_STARTED)
+        return (max(stamps) - begun).total_seconds()
+
+    summary = next(e for e in second if e.event == E.ENCODING_COMPLETE).data
+    assert summary.wall_seconds == pytest.approx(work(first) + work(second), rel=0.1, abs=0.5)
     final = tmp_path / "out" / f"{long_clip.stem}.mkv"
     assert final.exists()
     redone = len(done_first) + len(done_second) - len(planned)

@@ -117,7 +117,6 @@ class TerminalReport:
 
     def _refresh(self, job_id: str) -> None:
         job = self.state.jobs.get(job_id)
-        self.etas.tick([j for j in (self.state.jobs.get(k) for k in self.names) if j is not None])
         stage = self.stages.get(job_id, "queued")
         bar = self.bars.get(job_id)
         if job is None or stage in ("done", "failed", "skipped"):

@@ -77,8 +77,20 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     encode.add_argument("--keep-temp", action="store_true", help="keep each finished job's temporary files")
     _common(encode)
 
-    queue = argparse.ArgumentParser(prog="drapto-tui queue", description="List the persisted queue.")
+    queue = argparse.ArgumentParser(
+        prog="drapto-tui queue", description="List the persisted queue, or take jobs off it."
+    )
     queue.add_argument("--json", action="store_true", help="one JSON object per job")
+    queue.add_argument(
+        "--remove",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="take this job off the queue (its id, or the start of it, as listed); repeatable",
+    )
+    queue.add_argument(
+        "--clear-finished", action="store_true", help="take every completed, kept and cancelled job off"
+    )
     _common(queue)
 
     config = argparse.ArgumentParser(prog="drapto-tui config", description="Check or show configuration.")
@@ -295,6 +307,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from drapto_tui.service.client import live_look
 
     config = _load(args)
+    if args.remove or args.clear_finished:
+        from drapto_tui.cli.queue_edit import edit_queue
+
+        return edit_queue(config, args.remove, args.clear_finished)
     look = live_look(config) or Engine.look(config)
     jobs, owner, status = look.jobs, look.owner_pid, look.status
 
@@ -312,7 +328,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         segs = f"{done}/{len(job.segments)} seg" if job.segments else ""
         prio = f" prio {job.priority:+d}" if job.priority else ""
         print(
-            f"{i:>3}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
+            f"{i:>3}  {job.job_id}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
             f" {job.current_file}{prio}"
         )
     return 0

@@ -203,6 +203,11 @@ class OutputConfig(Section):
         description="flat: <dir>/<name>.mkv; mirror: repeat the source's folders below the folder given."
         " Two films with one name get 'name (2).mkv'.",
     )
+    report: bool = Field(
+        False,
+        description="Also write '<name>.segments.svg' beside each output: every segment's VMAF against the"
+        " target and its CRF, over film time.",
+    )
 
 
 class UIConfig(Section):

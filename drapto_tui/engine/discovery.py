@@ -5,8 +5,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from drapto_tui.config.schema import InputConfig
 from drapto_tui.config.units import format_size
@@ -81,6 +82,20 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
     for file, found_under in found:
         unique.setdefault(str(file.resolve()), (file, found_under))
     return list(unique.values())
+
+
+class Preview(NamedTuple):
+    """What adding these paths would do: the films it would queue, and those the queue already has."""
+
+    new: list[Path]
+    queued: list[Path]
+
+
+def preview_files(paths: Iterable[Path], cfg: InputConfig, is_queued: Callable[[Path], bool]) -> Preview:
+    """The add dialog's preview: the same discovery as adding, split as add_paths will split it (a film with a
+    job in the queue is not queued twice). Raises MediaError (one line) for a bad path."""
+    files = [file for file, _ in discover_with_roots(paths, cfg)]
+    return Preview([f for f in files if not is_queued(f)], [f for f in files if is_queued(f)])
 
 
 def discover_files(

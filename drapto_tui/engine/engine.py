@@ -16,7 +16,7 @@ from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
-from drapto_tui.engine.discovery import discover_files
+from drapto_tui.engine.discovery import Preview, discover_files, preview_files
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.hooks import run_job_end_hook
 from drapto_tui.engine.pipeline import ProcessingPipeline
@@ -219,9 +219,9 @@ class Engine:
         """Nothing comes later in-process: commands raise their errors and add_paths answers at once."""
 
     # -- adding ---------------------------------------------------------------------------------------------
-    def preview(self, paths: Iterable[Path]) -> list[Path]:
-        """What discovery would queue for these paths (raises DraptoError with one line otherwise)."""
-        return [file for file, _ in discover_files(list(paths), self.config.input)]
+    def preview(self, paths: Iterable[Path]) -> Preview:
+        """What adding these paths would queue, and what is queued already (raises DraptoError, one line)."""
+        return preview_files(paths, self.config.input, lambda f: self.state.job_for_file(str(f)) is not None)
 
     def add_paths(self, paths: Iterable[Path], *, preanalyse: bool = True) -> tuple[list[str], list[str]]:
         """Queue the films found under `paths` that are not queued yet; returns (new job ids, one-line errors)."""
@@ -365,6 +365,9 @@ class Engine:
 
     def remove(self, job_id: str) -> None:
         self.queue.remove(job_id)
+
+    def clear_finished(self) -> list[str]:
+        return self.queue.clear_finished()
 
     def commands(self, job_id: str) -> list[str]:
         return self.scheduler.job_commands(job_id)

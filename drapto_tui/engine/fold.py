@@ -76,6 +76,15 @@ class StateManager:
         return None
 
     # -- folding ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _count_work_time(job: ProcessingState, event: Event) -> None:
+        """Working time from the job's own event times: the gap since its last work event is added while it
+        runs; a run's first event (after a queue, a pause, a crash) only sets the mark. Folded like the rest,
+        so it survives restarts and reads the same in the service and in its clients."""
+        if job.status == ProcessingStatus.RUNNING and job.work_at is not None:
+            job.active_seconds += max((event.timestamp - job.work_at).total_seconds(), 0.0)
+        job.work_at = event.timestamp
+
     def update_state(self, event: Event) -> None:
         if event.job_id is None:
             return
@@ -95,6 +104,7 @@ class StateManager:
         job.updated = event.timestamp
         if not isinstance(data, JobRemoved | JobUpdated | FileDiscovered | JobQueued):
             self.current_job_id = job.job_id
+            self._count_work_time(job, event)
         touched_segment: int | None = None
 
         if isinstance(data, FileDiscovered | JobQueued):
@@ -248,6 +258,7 @@ class StateManager:
             job.progress = 0.0
             job._progress_parts = None
             if data.reset_segments or data.restart:
+                job.active_seconds = 0.0  # its work starts over, and so does the count of its time
                 for idx in list(job.segments):
                     self._dirty_segments.discard((job.job_id, idx))
                 job.segments.clear()

@@ -39,7 +39,8 @@ from drapto_tui.media.validate import hdr_label, validate_output
 from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
-from drapto_tui.model.state import ProcessingStage
+from drapto_tui.model.state import ProcessingStage, ProcessingState
+from drapto_tui.quality.report import write_report
 
 
 class EncodingOptions(BaseModel):
@@ -171,6 +172,21 @@ class ProcessingPipeline:
         for path in (dirs.segments, dirs.working):
             shutil.rmtree(path, ignore_errors=True)
 
+    def _write_report(self, job: ProcessingState, source: Path, output: Path) -> str | None:
+        """The segments chart beside the output (output.report). A report that cannot be written is a warning:
+        the film itself is done and placed."""
+        try:
+            return str(write_report(job, self.config.encoding.vmaf_target, output))
+        except OSError as exc:
+            self._emit(
+                ProcessingEvents.ERROR_OCCURRED,
+                job.job_id,
+                source,
+                severity="warning",
+                message=f"{output}: the segments chart was not written ({exc.strerror or exc})",
+            )
+            return None
+
     def _cancelled(self, job_id: str, source: Path) -> None:
         self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
         self.workdirs.remove_job(job_id)
@@ -299,7 +315,9 @@ class ProcessingPipeline:
         self._verify_source(source, identity)
         final = place_output(built, output, overwrite=options.overwrite or self.config.output.overwrite)
         out_bytes = final.stat().st_size
-        wall = time.monotonic() - started
+        # Working time over every run of a resumed job (the fold's count), not only this run's.
+        job = self.state.jobs.get(job_id)
+        wall = job.active_time() if job is not None else time.monotonic() - started
         summary = {
             "output": str(final),
             "input_bytes": media.size,
@@ -314,6 +332,8 @@ class ProcessingPipeline:
             "height": crop.height,
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
         }
+        if self.config.output.report and job is not None:
+            summary["report"] = self._write_report(job, source, final)
         self._emit(
             ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary
         )

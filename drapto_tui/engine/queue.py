@@ -18,7 +18,7 @@ from drapto_tui.engine.output_names import plan_output
 from drapto_tui.engine.space import output_problem
 from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import EncodingComplete, ProcessingEvents, ProcessingStatus
 from drapto_tui.model.state import ProcessingStage, ProcessingState, SegmentStatus
 
 E = ProcessingEvents
@@ -29,6 +29,8 @@ FINISHED = {
     ProcessingStatus.FAILED,
     ProcessingStatus.CANCELLED,
 }
+#: What "clear finished" takes off the queue: failed jobs stay, as they want a look (and may be retried).
+CLEARABLE = {ProcessingStatus.COMPLETED, ProcessingStatus.KEPT, ProcessingStatus.CANCELLED}
 
 
 def new_job_id() -> str:
@@ -149,9 +151,17 @@ class JobQueue:
         self, input_file: Path, options: dict[str, Any] | None = None, root: Path | None = None
     ) -> str:
         """The queue's job for this file if it has one that is not done (a failed one is queued again, keeping
-        its finished segments), else a new one."""
+        its finished segments), else a new one. A film done before whose output is still where this command
+        would write it keeps its row, and says again that it is skipped (a queue re-run every night must not
+        grow by one "completed" row per film); one encoded again (--overwrite, a new output folder, the output
+        deleted) takes the old row's place."""
         existing = self.state.job_for_file(str(input_file))
-        if existing is None or existing.status == ProcessingStatus.COMPLETED:
+        if existing is None:
+            return self.add_file(input_file, root, options)
+        if existing.status == ProcessingStatus.COMPLETED:
+            if self._still_done(existing, root, options or {}):
+                return existing.job_id
+            self.remove(existing.job_id)
             return self.add_file(input_file, root, options)
         if existing.status == ProcessingStatus.KEPT and not self._judged_differently_now(existing):
             self._still_kept(existing)
@@ -161,6 +171,25 @@ class JobQueue:
             self.retry(existing.job_id, failed_segments_only=existing.status != ProcessingStatus.KEPT)
         self._check_output(existing)
         return existing.job_id
+
+    def _still_done(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> bool:
+        """True, with the skip said as a fresh run would say it, when the done film's output is where this
+        command would put it and it is not to be replaced."""
+        if options.get("overwrite") or self.config.output.overwrite or not job.output_file:
+            return False
+        planned = self._planned_output(job, root)
+        if str(planned) != job.output_file or not planned.exists():
+            return False
+        earlier = {k: v for k, v in job.stats.items() if k in EncodingComplete.model_fields}
+        earlier.update(
+            status=ProcessingStatus.COMPLETED,
+            output=job.output_file,
+            skipped=True,
+            kept_source=False,
+            reason=f"{job.output_file} exists; pass --overwrite to replace it",
+        )
+        self.bus.emit(E.ENCODING_COMPLETE, job_id=job.job_id, file=job.current_file, **earlier)
+        return True
 
     def _judged_differently_now(self, job: ProcessingState) -> bool:
         """A kept film is encoded again only when the size rule that kept it has been loosened since."""
@@ -187,10 +216,7 @@ class JobQueue:
     def _follow_command(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> None:
         """A resumed job writes where the command that resumes it says (output dir, layout) and takes its
         options; its finished segments are kept, since they do not depend on either."""
-        others = {out: src for out, src in self.claimed_outputs().items() if src != job.current_file}
-        planned = plan_output(
-            Path(job.current_file or ""), root, self.config.output_root(), self.config.output.layout, others
-        )
+        planned = self._planned_output(job, root)
         changes: dict[str, Any] = {}
         if str(planned) != job.output_file:
             changes["output"] = str(planned)
@@ -198,6 +224,12 @@ class JobQueue:
             changes["options"] = options
         if changes:
             self._update(job, **changes)
+
+    def _planned_output(self, job: ProcessingState, root: Path | None) -> Path:
+        """Where the command at hand would write this job's film (names other jobs hold are not free)."""
+        others = {out: src for out, src in self.claimed_outputs().items() if src != job.current_file}
+        source = Path(job.current_file or "")
+        return plan_output(source, root, self.config.output_root(), self.config.output.layout, others)
 
     def recover(self) -> list[str]:
         """After a crash or kill: jobs left running or paused go back to queued (their done segments stay)."""
@@ -311,3 +343,10 @@ class JobQueue:
         self.bus.emit(E.JOB_REMOVED, job_id=job_id, file=job.current_file)
         if self.workdirs is not None:
             self.workdirs.remove_job(job_id)
+
+    def clear_finished(self) -> list[str]:
+        """Remove every completed, kept and cancelled job; returns their ids."""
+        gone = [job.job_id for job in self.jobs() if job.status in CLEARABLE]
+        for job_id in gone:
+            self.remove(job_id)
+        return gone

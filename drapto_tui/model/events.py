@@ -190,6 +190,7 @@ class EncodingComplete(Payload):
     probes_per_segment: float | None = None
     video_bytes: int | None = None
     segments_predicted: int | None = None  # segments whose VMAF is predicted, not measured (audit mode)
+    report: str | None = None  # the segments chart written beside the output (output.report)
 
 
 class ErrorOccurred(Payload):

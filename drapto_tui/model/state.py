@@ -101,7 +101,20 @@ class ProcessingState(BaseModel):
     segments: dict[int, SegmentState] = Field(default_factory=dict)
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    #: Time spent working on the job, over every run (not paused, not between runs): ETAs and the closing
+    #: time and fps of a resumed job count all of its work, not only the last run's.
+    active_seconds: float = 0.0
+    #: The last work event of the current run (the fold adds the gap to the next one while the job runs).
+    work_at: datetime | None = None
     _progress_parts: tuple[bool, float, float] | None = PrivateAttr(default=None)
+
+    def active_time(self, now: datetime | None = None) -> float:
+        """Working time so far, counting the current run up to `now` while the job runs."""
+        running = self.status == ProcessingStatus.RUNNING and self.work_at is not None
+        since = (
+            ((now or datetime.now(UTC)) - self.work_at).total_seconds() if running and self.work_at else 0.0
+        )
+        return self.active_seconds + max(since, 0.0)
 
     def segment(self, index: int) -> SegmentState:
         seg = self.segments.get(index)

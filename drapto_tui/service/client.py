@@ -21,7 +21,7 @@ from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
-from drapto_tui.engine.discovery import discover_files
+from drapto_tui.engine.discovery import Preview, preview_files
 from drapto_tui.engine.engine import QueueLook
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.queue import JobQueue
@@ -192,8 +192,8 @@ class ServiceClient:
         if paused and not self.paused_all:
             await self.call("toggle_pause_all")
 
-    def preview(self, paths: Iterable[Path]) -> list[Path]:
-        return [file for file, _ in discover_files(list(paths), self.config.input)]
+    def preview(self, paths: Iterable[Path]) -> Preview:
+        return preview_files(paths, self.config.input, lambda f: self.state.job_for_file(str(f)) is not None)
 
     def listen(
         self,
@@ -246,6 +246,11 @@ class ServiceClient:
 
     def remove(self, job_id: str) -> None:
         self.send("remove", job_id=job_id)
+
+    def clear_finished(self) -> list[str]:
+        """Sent; the jobs leave the view as the service's removal events arrive."""
+        self.send("clear_finished")
+        return []
 
     async def cancel(self, job_id: str) -> None:
         await self.call("cancel", job_id=job_id)

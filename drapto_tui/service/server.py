@@ -51,6 +51,7 @@ SYNC_COMMANDS = {
     "toggle_hold",
     "retry",
     "remove",
+    "clear_finished",
     "commands",
     "job_log",
 }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import work
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -24,6 +25,7 @@ from textual.widgets import Footer, Input, RichLog, Static
 
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.api import Core
+from drapto_tui.engine.discovery import Preview
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, ProcessingStatus, ResourceSample
@@ -41,6 +43,26 @@ from drapto_tui.tui.widgets.segment_grid import SegmentGrid
 
 COMPACT_WIDTH = 100
 COMPACT_HEIGHT = 32
+
+_S = ProcessingStatus
+#: The footer keys that act on the selected job, and the states where they do something.
+JOB_KEYS: dict[str, set[ProcessingStatus]] = {
+    "toggle_pause": {_S.RUNNING, _S.PAUSED},
+    "retry": {_S.FAILED, _S.CANCELLED},
+    "cancel": {_S.RUNNING, _S.PAUSED, _S.QUEUED, _S.HELD},
+    "toggle_hold": {_S.QUEUED, _S.HELD},
+    "remove": {_S.QUEUED, _S.HELD, _S.FAILED, _S.CANCELLED, _S.COMPLETED, _S.KEPT},
+    "inspect": set(_S),
+}
+
+
+def problem_line(file: str | None, segment: int | None, message: str) -> str:
+    """One log line: the film's name, the segment unless the message names it, then the message without the
+    path it often starts with (the name is said once, and at 80 columns the cause is what must fit)."""
+    if file and message.startswith(f"{file}: "):
+        message = message[len(file) + 2 :]
+    seg = f" seg {segment}" if segment is not None and f"segment {segment}" not in message else ""
+    return f"{Path(file).name if file else ''}{seg}: {message}"
 
 
 class DraptoApp(App[int]):
@@ -71,6 +93,7 @@ class DraptoApp(App[int]):
         self.log_selected_only = False
         self._log_entries: list[tuple[str | None, Text]] = []
         self._theme_names: list[str] = []
+        self._keys_for: tuple = ()
 
     # -- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -85,7 +108,7 @@ class DraptoApp(App[int]):
             meters = Meters(id="meters")
             meters.border_title = "Resources"
             yield meters
-        log = RichLog(id="log", markup=False, wrap=False, max_lines=5000)
+        log = RichLog(id="log", markup=False, wrap=True, max_lines=5000)
         log.border_title = "Warnings and errors"
         yield log
         yield Input(placeholder="filter by name (Enter keeps it, Esc clears)", id="filter")
@@ -101,17 +124,9 @@ class DraptoApp(App[int]):
                 kept = ErrorRecord(time=job.updated, message=f"source kept — {job.stats['reason']}")
                 records.append((job.updated, job, kept))
         for when, job, err in sorted(records, key=lambda r: r[0])[-200:]:
-            seg = (
-                f" seg {err.segment}"
-                if err.segment is not None and f"segment {err.segment}" not in err.message
-                else ""
-            )
             stamp = "" if self.frozen else f"{when:%H:%M:%S} "
-            self._log_line(
-                job.job_id,
-                f"{stamp}{Path(job.current_file or '').name}{seg}: {err.message}",
-                "bold" if err.fatal else "",
-            )
+            line = problem_line(job.current_file, err.segment, err.message)
+            self._log_line(job.job_id, stamp + line, "bold" if err.fatal else "")
             for line in err.stderr_tail[-4:]:
                 self._log_line(job.job_id, f"    {line}", "dim")
 
@@ -232,16 +247,9 @@ class DraptoApp(App[int]):
 
     def on_problem_reported(self, message: ProblemReported) -> None:
         problem = message.problem
-        seg = (
-            f" seg {problem.segment}"
-            if problem.segment is not None and f"segment {problem.segment}" not in problem.message
-            else ""
-        )
-        name = Path(message.file).name if message.file else ""
         stamp = "" if self.frozen else f"{message.at:%H:%M:%S} "
-        self._log_line(
-            message.job_id, f"{stamp}{name}{seg}: {problem.message}", "bold" if problem.fatal else ""
-        )
+        line = problem_line(message.file, problem.segment, problem.message)
+        self._log_line(message.job_id, stamp + line, "bold" if problem.fatal else "")
         for line in problem.stderr_tail[-4:]:
             self._log_line(message.job_id, f"    {line}", "dim")
 
@@ -249,15 +257,19 @@ class DraptoApp(App[int]):
         meters = self.query_one(Meters)
         jobs = self._visible_jobs()
         if not self.frozen:
-            self.etas.tick(jobs)
+            self.etas.tick(self.core.jobs())  # the queue's rate is the whole queue's, whatever is filtered
         table = self.query_one(QueueTable)
         with self.batch_update():
-            table.sync(jobs, self.etas if not self.frozen else EtaTracker())
+            table.sync(jobs, None if self.frozen else self.etas)
             selected = table.selected_job()
             job = self.core.state.jobs.get(selected) if selected else None
             self.query_one(SegmentGrid).show(job)
             meters.select(selected)
             self._summary(self.core.jobs())
+        keys_for = (selected, job.status if job else None, self.core.paused_all)
+        if keys_for != self._keys_for:  # the footer follows the selected job's state
+            self._keys_for = keys_for
+            self.refresh_bindings()
 
     def _log_line(self, job_id: str | None, message: str, style: str = "") -> None:
         text = Text(message, style=style)
@@ -291,7 +303,7 @@ class DraptoApp(App[int]):
             for j in jobs
             if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats
         )
-        eta = None if self.frozen else self.etas.total_eta(done, total)
+        eta = None if self.frozen else self.etas.queue_eta(jobs)
         running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
         text = Text()
         text.append(
@@ -349,13 +361,20 @@ class DraptoApp(App[int]):
         if event.data_table.id == "queue":
             self.action_inspect()
 
-    def action_toggle_pause(self) -> None:
-        job_id = self._selected()
-        if job_id:
-            self._do(self.core.toggle_pause, job_id)
+    def action_toggle_pause(self, _what: str = "") -> None:
+        job = self.core.state.jobs.get(self._selected() or "")
+        if job is None:
+            return
+        if job.status not in JOB_KEYS["toggle_pause"]:
+            self.notify(
+                f"{Path(job.current_file or '').name} is {job.status.value}: nothing to pause", timeout=3
+            )
+            return
+        self._do(self.core.toggle_pause, job.job_id)
 
-    def action_toggle_pause_all(self) -> None:
+    def action_toggle_pause_all(self, _what: str = "") -> None:
         self._do(self.core.toggle_pause_all)
+        self.refresh_bindings()
 
     def action_move_up(self) -> None:
         if job_id := self._selected():
@@ -382,11 +401,14 @@ class DraptoApp(App[int]):
             self._do(self.core.toggle_hold, job_id)
 
     # -- what screens may ask (tui/commands.py) ---------------------------------------------------------------
-    def preview_paths(self, paths: Iterable[Path]) -> list[Path]:
+    def preview_paths(self, paths: Iterable[Path]) -> Preview:
         return self.core.preview(paths)
 
     def job_state(self, job_id: str) -> ProcessingState | None:
         return self.core.state.jobs.get(job_id)
+
+    def vmaf_target(self) -> float:
+        return self.core.config.encoding.vmaf_target
 
     def job_commands(self, job_id: str) -> list[str]:
         return self.core.commands(job_id)
@@ -408,7 +430,49 @@ class DraptoApp(App[int]):
             if yes:
                 self.run_worker(self.core.cancel(job_id), group="cancel")
 
-        self.push_screen(Confirm(f"Cancel {name}? Its encoded segments are deleted."), answered)
+        question = f"Cancel {name}?\nIts encoded segments are deleted; the source file is not touched."
+        self.push_screen(Confirm(question), answered)
+
+    def action_remove(self) -> None:
+        """Take the selected job off the queue. Its source and any output are untouched; a job with encoded
+        segments kept for a retry asks first, as those are deleted with it."""
+        job = self.core.state.jobs.get(self._selected() or "")
+        if job is None:
+            return
+        name = Path(job.current_file or "?").name
+        if job.status not in JOB_KEYS["remove"]:
+            self.notify(f"{name} is {job.status.value}: cancel it (x) first", severity="warning", timeout=4)
+            return
+        kept = (
+            len(job.done_segments())
+            if job.status in (ProcessingStatus.FAILED, ProcessingStatus.CANCELLED)
+            else 0
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._do(self.core.remove, job.job_id)
+
+        if kept:
+            question = (
+                f"Remove {name} from the queue?\nIts {kept} encoded segment(s) kept for a retry are deleted."
+            )
+            self.push_screen(Confirm(question), answered)
+        else:
+            answered(True)
+
+    def action_clear_finished(self) -> None:
+        """Remove every completed, kept and cancelled job from the queue (failed ones stay: they need a look)."""
+        finished = (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT, ProcessingStatus.CANCELLED)
+        count = sum(1 for j in self.core.jobs() if j.status in finished)
+        if not count:
+            self.notify("no finished job to clear", timeout=2)
+            return
+        self._do(self.core.clear_finished)
+        self.notify(f"cleared {count} finished job(s)", timeout=2)
+
+    def action_segment(self, delta: int) -> None:
+        self.query_one(SegmentGrid).select_segment(delta)
 
     def action_add(self) -> None:
         def added(paths: list[Path] | None) -> None:
@@ -467,21 +531,41 @@ class DraptoApp(App[int]):
             await asyncio.sleep(0.3)
         self.exit(0)
 
-    MAIN_ONLY = {a.action.split("(")[0] for a in ACTIONS} - {"help", "request_quit", "cycle_theme"}
+    MAIN_ONLY = {parse_action(a.action)[1] for a in ACTIONS} - {"help", "request_quit", "cycle_theme"}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Queue keys act on the main screen only (the inspector and dialogs have their own)."""
-        return not (action in self.MAIN_ONLY and len(self.screen_stack) > 1)
+        """Queue keys act on the main screen only (the inspector and dialogs have their own). A footer key that
+        would do nothing for the selected job (retry on a running one, pause on a finished one) is off: it leaves
+        the footer, which then has room for the keys that do something (tui/actions.py)."""
+        if action in self.MAIN_ONLY and len(self.screen_stack) > 1:
+            return False
+        if action == "toggle_pause_all":
+            return self.core.paused_all == (parameters == ("resume",))
+        if action not in JOB_KEYS:
+            return True
+        job = self.core.state.jobs.get(self._selected() or "")
+        if job is None:
+            return False
+        if action == "toggle_pause":
+            wanted = ProcessingStatus.PAUSED if parameters == ("resume",) else ProcessingStatus.RUNNING
+            return job.status == wanted
+        return job.status in JOB_KEYS[action]
 
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)
+        """Textual's own entries, less those ours replace (its Quit skips the running-work question, its Keys
+        panel is our help, its theme picker offers themes not made for this app), then every action of ours once, called directly: a palette entry always does
+        something, or says why not, whatever the footer shows."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys", "Theme"):
+                yield command
         for action in ACTIONS:
             if action.id in ("down", "up"):
                 continue
+            _, name, params = parse_action(action.action)
             yield SystemCommand(
                 f"{action.description} ({action.help_keys})",
                 action.description,
-                lambda a=action.action: self.run_action(a),
+                lambda n=name, p=params: getattr(self, f"action_{n}")(*p),
             )
 
     async def on_unmount(self) -> None:

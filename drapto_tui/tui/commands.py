@@ -6,15 +6,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from drapto_tui.engine.discovery import Preview
 from drapto_tui.model.state import ProcessingState
 
 
 class AppCommands(Protocol):
-    def preview_paths(self, paths: Iterable[Path]) -> list[Path]:
-        """The films discovery would queue for these paths (raises DraptoError with one line otherwise)."""
+    def preview_paths(self, paths: Iterable[Path]) -> Preview:
+        """The films adding these paths would queue, and those already queued (DraptoError: one line)."""
         ...
 
     def job_state(self, job_id: str) -> ProcessingState | None: ...
+
+    def vmaf_target(self) -> float:
+        """The VMAF the segments aim for (the grid's and the chart's line)."""
+        ...
 
     def job_commands(self, job_id: str) -> list[str]:
         """The FFmpeg command lines the job ran in this session."""

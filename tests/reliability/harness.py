@@ -68,6 +68,20 @@ def encode(
     return Run(proc.returncode, events, proc.stderr)
 
 
+def queue_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`drapto-tui queue ARGS` on the queue `encode` above keeps (the same temp dir)."""
+    command = [
+        sys.executable,
+        "-m",
+        "drapto_tui",
+        "queue",
+        "--set",
+        f'processing.temp_dir="{tmp / "work"}"',
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
 def fingerprint(paths: list[Path]) -> dict[str, tuple[int, int, bytes]]:
     """Bytes and mtime of each source: a fault must leave them exactly as they were."""
     out = {}

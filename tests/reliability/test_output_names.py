@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from drapto_tui.engine.output_names import plan_output
 from tests.judge import decoded_frames, mediainfo_tracks
 from tests.media_helpers import MediaFactory
-from tests.reliability.harness import encode
+from tests.reliability.harness import encode, queue_cli
 
 
 @pytest.fixture
@@ -60,6 +61,24 @@ def test_same_name_gets_a_suffix_and_each_output_is_its_own_film(
     assert decoded_frames(ffmpeg, out / "film (2).mkv") == 48
     if not overwrite:
         assert all(e.data.skipped for e in again.completed())
+    # Run again, the queue still has one row per film (the skip is said on the film's row, not a new one).
+    rows = [json.loads(line) for line in queue_cli(tmp_path, "--json").stdout.splitlines()]
+    assert sorted((r["current_file"], r["status"]) for r in rows) == [
+        (str(a), "completed"),
+        (str(b), "completed"),
+    ]
+    # `queue --remove ID` takes one off by the id `queue` prints; `--clear-finished` takes the rest.
+    listing = queue_cli(tmp_path).stdout
+    a_id = next(r["job_id"] for r in rows if r["current_file"] == str(a))
+    assert a_id in listing
+    removed = queue_cli(tmp_path, "--remove", a_id[:6])
+    assert removed.returncode == 0 and f"removed {a_id}  {a}" in removed.stdout, removed.stderr
+    missing = queue_cli(tmp_path, "--remove", "nosuchid")
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "no such job" in missing.stderr
+    cleared = queue_cli(tmp_path, "--clear-finished")
+    assert cleared.returncode == 0 and "cleared 1 finished job(s)" in cleared.stdout
+    assert queue_cli(tmp_path).stdout.strip() == "queue is empty"
+    assert sorted(p.name for p in out.iterdir()) == ["film (2).mkv", "film.mkv"]  # outputs untouched
 
 
 def test_mirror_layout_repeats_the_folders(tmp_path: Path, library, ffmpeg: str) -> None:

@@ -4,6 +4,7 @@ open, a client of another protocol version told so in one line. Real processes, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -123,6 +124,12 @@ async def test_two_viewers_see_the_same_state(service: Service, media: MediaFact
     three = await ServiceClient.connect(config)
     assert [(j.job_id, j.status) for j in three.jobs()] == [(j.job_id, j.status) for j in one.jobs()]
     assert three.clients == 3
+    # `queue --remove` from a shell goes through the service: every viewer sees the row leave.
+    removed = await asyncio.to_thread(service.cli, "queue", "--remove", b.job_id)
+    assert removed.returncode == 0 and f"removed {b.job_id}" in removed.stdout, removed.stderr
+    await wait_for(
+        lambda: b.job_id not in one.state.jobs and b.job_id not in three.state.jobs, what="the removal"
+    )
     for client in (one, two, three):
         await client.close()
 

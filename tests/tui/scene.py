@@ -122,6 +122,18 @@ def build_scene(session: Engine, extra_jobs: int = 0) -> None:
     h = "/films/Heat (1995).mkv"
     emit(
         session,
+        E.ENCODING_STARTED,
+        "failed",
+        h,
+        status=ProcessingStatus.RUNNING,
+        path="chunked",
+        segments=[{"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(6)],
+    )
+    for i in range(2):
+        emit(session, E.SEGMENT_COMPLETE, "failed", h, segment=i, crf=30.0, vmaf_measured=93.5, attempts=1)
+    emit(session, E.SEGMENT_STARTED, "failed", h, segment=2, phase="encoding", attempt=2)
+    emit(
+        session,
         E.ERROR_OCCURRED,
         "failed",
         h,
@@ -136,6 +148,7 @@ def build_scene(session: Engine, extra_jobs: int = 0) -> None:
         h,
         status=ProcessingStatus.FAILED,
         fatal=True,
+        segment=2,
         message="/films/Heat (1995).mkv: segment 2: AV1 encode: FFmpeg exited 137 (Conversion failed!)",
     )
     emit(session, E.JOB_UPDATED, "held", "/films/Alien (1979).mkv", held=True)

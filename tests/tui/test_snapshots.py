@@ -12,6 +12,7 @@ import pytest
 from drapto_tui.config import load_config
 from drapto_tui.engine.engine import Engine
 from drapto_tui.tui.app import DraptoApp
+from drapto_tui.tui.screens.dialogs import QuitChoice
 from tests.tui.scene import build_scene, feed_sample
 
 
@@ -32,24 +33,81 @@ async def _prime(pilot) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+
+
+@SIZES
 def test_main_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The running job selected: its grid shows a segment under the VMAF target (▼), selected and told."""
     assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=_prime)
 
 
-def test_inspector(snap_compare, tmp_path: Path) -> None:
+@SIZES
+def test_failed_segment(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The failed job selected: its grid shows the failed segment (✗) and its cause; the footer offers retry."""
+
+    async def on_failed(pilot) -> None:
+        await _prime(pilot)
+        await pilot.press("j", "j")
+        pilot.app.refresh_from_state()
+        await pilot.pause()
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=on_failed)
+
+
+@SIZES
+def test_inspector(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     async def open_inspector(pilot) -> None:
         await _prime(pilot)
         await pilot.press("enter", "right")  # the running job's Segments tab
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=(120, 40), run_before=open_inspector)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_inspector)
 
 
-def test_help(snap_compare, tmp_path: Path) -> None:
+@SIZES
+def test_inspector_chart(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    async def open_chart(pilot) -> None:
+        await _prime(pilot)
+        await pilot.press("enter", "right", "right")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_chart)
+
+
+@SIZES
+def test_help(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     async def open_help(pilot) -> None:
         await _prime(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=open_help)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_help)
+
+
+@SIZES
+@pytest.mark.parametrize("dialog", ["cancel", "remove", "quit", "add"])
+def test_dialogs(snap_compare, tmp_path: Path, size: tuple[int, int], dialog: str) -> None:
+    async def open_dialog(pilot) -> None:
+        await _prime(pilot)
+        if dialog == "cancel":
+            await pilot.press("x")  # the running job
+        elif dialog == "remove":
+            await pilot.press("j", "j", "d")  # the failed job, whose encoded segments would go with it
+        elif dialog == "quit":
+            pilot.app.push_screen(QuitChoice(detach=True))  # what q shows while encodes run
+        else:
+            await pilot.press("a", "slash", *"films")
+        await pilot.pause()
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_dialog)
+
+
+@SIZES
+@pytest.mark.parametrize("theme", ["drapto-light", "drapto-contrast"])
+def test_themes(snap_compare, tmp_path: Path, size: tuple[int, int], theme: str) -> None:
+    async def themed(pilot) -> None:
+        pilot.app.theme = theme
+        await _prime(pilot)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=themed)

@@ -18,7 +18,9 @@ from drapto_tui.tui.commands import AppCommands
 
 
 class PathSuggester(Suggester):
-    """Completes the last path component from the filesystem (Tab / → accepts)."""
+    """Completes the last path component from the filesystem, as a shell does: to the longest start that every
+    match shares, or to the one match (a folder gets its slash, so the next Tab goes on inside it). Tab or →
+    accepts."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -36,10 +38,11 @@ class PathSuggester(Suggester):
             return None
         if not names:
             return None
-        done = os.path.join(folder, names[0])
+        shared = os.path.commonprefix(names)  # noqa: RUF071 - names in one folder: the shared characters
+        done = os.path.join(folder, shared if len(names) > 1 and len(shared) > len(prefix) else names[0])
         if os.path.isdir(done):
             done += os.sep
-        return value + done[len(expanded) :]
+        return value + done[len(expanded) :] if len(done) > len(expanded) else None
 
 
 class AddScreen(ModalScreen[list[Path] | None]):
@@ -49,7 +52,11 @@ class AddScreen(ModalScreen[list[Path] | None]):
            background: $surface; padding: 0 1; }
     #preview { height: auto; max-height: 12; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Cancel"),
+        # Before Textual's focus change: in this box Tab completes the path, as in a shell.
+        Binding("tab", "complete", "Complete", priority=True, show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,6 +69,12 @@ class AddScreen(ModalScreen[list[Path] | None]):
             yield Input(placeholder="/path/to/films", suggester=PathSuggester(), id="path")
             yield Static(id="preview")
 
+    def action_complete(self) -> None:
+        """Take the grey suggestion into the box (Textual's Input accepts it with → at the end of the text)."""
+        box = self.query_one("#path", Input)
+        if box.cursor_at_end:
+            box.action_cursor_right()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         if value and value == self.previewed and self.found:
@@ -69,15 +82,22 @@ class AddScreen(ModalScreen[list[Path] | None]):
             return
         preview = self.query_one("#preview", Static)
         try:
-            self.found = cast(AppCommands, self.app).preview_paths([Path(os.path.expanduser(value))])
+            found = cast(AppCommands, self.app).preview_paths([Path(os.path.expanduser(value))])
         except DraptoError as err:
             self.found = []
             preview.update(err.line())
             return
+        self.found = found.new
         self.previewed = value
-        shown = "\n".join(f"  {p}" for p in self.found[:10])
-        more = f"\n  … and {len(self.found) - 10} more" if len(self.found) > 10 else ""
-        preview.update(f"{len(self.found)} file(s) will be queued:\n{shown}{more}\nEnter again to add them.")
+        queued = f" ({len(found.queued)} already in the queue)" if found.queued else ""
+        if not found.new:
+            preview.update(f"nothing new to queue{queued}")
+            return
+        shown = "\n".join(f"  {p}" for p in found.new[:10])
+        more = f"\n  … and {len(found.new) - 10} more" if len(found.new) > 10 else ""
+        preview.update(
+            f"{len(found.new)} file(s) will be queued{queued}:\n{shown}{more}\nEnter again to add them."
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

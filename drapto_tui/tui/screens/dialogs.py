@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -10,15 +10,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
-DIALOG_CSS = """
-ModalScreen { align: center middle; }
-#dialog { width: 60; max-width: 95%; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
-#dialog Button { width: 100%; margin-top: 1; }
-"""
+T = TypeVar("T")
 
 
-class Confirm(ModalScreen[bool]):
-    DEFAULT_CSS = DIALOG_CSS
+class Dialog(ModalScreen[T]):
+    """A box in the middle of the screen whose text wraps to its width (nothing is cut at 80x24)."""
+
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog #dialog { width: 64; max-width: 95%; height: auto; max-height: 95%; border: thick $primary;
+                     background: $surface; padding: 0 2; }
+    Dialog #dialog Label { width: 100%; margin-bottom: 1; }
+    Dialog #dialog Button { width: 100%; height: 1; border: none; margin-top: 0; }
+    """
+
+
+class Confirm(Dialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -41,11 +48,10 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class QuitChoice(ModalScreen[str]):
+class QuitChoice(Dialog[str]):
     """While work runs: detach (a service client: encoding goes on), finish then quit, stop now (resume later),
     cancel the running jobs, or stay."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "choose('detach')", "Detach"),
         Binding("f", "choose('finish')", "Finish"),

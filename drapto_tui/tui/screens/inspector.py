@@ -1,4 +1,10 @@
-"""One job in depth: probe facts, every segment with its search probes, the commands run, the job's log."""
+"""One job in depth: probe facts, every segment with its search probes, a chart of the segments, the commands
+run, the job's log.
+
+It is refreshed twice a second but redraws only what changed: a table cell whose text changed, a row for a new
+segment, a chart when a segment finishes, a tab's text when it differs (a job of 3,000 segments cleared and
+refilled its table on every tick, 722 ms each).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
-from drapto_tui.model.state import ProcessingState, SegmentStatus
+from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
 from drapto_tui.tui.commands import AppCommands
+from drapto_tui.tui.widgets.segment_chart import SegmentChart
 
 
 def facts(job: ProcessingState) -> Table:
@@ -50,12 +57,49 @@ def facts(job: ProcessingState) -> Table:
     return t
 
 
+COLUMNS = (
+    "#",
+    "Start",
+    "End",
+    "Frames",
+    "Status",
+    "CRF",
+    "Pred",
+    "VMAF",
+    "Size",
+    "Try",
+    "Probes CRF:score:size",
+)
+
+
+def row_cells(s: SegmentState, worker: bool) -> tuple:
+    """One segment's row of the table, as the cells' contents (compared to tell what changed)."""
+    probes = "  ".join(f"{p.crf:g}:{p.score:.1f}:{human_size(p.bytes)}" for p in s.probes)
+    status = Text(s.status.value, style="bold reverse" if s.status == SegmentStatus.FAILED else "")
+    return (
+        str(s.index),
+        f"{s.start:.1f}",
+        f"{s.end:.1f}",
+        str(s.frames or ""),
+        status,
+        f"{s.crf:g}" if s.crf is not None else "",
+        f"{s.vmaf_predicted:.2f}" if s.vmaf_predicted is not None else "",
+        f"{s.vmaf_measured:.2f}" if s.vmaf_measured is not None else "",
+        human_size(s.bytes) if s.bytes else "",
+        str(s.attempts or ""),
+        probes,
+        *([s.worker or ""] if worker else []),
+    )
+
+
 class InspectorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
         Binding("r", "retry", "Retry", id="inspector_retry"),
     ]
     DEFAULT_CSS = """
+    InspectorScreen TabbedContent { height: 1fr; }
+    InspectorScreen TabPane { height: 1fr; }
     InspectorScreen #segments { height: 1fr; }
     """
 
@@ -75,6 +119,8 @@ class InspectorScreen(Screen[None]):
                 yield VerticalScroll(Static(id="facts"))
             with TabPane("Segments", id="tab-segments"):
                 yield DataTable(id="segments", cursor_type="row", zebra_stripes=True)
+            with TabPane("Chart", id="tab-chart"):
+                yield SegmentChart(id="chart", target=cast(AppCommands, self.app).vmaf_target())
             with TabPane("Commands", id="tab-commands"):
                 yield VerticalScroll(Static(id="commands"))
             with TabPane("Log", id="tab-log"):
@@ -85,20 +131,12 @@ class InspectorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#segments", DataTable)
-        for label in (
-            "#",
-            "Start",
-            "End",
-            "Frames",
-            "Status",
-            "CRF",
-            "Pred",
-            "VMAF",
-            "Size",
-            "Try",
-            "Probes CRF:score:size",
-        ):
-            table.add_column(label)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        self._rows: dict[int, tuple] = {}  # segment index → the cell texts shown
+        self._texts: dict[str, str] = {}  # a tab's widget id → the text shown
+        self._job_stamp: object = None
+        self._worker_column = False
         self.refresh_view()
         self.set_interval(0.5, self.refresh_view)
 
@@ -106,50 +144,74 @@ class InspectorScreen(Screen[None]):
         job = self.job
         if job is None:
             return
-        self.query_one("#facts", Static).update(facts(job))
+        app = cast(AppCommands, self.app)
+        if job.updated != self._job_stamp:
+            self._job_stamp = job.updated
+            self.query_one("#facts", Static).update(facts(job))
+            self._sync_segments(job)
+            self.query_one(SegmentChart).show(job)
+            log = Text()
+            for err in job.errors[-200:]:
+                seg = f" segment {err.segment}" if err.segment is not None else ""
+                log.append(f"{err.time:%H:%M:%S}{seg} {err.message}\n", style="bold" if err.fatal else "")
+                for line in err.stderr_tail[-8:]:
+                    log.append(f"    {line}\n", style="dim")
+            self._set_text("joblog", log if log else Text("no warnings or errors"))
+        commands = app.job_commands(self.job_id)
+        self._set_text(
+            "commands",
+            Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet"),
+        )
+        ffmpeg_log = app.job_ffmpeg_log(self.job_id)
+        self._set_text(
+            "ffmpeglog",
+            Text("\n".join(ffmpeg_log)) if ffmpeg_log else Text("no FFmpeg run finished for this job yet"),
+        )
+
+    def _set_text(self, widget_id: str, text: Text) -> None:
+        if self._texts.get(widget_id) != text.markup:
+            self._texts[widget_id] = text.markup
+            self.query_one(f"#{widget_id}", Static).update(text)
+
+    def _sync_segments(self, job: ProcessingState) -> None:
+        """Rows in segment order, touching only the cells whose text changed; a re-planned job (segments gone or
+        new ones before the last row) is drawn afresh."""
         table = self.query_one("#segments", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        remote = any(s.worker for s in job.segments.values())
-        if remote and not getattr(self, "_worker_column", False):
-            table.add_column("Worker")  # only when segments ran on other machines (the Dask executor)
+        if not self._worker_column and any(s.worker for s in job.segments.values()):
+            # Only when segments ran on other machines (the Dask executor).
+            table.add_column("Worker", key="Worker")
             self._worker_column = True
-        for i in sorted(job.segments):
-            s = job.segments[i]
-            probes = "  ".join(f"{p.crf:g}:{p.score:.1f}:{human_size(p.bytes)}" for p in s.probes)
-            status = Text(s.status.value, style="bold reverse" if s.status == SegmentStatus.FAILED else "")
-            table.add_row(
-                str(i),
-                f"{s.start:.1f}",
-                f"{s.end:.1f}",
-                str(s.frames or ""),
-                status,
-                f"{s.crf:g}" if s.crf is not None else "",
-                f"{s.vmaf_predicted:.2f}" if s.vmaf_predicted is not None else "",
-                f"{s.vmaf_measured:.2f}" if s.vmaf_measured is not None else "",
-                human_size(s.bytes) if s.bytes else "",
-                str(s.attempts or ""),
-                probes,
-                *([s.worker or ""] if getattr(self, "_worker_column", False) else []),
-                key=str(i),
-            )
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
-        commands = cast(AppCommands, self.app).job_commands(self.job_id)
-        self.query_one("#commands", Static).update(
-            Text("\n\n".join(commands) if commands else "no FFmpeg command run in this session yet")
-        )
-        log = Text()
-        for err in job.errors[-200:]:
-            seg = f" segment {err.segment}" if err.segment is not None else ""
-            log.append(f"{err.time:%H:%M:%S}{seg} {err.message}\n", style="bold" if err.fatal else "")
-            for line in err.stderr_tail[-8:]:
-                log.append(f"    {line}\n", style="dim")
-        self.query_one("#joblog", Static).update(log if log else Text("no warnings or errors"))
-        ffmpeg_log = cast(AppCommands, self.app).job_ffmpeg_log(self.job_id)
-        self.query_one("#ffmpeglog", Static).update(
-            Text("\n".join(ffmpeg_log)) if ffmpeg_log else Text("no FFmpeg run finished for this job yet")
-        )
+            self._rows.clear()
+            table.clear()
+        order = sorted(job.segments)
+        shown = list(self._rows)
+        if shown != order[: len(shown)]:
+            cursor = table.cursor_row
+            table.clear()
+            self._rows.clear()
+            if order:
+                self._fill(table, job, order)
+                table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+            return
+        for i in shown:
+            cells = row_cells(job.segments[i], self._worker_column)
+            old = self._rows[i]
+            if cells == old:
+                continue
+            for column, (before, after) in enumerate(zip(old, cells, strict=True)):
+                if before != after:
+                    table.update_cell(str(i), self._column_keys()[column], after)
+            self._rows[i] = cells
+        self._fill(table, job, order[len(shown) :])
+
+    def _fill(self, table: DataTable, job: ProcessingState, indexes: list[int]) -> None:
+        for i in indexes:
+            cells = row_cells(job.segments[i], self._worker_column)
+            table.add_row(*cells, key=str(i))
+            self._rows[i] = cells
+
+    def _column_keys(self) -> list[str]:
+        return [*COLUMNS, *(["Worker"] if self._worker_column else [])]
 
     def action_back(self) -> None:
         self.dismiss(None)

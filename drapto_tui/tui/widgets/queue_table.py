@@ -134,8 +134,9 @@ class QueueTable(DataTable):
             "vmaf": f"{vm:.1f}" if vm is not None else "",
         }
 
-    def sync(self, jobs: list[ProcessingState], etas: EtaTracker) -> None:
-        """Bring the table in line with `jobs` (ordered, filtered), touching only cells whose text changed."""
+    def sync(self, jobs: list[ProcessingState], etas: EtaTracker | None) -> None:
+        """Bring the table in line with `jobs` (ordered, filtered), touching only cells whose text changed.
+        No `etas` (screenshots): no ETA column values."""
         selected = self._pending_select or self.selected_job()
         self._pending_select = None
         keys = [k for _, k in self.columns_for()]
@@ -145,7 +146,7 @@ class QueueTable(DataTable):
         volatile_ok = now >= self._volatile_due
         volatile_done = False
         for i, job in enumerate(jobs):
-            eta = etas.eta(job)
+            eta = etas.eta(job) if etas is not None else None
             stamp = (job.job_id, job.updated, job.status, fmt_eta(eta))
             if i < len(self._jobs_at) and self._stamp[i] == stamp:
                 continue

@@ -1,0 +1,278 @@
+"""The app as a daily user sees it at 80x24 (issue 15): footer keys, the grid's numbers and marks, wrapped log
+lines and centred dialogs, one palette entry per action, Tab in the add dialog, removing and clearing jobs, and
+an inspector that touches only what changed. Driven with Pilot on the fixed scene (tests/tui/scene.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import DataTable, OptionList, RichLog
+from textual.widgets._footer import FooterKey
+
+from drapto_tui.config import load_config
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus, make_event
+from drapto_tui.tui.app import DraptoApp
+from drapto_tui.tui.screens.dialogs import QuitChoice
+from drapto_tui.tui.widgets.queue_table import QueueTable
+from drapto_tui.tui.widgets.segment_grid import MARKS, SegmentGrid
+from tests.tui.scene import T0, build_scene, feed_sample
+
+E = ProcessingEvents
+
+
+def scene_app(tmp_path: Path, extra_jobs: int = 0) -> DraptoApp:
+    config = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', f'output.dir="{tmp_path / "out"}"'],
+    )
+    engine = Engine(config, monitor=False)
+    build_scene(engine, extra_jobs=extra_jobs)
+    return DraptoApp(engine, run_core=False, frozen=True)
+
+
+async def ready(pilot) -> None:
+    feed_sample(pilot.app.core)
+    pilot.app.refresh_from_state()
+    await pilot.pause()
+
+
+def footer(app: DraptoApp) -> dict[str, str]:
+    """The footer keys on screen, key → label, with where each ends."""
+    keys = {}
+    for key in app.screen.query(FooterKey):
+        if key.region.width and key.region.right <= app.size.width:
+            keys[key.key] = key.description
+    return keys
+
+
+async def select(pilot, name: str) -> None:
+    app = pilot.app
+    table = app.query_one(QueueTable)
+    job = next(j for j in app.core.jobs() if Path(j.current_file or "").name == name)
+    table.select_job(job.job_id)
+    app.refresh_from_state()
+    await pilot.pause()
+
+
+def grid_lines(app: DraptoApp) -> list[str]:
+    grid = app.query_one(SegmentGrid)
+    return [grid.render_line(y).text for y in range(grid.size.height)]
+
+
+async def test_footer_keeps_quit_and_help_and_follows_the_selected_job(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await select(pilot, "Arrival (2016).mkv")  # running
+        keys = footer(app)
+        assert keys["q"] == "Quit" and keys["question_mark"] == "Help"
+        assert keys["space"] == "Pause" and keys["x"] == "Cancel" and "r" not in keys
+        await select(pilot, "Heat (1995).mkv")  # failed
+        keys = footer(app)
+        assert keys["r"] == "Retry" and keys["d"] == "Remove" and "space" not in keys and "x" not in keys
+        assert "q" in keys and "question_mark" in keys
+        await select(pilot, "Dune Part Two (2024).mkv")  # paused
+        assert footer(app)["space"] == "Resume"
+        await select(pilot, "Alien (1979).mkv")  # held
+        assert footer(app)["h"] == "Hold"
+        # A key the footer does not show still works: h releases the held job.
+        await pilot.press("h")
+        alien = next(j for j in app.core.jobs() if j.current_file == "/films/Alien (1979).mkv")
+        assert alien.status == ProcessingStatus.QUEUED
+    async with scene_app(tmp_path / "wide").run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        keys = footer(pilot.app)
+        assert {"q", "question_mark", "space", "x", "a"} <= set(keys)
+
+
+async def test_grid_tells_the_selected_segment_and_marks_failed_apart_from_below_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # the marks, not the colours, must tell the states apart
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        await ready(pilot)
+        await select(pilot, "Arrival (2016).mkv")
+        cells, detail, legend = grid_lines(app)
+        # Until [ or ] is used, the selection follows the segment that most needs a look: 3, under target.
+        assert detail.split() == [
+            "seg",
+            "3",
+            "·",
+            "30.0–40.0",
+            "s",
+            "·",
+            "CRF",
+            "26.75",
+            "·",
+            "VMAF",
+            "92.10",
+            "<",
+            "93",
+            "·",
+            "1",
+            "try",
+        ]
+        assert cells.split()[:7] == [
+            MARKS[s] for s in ("done",) * 3 + ("below", "done", "searching", "encoding")
+        ]
+        for mark, word in ((MARKS["done"], "ok"), (MARKS["below"], "below 93"), (MARKS["failed"], "failed")):
+            assert f"{mark} {word}" in legend
+        await pilot.press("right_square_bracket")
+        assert grid_lines(app)[1].startswith(" seg 4 · 40.0–50.0 s · CRF 31.5 · VMAF 93.60 · 1 try")
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert "seg 6" in grid_lines(app)[1] and "encoding 40%" in grid_lines(app)[1]
+
+        await select(pilot, "Heat (1995).mkv")
+        cells, detail, _ = grid_lines(app)
+        assert cells.split() == [MARKS["done"], MARKS["done"], MARKS["failed"], *[MARKS["queued"]] * 3]
+        assert MARKS["failed"] != MARKS["below"]
+        assert detail.startswith(" seg 2 · 20.0–30.0 s · 2 tries · FAILED: ")
+        assert "FFmpeg exited 137" in detail
+
+
+async def test_log_wraps_to_the_cause_and_dialogs_sit_in_the_middle_uncut(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        log = app.query_one("#log", RichLog)
+        lines = [strip.text.rstrip() for strip in log.lines]
+        assert all(len(line) <= log.size.width for line in lines)
+        joined = " ".join(lines)
+        assert "Heat (1995).mkv: segment 2: AV1 encode: FFmpeg exited" in joined
+        assert "137 (Conversion failed!)" in joined
+        assert "/films/Heat" not in joined  # the name once, not the path again inside the message
+
+        await select(pilot, "Arrival (2016).mkv")
+        await pilot.press("x")
+        await pilot.pause()
+        box = app.screen.query_one("#dialog").region
+        assert abs(box.x + box.width / 2 - 40) <= 1 and abs(box.y + box.height / 2 - 12) <= 1
+        label = app.screen.query_one("Label")
+        text = "\n".join(label.render_line(y).text.rstrip() for y in range(label.size.height))
+        assert "Its encoded segments are deleted; the source file is not touched." in " ".join(text.split())
+        await pilot.press("n")
+        app.push_screen(QuitChoice(detach=True))  # what q shows while encodes run (this scene runs none)
+        await pilot.pause()
+        box = app.screen.query_one("#dialog").region
+        assert abs(box.x + box.width / 2 - 40) <= 1 and box.bottom <= 24
+
+
+async def test_palette_lists_each_action_once_and_every_entry_acts(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CommandPalette)
+        options = app.screen.query_one(OptionList)
+        titles = [
+            str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)
+        ]
+        words = [t.split(" (")[0] for t in titles]
+        assert len(words) == len(set(words)), titles
+        assert "Quit" not in titles and "Keys" not in titles and "Quit (q)" in titles
+        # An entry picked by name runs even where its key is off (the paused job's footer shows Resume, not
+        # Pause; the palette's "Pause / resume all" still pauses everything).
+        for ch in "pause all":
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.core.paused_all
+
+
+async def test_add_dialog_completes_with_tab_and_counts_only_what_it_will_queue(tmp_path: Path) -> None:
+    films = tmp_path / "my films"
+    films.mkdir()
+    (films / "new.mkv").write_bytes(b"\0" * 4096)
+    (films / "Arrival (2016).mkv").write_bytes(b"\0" * 4096)
+    config = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', "input.min_size=0"],
+    )
+    engine = Engine(config, monitor=False)
+    engine.emit(E.JOB_QUEUED, job_id="a", file=films / "Arrival (2016).mkv", status=ProcessingStatus.QUEUED)
+    app = DraptoApp(engine, run_core=False, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        for ch in f"{tmp_path}/my":
+            await pilot.press({"/": "slash", " ": "space"}.get(ch, ch))
+        await pilot.pause(0.3)
+        await pilot.press("tab")
+        await pilot.pause(0.2)
+        box = app.screen.query_one("#path")
+        assert box.value == f"{films}/"  # completed to the folder, with its slash
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        preview = str(app.screen.query_one("#preview").render())
+        assert "1 file(s) will be queued (1 already in the queue)" in preview
+        assert "new.mkv" in preview and "Arrival" not in preview
+
+
+async def test_remove_and_clear_finished_from_the_keys(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        # A running job is not removed: the one line says to cancel it first.
+        await select(pilot, "Arrival (2016).mkv")
+        await pilot.press("d")
+        assert len(app.core.jobs()) == 6
+        # A failed job with encoded segments asks first, as they go with it.
+        await select(pilot, "Heat (1995).mkv")
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "Confirm"
+        await pilot.press("y")
+        await pilot.pause()
+        assert "Heat (1995).mkv" not in [Path(j.current_file or "").name for j in app.core.jobs()]
+        # C takes every finished (completed, kept, cancelled) job off; queued and running ones stay.
+        await pilot.press("C")
+        await pilot.pause()
+        left = {Path(j.current_file or "").name: j.status for j in app.core.jobs()}
+        assert "Brazil (1985).mkv" not in left and len(left) == 4
+        assert app.query_one(QueueTable).row_count == 4
+
+
+async def test_inspector_updates_only_the_cells_that_changed(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await select(pilot, "Arrival (2016).mkv")
+        await pilot.press("enter")
+        await pilot.pause()
+        inspector = app.screen
+        table = inspector.query_one("#segments", DataTable)
+        assert table.row_count == 12
+        writes: list[str] = []
+        original_update, original_clear = table.update_cell, table.clear
+        table.update_cell = lambda row, col, value, **kw: (  # type: ignore[method-assign]
+            writes.append(f"{row}:{col}"),
+            original_update(row, col, value, **kw),
+        )
+        table.clear = lambda *a, **kw: (writes.append("clear"), original_clear(*a, **kw))  # type: ignore[method-assign]
+        inspector.refresh_view()
+        assert writes == []  # nothing changed: nothing touched
+
+        def later(seconds: int, kind: ProcessingEvents, **data) -> None:
+            at = T0 + timedelta(seconds=seconds)
+            app.core.bus.publish(
+                make_event(kind, timestamp=at, job_id="running", file="/films/Arrival (2016).mkv", **data)
+            )
+
+        later(1, E.SEGMENT_PROGRESS, segment=6, progress=0.7)
+        inspector.refresh_view()
+        assert writes == []  # progress is not a column: still nothing
+        later(2, E.SEGMENT_COMPLETE, segment=6, crf=30.0, vmaf_measured=93.3, bytes=1_000_000, attempts=1)
+        inspector.refresh_view()
+        assert "clear" not in writes and set(writes) == {"6:Status", "6:CRF", "6:VMAF", "6:Size"}
+        assert table.get_row("6")[5] == "30"
