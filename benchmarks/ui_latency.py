@@ -160,8 +160,19 @@ class Terminal:
         self.wait(lambda: any("film 0001.mkv" in line for line in self.screen.display), timeout=60)
         time.sleep(settle)
         self.drain()
-        y = next(y for y, line in enumerate(self.screen.display) if "film 0000.mkv" in line)
-        self.cursor_bg = self.screen.buffer[y][self.screen.display[y].find("film ")].bg
+        # The cursor row is the one data row in a colour of its own (the others alternate zebra stripes), once
+        # the table has the focus.
+        self.wait(lambda: self._lone_colour() is not None, timeout=30)
+        self.cursor_bg = self._lone_colour() or ""
+
+    def _lone_colour(self) -> str | None:
+        colours = []
+        for y, line in enumerate(self.screen.display):
+            at = line.find("film ")
+            if at >= 0:
+                colours.append(self.screen.buffer[y][at].bg)
+        lone = [c for c in colours if colours.count(c) == 1]
+        return lone[0] if len(colours) >= 3 and len(lone) == 1 else None
 
     def pump(self, timeout: float) -> None:
         ready, _, _ = select.select([self.master], [], [], timeout)
@@ -218,10 +229,26 @@ class Terminal:
 
 def row_is(term: Terminal, name: str, position: int | None) -> Callable[[], bool]:
     def shows() -> bool:
+        if "Facts" in term.screen.display[1]:
+            return False  # the inspector is still up
         line = term.highlighted()
         if line is None or name not in line:
             return False
-        return position is None or line.split()[0] == str(position)
+        return position is None or line.replace("│", " ").split()[0] == str(position)
+
+    return shows
+
+
+def inspector_of(term: Terminal, name: str) -> Callable[[], bool]:
+    """The whole inspector frame is drawn: its tabs, the film's facts, and no row of the queue left."""
+
+    def shows() -> bool:
+        lines = term.screen.display
+        return (
+            "Facts" in lines[1]
+            and any(name in line and "File" in line for line in lines)
+            and not any("Queue" in line for line in lines)
+        )
 
     return shows
 
@@ -257,12 +284,18 @@ def measure_app(
                 order[cursor], order[cursor + step] = order[cursor + step], order[cursor]
                 cursor += step
             if key == "enter":
-                shows = lambda: "Facts" in term.screen.display[1]  # noqa: E731 - the inspector's tabs
-            elif key == "escape":
+                shows = inspector_of(term, order[cursor])
+            else:  # moves, and Esc back from the inspector: the main screen, the expected row highlighted
                 shows = row_is(term, order[cursor], cursor + 1)
-            else:
-                shows = row_is(term, order[cursor], cursor + 1)
-            times.setdefault(key, []).append(term.press(key, shows))
+            try:
+                times.setdefault(key, []).append(term.press(key, shows))
+            except TimeoutError:
+                rows = [
+                    (line[:40], term.screen.buffer[y][6].bg) for y, line in enumerate(term.screen.display)
+                ]
+                raise TimeoutError(
+                    f"key {n} {key!r}: expected {order[cursor]} at {cursor + 1}; {rows}"
+                ) from None
         rss = term.peak_rss
     finally:
         term.close()
@@ -312,6 +345,8 @@ def main() -> None:
         f"drapto-tui, {args.jobs} jobs, a running job of {args.segments} segments at {args.rate:g} events/s:",
         *(f"  {key:<7} {fmt(p)}" for key, p in app.items()),
         f"  peak RSS of the app process: {rss / 2**20:.0f} MiB",
+        "Esc includes Textual's wait for the rest of an escape sequence (ESCDELAY, 100 ms by default), as in"
+        " any terminal program that tells Esc from Alt or an arrow key.",
     ]
     text = "\n".join(out) + "\n"
     print(text, end="")

@@ -1,6 +1,7 @@
 """Screenshots of the real app during a real encode of the demo clips: `python3 dev.py screenshots`.
 
-Writes main-120x40.svg (mid-encode), main-80x24.svg, inspector.svg and help.svg beside this file.
+Writes main-120x40.svg (mid-encode), main-80x24.svg, inspector.svg, inspector-chart-80x24.svg and help.svg
+beside this file.
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ async def main() -> int:
             await pilot.resize_terminal(80, 24)
             await pilot.pause(0.6)
             app.save_screenshot(str(HERE / "main-80x24.svg"))
+            await pilot.press("enter", "right", "right")  # the running job's segments chart, at 80x24
+            await pilot.pause(0.6)
+            app.save_screenshot(str(HERE / "inspector-chart-80x24.svg"))
+            await pilot.press("escape")
+            await pilot.pause(0.3)
             await pilot.press("question_mark")
             await pilot.pause(0.3)
             app.save_screenshot(str(HERE / "help.svg"))
             await pilot.press("escape")
             app.exit(0)
-    for name in ("main-120x40", "inspector", "main-80x24", "help"):
+    for name in ("main-120x40", "inspector", "main-80x24", "inspector-chart-80x24", "help"):
         print(HERE / f"{name}.svg")
     return 0
 

@@ -266,8 +266,8 @@ class DraptoApp(App[int]):
             self.query_one(SegmentGrid).show(job)
             meters.select(selected)
             self._summary(self.core.jobs())
-        keys_for = (selected, job.status if job else None, self.core.paused_all)
-        if keys_for != self._keys_for:  # the footer follows the selected job's state
+        keys_for = (job.status if job else None, self.core.paused_all)
+        if keys_for != self._keys_for:  # the footer follows the selected job's state (recomposed only then)
             self._keys_for = keys_for
             self.refresh_bindings()
 
