@@ -1,4 +1,4 @@
-"""Command line: the TUI (default), `probe`, `config check|show`.
+"""Command line: the TUI (default), `encode`, `queue`, `probe`, `config check|show`, `service`, `web`, `watch`.
 
 Every user-facing failure is a DraptoError printed as one line on stderr with a non-zero exit; tracebacks only
 with --debug (or DRAPTO_DEBUG=1).
