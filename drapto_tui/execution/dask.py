@@ -65,6 +65,9 @@ class ClusterUnavailable(DraptoError):
 #: paused here: a segment of a paused job that starts on this worker after the pause starts paused.
 _RUNNING: dict[str, tuple[str, JobControl]] = {}
 _PAUSED: set[str] = set()
+#: Tasks killed by key (a cancelled job's, or the coordinator giving up on one) before they began here: Dask may
+#: still start a task it had already handed to this worker, and such a task must not start any FFmpeg.
+_KILLED_KEYS: set[str] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
@@ -79,6 +82,9 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     workdir = Path(tempfile.mkdtemp(prefix="drapto-segment-", dir=worker.local_directory))
     control = JobControl()
     with _RUNNING_LOCK:
+        if key in _KILLED_KEYS:
+            shutil.rmtree(workdir, ignore_errors=True)
+            return {"error": "the segment was cancelled before it began", "worker": name}
         _RUNNING[key] = (spec.job_id, control)
         if spec.job_id in _PAUSED:
             control.pause()
@@ -88,6 +94,9 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
             message = {"key": key, "worker": name, "address": address, "report": item.model_dump(mode="json")}
             worker.log_event(topic, message)
 
+    # Every FFmpeg this task starts is the job's, the worker's own FFmpeg check included (run on a worker's
+    # first task): a paused job's check starts paused too, and a cancelled one's is killed.
+    current_tracker.set(control)
     try:
         try:
             info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", "")))
@@ -106,7 +115,6 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
                 "scratch": str(workdir / "run"),
             }
         )
-        current_tracker.set(control)
         began = time.monotonic()
         try:
             outcome = asyncio.run(run_segment(spec, workdir / "run", report))
@@ -138,6 +146,8 @@ def steer_on_worker(action: str, job_id: str | None = None, key: str | None = No
             _PAUSED.add(job_id)
         elif job_id is not None:
             _PAUSED.discard(job_id)
+        if action == "kill" and key is not None:
+            _KILLED_KEYS.add(key)  # should it begin here later, it begins killed
     for control in targets:
         if action == "pause":
             control.pause()

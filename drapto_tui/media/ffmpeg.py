@@ -23,6 +23,9 @@ from drapto_tui.errors import DraptoError
 
 
 class ProcessTracker(Protocol):
+    #: The work was cancelled: its FFmpeg were killed on purpose, and no step may try again.
+    cancelled: bool
+
     def attach(self, proc: FfmpegProcess) -> None: ...
     def detach(self, proc: FfmpegProcess) -> None: ...
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.encode import encode_av1
-from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress, current_tracker
 from drapto_tui.media.measured_encode import encode_and_measure
 from drapto_tui.model.segment import (
     CachedProbe,
@@ -344,6 +344,9 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             out.unlink(missing_ok=True)
             if err.disk_full:  # retrying cannot help; the coordinator names the full disk in one line
                 raise
+            tracker = current_tracker.get()
+            if tracker is not None and tracker.cancelled:
+                raise  # killed because the job was cancelled: no retry (on a worker, each would be killed too)
             # Name the film and the segment, not the temp file FFmpeg was reading.
             err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
             history.append({"attempt": attempt, "error": err.line()})

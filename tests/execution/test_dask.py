@@ -4,6 +4,7 @@ directory (nothing shared but the scheduler: segments travel as bytes). Real FFm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -37,9 +38,13 @@ async def worker_ffmpegs(engine: Engine) -> list[psutil.Process]:
     found = []
     for pid in pids.values():
         try:
-            found += [c for c in psutil.Process(pid).children(recursive=True) if "ffmpeg" in c.name()]
+            children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess:
             continue
+        for child in children:  # one that ends while we look is not running (nor is a zombie)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if "ffmpeg" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+                    found.append(child)
     return found
 
 
@@ -132,18 +137,32 @@ async def test_pause_stops_the_workers_ffmpeg_and_cancel_ends_it(tmp_path: Path,
         engine.toggle_pause(job_id)
 
         async def all_stopped() -> bool:
-            procs = await worker_ffmpegs(engine)
-            try:
-                return bool(procs) and all(p.status() == psutil.STATUS_STOPPED for p in procs)
-            except psutil.NoSuchProcess:
-                return False
+            """Every FFmpeg still alive on the workers is stopped (one that ended between the listing and the
+            look, such as the worker's quick check of its FFmpeg, is not running either)."""
+            states = []
+            for proc in await worker_ffmpegs(engine):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    states.append(proc.status())
+            live = [state for state in states if state != psutil.STATUS_ZOMBIE]
+            return bool(live) and all(state == psutil.STATUS_STOPPED for state in live)
+
+        async def cpu_seconds() -> dict[int, float]:
+            seconds = {}
+            for proc in await worker_ffmpegs(engine):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = proc.cpu_times()
+                    seconds[proc.pid] = times.user + times.system
+            return seconds
 
         deadline = time.monotonic() + 10
         while not await all_stopped() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert await all_stopped(), [(p.pid, p.status()) for p in await worker_ffmpegs(engine)]
+        assert time.monotonic() < deadline, [(p.pid, p.status()) for p in await worker_ffmpegs(engine)]
+        # Paused stays paused: over a second, no FFmpeg of the job on the workers gets any CPU time.
+        before = await cpu_seconds()
         await asyncio.sleep(1.0)
-        assert await all_stopped()  # paused stays paused: no FFmpeg of the job runs on
+        after = await cpu_seconds()
+        assert before and all(after[pid] == before[pid] for pid in before if pid in after), (before, after)
         engine.toggle_pause(job_id)
         await asyncio.sleep(0.3)
         assert all(p.status() != psutil.STATUS_STOPPED for p in await worker_ffmpegs(engine))

@@ -276,3 +276,13 @@ async def test_inspector_updates_only_the_cells_that_changed(tmp_path: Path) -> 
         inspector.refresh_view()
         assert "clear" not in writes and set(writes) == {"6:Status", "6:CRF", "6:VMAF", "6:Size"}
         assert table.get_row("6")[5] == "30"
+        # The chart is built when its tab is first shown, then follows the segments as they finish.
+        assert not inspector.query("SegmentChart")
+        await pilot.press("right", "right")
+        await pilot.pause(0.3)
+        note = inspector.query_one("#chart-note")
+        assert str(note.render()).startswith(" 6/12 segments · target 93 · 1 below")
+        later(3, E.SEGMENT_COMPLETE, segment=7, crf=29.0, vmaf_measured=92.0, bytes=1_000_000, attempts=1)
+        inspector.refresh_view()
+        await pilot.pause()
+        assert str(note.render()).startswith(" 7/12 segments · target 93 · 2 below")

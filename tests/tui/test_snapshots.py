@@ -33,13 +33,33 @@ async def _prime(pilot) -> None:
     await pilot.pause()
 
 
+async def settled(pilot) -> None:
+    """Until two screens taken 50 ms apart are the same: some widgets draw over more than one frame (the chart's
+    plots draw onto canvases that paint on the next refresh), and a loaded machine may be between the two."""
+    before = pilot.app.export_screenshot()
+    for _ in range(60):
+        await pilot.pause(0.05)
+        now = pilot.app.export_screenshot()
+        if now == before:
+            return
+        before = now
+
+
+def and_settle(before):
+    async def run(pilot) -> None:
+        await before(pilot)
+        await settled(pilot)
+
+    return run
+
+
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
 @SIZES
 def test_main_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     """The running job selected: its grid shows a segment under the VMAF target (▼), selected and told."""
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=_prime)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(_prime))
 
 
 @SIZES
@@ -52,7 +72,7 @@ def test_failed_segment(snap_compare, tmp_path: Path, size: tuple[int, int]) -> 
         pilot.app.refresh_from_state()
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=on_failed)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(on_failed))
 
 
 @SIZES
@@ -62,7 +82,7 @@ def test_inspector(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
         await pilot.press("enter", "right")  # the running job's Segments tab
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_inspector)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(open_inspector))
 
 
 @SIZES
@@ -72,7 +92,7 @@ def test_inspector_chart(snap_compare, tmp_path: Path, size: tuple[int, int]) ->
         await pilot.press("enter", "right", "right")
         await pilot.pause(0.3)
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_chart)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(open_chart))
 
 
 @SIZES
@@ -82,7 +102,7 @@ def test_help(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
         await pilot.press("question_mark")
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_help)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(open_help))
 
 
 @SIZES
@@ -100,7 +120,7 @@ def test_dialogs(snap_compare, tmp_path: Path, size: tuple[int, int], dialog: st
             await pilot.press("a", "slash", *"films")
         await pilot.pause()
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=open_dialog)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(open_dialog))
 
 
 @SIZES
@@ -110,4 +130,4 @@ def test_themes(snap_compare, tmp_path: Path, size: tuple[int, int], theme: str)
         pilot.app.theme = theme
         await _prime(pilot)
 
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=themed)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=and_settle(themed))

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -101,6 +101,7 @@ class InspectorScreen(Screen[None]):
     InspectorScreen TabbedContent { height: 1fr; }
     InspectorScreen TabPane { height: 1fr; }
     InspectorScreen #segments { height: 1fr; }
+    InspectorScreen #chart-box { height: 1fr; }
     """
 
     def __init__(self, job_id: str) -> None:
@@ -120,7 +121,7 @@ class InspectorScreen(Screen[None]):
             with TabPane("Segments", id="tab-segments"):
                 yield DataTable(id="segments", cursor_type="row", zebra_stripes=True)
             with TabPane("Chart", id="tab-chart"):
-                yield SegmentChart(id="chart", target=cast(AppCommands, self.app).vmaf_target())
+                yield Vertical(id="chart-box")  # the chart is built when its tab is first shown
             with TabPane("Commands", id="tab-commands"):
                 yield VerticalScroll(Static(id="commands"))
             with TabPane("Log", id="tab-log"):
@@ -149,7 +150,8 @@ class InspectorScreen(Screen[None]):
             self._job_stamp = job.updated
             self.query_one("#facts", Static).update(facts(job))
             self._sync_segments(job)
-            self.query_one(SegmentChart).show(job)
+            for chart in self.query(SegmentChart):
+                chart.show(job)
             log = Text()
             for err in job.errors[-200:]:
                 seg = f" segment {err.segment}" if err.segment is not None else ""
@@ -167,6 +169,15 @@ class InspectorScreen(Screen[None]):
             "ffmpeglog",
             Text("\n".join(ffmpeg_log)) if ffmpeg_log else Text("no FFmpeg run finished for this job yet"),
         )
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Build the chart on first sight: opening the inspector stays quick (the chart's plots cost about a
+        fifth of it), and most looks at a job never open this tab."""
+        if event.pane.id == "tab-chart" and not self.query(SegmentChart):
+            chart = SegmentChart(id="chart", target=cast(AppCommands, self.app).vmaf_target())
+            self.query_one("#chart-box", Vertical).mount(chart)
+            if (job := self.job) is not None:
+                self.call_after_refresh(chart.show, job)
 
     def _set_text(self, widget_id: str, text: Text) -> None:
         if self._texts.get(widget_id) != text.markup:

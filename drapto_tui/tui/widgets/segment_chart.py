@@ -42,6 +42,12 @@ class SegmentChart(Vertical):
         crf.margin_top, crf.margin_bottom, crf.margin_left = 1, 2, 7
 
     def show(self, job: ProcessingState) -> None:
+        plots = list(self.query(PlotWidget))
+        if not plots or not all(plot.is_mounted for plot in plots):
+            # A plot clears itself when it mounts: drawing before that (a busy machine, a just-built tab) would
+            # be wiped, leaving empty axes. Draw once both plots are mounted.
+            self.set_timer(0.05, lambda: self.show(job))
+            return
         points = chart_points(job)
         signature = tuple((p.index, p.crf, p.vmaf) for p in points)
         if signature == self._signature and self._signature:
