@@ -43,6 +43,12 @@ def film_seconds(job: ProcessingState) -> float:
     return job.media.duration if job.media else 0.0
 
 
+def film_seconds_done(job: ProcessingState) -> float:
+    """Seconds of the film encoded so far (all of it once the job is done or its source kept)."""
+    finished = job.status in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
+    return film_seconds(job) * (1.0 if finished else job.progress)
+
+
 class EtaTracker:
     """Samples of film seconds done against the time some job was running; the queue's rate is read from them."""
 
@@ -68,7 +74,7 @@ class EtaTracker:
         """Film seconds done since this tracker first saw each job (work done before it — an earlier run,
         a film finished before a relaunch — is not work this session's rate may claim)."""
         for job in jobs:
-            done = film_seconds(job) * (1.0 if job.status == ProcessingStatus.COMPLETED else job.progress)
+            done = film_seconds_done(job)
             base = self._done_base.setdefault(job.job_id, done)
             # Never less than before: a job removed or restarted takes back no work already counted.
             self._credit[job.job_id] = max(self._credit.get(job.job_id, 0.0), done - base)

@@ -20,6 +20,11 @@ from pathlib import Path
 SUFFIX = ".mkv"
 
 
+def exists_reason(output: Path | str) -> str:
+    """Why a film is skipped when its output is already there (said the same way on every run)."""
+    return f"{output} exists; pass --overwrite to replace it"
+
+
 def base_output(source: Path, root: Path | None, out_dir: Path, layout: str) -> Path:
     if layout == "mirror" and root is not None:
         try:

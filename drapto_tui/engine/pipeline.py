@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.output_names import exists_reason
 from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full, nearly_full
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.strategies.base import JobContext
@@ -204,7 +205,7 @@ class ProcessingPipeline:
                 status=ProcessingStatus.COMPLETED,
                 skipped=True,
                 output=str(output),
-                reason=f"{output} exists; pass --overwrite to replace it",
+                reason=exists_reason(output),
             )
             return True
         identity = self._source_identity(job_id, source)

@@ -14,7 +14,7 @@ from typing import Any
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
-from drapto_tui.engine.output_names import plan_output
+from drapto_tui.engine.output_names import exists_reason, plan_output
 from drapto_tui.engine.space import output_problem
 from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
@@ -186,7 +186,7 @@ class JobQueue:
             output=job.output_file,
             skipped=True,
             kept_source=False,
-            reason=f"{job.output_file} exists; pass --overwrite to replace it",
+            reason=exists_reason(job.output_file),
         )
         self.bus.emit(E.ENCODING_COMPLETE, job_id=job.job_id, file=job.current_file, **earlier)
         return True

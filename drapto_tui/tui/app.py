@@ -26,7 +26,8 @@ from textual.widgets import Footer, Input, RichLog, Static
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.api import Core
 from drapto_tui.engine.discovery import Preview
-from drapto_tui.engine.eta import EtaTracker, fmt_eta
+from drapto_tui.engine.eta import EtaTracker, film_seconds_done, fmt_eta
+from drapto_tui.engine.queue import ACTIVE, CLEARABLE
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
@@ -51,7 +52,7 @@ JOB_KEYS: dict[str, set[ProcessingStatus]] = {
     "retry": {_S.FAILED, _S.CANCELLED},
     "cancel": {_S.RUNNING, _S.PAUSED, _S.QUEUED, _S.HELD},
     "toggle_hold": {_S.QUEUED, _S.HELD},
-    "remove": {_S.QUEUED, _S.HELD, _S.FAILED, _S.CANCELLED, _S.COMPLETED, _S.KEPT},
+    "remove": set(_S) - ACTIVE,  # the queue refuses to remove a running or paused job
     "inspect": set(_S),
 }
 
@@ -292,12 +293,7 @@ class DraptoApp(App[int]):
         for job in jobs:
             counts[job.status] += 1
         total = sum(j.media.duration for j in jobs if j.media and j.status != ProcessingStatus.CANCELLED)
-        done = sum(
-            (j.media.duration if j.media else 0.0)
-            * (1.0 if j.status in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT) else j.progress)
-            for j in jobs
-            if j.status != ProcessingStatus.CANCELLED
-        )
+        done = sum(film_seconds_done(j) for j in jobs if j.status != ProcessingStatus.CANCELLED)
         saved = sum(
             max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
             for j in jobs
@@ -374,7 +370,6 @@ class DraptoApp(App[int]):
 
     def action_toggle_pause_all(self, _what: str = "") -> None:
         self._do(self.core.toggle_pause_all)
-        self.refresh_bindings()
 
     def action_move_up(self) -> None:
         if job_id := self._selected():
@@ -463,8 +458,7 @@ class DraptoApp(App[int]):
 
     def action_clear_finished(self) -> None:
         """Remove every completed, kept and cancelled job from the queue (failed ones stay: they need a look)."""
-        finished = (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT, ProcessingStatus.CANCELLED)
-        count = sum(1 for j in self.core.jobs() if j.status in finished)
+        count = sum(1 for j in self.core.jobs() if j.status in CLEARABLE)
         if not count:
             self.notify("no finished job to clear", timeout=2)
             return
