@@ -68,19 +68,20 @@ def unusable(exc: OSError, what: str) -> StateError:
 
     path = Path(exc.filename) if exc.filename else None
     owner = ""
+    hint = "run as the user who owns it, give it back to you (chown), or set processing.temp_dir to a folder of yours"
     if path is not None:
         try:
-            uid = path.stat().st_uid
-            if uid != os.geteuid():
-                owner = f"; it belongs to {owner_name(uid)}"
+            st = path.stat()
+            if st.st_uid != os.geteuid():
+                owner = f"; it belongs to {owner_name(st.st_uid)}"
+            else:  # ours, but its mode shuts us out: its permissions are the fix, not a new queue
+                import stat
+
+                mode = "u+rwx" if stat.S_ISDIR(st.st_mode) else "u+rw"
+                hint = f"it is yours but its permissions ({stat.filemode(st.st_mode)}) shut you out: chmod {mode} {path}"
         except OSError:
             pass
-    return StateError(
-        f"cannot use the {what} ({exc.strerror}{owner})",
-        subject=str(path or "?"),
-        hint="run as the user who owns it, give it back to you (chown), or set"
-        " processing.temp_dir to a folder of yours",
-    )
+    return StateError(f"cannot use the {what} ({exc.strerror}{owner})", subject=str(path or "?"), hint=hint)
 
 
 class NotWorthEncoding(Exception):

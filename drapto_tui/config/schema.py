@@ -252,6 +252,28 @@ class HooksConfig(Section):
     timeout: float = Field(60.0, gt=0, le=86400, description="Seconds a hook may run before it is killed.")
 
 
+class ServiceConfig(Section):
+    idle_exit: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds the service stays with nothing queued or running, no client and no watched folder"
+        " before it exits; 0 = never.",
+    )
+    client_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client may leave the service's messages unread before it is disconnected (the"
+        " others are never kept waiting).",
+    )
+
+
+class WebConfig(Section):
+    max_sessions: int = Field(
+        4, ge=1, le=64, description="Browser tabs served at once (each runs an app process); more get a page."
+    )
+
+
 class DraptoConfig(Section):
     """The whole configuration; unknown keys anywhere are errors."""
 
@@ -266,6 +288,8 @@ class DraptoConfig(Section):
     ui: UIConfig = Field(default_factory=UIConfig)
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 

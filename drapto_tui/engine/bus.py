@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import threading
 from collections import deque
@@ -150,7 +151,10 @@ class JsonlLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh: TextIO | None = path.open("a", encoding="utf-8", buffering=1 << 16)
+        # Created owner-only: every film and path is named in it.
+        self._fh: TextIO | None = open(  # noqa: SIM115 - held open for the bus's life, closed by close()
+            path, "a", encoding="utf-8", buffering=1 << 16, opener=lambda p, f: os.open(p, f, 0o600)
+        )
 
     def write(self, event: Event) -> None:
         if self._fh is None:

@@ -10,6 +10,7 @@ knows about Textual.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,8 @@ class Engine:
         """The queue without opening an engine: a read-only look at the WAL database, no lock, no writes."""
         state_dir = WorkDirs.area_of(config, "state")
         try:
+            if state_dir.exists() and not os.access(state_dir, os.R_OK | os.X_OK):  # private: another user's
+                raise unusable(PermissionError(13, "Permission denied", str(state_dir)), "state folder")
             exists = (state_dir / "state.sqlite3").exists()
             store = StateStore(state_dir, read_only=True) if exists else None
         except PermissionError as exc:
@@ -292,6 +295,17 @@ class Engine:
             watch.start()
             self._watches.update(dict.fromkeys(fresh, watch))
         return sorted(str(folder) for folder in self._watches)
+
+    def has_duties(self) -> bool:
+        """Whether anything would happen without a user: a job waiting, running or paused, a film still being
+        probed, a folder watched, a hook still running. A service with none of these may exit when idle."""
+        waiting = {ProcessingStatus.QUEUED, ProcessingStatus.RUNNING, ProcessingStatus.PAUSED}
+        return (
+            any(job.status in waiting for job in self.state.jobs.values())
+            or bool(self._probe_tasks)
+            or bool(self._watches)
+            or bool(self._hook_tasks)
+        )
 
     def _queue_watched(self, files: list[Path]) -> None:
         _, errors = self.add_paths(files)

@@ -17,7 +17,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import psutil
 from pydantic import BaseModel, ValidationError
 
 from drapto_tui.errors import StateError, unusable
@@ -26,6 +25,30 @@ from drapto_tui.model.state import (
     ProcessingState,
     SegmentState,
 )
+
+
+def lock_holder(state_dir: Path) -> int | None:
+    """The pid of the process that holds this state dir's lock, or None when no process holds it.
+
+    Decided by the lock itself, never by a pid alone: after a crash the pid written in `lock` (or in a stale
+    service.json) may belong to an unrelated process, but only a live owner holds the flock. The probe takes a
+    shared lock for an instant and lets it go; it never blocks and never writes.
+    """
+    path = state_dir / "lock"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1  # held, by a pid not yet written
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 class StateStore:
@@ -44,16 +67,23 @@ class StateStore:
             if not read_only:
                 state_dir.mkdir(parents=True, exist_ok=True)
                 self._lock_fh = self._acquire_lock(state_dir / "lock")
+            if state_dir.exists() and not os.access(state_dir, os.R_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(state_dir))
             self._refuse_empty_file()
+            if self.path.exists() and not os.access(self.path, os.R_OK | (0 if read_only else os.W_OK)):
+                raise PermissionError(13, "Permission denied", str(self.path))
             if read_only:
                 self._open_read_only()
                 return
         except PermissionError as exc:
             self._release_lock()
-            raise unusable(exc, "state folder") from None
+            raise unusable(exc, "state database" if exc.filename == str(self.path) else "state folder") from None
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
+            for name in (self.path.name, f"{self.path.name}-wal", f"{self.path.name}-shm"):  # names every film
+                with contextlib.suppress(OSError):
+                    os.chmod(state_dir / name, 0o600)
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._check_integrity()
             self._create()
@@ -101,22 +131,12 @@ class StateStore:
             )
 
     def owner_pid(self) -> int | None:
-        """The live process that owns this state dir, or None. The lock file holds the owner's pid and was
-        written when it took the lock, so a live pid started before that moment is the owner, not a reuse."""
-        lock = self.state_dir / "lock"
-        try:
-            pid = int(lock.read_text().strip() or 0)
-            locked_at = lock.stat().st_mtime
-            proc = psutil.Process(pid)
-            return (
-                pid if proc.create_time() <= locked_at + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
-            )
-        except (OSError, ValueError, psutil.Error):
-            return None
+        """The live process that owns this state dir, or None (see lock_holder)."""
+        return lock_holder(self.state_dir)
 
     @staticmethod
     def _acquire_lock(path: Path) -> Any:
-        fh = path.open("a+")
+        fh = open(path, "a+", opener=lambda p, f: os.open(p, f, 0o600))  # noqa: SIM115 - held while owned
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

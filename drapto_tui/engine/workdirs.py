@@ -6,8 +6,10 @@ the evidence, and a retry reuses finished segments); a finished job's go unless 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,27 @@ from drapto_tui.config.units import human_size
 from drapto_tui.errors import DraptoError, unusable
 
 AREAS = ("working", "segments", "encoded", "logs", "state")
+#: The areas that name every film and path (the queue's database, the event log, the service's log): only
+#: their owner may enter them, and their files are 0600, kept so on every start (an older version made them
+#: readable by every local user).
+PRIVATE_AREAS = ("logs", "state")
+
+
+def make_private(folder: Path) -> None:
+    """folder 0700 and everything in it owner-only (files lose group/other bits), if this user owns them."""
+    with contextlib.suppress(OSError):
+        if folder.stat().st_uid == os.getuid():
+            os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISREG(mode) and mode & 0o077:
+                    os.chmod(path, stat.S_IMODE(mode) & 0o700)
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,8 @@ class WorkDirs:
                 path.mkdir(parents=True, exist_ok=True)
                 if not os.access(path, os.W_OK | os.X_OK):
                     raise PermissionError(13, "Permission denied", str(path))
+            for area in PRIVATE_AREAS:
+                make_private(paths[area])
         except PermissionError as exc:
             raise unusable(exc, "working folder") from None
         except OSError as exc:

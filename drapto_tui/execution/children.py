@@ -44,7 +44,8 @@ class ChildRegistry:
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{pid} {created}\n" for pid, created in self.live.items()))
+        with open(tmp, "w", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
+            fh.write("".join(f"{pid} {created}\n" for pid, created in self.live.items()))
         os.replace(tmp, self.path)
 
     def add(self, pid: int) -> None:

@@ -36,7 +36,7 @@ class JobLog:
         ]
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
+            with open(self.path, "a", encoding="utf-8", opener=_owner_only) as fh:  # names the film
                 fh.write("\n".join(lines) + "\n")
             if self.path.stat().st_size > self.cap:
                 self._trim()
@@ -48,7 +48,8 @@ class JobLog:
         start = keep.find("\n== ")
         keep = keep[start + 1 :] if start >= 0 else keep
         partial = self.path.with_suffix(".log.partial")
-        partial.write_text(keep, encoding="utf-8")
+        with open(partial, "w", encoding="utf-8", opener=_owner_only) as fh:
+            fh.write(keep)
         os.replace(partial, self.path)
 
     @staticmethod
@@ -65,6 +66,10 @@ class JobLog:
         if size > window and found:
             found = found[1:]  # the first line was cut by the window
         return found[-lines:]
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
 
 
 __all__ = ["JobLog"]

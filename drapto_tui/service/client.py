@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ from drapto_tui.service.protocol import (
     Welcome,
     decode,
     encode,
-    read_info,
+    live_info,
 )
 
 
@@ -94,7 +95,7 @@ class ServiceClient:
     ) -> ServiceClient:
         """Attach to the running service for the config's state dir; ServiceUnavailable when none runs."""
         state_dir = state_dir_of(config)
-        info = read_info(state_dir)
+        info = live_info(state_dir)
         if info is None or not info.get("socket"):
             raise ServiceUnavailable("no service runs", subject=str(state_dir))
         try:
@@ -316,7 +317,7 @@ def spawn_service(config_args: list[str], log_path: Path) -> subprocess.Popen[by
     """Start `drapto-tui service run` detached from this terminal: its own session (no controlling tty, no
     SIGHUP when the terminal goes), stdin from /dev/null, stdout and stderr appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with open(log_path, "ab", opener=lambda p, f: os.open(p, f, 0o600)) as log:  # names films: owner-only
         return subprocess.Popen(
             [sys.executable, "-m", "drapto_tui", "service", "run", *config_args],
             stdin=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ from collections import Counter
 import psutil
 
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.store import lock_holder
 from drapto_tui.errors import DraptoError
 from drapto_tui.service.client import (
     ServiceClient,
@@ -18,7 +19,7 @@ from drapto_tui.service.client import (
     service_log,
     state_dir_of,
 )
-from drapto_tui.service.protocol import read_info
+from drapto_tui.service.protocol import live_info
 
 
 def service_command(action: str, config: DraptoConfig, config_args: list[str]) -> int:
@@ -27,8 +28,8 @@ def service_command(action: str, config: DraptoConfig, config_args: list[str]) -
         from drapto_tui.service.server import run_service
 
         check_machine(config)
-        info = read_info(state_dir_of(config))
-        if info is not None and _alive(info.get("pid")):
+        info = live_info(state_dir_of(config))
+        if info is not None:
             raise DraptoError(
                 f"a service already runs for this state dir (pid {info['pid']})",
                 subject=str(state_dir_of(config)),
@@ -42,16 +43,9 @@ def service_command(action: str, config: DraptoConfig, config_args: list[str]) -
     return asyncio.run(_status(config))
 
 
-def _alive(pid: object) -> bool:
-    try:
-        return isinstance(pid, int) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 async def _start(config: DraptoConfig, config_args: list[str]) -> int:
     client, started = await attach_or_start(config, config_args, client="service-start")
-    info = read_info(state_dir_of(config)) or {}
+    info = live_info(state_dir_of(config)) or {}
     await client.close()
     verb = "started" if started else "already running"
     print(f"service {verb}: pid {client.service_pid}, socket {info.get('socket')}, log {service_log(config)}")
@@ -59,24 +53,44 @@ async def _start(config: DraptoConfig, config_args: list[str]) -> int:
 
 
 async def _stop(config: DraptoConfig, timeout: float = 60.0) -> int:
-    """Ask the service to stop (checkpoint, FFmpeg stopped, resumable) and wait until its process is gone."""
+    """Ask the service to stop (checkpoint, FFmpeg stopped, resumable) and wait until it lets go of the state
+    dir's lock (its process gone or going: a pid alone could since name another process)."""
+    state_dir = state_dir_of(config)
     try:
         client = await ServiceClient.connect(config, client="service-stop")
     except ServiceUnavailable:
-        print(f"no service runs for {state_dir_of(config)}")
-        return 0
+        info = live_info(state_dir)
+        if info is None:
+            print(f"no service runs for {state_dir}")
+            return 0
+        raise DraptoError(
+            f"the service (pid {info['pid']}) holds the state dir but does not answer",
+            subject=str(state_dir),
+            hint=f"kill {info['pid']} (its jobs resume on the next start)",
+        ) from None
     pid = client.service_pid
-    # It may close the connection before its reply: the process check below decides.
+    # It may close the connection before its reply: the lock check below decides.
     with contextlib.suppress(DraptoError):
         await client.call("shutdown", mode="stop")
     await client.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        if lock_holder(state_dir) != pid:
+            await _exited(pid, deadline=time.monotonic() + 5)  # the lock goes a moment before the process
             print(f"service stopped (pid {pid}); its unfinished jobs resume on the next start")
             return 0
         await asyncio.sleep(0.1)
     raise DraptoError(f"the service (pid {pid}) did not stop within {timeout:g} s", hint=f"kill {pid}")
+
+
+async def _exited(pid: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _status(config: DraptoConfig) -> int:
@@ -85,7 +99,7 @@ async def _status(config: DraptoConfig) -> int:
     except ServiceUnavailable as err:
         print(err.line())
         return 3
-    info = read_info(state_dir_of(config)) or {}
+    info = live_info(state_dir_of(config)) or {}
     counts = Counter(job.status.value for job in client.jobs())
     jobs = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no jobs"
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started", 0)))
@@ -93,6 +107,13 @@ async def _status(config: DraptoConfig) -> int:
     print(f"socket {info.get('socket')}, log {service_log(config)}")
     print(
         f"{client.clients - 1} other client(s) attached; {'all work paused; ' if client.paused_all else ''}{jobs}"
+    )
+    idle_exit = float(info.get("idle_exit") or 0)
+    print(
+        f"exits after {idle_exit:g} s with nothing queued or running, no client and no watched folder"
+        " (service.idle_exit)"
+        if idle_exit > 0
+        else "never exits on its own (service.idle_exit = 0)"
     )
     await client.close()
     return 0

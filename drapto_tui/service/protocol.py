@@ -13,6 +13,7 @@ can enter. Nothing listens on TCP.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
+
+from drapto_tui.engine.store import lock_holder
 
 #: Bump when a message changes shape; a client and a service of different versions refuse each other.
 PROTOCOL_VERSION = 1
@@ -110,7 +113,26 @@ def info_path(state_dir: Path) -> Path:
     return state_dir / "service.json"
 
 
+def live_info(state_dir: Path) -> dict[str, Any] | None:
+    """service.json when the process it names is the one holding the state dir's lock; else None.
+
+    A service killed outright leaves its service.json behind, and its pid may since have gone to another
+    process: only the lock says whether that service still lives. A stale file is removed here (it can name no
+    live service: whoever holds the lock now did not write it, or nobody holds it)."""
+    info = read_info(state_dir)
+    if info is None:
+        return None
+    holder = lock_holder(state_dir)
+    if holder is not None and holder == info.get("pid"):
+        return info
+    if holder is None or holder > 0:
+        with contextlib.suppress(OSError):
+            info_path(state_dir).unlink()
+    return None
+
+
 def read_info(state_dir: Path) -> dict[str, Any] | None:
+    """service.json as written, whether or not its service still lives (live_info decides that)."""
     try:
         data = json.loads(info_path(state_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -132,6 +154,7 @@ __all__ = [
     "decode",
     "encode",
     "info_path",
+    "live_info",
     "read_info",
     "socket_path",
 ]

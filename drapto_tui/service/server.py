@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from drapto_tui import __version__
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import Subscription
 from drapto_tui.engine.engine import Engine
-from drapto_tui.errors import DraptoError
+from drapto_tui.errors import DraptoError, owner_name
 from drapto_tui.model.events import Event
 from drapto_tui.service.protocol import (
     MAX_LINE,
@@ -57,17 +58,66 @@ SYNC_COMMANDS = {
 }
 
 
+#: Bytes a client may leave unread before it is disconnected at once (a snapshot of a big queue fits well
+#: inside); below that, a client that reads nothing for service.client_timeout seconds is disconnected too.
+MAX_BACKLOG = 2 * MAX_LINE
+#: Above this many unread bytes the client's event pump waits for it (up to client_timeout) before sending more.
+HIGH_WATER = 256 * 1024
+
+
 class _Client:
-    def __init__(self, writer: asyncio.StreamWriter, hello: Hello, events: Subscription) -> None:
+    """One connection. Sending never waits on the client: a line goes into its transport's buffer at once, so
+    a client that stops reading (a suspended app, a stuck script) delays nobody else. Only its own event pump
+    waits for it to read, and gives up on it after the timeout."""
+
+    def __init__(self, writer: asyncio.StreamWriter, hello: Hello, events: Subscription, timeout: float) -> None:
         self.writer = writer
         self.hello = hello
         self.events = events
-        self.lock = asyncio.Lock()
+        self.timeout = timeout
+        self.dropped = False
+        self._behind_since: float | None = None  # since when bytes wait for it and it has read none of them
+        self._last_backlog = 0
 
-    async def send(self, message: Any) -> None:
-        async with self.lock:
-            self.writer.write(encode(message))
-            await self.writer.drain()
+    def backlog(self) -> int:
+        return self.writer.transport.get_write_buffer_size()
+
+    def send(self, message: Any) -> None:
+        if self.dropped or self.writer.is_closing():
+            return
+        self.writer.write(encode(message))
+        if self.backlog() > MAX_BACKLOG:
+            self.drop(f"{self.backlog()} bytes unread")
+
+    async def wait_for_reader(self) -> None:
+        """Hold the event pump while this client is behind; drop it when it reads nothing for the timeout."""
+        if self.backlog() <= HIGH_WATER:
+            return
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.timeout)
+        except TimeoutError:
+            self.drop(f"nothing read for {self.timeout:g} s")
+
+    def check_reading(self) -> None:
+        """Called twice a second: bytes waiting that the client has not started to take for the timeout (its
+        socket full, the backlog never shrinking) cost it the connection."""
+        backlog, now = self.backlog(), time.monotonic()
+        if backlog == 0 or backlog < self._last_backlog:
+            self._behind_since = None
+        elif self._behind_since is None:
+            self._behind_since = now
+        elif now - self._behind_since >= self.timeout:
+            self.drop(f"nothing read for {self.timeout:g} s")
+        self._last_backlog = backlog
+
+    def drop(self, why: str) -> None:
+        if not self.dropped:
+            self.dropped = True
+            print(
+                f"drapto-tui service: disconnected client {self.hello.client} (pid {self.hello.pid}): {why}",
+                flush=True,
+            )
+            self.writer.transport.abort()
 
 
 class Service:
@@ -80,6 +130,8 @@ class Service:
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.socket: Path | None = None
+        self._idle_since: float | None = None
+        self._own_socket_folder: Path | None = None
 
     # -- lifetime -------------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -95,7 +147,8 @@ class Service:
         self.socket = socket_path(state_dir)
         try:
             await self._listen(self.socket)
-            info_path(state_dir).write_text(
+            _write_private(
+                info_path(state_dir),
                 json.dumps(
                     {
                         "pid": os.getpid(),
@@ -103,9 +156,9 @@ class Service:
                         "version": __version__,
                         "protocol": PROTOCOL_VERSION,
                         "started": time.time(),
+                        "idle_exit": self.config.service.idle_exit,
                     }
                 ),
-                encoding="utf-8",
             )
             try:
                 await engine.start()
@@ -114,8 +167,10 @@ class Service:
             except DraptoError as err:  # no usable FFmpeg: say so in the log and to every client, stay up
                 print(f"drapto-tui service: {err.line()}", flush=True)
             watcher = asyncio.create_task(self._watch_status())
+            idle = asyncio.create_task(self._exit_when_idle())
             await self._stop.wait()
             watcher.cancel()
+            idle.cancel()
             await engine.shutdown(self._stop_mode)
         finally:
             await self._close_clients()
@@ -123,19 +178,46 @@ class Service:
                 self._server.close()
             with contextlib.suppress(OSError):
                 self.socket.unlink()
+            if self._own_socket_folder is not None:
+                with contextlib.suppress(OSError):
+                    self._own_socket_folder.rmdir()
             with contextlib.suppress(OSError):
                 info_path(state_dir).unlink()
             await engine.close()
         return 0
+
+    def idle_since(self) -> float | None:
+        """When the service last had something to do or someone to serve (monotonic), or None while it has."""
+        engine = self.engine
+        if engine is None or self.clients or engine.has_duties():
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = time.monotonic()
+        return self._idle_since
+
+    async def _exit_when_idle(self) -> None:
+        """A service with nothing queued or running, no client and no watched folder exits after
+        service.idle_exit seconds (a demo's, a finished night's), so none lingers for ever; the next client
+        starts one again."""
+        limit = self.config.service.idle_exit
+        if limit <= 0:
+            return
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            since = self.idle_since()
+            if since is not None and time.monotonic() - since >= limit:
+                print(f"drapto-tui service: idle for {limit:g} s (service.idle_exit): exiting", flush=True)
+                self.request_stop("stop")
+                return
 
     def request_stop(self, mode: str = "stop") -> None:
         self._stop_mode = mode
         self._stop.set()
 
     async def _listen(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent.name.startswith("drapto-tui-"):  # the private folder under the system temp dir
-            os.chmod(path.parent, 0o700)
+        state_dir = self.engine.workdirs.state if self.engine is not None else path.parent
+        if path.parent != state_dir:  # the fallback under the system temp dir, for a long state dir path
+            path = self.socket = self._private_socket_folder(path.parent) / path.name
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(path.lstat().st_mode):
                 path.unlink()  # left by a killed service: this process holds the state dir's lock now
@@ -145,6 +227,29 @@ class Service:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
+
+    def _private_socket_folder(self, folder: Path) -> Path:
+        """`folder` when this user owns it and nobody else can write it (created so if missing); otherwise a
+        fresh private folder beside it, said in one line. Another user's folder of that name could swap the
+        socket; clients find it through service.json, so any private folder will do."""
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        try:
+            st = folder.lstat()
+        except OSError as exc:
+            why = exc.strerror
+        else:
+            if not stat.S_ISDIR(st.st_mode):
+                why = "it is not a folder (a link or a file)"
+            elif st.st_uid != os.getuid():
+                why = f"it belongs to {owner_name(st.st_uid)}"
+            else:
+                os.chmod(folder, 0o700)
+                return folder
+        private = Path(tempfile.mkdtemp(prefix=f"drapto-tui-{os.getuid()}-", dir=folder.parent))
+        print(f"drapto-tui service: not using {folder} for the socket ({why}); using {private}", flush=True)
+        self._own_socket_folder = private
+        return private
 
     async def _close_clients(self) -> None:
         for client in list(self.clients):
@@ -179,10 +284,10 @@ class Service:
             # Subscribe and take the snapshot in one step of the loop: every event after the snapshot reaches
             # the client, none before it is sent twice.
             events = engine.bus.subscribe(f"client-{hello.client}-{hello.pid}")
-            client = _Client(writer, hello, events)
+            client = _Client(writer, hello, events, self.config.service.client_timeout)
             snapshot = [job.model_dump(mode="json") for job in engine.jobs()]
             self.clients.add(client)
-            await client.send(
+            client.send(
                 Welcome(
                     service_pid=os.getpid(),
                     jobs=snapshot,
@@ -191,7 +296,7 @@ class Service:
                 )
             )
             pump = asyncio.create_task(self._pump(client, events))
-            await self._broadcast_status()
+            self._broadcast_status()
             while line := await reader.readline():
                 message = decode(line)
                 if isinstance(message, Call):
@@ -205,7 +310,7 @@ class Service:
                 pump.cancel()
             if client is not None:
                 self.clients.discard(client)
-                await self._broadcast_status()
+                self._broadcast_status()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -214,7 +319,10 @@ class Service:
         try:
             async for event in events:
                 assert isinstance(event, Event)
-                await client.send(EventMessage(event=event.to_json()))
+                client.send(EventMessage(event=event.to_json()))
+                await client.wait_for_reader()
+                if client.dropped:
+                    break
         except (ConnectionError, RuntimeError):
             pass
         finally:
@@ -234,8 +342,8 @@ class Service:
         while len(client.events) and time.monotonic() < deadline:
             await asyncio.sleep(0.002)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await client.send(reply)
-        await self._broadcast_status()
+            client.send(reply)
+        self._broadcast_status()
 
     async def _dispatch(self, method: str, args: dict[str, Any]) -> Any:
         engine = self.engine
@@ -273,21 +381,32 @@ class Service:
             paused_all=engine.paused_all, launching=engine.scheduler.launching, clients=len(self.clients)
         )
 
-    async def _broadcast_status(self) -> None:
+    def _broadcast_status(self) -> None:
         status = self.status()
         for client in list(self.clients):
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await client.send(status)
+                client.send(status)
 
     async def _watch_status(self) -> None:
-        """Tell clients when the service-wide state changes by any route (a scheduler decision included)."""
+        """Tell clients when the service-wide state changes by any route (a scheduler decision included), and
+        let go of clients that stopped reading."""
         last = None
         while True:
             await asyncio.sleep(0.5)
+            for client in list(self.clients):
+                client.check_reading()
             current = self.status()
             if current != last:
                 last = current
-                await self._broadcast_status()
+                self._broadcast_status()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Owner-only (0600) like everything in state/, written aside and renamed so a reader sees all or nothing."""
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w", encoding="utf-8", opener=lambda p, f: os.open(p, f, 0o600)) as fh:
+        fh.write(text)
+    os.replace(partial, path)
 
 
 def run_service(config: DraptoConfig) -> int:

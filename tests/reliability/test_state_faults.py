@@ -171,3 +171,24 @@ def test_queue_is_readable_while_an_encode_runs_and_shows_live_status(tmp_path: 
     rows = [json.loads(x) for x in after.stdout.splitlines()]
     assert [(r["status"], r["owner_pid"]) for r in rows] == [("interrupted", None)]
     assert "interrupted" in cli(tmp_path, "queue").stdout
+
+
+def test_a_database_whose_mode_shuts_its_owner_out(shared: tuple[Path, Path]) -> None:
+    """The owner's own database at mode 000: the fix is its permissions, not moving it aside (which would leave
+    an empty queue)."""
+    tmp_path, film = shared
+    user = "nobody"
+    assert encode(tmp_path, film).code == 0
+    for path in [tmp_path / "work", *(tmp_path / "work").rglob("*")]:
+        shutil.chown(path, user)
+    db = db_of(tmp_path)
+    db.chmod(0o000)
+    for args in (["queue"], ["encode", "--resume"]):
+        result = cli(tmp_path, *args, user=user)
+        assert result.returncode == 1, result
+        line = one_line(result.stderr)
+        assert line == (
+            f"drapto-tui: {db}: cannot use the state database (Permission denied) — it is yours but its"
+            f" permissions (----------) shut you out: chmod u+rw {db}"
+        ), line
+        assert "move it aside" not in line
