@@ -356,7 +356,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         await client.close()
 
     asyncio.run(ensure())
-    return web_command(given, host=args.host, port=args.port)
+    return web_command(given, host=args.host, port=args.port, max_sessions=config.web.max_sessions)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from drapto_tui.service.client import ServiceClient
@@ -53,6 +54,16 @@ async def test_the_app_in_a_browser(service: Service, media: MediaFactory, tmp_p
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
             )
             page = await browser.new_page(viewport={"width": 1100, "height": 700})
+            outside: list[str] = []  # the page must need nothing but this server: no network at all
+
+            async def offline(route) -> None:
+                if route.request.url.startswith(base):
+                    await route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    await route.abort()
+
+            await page.route("**/*", offline)
 
             def on_socket(ws) -> None:
                 ws.on(
@@ -68,6 +79,13 @@ async def test_the_app_in_a_browser(service: Service, media: MediaFactory, tmp_p
                 return CSI.sub("", "".join(screen))
 
             await wait_for(lambda: "browser-film.mkv" in shown(), what="the queue in the browser", timeout=60)
+            loaded = await page.evaluate(
+                "document.fonts.ready.then(() => [...document.fonts]"
+                ".filter(f => f.family.includes('Roboto Mono') && f.status === 'loaded').length)"
+            )
+            assert loaded >= 1 and outside == [], (loaded, outside)  # its own font, served here
+            apps = [p for p in psutil.Process(web.pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+            assert len(apps) == 1
             assert "PAUSED" in shown()
             await page.mouse.click(500, 200)
             await page.keyboard.press("P")  # resume all, from the browser
@@ -78,10 +96,20 @@ async def test_the_app_in_a_browser(service: Service, media: MediaFactory, tmp_p
             await wait_for(lambda: viewer.paused_all, what="the service paused again", timeout=30)
             await page.screenshot(path=str(tmp_path / "browser.png"))
             await browser.close()
+        # The browser is gone: so is its tab's app (and it no longer counts as an attached viewer).
+        await wait_for(lambda: not any(_alive(p) for p in apps), what="the tab's app to end", timeout=8)
+        await wait_for(lambda: viewer.clients == 1, what="the service to count one client", timeout=10)
     finally:
         web.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(web.wait(), 30) == 0
         await viewer.close()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _status(url: str) -> int:
