@@ -29,6 +29,7 @@ from drapto_tui.engine.bus import Subscription
 from drapto_tui.engine.engine import ENDED, Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.engine.fold import StateManager
+from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import (
     AnalysisStarted,
     EncodingComplete,
@@ -213,7 +214,10 @@ async def run_encode(
             report.start()
         interrupted = False
         try:
-            job_ids = engine.encode_paths(paths, {"overwrite": overwrite}) if paths else set()
+            job_ids, refused = engine.encode_each(paths, {"overwrite": overwrite})
+            _say_refused([err.line() for err in refused])
+            if refused and not job_ids:
+                return 1
             await engine.start(only=None if resume else job_ids, preanalyse=False)
             idle = asyncio.create_task(engine.run_until_idle())
             stop = asyncio.create_task(interrupt.wait())
@@ -221,6 +225,8 @@ async def run_encode(
             interrupted = stop.done()
             for task in (idle, stop):
                 task.cancel()
+            if not interrupted:  # a hook that fails or runs too long is a warning here, not only in the log
+                await engine.wait_for_hooks()
             await engine.stop(now=interrupted)
         finally:
             await _end_output(out_sub, handle, pump, report)
@@ -235,7 +241,13 @@ async def run_encode(
             if engine.state.jobs.get(j) is None
             or engine.state.jobs[j].status not in (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
         ]
-        return 1 if unfinished else 0
+        return 1 if unfinished or refused else 0
+
+
+def _say_refused(lines: list[str]) -> None:
+    """One line per path that could not be queued; the others are encoded (and the exit is 1)."""
+    for line in lines:
+        print(f"drapto-tui: {line}", file=sys.stderr, flush=True)
 
 
 def _printer(report: TerminalReport | None):
@@ -278,9 +290,14 @@ async def _encode_on_service(
     interrupted = False
     try:
         ids: set[str] = set()
+        refused: list[str] = []
         if paths:
-            wanted = [str(p.resolve()) for p in paths]
-            ids = set(await client.call("encode_paths", paths=wanted, options={"overwrite": overwrite}))
+            wanted = [str(p.expanduser().absolute()) for p in paths]
+            answer = await client.call("encode_paths", paths=wanted, options={"overwrite": overwrite})
+            ids, refused = set(answer["ids"]), list(answer["errors"])
+            _say_refused(refused)
+            if refused and not ids:
+                return 1
         if resume:
             waiting = (ProcessingStatus.QUEUED, ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
             ids |= {job.job_id for job in client.jobs() if job.status in waiting}
@@ -302,6 +319,17 @@ async def _encode_on_service(
 
         while not ended() and not client.lost and not interrupt.is_set():
             await asyncio.sleep(0.1)
+        # The service runs each ended job's hook: wait for ours, so that a hook's failure is shown here too.
+        deadline = time.monotonic() + client.config.hooks.timeout + 5
+        while not client.lost and not interrupt.is_set() and time.monotonic() < deadline:
+            try:
+                running = set(await client.call("hooks_running"))
+            except DraptoError:
+                break
+            if not running & (ours or set()):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)  # the warning's event travels ahead of the reply; let the pump hand it over
         interrupted = interrupt.is_set()
     finally:
         await _end_output(sub, follow, pump, report)
@@ -318,7 +346,7 @@ async def _encode_on_service(
         print("drapto-tui: the service went away; run the same command again to continue", file=sys.stderr)
         return 1
     done = (ProcessingStatus.COMPLETED, ProcessingStatus.KEPT)
-    return 0 if all(client.state.jobs[j].status in done for j in ours or ()) else 1
+    return 0 if all(client.state.jobs[j].status in done for j in ours or ()) and not refused else 1
 
 
 def _end_children(loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> None:

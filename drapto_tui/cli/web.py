@@ -152,13 +152,13 @@ class WebView(Server):
             text=FULL_PAGE.format(n=self.max_sessions),
         )
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         full = self._full()
         if full is not None:
             return full
         return await super().handle_index(request)
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:  # type: ignore[override]
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One browser tab: one app process, fed the tab's keys and sizes, its screen sent back."""
         if not self._same_origin(request):
             raise web.HTTPForbidden(text="drapto-tui: a websocket from another site's page is refused\n")
@@ -167,7 +167,9 @@ class WebView(Server):
                 text=f"drapto-tui: all {self.max_sessions} browser sessions are in use (web.max_sessions)\n"
             )
         websocket = web.WebSocketResponse(heartbeat=15)
-        width, height = clamp_size(_int(request.query.get("width"), 80), _int(request.query.get("height"), 24))
+        width, height = clamp_size(
+            _int(request.query.get("width"), 80), _int(request.query.get("height"), 24)
+        )
         service = _ExecAppService(
             self.argv,
             write_bytes=websocket.send_bytes,

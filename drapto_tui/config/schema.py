@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
+    field_validator,
     model_validator,
 )
 
@@ -97,6 +98,27 @@ class CrfConfig(Section):
     uhd: int = Field(29, ge=0, le=63)
 
 
+#: SVT-AV1 keys drapto-tui sets itself, and what to set instead.
+SVT_OWNED_KEYS = {
+    "crf": "set encoding.vmaf_target (the quality path searches the CRF) or encoding.crf.sd/hd/uhd (Dolby Vision)",
+    "qp": "set encoding.vmaf_target (the quality path searches the CRF)",
+    "rc": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
+    "tbr": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
+    "mbr": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
+    "pass": "the quality path encodes in one pass; set encoding.vmaf_target",
+    "passes": "the quality path encodes in one pass; set encoding.vmaf_target",
+    "preset": "set encoding.preset",
+    "lp": "set resources.encoder_threads",
+    "input-depth": "set encoding.pixel_format",
+    "mastering-display": "it is taken from the source's HDR metadata",
+    "content-light": "it is taken from the source's HDR metadata",
+    "color-primaries": "it is taken from the source",
+    "transfer-characteristics": "it is taken from the source",
+    "matrix-coefficients": "it is taken from the source",
+    "color-range": "it is taken from the source",
+}
+
+
 class EncodingConfig(Section):
     preset: int = Field(6, ge=-1, le=13, description="SVT-AV1 preset (lower = slower, better).")
     crf: CrfConfig = Field(default_factory=CrfConfig, description="Fixed CRF of the Dolby Vision path.")
@@ -117,6 +139,22 @@ class EncodingConfig(Section):
         if self.max_crf <= self.min_crf:
             raise ValueError("max_crf must be greater than min_crf")
         return self
+
+    @field_validator("svt_params")
+    @classmethod
+    def _svt_params_ours(cls, value: str) -> str:
+        """key=value pairs, none of them a key this tool sets itself (a later one would silently win over it,
+        or break the quality search). Whether SVT-AV1 takes the rest is asked of it at start (preflight)."""
+        for item in (part.strip() for part in value.split(":")):
+            if not item:
+                continue
+            key, eq, val = item.partition("=")
+            if not eq or not key.strip() or not val.strip():
+                raise ValueError(f"{item!r} is not key=value; write e.g. 'tune=0:film-grain=8'")
+            owner = SVT_OWNED_KEYS.get(key.strip().lower())
+            if owner is not None:
+                raise ValueError(f"{key.strip()} is set by drapto-tui; {owner}")
+        return value
 
 
 class SearchConfig(Section):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -66,9 +67,31 @@ def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
             base[key] = value
 
 
+#: A config file is a few KiB; anything past this is not one (a device, a log given by mistake).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML, read only when it is a regular file of a sane size: `--config /dev/zero` or a FIFO
+    would otherwise be read for ever."""
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = (
+                "a folder"
+                if stat.S_ISDIR(st.st_mode)
+                else "not a regular file (a device, a pipe or a socket)"
+            )
+            raise ConfigError([f"{kind}; give a TOML file"], source=str(path))
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                [
+                    f"{st.st_size} bytes, too large for a config file (at most {MAX_CONFIG_BYTES}); give a TOML file"
+                ],
+                source=str(path),
+            )
+        with path.open("rb") as fh:
+            text = fh.read(MAX_CONFIG_BYTES + 1).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(["file not found; give an existing TOML file"], source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:

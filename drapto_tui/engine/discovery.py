@@ -25,6 +25,56 @@ def _size_ok(size: int, cfg: InputConfig) -> bool:
     return size >= cfg.min_size and (not cfg.max_size or size <= cfg.max_size)
 
 
+#: Names that download tools and copiers give a file while it is incomplete (browsers, torrent clients, FTP and
+#: download managers, office tools). Such a file is never a film, whatever its extension says, and a film with
+#: one of these beside it (Firefox keeps an empty final name beside its .part; aria2 its .aria2) is still coming.
+PARTIAL_SUFFIXES = (
+    ".part",
+    ".partial",
+    ".crdownload",
+    ".download",
+    ".opdownload",
+    ".tmp",
+    ".temp",
+    ".!qb",
+    ".!ut",
+    ".!bt",
+    ".aria2",
+    ".filepart",
+    ".dtapart",
+    ".unfinished",
+    ".incomplete",
+)
+
+
+def not_a_film(file: Path, cfg: InputConfig, root: Path | None = None) -> str | None:
+    """Why a file found in a folder (`root`: the folder searched or watched) is not queued, or None when it is
+    a film by discovery's rules: hidden names (rsync and editors write their temporary copies as dot files),
+    partial downloads, names outside input.file_pattern, sizes outside input.min_size/max_size."""
+    parts = file.relative_to(root).parts if root is not None and file.is_relative_to(root) else (file.name,)
+    if any(part.startswith(".") for part in parts):
+        return "a hidden name (dot files are temporary copies: rsync, editors)"
+    lowered = file.name.lower()
+    suffix = next((s for s in PARTIAL_SUFFIXES if lowered.endswith(s)), None)
+    if suffix is not None:
+        return f"a partial download or temporary file ({suffix}); it is queued under its final name when complete"
+    for sibling_suffix in PARTIAL_SUFFIXES:
+        sibling = file.with_name(file.name + sibling_suffix)
+        if sibling.exists():
+            return f"still downloading ({sibling.name} is beside it)"
+    if not _matches(file.name, cfg.patterns()):
+        return f"not matching input.file_pattern ({cfg.file_pattern})"
+    try:
+        st = file.stat()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if not _size_ok(st.st_size, cfg):
+        return f"{format_size(st.st_size)}, outside input.min_size..input.max_size"
+    return None
+
+
 def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
     """Files to encode: explicit files as given (they must exist), directories searched recursively.
 
@@ -47,14 +97,9 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
                     if name.startswith(".") or not _matches(name, patterns):
-                        continue
+                        continue  # the cheap test first: most files of a big folder end here
                     file = Path(root) / name
-                    try:
-                        st = file.stat()
-                    except OSError:
-                        continue
-                    size = st.st_size
-                    if stat.S_ISREG(st.st_mode) and _size_ok(size, cfg):  # pipes and devices are not films
+                    if not_a_film(file, cfg, path) is None:  # partial downloads, pipes, sizes
                         matches.append(file)
             if not matches and unreadable:
                 err = unreadable[0]
@@ -75,6 +120,12 @@ def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[P
             found.extend((match, path) for match in sorted(matches))
         elif path.exists():
             found.append((path, None))
+        elif path.is_symlink():
+            raise MediaError(
+                "a link that leads nowhere (its target is missing, or it loops)",
+                subject=str(path),
+                hint="point it at the film, or give the film's own path",
+            )
         else:
             raise MediaError("no such file or directory", subject=str(path), hint="check the path")
     # Same file given twice (or via a folder and directly) is queued once.

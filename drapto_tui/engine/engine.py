@@ -124,7 +124,9 @@ class Engine:
                 registry=self.registry,
                 job_log=self._job_log,
             )
-        try:
+        try:  # the extra is optional: its absence is one line at start, never a traceback when a job begins
+            import distributed  # noqa: F401
+
             from drapto_tui.execution.dask import DaskExecutor
         except ImportError:
             raise ConfigError(
@@ -248,9 +250,27 @@ class Engine:
 
     def encode_paths(self, paths: Iterable[Path], options: dict[str, Any]) -> set[str]:
         """The jobs for the films under `paths`, queued now or found in the queue (headless `encode`: the
-        same command run again continues its jobs). Raises DraptoError (one line) for a bad path."""
-        files = discover_files(list(paths), self.config.input, self.bus)
-        return {self.queue.find_or_add(file, options, root) for file, root in files}
+        same command run again continues its jobs). Raises DraptoError (one line) for the first bad path."""
+        ids, refused = self.encode_each(paths, options)
+        if refused:
+            raise refused[0]
+        return ids
+
+    def encode_each(
+        self, paths: Iterable[Path], options: dict[str, Any]
+    ) -> tuple[set[str], list[DraptoError]]:
+        """As encode_paths, path by path: one bad path (missing, a link that loops, a folder without films) is
+        refused on its own and the others are queued; returns (job ids, the refusals)."""
+        ids: set[str] = set()
+        refused: list[DraptoError] = []
+        for path in paths:
+            try:
+                files = discover_files([path], self.config.input, self.bus)
+            except DraptoError as err:
+                refused.append(err)
+                continue
+            ids |= {self.queue.find_or_add(file, options, root) for file, root in files}
+        return ids, refused
 
     def _preanalyse(self, job_id: str, file: Path) -> None:
         """Probe queued files in the background so the queue shows class, HDR/DV and path before they run."""
@@ -290,7 +310,11 @@ class Engine:
         fresh = [folder for folder in wanted if folder not in self._watches]
         if fresh:
             watch = FolderWatch(
-                fresh, self.config.input, self._queue_watched, settle=self.config.input.watch_settle
+                fresh,
+                self.config.input,
+                self._queue_watched,
+                settle=self.config.input.watch_settle,
+                on_problem=self._watch_skipped,
             )
             watch.start()
             self._watches.update(dict.fromkeys(fresh, watch))
@@ -306,6 +330,10 @@ class Engine:
             or bool(self._watches)
             or bool(self._hook_tasks)
         )
+
+    def _watch_skipped(self, line: str) -> None:
+        """A file in a watched folder that is not queued, and why (a partial download, a hidden temp name)."""
+        self.bus.emit(E.ERROR_OCCURRED, message=line, stage="watching", severity="warning")
 
     def _queue_watched(self, files: list[Path]) -> None:
         _, errors = self.add_paths(files)
@@ -324,8 +352,19 @@ class Engine:
             task = asyncio.get_running_loop().create_task(self._run_hook(job.model_copy(deep=True)))
         except RuntimeError:
             return  # not on the engine's loop (no job ends there)
+        task.set_name(f"hook:{job.job_id}")
         self._hook_tasks.add(task)
         task.add_done_callback(self._hook_tasks.discard)
+
+    def hooks_running(self) -> list[str]:
+        """The jobs whose hooks.on_job_end is still running (a client that follows jobs waits for these, so a
+        hook's failure reaches it as a warning instead of only the event log)."""
+        return sorted(task.get_name().removeprefix("hook:") for task in self._hook_tasks if not task.done())
+
+    async def wait_for_hooks(self) -> None:
+        """Until every running hook has ended (each is bounded by hooks.timeout, then killed)."""
+        if self._hook_tasks:
+            await asyncio.wait(set(self._hook_tasks), timeout=self.config.hooks.timeout + 5)
 
     async def _run_hook(self, job: ProcessingState) -> None:
         hooks = self.config.hooks

@@ -29,6 +29,27 @@ def hwaccel_methods(ffmpeg: str) -> list[str]:
     return [line.strip() for line in lines[start + 1 :] if line.strip()]
 
 
+def svt_params_rejected(ffmpeg: str, svt_params: str) -> str | None:
+    """SVT-AV1's own complaint about these parameters, from one frame of 64x64 encoded with them (FFmpeg's
+    explode mode turns an unknown key into an error instead of a warning); None when it takes them. Run at start,
+    so a typo is one line now instead of a failed job later, or a key silently ignored."""
+    args = [
+        ffmpeg, "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "color=s=64x64:d=0.04", "-frames:v", "1",
+        "-c:v", "libsvtav1", "-preset", "12", "-err_detect", "explode", "-svtav1-params", svt_params,
+        "-f", "null", "-",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not ask it: {exc}"
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.splitlines()
+    said = [line for line in lines if "Error parsing option" in line or "Svt[error]" in line]
+    text = (said or [line for line in lines if "rror" in line] or [f"FFmpeg exited {done.returncode}"])[0]
+    return text.split("] ", 1)[-1].removeprefix("Svt[error]: ").strip().rstrip(".")
+
+
 def _folder_problem(path: Path) -> str | None:
     for candidate in (path, *path.parents):
         if candidate.exists():
@@ -65,6 +86,14 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
                     "processing.hwaccel", f"this FFmpeg has no such method; choose one of {known}"
                 )
             )
+    if info is not None and config.encoding.svt_params:
+        rejected = svt_params_rejected(info.path, config.encoding.svt_params)
+        if rejected:
+            issues.append(
+                config.describe(
+                    "encoding.svt_params", f"SVT-AV1 rejects it ({rejected}); fix or remove that key"
+                )
+            )
     for key, path in (("processing.temp_dir", config.temp_root()), ("output.dir", config.output_root())):
         problem = _folder_problem(path)
         if problem is not None:
@@ -75,4 +104,4 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
     return info
 
 
-__all__ = ["check_machine", "hwaccel_methods"]
+__all__ = ["check_machine", "hwaccel_methods", "svt_params_rejected"]

@@ -77,11 +77,17 @@ class StateStore:
                 return
         except PermissionError as exc:
             self._release_lock()
-            raise unusable(exc, "state database" if exc.filename == str(self.path) else "state folder") from None
+            raise unusable(
+                exc, "state database" if exc.filename == str(self.path) else "state folder"
+            ) from None
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
-            for name in (self.path.name, f"{self.path.name}-wal", f"{self.path.name}-shm"):  # names every film
+            for name in (
+                self.path.name,
+                f"{self.path.name}-wal",
+                f"{self.path.name}-shm",
+            ):  # names every film
                 with contextlib.suppress(OSError):
                     os.chmod(state_dir / name, 0o600)
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -3,14 +3,16 @@
 The file system tells us when something changes (watchfiles: inotify on Linux, no polling of the folders); a
 candidate is queued only after its size and modification time have stayed the same for `settle` seconds, so a
 film still being copied in is never queued half-written. Films already in a watched folder when watching starts
-are candidates too, judged the same way. Discovery's rules (patterns, size
-limits) decide what is a film, and a film already queued is never queued twice.
+are candidates too, judged the same way. Discovery's rules decide what is a film, exactly as for a folder scan
+(input.file_pattern, size limits, hidden names, partial downloads: engine/discovery.py's not_a_film), and a film
+already queued is never queued twice. A file that settled but is not a film is said once, with why, in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +21,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from drapto_tui.config.schema import InputConfig
-from drapto_tui.engine.discovery import discover_files
-from drapto_tui.errors import DraptoError
+from drapto_tui.engine.discovery import not_a_film
 
 
 @dataclass
@@ -46,6 +47,7 @@ class FolderWatch:
         self.settle = settle
         self.on_problem = on_problem
         self.candidates: dict[Path, _Seen | None] = {}
+        self._said: dict[Path, str] = {}  # each file's reason is said once, not at every settle
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,10 +61,11 @@ class FolderWatch:
                 await self._task
 
     async def _run(self) -> None:
-        for folder in self.dirs:
-            with contextlib.suppress(DraptoError):
-                for file, _ in discover_files([folder], self.input_config):
-                    self.candidates.setdefault(file, None)
+        for folder in self.dirs:  # what is there already is judged as what comes later
+            for root, dirs, files in os.walk(folder):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                for name in files:
+                    self.candidates.setdefault(Path(root) / name, None)
         self._settle()
         # Wake at least every second to judge candidates; otherwise only when the folders change.
         async for changes in awatch(
@@ -92,10 +95,13 @@ class FolderWatch:
                 del self.candidates[path]
         films: list[Path] = []
         for path in ready:
-            try:
-                films += [file for file, _ in discover_files([path], self.input_config)]
-            except DraptoError:
-                continue  # not a film by discovery's rules (pattern, size): not a problem
+            root = next((folder for folder in self.dirs if path.is_relative_to(folder)), None)
+            why = not_a_film(path, self.input_config, root)
+            if why is None:
+                films.append(path)
+            elif self.on_problem is not None and self._said.get(path) != why:
+                self._said[path] = why
+                self.on_problem(f"{path}: not queued: {why}")
         if films:
             self.queue_files(films)
 

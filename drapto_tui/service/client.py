@@ -339,8 +339,15 @@ async def attach_or_start(
     with contextlib.suppress(ServiceUnavailable):
         return await ServiceClient.connect(config, client=client), False
     log = service_log(config)
-    offset = log.stat().st_size if log.exists() else 0
-    proc = spawn_service(config_args, log)
+    try:
+        offset = log.stat().st_size if log.exists() else 0
+        proc = spawn_service(config_args, log)
+    except OSError as exc:  # its log cannot be written (another user's folder, a file where the folder goes)
+        raise DraptoError(
+            f"cannot start the service: its log cannot be written ({exc.strerror})",
+            subject=str(exc.filename or log),
+            hint="make the logs folder yours and writable, or set processing.temp_dir to a folder of yours",
+        ) from None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ServiceUnavailable):

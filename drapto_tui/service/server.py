@@ -55,6 +55,7 @@ SYNC_COMMANDS = {
     "clear_finished",
     "commands",
     "job_log",
+    "hooks_running",
 }
 
 
@@ -70,7 +71,9 @@ class _Client:
     a client that stops reading (a suspended app, a stuck script) delays nobody else. Only its own event pump
     waits for it to read, and gives up on it after the timeout."""
 
-    def __init__(self, writer: asyncio.StreamWriter, hello: Hello, events: Subscription, timeout: float) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, hello: Hello, events: Subscription, timeout: float
+    ) -> None:
         self.writer = writer
         self.hello = hello
         self.events = events
@@ -354,9 +357,11 @@ class Service:
             added, errors = engine.add_paths([Path(p) for p in args["paths"]])
             return {"added": added, "errors": errors}
         if method == "encode_paths":
-            ids = engine.encode_paths([Path(p) for p in args["paths"]], dict(args.get("options") or {}))
+            ids, refused = engine.encode_each(
+                [Path(p) for p in args["paths"]], dict(args.get("options") or {})
+            )
             engine.scheduler.poke()
-            return sorted(ids)
+            return {"ids": sorted(ids), "errors": [err.line() for err in refused]}
         if method == "cancel":
             await engine.cancel(args["job_id"])
             return None

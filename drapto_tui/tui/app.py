@@ -20,6 +20,7 @@ from textual import work
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
@@ -255,7 +256,10 @@ class DraptoApp(App[int]):
             self._log_line(message.job_id, f"    {line}", "dim")
 
     def refresh_from_state(self) -> None:
-        meters = self.query_one(Meters)
+        try:
+            meters = self.query_one(Meters)
+        except NoMatches:  # the timer fired while the main screen's widgets are not (or no longer) mounted
+            return
         jobs = self._visible_jobs()
         if not self.frozen:
             self.etas.tick(self.core.jobs())  # the queue's rate is the whole queue's, whatever is filtered

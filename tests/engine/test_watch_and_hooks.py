@@ -51,6 +51,48 @@ async def test_a_film_copied_in_slowly_is_queued_once_after_it_stops_growing(
         assert len(engine.jobs()) == 1
 
 
+async def test_partial_downloads_and_temp_names_are_never_queued(tmp_path: Path, media: MediaFactory) -> None:
+    """What download tools leave in a watched folder while they work: a browser's .part (and Firefox's empty file
+    under the final name beside it), a torrent client's .!qB, rsync's hidden temp copy, a plain .tmp. None is
+    queued, each is said once with why, and the film is queued once it has its final name."""
+    data = media.clip(width=160, height=96, duration=2, fps=24, audio="stereo", gop=24).read_bytes()
+    watched = tmp_path / "incoming"
+    (watched / "sub").mkdir(parents=True)
+    async with Engine(config_for(tmp_path, "input.watch_settle=0.5"), monitor=False) as engine:
+        said: list[str] = []
+        sub = engine.bus.subscribe("test")
+        engine.watch([watched])
+        await asyncio.sleep(0.5)  # they arrive while it watches
+        partial = watched / "film.mkv.part"
+        partial.write_bytes(data)  # a film's bytes under a partial name: a stalled download
+        (watched / "firefox.mkv").write_bytes(b"")
+        (watched / "firefox.mkv.part").write_bytes(data[:1000])
+        (watched / "seeding.mkv.!qB").write_bytes(data)
+        (watched / "sub" / ".film.mkv.Xy12Ab").write_bytes(data)  # rsync's temp name
+        (watched / "download.tmp").write_bytes(data)
+        await asyncio.sleep(3)
+        assert engine.jobs() == [], [j.current_file for j in engine.jobs()]
+        said += [e.data.message for e in sub.drain() if e.event.value == "error_occurred"]
+        partial.rename(watched / "film.mkv")  # the download completes
+        deadline = time.monotonic() + 20
+        while not engine.jobs() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        (job,) = engine.jobs()
+        assert Path(job.current_file or "").name == "film.mkv"
+        await asyncio.sleep(1.5)
+        said += [e.data.message for e in sub.drain() if e.event.value == "error_occurred"]
+        assert len(engine.jobs()) == 1
+    for name, why in (
+        ("film.mkv.part", "a partial download or temporary file (.part)"),
+        ("firefox.mkv", "still downloading (firefox.mkv.part is beside it)"),
+        ("seeding.mkv.!qB", "a partial download or temporary file (.!qb)"),
+        (".film.mkv.Xy12Ab", "a hidden name"),
+        ("download.tmp", "a partial download or temporary file (.tmp)"),
+    ):
+        lines = [line for line in said if f"/{name}: not queued: {why}" in line]
+        assert len(lines) == 1, (name, said)
+
+
 async def test_the_hook_gets_a_hostile_name_as_data(tmp_path: Path, media: MediaFactory) -> None:
     hostile = "a film; touch PWNED $(touch PWNED2) `touch PWNED3` 'q\" .mkv"
     films = tmp_path / "films"

@@ -33,7 +33,7 @@ def _kill_outright(pid: int) -> None:
         time.sleep(0.05)
 
 
-async def test_a_reused_pid_does_not_block_the_service(service: Service) -> None:
+def test_a_reused_pid_does_not_block_the_service(service: Service) -> None:
     """A service killed outright leaves service.json and lock naming its pid; that pid now belongs to another
     process. start, status and stop must see no service, and start must start one."""
     assert service.cli("service", "start").returncode == 0
@@ -105,7 +105,9 @@ async def test_a_client_that_never_reads_delays_nobody(
         await busy.close()
 
 
-async def test_state_folder_is_private_and_kept_so(service: Service, media: MediaFactory, tmp_path: Path) -> None:
+async def test_state_folder_is_private_and_kept_so(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
     """Database, event log and service log name every film: 0700 folders, 0600 files, also for a state dir an
     older version left readable by everyone."""
     logs, state = service.root / "work" / "logs", service.state
@@ -183,7 +185,9 @@ def sys_executable() -> str:
     return sys.executable
 
 
-async def test_an_idle_service_exits_and_says_when(service: Service, media: MediaFactory, tmp_path: Path) -> None:
+async def test_an_idle_service_exits_and_says_when(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
     service.sets.append("service.idle_exit=2")
     assert service.cli("service", "start").returncode == 0
     pid = service.pid
@@ -193,7 +197,9 @@ async def test_an_idle_service_exits_and_says_when(service: Service, media: Medi
     # A client attached and a job to do keep it; once the job is done and the client gone, it goes.
     client = await ServiceClient.connect(service.config(), client="test")
     client.add_paths([media.copy_to(clip(media, 2), tmp_path / "films", "film.mkv")])
-    await wait_for(lambda: bool(client.jobs()) and client.jobs()[0].status.value == "completed", what="the job")
+    await wait_for(
+        lambda: bool(client.jobs()) and client.jobs()[0].status.value == "completed", what="the job"
+    )
     await asyncio.sleep(3)
     assert psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a client is here
     await client.close()
@@ -205,3 +211,19 @@ async def test_an_idle_service_exits_and_says_when(service: Service, media: Medi
     assert read_info(service.state) is None
     log = (service.root / "work" / "logs" / "service.log").read_text()
     assert "idle for 2 s (service.idle_exit): exiting" in log
+
+
+async def test_a_failing_hook_is_a_warning_for_encode_through_the_service(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    hook = tmp_path / "hook.sh"
+    hook.write_text('#!/bin/sh\necho "no notifier here" >&2\nexit 1\n')
+    hook.chmod(0o755)
+    service.sets += [f'hooks.on_job_end=["{hook}"]', "hooks.timeout=5"]
+    assert service.cli("service", "start").returncode == 0
+    film = media.copy_to(clip(media, 2), tmp_path / "films", "film.mkv")
+    done = service.cli("encode", "--json", str(film), timeout=120)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    warnings = [e["data"]["message"] for e in events if e["event"] == "error_occurred"]
+    assert any("hook.sh exited 1: no notifier here" in w for w in warnings), (warnings, done.stderr)

@@ -119,7 +119,12 @@ asyncio.run(main())
 async def test_sessions_are_capped_and_a_closed_tab_ends_its_app(service: Service) -> None:
     async with serving(service, "--set", "web.max_sessions=2") as web, aiohttp.ClientSession() as session:
         browser = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", TAB_SCRIPT, web.url("ws"), web.base.rstrip("/"), stdout=asyncio.subprocess.PIPE
+            sys.executable,
+            "-c",
+            TAB_SCRIPT,
+            web.url("ws"),
+            web.base.rstrip("/"),
+            stdout=asyncio.subprocess.PIPE,
         )
         assert browser.stdout is not None and await browser.stdout.readline() == b"open\n"
         tab = await _open_tab(session, web)
@@ -177,7 +182,7 @@ async def test_sigterm_and_ctrl_c_end_every_session_within_five_seconds(service:
             web.process.send_signal(sig)
             assert await asyncio.wait_for(web.process.wait(), 5) == 0
             await wait_for(
-                lambda: not [p for p in apps if _alive(p)],
+                lambda apps=apps: not [p for p in apps if _alive(p)],
                 timeout=max(0.5, 5 - (time.monotonic() - started)),
                 what="the apps to end with the web command",
             )
