@@ -36,6 +36,7 @@ from drapto_tui.model.events import (
     EncodingStarted,
     ErrorOccurred,
     Event,
+    Notice,
     ProcessingStatus,
     SegmentComplete,
     SegmentProgress,
@@ -106,6 +107,8 @@ class TerminalReport:
             if data.fatal:
                 self.stages[job_id] = "failed"
                 self.finished.append((name, data.message))
+        elif isinstance(data, Notice):
+            self.console.print(f"[dim]{name}: {escape(data.message)}[/dim]", highlight=False)
         elif isinstance(data, EncodingComplete):
             self.stages[job_id] = "skipped" if data.skipped else "done"
             self.finished.append((name, data))

@@ -22,6 +22,7 @@ from drapto_tui.model.events import (
     JobRemoved,
     JobResumed,
     JobUpdated,
+    Notice,
     ProcessingEvents,
     ProcessingStatus,
     SearchStep,
@@ -37,6 +38,9 @@ from drapto_tui.model.state import (
     SearchProbe,
     SegmentStatus,
 )
+
+#: Notices a job keeps (the newest); the event log has them all.
+MAX_NOTES = 50
 
 
 class StateManager:
@@ -212,6 +216,12 @@ class StateManager:
             if record.fatal:
                 job.status = ProcessingStatus.FAILED
                 job.stage = ProcessingStage.FAILED
+        elif isinstance(data, Notice):
+            job.notes = [*job.notes[-(MAX_NOTES - 1) :], data.message]
+            if data.segment is not None:
+                seg = job.segment(data.segment)
+                seg.history.append({"attempt": data.attempt or seg.attempts, "notice": data.message})
+                touched_segment = seg.index
         elif isinstance(data, JobPaused):
             job.status = ProcessingStatus.PAUSED
         elif isinstance(data, JobResumed):

@@ -28,7 +28,7 @@ from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DiskFullError, DraptoError, MediaError, NotWorthEncoding
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.control import JobCancelled, JobControl
-from drapto_tui.media.audio import encode_audio
+from drapto_tui.media.audio import encode_audio, opus_layout
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
 from drapto_tui.media.interlace import detect_interlace
@@ -277,6 +277,16 @@ class ProcessingPipeline:
             stage=ProcessingStage.AUDIO.value,
             tracks=len(media.audio),
         )
+        for track in media.audio:
+            _, widened = opus_layout(track)
+            if widened:
+                self._emit(
+                    ProcessingEvents.NOTICE,
+                    job_id,
+                    source,
+                    stage="audio",
+                    message=f"audio track {track.index}: {widened}",
+                )
         audio = await encode_audio(
             ffmpeg.path,
             source,

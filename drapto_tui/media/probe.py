@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from drapto_tui.errors import MediaError
+from drapto_tui.media.audio import FFMPEG_LAYOUTS
 from drapto_tui.media.ffmpeg import run_ffmpeg
 from drapto_tui.model.media import (
     Attachment,
@@ -450,25 +451,18 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
     audio: list[AudioTrack] = []
     for i, (lang, rest) in enumerate(reading.audio):
         mi = audio_tracks[i] if i < len(audio_tracks) else {}
+        # FFmpeg names the speakers ("2.1", "5.1(side)"): which channel is the LFE depends on it.
+        ffmpeg_layout = next((p.strip() for p in rest.split(", ") if p.strip() in FFMPEG_LAYOUTS), None)
         channels = _int(mi.get("channel_s"))
         if channels is None:
-            channels = {"mono": 1, "stereo": 2, "5.1": 6, "5.1(side)": 6, "7.1": 8}.get(
-                next(
-                    (
-                        p.strip()
-                        for p in rest.split(", ")
-                        if p.strip() in ("mono", "stereo", "5.1", "5.1(side)", "7.1")
-                    ),
-                    "",
-                ),
-                2,
-            )
+            channels = len(FFMPEG_LAYOUTS[ffmpeg_layout]) if ffmpeg_layout else 2
         audio.append(
             AudioTrack(
                 index=i,
                 codec=str(mi.get("format") or rest.split(" ", 1)[0].rstrip(",")),
                 channels=channels,
                 layout=mi.get("channel_layout"),
+                ffmpeg_layout=ffmpeg_layout,
                 language=(lang if lang and lang != "und" else None) or mi.get("language"),
                 title=mi.get("title"),
                 default=_yes(mi.get("default")) or "default" in dispositions(rest),

@@ -53,6 +53,15 @@ class PacketIndex:
     def frames(self) -> int:
         return len(self.times)
 
+    def extent(self) -> float:
+        """Where the video itself ends: its last frame's time plus that frame's duration (the step before it).
+        A container may last longer (audio longer than the picture, a wrong Matroska Duration): segments and
+        their samples are planned over the picture, never past its last frame."""
+        if len(self.times) < 2:
+            return self.times[-1] + 1 / 24 if self.times else 0.0
+        steps = sorted(b - a for a, b in itertools.pairwise(self.times[-9:]) if b > a)
+        return self.times[-1] + (steps[len(steps) // 2] if steps else 0.0)
+
 
 _FRAMECRC_HEADER_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
 
@@ -410,6 +419,7 @@ async def segment_video(
     step = on_step or (lambda name: None)
     step("reading keyframes")
     index = await index_packets(ffmpeg, source, stream)
+    duration = index.extent() or duration  # the picture's own end, whatever the container says
     if mode == "scene":
         step("scene detection")
     scenes = await detect_scenes(ffmpeg, source, scene_threshold, stream) if mode == "scene" else None

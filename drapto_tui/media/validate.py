@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import DraptoError
+from drapto_tui.media.audio import FFMPEG_LAYOUTS, opus_layout
 from drapto_tui.media.probe import probe
 from drapto_tui.model.media import MasteringDisplay, MediaProbe
 
@@ -55,12 +56,18 @@ async def validate_output(
         problems.append(f"{len(out.audio)} audio tracks, the source has {len(source.audio)}")
     else:
         for a, b in zip(out.audio, source.audio, strict=False):
-            if a.channels != b.channels:
+            target, widened = opus_layout(b)
+            if widened is None and a.channels != b.channels:
                 problems.append(f"audio track {a.index} has {a.channels} channels, the source {b.channels}")
+            if widened is not None and (a.channels, a.ffmpeg_layout) != (len(FFMPEG_LAYOUTS[target]), target):
+                problems.append(
+                    f"audio track {a.index} is {a.ffmpeg_layout or f'{a.channels} channels'}, expected {target}"
+                    f" (the source's {b.ffmpeg_layout} carried in it)"
+                )
             for what, have, want in (
                 ("language", a.language, b.language),
                 ("title", a.title, b.title),
-                ("layout", _layout(a.layout), _layout(b.layout)),
+                ("layout", _layout(a.layout), None if widened else _layout(b.layout)),
             ):
                 if want and have != want:
                     problems.append(f"audio track {a.index} {what} is {have or 'unset'}, the source's {want}")

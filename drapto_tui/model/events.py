@@ -54,6 +54,9 @@ class ProcessingEvents(str, Enum):
     JOB_CANCELLED = "job_cancelled"
     JOB_REMOVED = "job_removed"
     RESOURCE_SAMPLE = "resource_sample"
+    #: Something the user should know that is neither an error nor a warning (a quality retry, a layout carried
+    #: in a wider one): a JSON consumer counting error_occurred counts only what went wrong.
+    NOTICE = "notice"
 
 
 #: Events that may be coalesced (newest wins) when a subscriber lags; everything else is delivered in full.
@@ -202,6 +205,13 @@ class ErrorOccurred(Payload):
     attempt: int | None = None
     segment_failed: bool = False  # the segment failed for good (no retry left)
     stderr_tail: list[str] = Field(default_factory=list)
+
+
+class Notice(Payload):
+    message: str
+    stage: str | None = None
+    segment: int | None = None
+    attempt: int | None = None
 
 
 class StageStarted(Payload):
@@ -375,6 +385,11 @@ class ErrorOccurredEvent(Event):
     data: ErrorOccurred
 
 
+class NoticeEvent(Event):
+    event: Literal[ProcessingEvents.NOTICE] = ProcessingEvents.NOTICE
+    data: Notice
+
+
 class StageStartedEvent(Event):
     event: Literal[ProcessingEvents.STAGE_STARTED] = ProcessingEvents.STAGE_STARTED
     data: StageStarted
@@ -443,6 +458,7 @@ AnyEvent = Annotated[
     | SegmentCompleteEvent
     | EncodingCompleteEvent
     | ErrorOccurredEvent
+    | NoticeEvent
     | StageStartedEvent
     | SegmentStartedEvent
     | SegmentProgressEvent
@@ -470,6 +486,7 @@ EVENT_TYPES: dict[ProcessingEvents, type[Event]] = {
         SegmentCompleteEvent,
         EncodingCompleteEvent,
         ErrorOccurredEvent,
+        NoticeEvent,
         StageStartedEvent,
         SegmentStartedEvent,
         SegmentProgressEvent,

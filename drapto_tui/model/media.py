@@ -35,7 +35,9 @@ class AudioTrack(BaseModel):
     codec: str
     channels: int
     start: float | None = None  # seconds (MediaInfo's delay), for A/V sync checks
-    layout: str | None = None
+    layout: str | None = None  # MediaInfo's speaker list, e.g. "L R LFE"
+    #: FFmpeg's layout name ("2.1", "5.1(side)", "6.1"): which speakers the channels are for.
+    ffmpeg_layout: str | None = None
     language: str | None = None
     title: str | None = None
     default: bool = False

@@ -263,6 +263,8 @@ class ProblemReport(BaseModel):
     message: str
     stderr_tail: list[str] = Field(default_factory=list)
     segment_failed: bool = False
+    #: Not a failure: a normal step worth saying (a measured score below target, encoded again).
+    notice: bool = False
 
 
 SegmentReport = Annotated[

@@ -90,6 +90,8 @@ class ProcessingState(BaseModel):
     status: ProcessingStatus = ProcessingStatus.QUEUED
     progress: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
+    #: Notices (a quality retry, an audio layout carried in a wider one): what happened, not what went wrong.
+    notes: list[str] = Field(default_factory=list)
     stats: dict[str, Any] = Field(default_factory=dict)
     media: MediaProbe | None = None
     encoding_path: str | None = None

@@ -390,6 +390,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 ProblemReport(
                     stage="encoding",
                     attempt=attempt,
+                    notice=True,
                     message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
                     f" {spec.tolerance_below:g}; "
                     + (

@@ -30,7 +30,7 @@ from drapto_tui.engine.discovery import Preview
 from drapto_tui.engine.eta import EtaTracker, film_seconds_done, fmt_eta
 from drapto_tui.engine.queue import ACTIVE, CLEARABLE
 from drapto_tui.errors import DraptoError
-from drapto_tui.model.events import EncodingComplete, ErrorOccurred, ProcessingStatus, ResourceSample
+from drapto_tui.model.events import EncodingComplete, ErrorOccurred, Notice, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
 from drapto_tui.tui.actions import ACTIONS, bindings
 from drapto_tui.tui.messages import ProblemReported, ResourceSampled
@@ -239,6 +239,9 @@ class DraptoApp(App[int]):
                 self.post_message(ResourceSampled(data))
             elif isinstance(data, ErrorOccurred):
                 self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, data))
+            elif isinstance(data, Notice):  # not a problem, but said where the user reads what happened
+                note = ErrorOccurred(message=data.message, severity="warning", segment=data.segment)
+                self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, note))
             elif isinstance(data, EncodingComplete) and data.kept_source:
                 # A kept film is not an error, but its reason belongs where the user looks for why.
                 kept = ErrorOccurred(message=f"source kept — {data.reason}", severity="warning")

@@ -366,6 +366,14 @@ class ChunkedStrategy(EncodingStrategy):
             ctx.emit(
                 ProcessingEvents.SEGMENT_PROGRESS, segment=seg.index, progress=report.progress, fps=report.fps
             )
+        elif report.notice:
+            ctx.emit(
+                ProcessingEvents.NOTICE,
+                stage=report.stage,
+                segment=seg.index,
+                attempt=report.attempt,
+                message=report.message,
+            )
         else:
             extra = {"stderr_tail": report.stderr_tail} if report.stderr_tail else {}
             flag = {"segment_failed": True} if report.segment_failed else {}
