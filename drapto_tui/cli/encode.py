@@ -55,7 +55,7 @@ class TerminalReport:
 
     def __init__(self, state: StateManager) -> None:
         self.state = state
-        self.console = Console()
+        self.console = Console(emoji=False)  # a film named "a:v:b.mkv" is not an emoji
         self.etas = EtaTracker()
         self.progress = Progress(
             TextColumn("{task.description}"),
@@ -162,6 +162,11 @@ class TerminalReport:
             size += f" (−{change:.0f}%)" if change >= 0 else f" (+{-change:.0f}%)"
             table.add_row(name, path, size, f"{s.wall_seconds or 0:.1f}s {s.fps or 0:.0f}fps", crf, vmaf)
         self.console.print(table)
+        for name, s in self.finished:  # what the output does not carry as the source had it: never silent
+            if isinstance(s, str):
+                continue
+            for line in ([s.damaged] if s.damaged else []) + list(s.changes):
+                self.console.print(f"[yellow]{escape(name)}: {escape(line)}[/yellow]", highlight=False)
 
 
 async def _pump(sub: Subscription, handle) -> None:

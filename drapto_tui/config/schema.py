@@ -38,6 +38,16 @@ class InputConfig(Section):
     )
     min_size: ByteSize = Field(0, description="Skip files smaller than this (e.g. 700MB).")
     max_size: ByteSize = Field(0, description="Skip files larger than this; 0 = no limit.")
+    damaged: Literal["refuse", "encode"] = Field(
+        "refuse",
+        description="A source whose picture stops before its declared end (truncated) or whose end is cut"
+        " short (damaged): refuse it before encoding, or encode what is there (said in the summary).",
+    )
+    hdr10_plus: Literal["encode", "refuse"] = Field(
+        "encode",
+        description="A source with HDR10+ dynamic metadata, which the AV1 encode does not carry: encode it with"
+        " its HDR10 metadata (said in the summary), or refuse it.",
+    )
     watch_dirs: list[str] = Field(
         default_factory=list,
         description="Folders the service watches: a new film there is queued once it has stopped growing.",

@@ -19,6 +19,7 @@ from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.output_names import exists_reason
+from drapto_tui.engine.source_notes import refusal, source_changes
 from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full, nearly_full
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.strategies.base import JobContext
@@ -31,6 +32,7 @@ from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.media.audio import encode_audio, opus_layout
 from drapto_tui.media.crop import CropResult, detect_crop
 from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
+from drapto_tui.media.integrity import Damage, find_damage
 from drapto_tui.media.interlace import detect_interlace
 from drapto_tui.media.mux import mux, place_output
 from drapto_tui.media.probe import not_a_file_error, probe
@@ -215,6 +217,13 @@ class ProcessingPipeline:
         media = await self._analyze(job_id, source, ffmpeg.path)
         if media is None:
             return False
+        refused = refusal(media, self.config)
+        if refused is not None:
+            raise refused
+        damage = await self._damage(job_id, source, media, ffmpeg.path)
+        changes = source_changes(media, self.config.encoding.pixel_format)
+        for line in changes:
+            self._emit(ProcessingEvents.NOTICE, job_id, source, stage="analysis", message=line)
         await control.checkpoint()
 
         if self.config.encoding.crop:
@@ -256,6 +265,8 @@ class ProcessingPipeline:
         )
         if deinterlace:
             ctx.stats["deinterlaced"] = f"bwdif, {deinterlace}"
+        if damage is not None:
+            ctx.stats["damaged"] = damage.line()
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
             self._emit(
@@ -313,6 +324,7 @@ class ProcessingPipeline:
             output_frames=output_frames,
             dolby_vision=strategy.keeps_dolby_vision,
             progressive=deinterlace is not None,
+            duration=None if damage is None else damage.data_end,
         )
         stats = await strategy.finalize()
         if not report.ok:
@@ -339,6 +351,7 @@ class ProcessingPipeline:
             "encoding_path": media.encoding_path,
             "hdr": hdr_label(report.output),
             "crop": crop.crop,
+            "changes": changes,
             "width": crop.width,
             "height": crop.height,
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
@@ -350,6 +363,34 @@ class ProcessingPipeline:
         )
         self.workdirs.finish_job(job_id, success=True)
         return True
+
+    async def _damage(self, job_id: str, source: Path, media: MediaProbe, ffmpeg: str) -> Damage | None:
+        """A truncated or damaged source, found before any encode: refused in one line (input.damaged =
+        "refuse"), or said and encoded as far as its data goes ("encode")."""
+        self._emit(
+            ProcessingEvents.STAGE_STARTED,
+            job_id,
+            source,
+            stage=ProcessingStage.ANALYZING.value,
+            step="checking the end of the picture",
+        )
+        damage = await find_damage(ffmpeg, source, media)
+        if damage is None:
+            return None
+        if self.config.input.damaged == "refuse":
+            raise MediaError(
+                damage.line(),
+                subject=str(source),
+                hint='copy it again from its origin, or set input.damaged = "encode" to encode what is there',
+            )
+        self._emit(
+            ProcessingEvents.NOTICE,
+            job_id,
+            source,
+            stage="analysis",
+            message=f'{damage.line()}; encoding what is there (input.damaged = "encode")',
+        )
+        return damage
 
     async def _deinterlace(
         self, job_id: str, source: Path, media: MediaProbe, ffmpeg: str

@@ -392,6 +392,11 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         for n, (rest, attached) in enumerate(reading.video_streams)
         if n != video_stream and (attached or _is_still(rest, videos, playable, n))
     ]
+    other_videos = [
+        n
+        for n, (_, attached) in enumerate(reading.video_streams)
+        if n != video_stream and not attached and n not in {c.stream for c in covers}
+    ]
     width, height = _int(video.get("width")), _int(video.get("height"))
     if not width or not height:
         raise MediaError(
@@ -415,6 +420,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
             hint="the file may be truncated; remux it (ffmpeg -c copy) first",
         )
 
+    video_duration = float(video["duration"]) / 1000.0 if video.get("duration") not in (None, "") else None
     frame_count = _int(video.get("frame_count"))
     if frame_count is None:
         frame_count = await count_frames(ffmpeg, path, video_stream)
@@ -498,6 +504,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         size=st.st_size,
         container=str(general.get("format") or reading.container or "") or None,
         duration=duration,
+        video_duration=video_duration,
         fps=fps,
         fps_fraction=fps_fraction,
         frame_count=frame_count,
@@ -519,6 +526,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         dv_level=dv_level,
         dv_compatibility_id=dv_compat,
         mastering_display=_mastering(video, reading),
+        hdr10_plus="2094 App 4" in hdr_format_text or "HDR10+" in hdr_format_text,
         max_cll=max_cll,
         max_fall=max_fall,
         audio=audio,
@@ -526,6 +534,7 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         attachments=reading.attachments,
         video_stream=video_stream,
         covers=covers,
+        other_videos=other_videos,
         chapters=chapters,
         video_start=_seconds(video.get("delay")),
         start_time=reading.start,

@@ -36,8 +36,10 @@ async def validate_output(
     output_frames: int | None = None,
     dolby_vision: bool = False,
     progressive: bool = False,
+    duration: float | None = None,
 ) -> ValidationReport:
-    """`dolby_vision`: the output must be Dolby Vision (the source's RPUs were to be carried over)."""
+    """`dolby_vision`: the output must be Dolby Vision (the source's RPUs were to be carried over); `duration`:
+    how long the output should be when not the source's (a damaged source encoded as far as its data goes)."""
     out = await probe(built, ffmpeg)
     problems: list[str] = []
     if (out.video_codec or "").upper() != "AV1":
@@ -46,7 +48,10 @@ async def validate_output(
         problems.append(f"video is {out.bit_depth}-bit, not 10-bit")
     if (out.width, out.height) != (width, height):
         problems.append(f"frame is {out.width}x{out.height}, expected {width}x{height}")
-    if abs(out.duration - source.duration) > 0.2:
+    if duration is not None:
+        if out.duration < duration - 0.5:
+            problems.append(f"duration {out.duration:.3f} s is short of the source's data ({duration:.3f} s)")
+    elif abs(out.duration - source.duration) > 0.2:
         problems.append(
             f"duration {out.duration:.3f} s differs from the source's {source.duration:.3f} s by > 0.2 s"
         )

@@ -180,6 +180,10 @@ class EncodingComplete(Payload):
     encoding_path: str | None = None
     hdr: str | None = None  # what the output is: 'Dolby Vision 10.1', 'HDR10', 'HLG', 'SDR'
     deinterlaced: str | None = None  # 'bwdif, tff' when the film was interlaced
+    damaged: str | None = None  # the source was truncated or damaged and encoded as far as its data goes
+    #: What the output does not carry as the source had it, each in a line (4:2:2 made 4:2:0, HDR10+ dropped,
+    #: a second picture left out): said in the summary, never silent.
+    changes: list[str] = Field(default_factory=list)
     crop: str | None = None
     width: int | None = None
     height: int | None = None

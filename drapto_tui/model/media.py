@@ -101,6 +101,8 @@ class MediaProbe(BaseModel):
     size: int
     container: str | None = None
     duration: float
+    #: The picture's own length as the header declares it (MediaInfo's video track); None when not declared.
+    video_duration: float | None = None
     fps: float
     fps_fraction: str | None = None
     frame_count: int | None = None
@@ -120,6 +122,8 @@ class MediaProbe(BaseModel):
     dv_profile: int | None = None
     dv_level: int | None = None
     dv_compatibility_id: int | None = None
+    #: HDR10+ (SMPTE ST 2094-40) dynamic metadata on the frames, per MediaInfo.
+    hdr10_plus: bool = False
     mastering_display: MasteringDisplay | None = None
     max_cll: int | None = None
     max_fall: int | None = None
@@ -130,6 +134,8 @@ class MediaProbe(BaseModel):
     covers: list[Cover] = Field(
         default_factory=list
     )  # video streams that are pictures: carried as attachments
+    #: Other moving-picture streams (an angle, a picture-in-picture commentary), among the video streams.
+    other_videos: list[int] = Field(default_factory=list)
     chapters: int = 0
     video_start: float | None = None  # seconds (MediaInfo's delay)
     start_time: float = 0.0  # the file's first timestamp (FFmpeg's "start:"); stream offsets count from it

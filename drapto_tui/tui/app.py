@@ -248,9 +248,12 @@ class DraptoApp(App[int]):
                 self.post_message(ProblemReported(event.job_id, event.file, event.timestamp, kept))
 
     def on_resource_sampled(self, message: ResourceSampled) -> None:
-        self.query_one(Meters).feed(message.sample)
+        with contextlib.suppress(NoMatches):  # a sample that arrives while the app is closing
+            self.query_one(Meters).feed(message.sample)
 
     def on_problem_reported(self, message: ProblemReported) -> None:
+        if not self.query(Meters):  # the app is closing: its main screen's widgets are gone (the log too)
+            return
         problem = message.problem
         stamp = "" if self.frozen else f"{message.at:%H:%M:%S} "
         line = problem_line(message.file, problem.segment, problem.message)

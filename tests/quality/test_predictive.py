@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from drapto_tui.model.segment import ProbeReport, QualityModel, SegmentReport
+from drapto_tui.model.segment import ProbeReport, ProblemReport, QualityModel, SegmentReport
 from drapto_tui.quality.predictive import crf_for, loss, slope_between, snap
 from drapto_tui.quality.segment_runner import run_segment
 from tests.judge import vmaf_by_index
@@ -73,6 +73,9 @@ async def test_a_short_final_is_encoded_again_from_its_measured_point(
     probe_attempts = {r.attempt for r in reports if isinstance(r, ProbeReport)}
     assert probe_attempts == {1}, "later attempts start from the measured final, not from new probes"
     assert outcome.vmaf_measured >= 93.0 - spec.tolerance_below
+    # Encoding again is a normal step: said as a notice (its own event kind), never as an error.
+    retries = [r for r in reports if isinstance(r, ProblemReport)]
+    assert retries and all(r.notice and "encoding again" in r.message for r in retries)
 
 
 async def test_audit_mode_leaves_a_sure_prediction_unmeasured(
