@@ -195,3 +195,44 @@ def test_kill_9_mid_checkpoint_leaves_a_consistent_checkpoint(tmp_path: Path) ->
         assert {seg.attempts for seg in job.segments.values()} == {n}  # all from one transaction
         assert len(job.segments) == 200
         mgr.close()
+
+
+def test_a_running_jobs_row_says_what_it_is_doing() -> None:
+    """The queue's status column for a running job is its stage or step, never a bare 'running' with a blank %
+    for the minute it analyses and cuts (issue 26); each word fits the column (9 characters)."""
+    mgr = StateManager(None)
+    mgr.update_state(make_event(E.JOB_QUEUED, job_id="j", file="/films/a.mkv", output="/out/a.mkv"))
+    assert mgr.jobs["j"].activity() == "queued"
+    mgr.update_state(make_event(E.ANALYSIS_STARTED, job_id="j", file="/films/a.mkv"))
+    seen = [mgr.jobs["j"].activity()]
+    for stage, step in (
+        ("analyzing", "crop detection"),
+        ("analyzing", "checking the end of the picture"),
+        ("segmenting", "reading keyframes"),
+        ("segmenting", "scene detection"),
+        ("segmenting", "cutting 12 segments"),
+        ("encoding", None),
+        ("encoding", "joining segments"),
+        ("audio", None),
+        ("muxing", None),
+        ("validating", None),
+    ):
+        data = {"stage": stage, **({"step": step} if step else {})}
+        mgr.update_state(make_event(E.STAGE_STARTED, job_id="j", file="/films/a.mkv", **data))
+        seen.append(mgr.jobs["j"].activity())
+    assert seen == [
+        "analysing",
+        "crop",
+        "checking",
+        "keyframes",
+        "scenes",
+        "cutting",
+        "encoding",
+        "joining",
+        "audio",
+        "muxing",
+        "checking",
+    ]
+    assert all(len(word) <= 9 for word in seen)
+    mgr.update_state(make_event(E.JOB_PAUSED, job_id="j", file="/films/a.mkv"))
+    assert mgr.jobs["j"].activity() == "paused"

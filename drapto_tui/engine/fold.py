@@ -126,6 +126,7 @@ class StateManager:
                 job.stage = ProcessingStage.DISCOVERED
         elif isinstance(data, AnalysisStarted):
             job.stage = ProcessingStage.ANALYZING
+            job.step = None
             job.status = ProcessingStatus.RUNNING
         elif isinstance(data, AnalysisComplete):
             job.stage = ProcessingStage.ANALYZED
@@ -133,9 +134,11 @@ class StateManager:
             job.encoding_path = data.encoding_path
         elif isinstance(data, StageStarted):
             job.stage = ProcessingStage(data.stage)
+            job.step = data.step
             job.status = ProcessingStatus.RUNNING
         elif isinstance(data, EncodingStarted):
             job.stage = ProcessingStage.ENCODING
+            job.step = None
             job.status = ProcessingStatus.RUNNING
             for plan in data.segments:
                 state = job.segment(plan.index)

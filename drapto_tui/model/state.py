@@ -30,6 +30,29 @@ class ProcessingStage(str, Enum):
     CANCELLED = "cancelled"
 
 
+#: Steps as the pipeline names them → the word a queue row shows.
+_STEP_LABELS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("crop",), "crop"),
+    (("end of the picture",), "checking"),
+    (("interlac", "field"), "fields"),
+    (("keyframe",), "keyframes"),
+    (("scene",), "scenes"),
+    (("cutting",), "cutting"),
+    (("joining",), "joining"),
+)
+_STAGE_LABELS = {
+    ProcessingStage.INIT: "starting",
+    ProcessingStage.DISCOVERED: "starting",
+    ProcessingStage.ANALYZING: "analysing",
+    ProcessingStage.ANALYZED: "analysing",
+    ProcessingStage.SEGMENTING: "splitting",
+    ProcessingStage.ENCODING: "encoding",
+    ProcessingStage.AUDIO: "audio",
+    ProcessingStage.MUXING: "muxing",
+    ProcessingStage.VALIDATING: "checking",
+}
+
+
 class SegmentStatus(str, Enum):
     QUEUED = "queued"
     SEARCHING = "searching"
@@ -87,6 +110,8 @@ class ProcessingState(BaseModel):
     current_file: str | None = None
     output_file: str | None = None
     stage: ProcessingStage = ProcessingStage.INIT
+    #: The step within the stage ("crop detection", "scene detection", "cutting 12 segments"), when said.
+    step: str | None = None
     status: ProcessingStatus = ProcessingStatus.QUEUED
     progress: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
@@ -109,6 +134,17 @@ class ProcessingState(BaseModel):
     #: The last work event of the current run (the fold adds the gap to the next one while the job runs).
     work_at: datetime | None = None
     _progress_parts: tuple[bool, float, float] | None = PrivateAttr(default=None)
+
+    def activity(self) -> str:
+        """What a running job is doing, in a word that fits a queue column (at most 9 characters): the stage,
+        or its step where the stage is long (finding scenes, cutting); else the status."""
+        if self.status != ProcessingStatus.RUNNING:
+            return self.status.value
+        step = (self.step or "").lower()
+        for words, label in _STEP_LABELS:
+            if any(w in step for w in words):
+                return label
+        return _STAGE_LABELS.get(self.stage, "running")
 
     def active_time(self, now: datetime | None = None) -> float:
         """Working time so far, counting the current run up to `now` while the job runs."""

@@ -127,7 +127,7 @@ class QueueTable(DataTable):
             "class": media.resolution_class.upper() if media else "",
             "hdr": Text(badge, style="bold"),
             "path": {"dolby_vision": "direct", "chunked": "chunked"}.get(job.encoding_path or "", ""),
-            "status": Text(job.status.value, style=STATUS_STYLE.get(job.status, "")),
+            "status": Text(job.activity(), style=STATUS_STYLE.get(job.status, "")),
             "pct": f"{job.progress * 100:.0f}%" if job.progress else "",
             "eta": fmt_eta(eta),
             "size": size,
