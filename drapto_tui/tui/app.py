@@ -58,6 +58,20 @@ JOB_KEYS: dict[str, set[ProcessingStatus]] = {
 }
 
 
+#: Why a job key does nothing in a state where it is off (said when it is pressed there).
+WHY_NOT = {
+    "toggle_pause": "only a running job pauses, only a paused one resumes",
+    "retry": "only a failed or cancelled job is retried",
+    "cancel": "it is not waiting or running, so there is nothing to cancel",
+    "toggle_hold": "only a queued job is held (or released)",
+    "remove": "cancel it (x) first",
+}
+#: The key that fires each job action, as Textual names keys (from the one table of actions).
+JOB_KEY_OF = {
+    key: action.action for action in ACTIONS if action.action in WHY_NOT for key in action.keys.split(",")
+}
+
+
 def problem_line(file: str | None, segment: int | None, message: str) -> str:
     """One log line: the film's name, the segment unless the message names it, then the message without the
     path it often starts with (the name is said once, and at 80 columns the cause is what must fit)."""
@@ -93,6 +107,7 @@ class DraptoApp(App[int]):
         self.etas = EtaTracker()
         self.filter_text = ""
         self.log_selected_only = False
+        self._log_for: str | None = None  # the job the filtered log shows
         self._log_entries: list[tuple[str | None, Text]] = []
         self._theme_names: list[str] = []
         self._keys_for: tuple = ()
@@ -290,13 +305,23 @@ class DraptoApp(App[int]):
 
     def action_toggle_log_filter(self) -> None:
         self.log_selected_only = not self.log_selected_only
+        self._refill_log()
+
+    def _refill_log(self) -> None:
         log = self.query_one("#log", RichLog)
         log.clear()
         selected = self.query_one(QueueTable).selected_job()
+        self._log_for = selected
         for job_id, text in self._log_entries[-2000:]:
             if not self.log_selected_only or job_id in (None, selected):
                 log.write(text)
         log.border_title = "Warnings and errors" + (" (selected job)" if self.log_selected_only else "")
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        """With the log on the selected job only (e), it follows the cursor."""
+        selected = self.query_one(QueueTable).selected_job()
+        if event.data_table.id == "queue" and self.log_selected_only and selected != self._log_for:
+            self._refill_log()
 
     def _summary(self, jobs: list[ProcessingState]) -> None:
         counts = {s: 0 for s in ProcessingStatus}
@@ -471,9 +496,10 @@ class DraptoApp(App[int]):
             question = (
                 f"Remove {name} from the queue?\nIts {kept} encoded segment(s) kept for a retry are deleted."
             )
-            self.push_screen(Confirm(question), answered)
-        else:
-            answered(True)
+        else:  # asked too: a removal has no undo
+            output = " Its output file stays where it is." if job.status == ProcessingStatus.COMPLETED else ""
+            question = f"Remove {name} from the queue?\nThe source file is not touched.{output}"
+        self.push_screen(Confirm(question), answered)
 
     def action_clear_finished(self) -> None:
         """Remove every completed, kept and cancelled job from the queue (failed ones stay: they need a look)."""
@@ -518,6 +544,21 @@ class DraptoApp(App[int]):
             box.remove_class("visible")
             self.query_one(QueueTable).focus()
             event.stop()
+            return
+        self._say_why_not(event)
+
+    def _say_why_not(self, event) -> None:
+        """A job key pressed where it does nothing (check_action turned it off for the selected job's state, so
+        its action never runs) says why, instead of nothing."""
+        action = JOB_KEY_OF.get(event.key)
+        if action is None or len(self.screen_stack) > 1 or self.query_one("#filter", Input).has_focus:
+            return
+        job = self.core.state.jobs.get(self._selected() or "")
+        if job is None or job.status in JOB_KEYS[action]:
+            return
+        name = Path(job.current_file or "?").name
+        self.notify(f"{name} is {job.status.value}: {WHY_NOT[action]}", timeout=3)
+        event.stop()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

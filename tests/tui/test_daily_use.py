@@ -286,3 +286,49 @@ async def test_inspector_updates_only_the_cells_that_changed(tmp_path: Path) -> 
         inspector.refresh_view()
         await pilot.pause()
         assert str(note.render()).startswith(" 7/12 segments · target 93 · 2 below")
+
+
+async def test_keys_that_do_not_apply_say_why_and_removal_asks(tmp_path: Path) -> None:
+    """Space on a completed job, r on a running one, h on a failed one: each says why it does nothing (they used
+    to do nothing in silence). d on a finished job asks, as a removal has no undo; n keeps it."""
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        said = lambda: [n.message for n in app._notifications]  # noqa: E731
+        for name, key, why in (
+            ("Brazil (1985).mkv", "space", "is completed: only a running job pauses"),
+            ("Arrival (2016).mkv", "r", "is running: only a failed or cancelled job is retried"),
+            ("Heat (1995).mkv", "h", "is failed: only a queued job is held"),
+        ):
+            await select(pilot, name)
+            await pilot.press(key)
+            await pilot.pause()
+            assert any(name in line and why in line for line in said()), (key, said())
+        await select(pilot, "Brazil (1985).mkv")
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "Confirm"
+        await pilot.press("n")
+        await pilot.pause()
+        assert "Brazil (1985).mkv" in [Path(j.current_file or "").name for j in app.core.jobs()]
+
+
+async def test_the_log_of_the_selected_job_follows_the_cursor(tmp_path: Path) -> None:
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        log = app.query_one("#log", RichLog)
+
+        def shown() -> str:
+            return "\n".join(strip.text for strip in log.lines)
+
+        await select(pilot, "Heat (1995).mkv")
+        await pilot.press("e")
+        await pilot.pause()
+        assert "Heat (1995).mkv" in shown()
+        await pilot.press("k")  # the cursor moves to another job: the log shows that job's lines (none)
+        await pilot.pause()
+        assert "Heat (1995).mkv" not in shown()
+        await pilot.press("j")
+        await pilot.pause()
+        assert "Heat (1995).mkv" in shown()
