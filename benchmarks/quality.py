@@ -1,6 +1,6 @@
 """The quality path side by side with a fixed-CRF encode and the real ab-av1, on real footage only (issue 12).
 
-    python3 dev.py bench quality [--preset 8] [--target 93] [--crf 30] [--ab-av1 PATH] [--out FILE]
+    python3 dev.py bench quality [--preset 8] [--target 93] [--crf 30] [--ab-av1 PATH] [--out FILE] [--film]
 
 The clip: every real clip the test extras carry (Big Buck Bunny 5.3 s, bikes 10 s, carphone 4 s), each twice
 (once as shot, once flipped and graded so no two scenes are alike) and Big Buck Bunny a third time zoomed, all
@@ -10,6 +10,9 @@ scaled to 1280x720 at 25 fps: 44 s, no synthetic scene. Each contender encodes i
 - drapto-tui: `encode` at VMAF T, once per `--modes` entry (verified: every segment measured; audit: 1 in 4);
 - ab-av1 0.11.7 `auto-encode --min-vmaf T --vmaf-scale none --cache false` when it is built
   (`bash ../shared/peers/build.sh`).
+
+`--film` uses a film-length montage instead (issue 24): 56 shots of the same real clips at 640x360, each shot
+made different by its crop, flip, grade, speed or direction (the recipe is FILM_SHOTS below), about 4 minutes.
 
 For each: wall time, the CPU time of its child processes, size, an independent whole-file VMAF (libvmaf on every
 frame, frames paired by index), and per-scene VMAF cut from that per-frame log at drapto-tui's segment
@@ -74,6 +77,52 @@ def build_clip(out: Path) -> Path:
         [
             *(FF, "-v", "error", "-y", *inputs),
             *("-filter_complex", ";".join(chains) + ";" + joined, "-map", "[v]"),
+            *("-c:v", "libx264", "-preset", "veryfast", "-crf", "14", "-g", "50", str(out)),
+        ]
+    )
+    return out
+
+
+#: The film's shots, in order: (clip, transform). Cycling three clips through twelve looks, so that no two shots
+#: are alike and the encoder meets cuts, motion, faces, detail and flat animation, as in a film.
+FILM_LOOKS = [
+    "null",
+    "hflip",
+    "crop=iw*0.6:ih*0.6:0:0",
+    "crop=iw*0.6:ih*0.6:iw*0.4:ih*0.4,hflip",
+    "eq=saturation=1.4:contrast=1.1",
+    "eq=brightness=-0.06:gamma=0.9,vflip",
+    "hue=h=40",
+    "setpts=0.5*PTS",
+    "reverse",
+    "crop=iw*0.8:ih*0.5,eq=gamma=1.2",
+    "unsharp=5:5:1.0",
+    "gblur=sigma=1.2,eq=saturation=0.6",
+]
+FILM_CLIPS = ["bigbuckbunny", "bikes", "carphone_pristine"]
+FILM_SHOTS = [(FILM_CLIPS[n % 3], FILM_LOOKS[(n + n // 12) % 12]) for n in range(56)]
+FILM_SIZE = "640:360"
+SHOT_SECONDS = 5.0
+
+
+def build_film(out: Path) -> Path:
+    """About 4 minutes of real footage: each shot is one of the clips (its first 5 s) under one of the looks."""
+    clips = real_clips()
+    inputs: list[str] = []
+    chains: list[str] = []
+    for n, (name, look) in enumerate(FILM_SHOTS):
+        inputs += ["-t", f"{SHOT_SECONDS:g}", "-i", str(clips[name])]
+        chains.append(
+            f"[{n}:v]{look},scale={FILM_SIZE},fps={FPS},format=yuv420p,setsar=1,trim=duration={SHOT_SECONDS:g}"
+            f",setpts=PTS-STARTPTS[v{n}]"
+        )
+    joined = "".join(f"[v{n}]" for n in range(len(FILM_SHOTS))) + f"concat=n={len(FILM_SHOTS)}:v=1:a=0[v]"
+    script = out.with_suffix(".filter")
+    script.write_text(";".join(chains) + ";" + joined)
+    sh(
+        [
+            *(FF, "-v", "error", "-y", *inputs),
+            *("-/filter_complex", str(script), "-map", "[v]"),  # the graph read from its file
             *("-c:v", "libx264", "-preset", "veryfast", "-crf", "14", "-g", "50", str(out)),
         ]
     )
@@ -153,11 +202,14 @@ def main() -> None:
     parser.add_argument("--modes", default="verified,audit", help="drapto-tui search.mode values to run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "quality.txt")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    parser.add_argument("--film", action="store_true", help="the ~4-minute montage (FILM_SHOTS) instead")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="drapto-bench-quality-"))
     work.mkdir(parents=True, exist_ok=True)
-    src = build_clip(work / "real-footage.mkv")
+    src = work / ("real-film.mkv" if args.film else "real-footage.mkv")
+    if not src.exists():
+        (build_film if args.film else build_clip)(src)
     results: list[Result] = []
 
     fixed = work / "fixed.mkv"
@@ -174,7 +226,7 @@ def main() -> None:
 
     segments: list[dict] = []
     for mode in args.modes.split(","):
-        ours = work / f"drapto-{mode}" / "out" / "real-footage.mkv"
+        ours = work / f"drapto-{mode}" / "out" / src.name
         shutil.rmtree(work / f"drapto-{mode}", ignore_errors=True)
         cmd = [
             *(sys.executable, "-m", "drapto_tui", "encode", "--json", str(src), "-o", str(ours.parent)),
@@ -222,7 +274,8 @@ def main() -> None:
     base = results[0]
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-        f" FFmpeg {Path(FF).name}. Clip: {start / FPS:.1f} s of real footage at {SIZE.replace(':', 'x')},"
+        f" FFmpeg {Path(FF).name}. Clip: {start / FPS:.1f} s of real footage at"
+        f" {(FILM_SIZE if args.film else SIZE).replace(':', 'x')},"
         f" preset {args.preset}, target VMAF {args.target:g}.",
         "Command: python3 dev.py bench quality " + " ".join(sys.argv[1:]),
         "",
