@@ -332,3 +332,52 @@ async def test_the_log_of_the_selected_job_follows_the_cursor(tmp_path: Path) ->
         await pilot.press("j")
         await pilot.pause()
         assert "Heat (1995).mkv" in shown()
+
+
+def test_the_inspectors_facts_read_as_words_with_units() -> None:
+    """Not `output bytes 1177844` or `reduction percent -11.57`: labels and units a person reads; a failed job
+    shows no '100%'; what the output does not carry is listed."""
+    from rich.console import Console
+
+    from drapto_tui.model.state import ProcessingState
+    from drapto_tui.tui.screens.inspector import facts
+
+    def text(job: ProcessingState) -> str:
+        console = Console(width=120, record=True)
+        console.print(facts(job))
+        return console.export_text()
+
+    done = ProcessingState(
+        job_id="a",
+        current_file="/films/a.mkv",
+        status=ProcessingStatus.COMPLETED,
+        progress=1.0,
+        stats={
+            "output_bytes": 1177844,
+            "reduction_percent": -11.57,
+            "crf_min": 30.5,
+            "crf_max": 36.25,
+            "vmaf_file": 93.512,
+            "changes": ["HDR10+ dynamic metadata not carried"],
+        },
+    )
+    shown = text(done)
+    for wanted in (
+        "Output size",
+        "1.1 MiB",
+        "Saving",
+        "11.6 % larger",
+        "CRF",
+        "30.5 to 36.25",
+        "VMAF, whole film",
+        "93.51",
+        "Not carried",
+        "HDR10+",
+    ):
+        assert wanted in shown, (wanted, shown)
+    for raw in ("output bytes", "reduction percent", "crf min", "vmaf file", "1177844"):
+        assert raw not in shown, (raw, shown)
+    failed = ProcessingState(
+        job_id="b", current_file="/films/b.mkv", status=ProcessingStatus.FAILED, progress=1.0
+    )
+    assert "100%" not in text(failed)

@@ -1,4 +1,5 @@
-"""Every key, from the same table that makes the bindings."""
+"""Every key, from the same table that makes the bindings, and the words the screens use (a newcomer meets
+"kept", "~" or "below 93" before any documentation)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from drapto_tui.tui.actions import ACTIONS
+
+#: The words on the screens, each in one line.
+GLOSSARY = [
+    ("VMAF", "a 0-100 score of how close the encode looks to the source; each scene aims at the target"),
+    ("CRF", "SVT-AV1's quality knob (lower: better and bigger); searched per segment to reach the target"),
+    ("segment", "a run of scenes encoded on its own; the grid has a cell per segment"),
+    ("below N", "a segment measured under the target N, kept as the best reached (▼ in the grid)"),
+    ("~", "a predicted score, not measured (audit mode measures 1 segment in 4)"),
+    ("Pred", "the score the search predicted for the CRF it chose"),
+    ("tries", "how many times a segment was encoded (a retry after a short measurement counts)"),
+    ("kept", "AV1 would not save enough: no output is written, the source is what you keep"),
+    ("held", "waits in the queue without starting until released (h)"),
+    ("direct / chunked", "Dolby Vision encodes in one piece; everything else in segments"),
+]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,6 +51,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("Esc", "Back to the queue")
         table.add_row("r", "Retry the failed segment's job (keeps finished segments)")
         table.add_row("Ctrl+P", "Command palette: every action by name")
+        table.add_row("[underline]Words[/]", "")
+        for term, meaning in GLOSSARY:
+            table.add_row(term, meaning)
         with VerticalScroll(id="help"):
             yield Static(table)
 

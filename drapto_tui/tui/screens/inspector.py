@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
+from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
 from drapto_tui.tui.commands import AppCommands
 from drapto_tui.tui.widgets.segment_chart import SegmentChart
@@ -32,7 +33,10 @@ def facts(job: ProcessingState) -> Table:
     m = job.media
     t.add_row("File", job.current_file or "")
     t.add_row("Output", job.output_file or "")
-    t.add_row("Status", f"{job.status.value} · {job.stage.value} · {job.progress:.0%}")
+    live = job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
+    t.add_row("Status", f"{job.status.value} · {job.activity() if live else job.stage.value}" + (
+        f" · {job.progress:.0%}" if live else ""
+    ))  # fmt: skip
     if m is not None:
         t.add_row(
             "Video",
@@ -51,10 +55,38 @@ def facts(job: ProcessingState) -> Table:
             t.add_row(f"Audio {a.index}", f"{a.codec} {a.channels} ch {a.language or ''}")
         t.add_row("Subtitles / chapters", f"{m.subtitles} / {m.chapters}")
         t.add_row("Size", human_size(m.size))
-    for key in ("output_bytes", "reduction_percent", "crf_min", "crf_max", "vmaf_file", "probes_per_segment"):
-        if key in job.stats:
-            t.add_row(key.replace("_", " "), str(job.stats[key]))
+    for label, text in result_lines(job.stats):
+        t.add_row(label, text)
+    for line in job.notes[-5:]:
+        t.add_row("Note", line)
     return t
+
+
+def result_lines(stats: dict) -> list[tuple[str, str]]:
+    """A finished job's figures as a person reads them: labels, units, a saving said as smaller or larger."""
+    lines: list[tuple[str, str]] = []
+    if (out := stats.get("output_bytes")) is not None:
+        lines.append(("Output size", human_size(int(out))))
+    if (pct := stats.get("reduction_percent")) is not None:
+        lines.append(
+            ("Saving", f"{pct:.1f} % smaller than the source" if pct >= 0 else f"{-pct:.1f} % larger")
+        )
+    low, high = stats.get("crf_min"), stats.get("crf_max")
+    if low is not None and high is not None:
+        lines.append(("CRF", f"{low:g}" if low == high else f"{low:g} to {high:g} (per segment)"))
+    if (vmaf := stats.get("vmaf_file")) is not None:
+        lines.append(("VMAF, whole film", f"{vmaf:.2f} (frame-weighted mean of the segments)"))
+    if (probes := stats.get("probes_per_segment")) is not None:
+        lines.append(("Probes per segment", f"{probes:.2f}"))
+    if (seconds := stats.get("wall_seconds")) is not None:
+        lines.append(
+            ("Time", f"{seconds:.1f} s" + (f" at {stats['fps']:.0f} fps" if stats.get("fps") else ""))
+        )
+    if stats.get("damaged"):
+        lines.append(("Damaged source", str(stats["damaged"])))
+    for change in stats.get("changes") or []:
+        lines.append(("Not carried", str(change)))
+    return lines
 
 
 COLUMNS = (
