@@ -125,7 +125,7 @@ class DraptoApp(App[int]):
             meters = Meters(id="meters")
             meters.border_title = "Resources"
             yield meters
-        log = RichLog(id="log", markup=False, wrap=True, max_lines=5000)
+        log = RichLog(id="log", markup=False, wrap=True, max_lines=5000, min_width=20)  # wrap at 80 columns
         log.border_title = "Warnings and errors"
         yield log
         yield Input(placeholder="filter by name (Enter keeps it, Esc clears)", id="filter")
@@ -152,6 +152,7 @@ class DraptoApp(App[int]):
         self._replay_errors()
         self._apply_themes()
         self._layout_for(self.size.width, self.size.height)
+        self.call_after_refresh(self._refill_log)  # the replayed lines, wrapped at the log's real width
         self.query_one(QueueTable).focus()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
@@ -205,6 +206,8 @@ class DraptoApp(App[int]):
 
     def on_resize(self, event) -> None:
         self._layout_for(event.size.width, event.size.height)
+        # Log lines are wrapped when written: write them again at the width the log has after this layout.
+        self.call_after_refresh(self._refill_log)
 
     def _layout_for(self, width: int, height: int) -> None:
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT

@@ -46,6 +46,9 @@ class Meters(Static):
             self.job_id = job_id
             self.refresh_text()
 
+    def on_resize(self) -> None:
+        self.refresh_text()  # the compact line picks what fits the width it has now
+
     def refresh_text(self) -> None:
         s = self.sample
         if s is None:
@@ -57,11 +60,20 @@ class Meters(Static):
         disk = f"R {human_size(s.disk_read_bps)}/s W {human_size(s.disk_write_bps)}/s"
         job = s.jobs.get(self.job_id or "")
         if self.compact:
+            # One line: the parts that fit whole, most wanted first; a part never loses its unit to the edge.
             line = Text()
             line.append(f"CPU {avg:3.0f}% ", style="bold")
             line.append(spark(list(self.history)[-8:]))
-            line.append(f"  MEM {mem:.0%} ours {human_size(s.rss_tree)}", style="bold")
-            line.append(f"  {disk}  tmp {human_size(s.temp_free)}")
+            room = (self.size.width or 80) - line.cell_len
+            for part, style in (
+                (f"  MEM {mem:.0%}", "bold"),
+                (f"  tmp {human_size(s.temp_free)} free", ""),
+                (f"  ours {human_size(s.rss_tree)}", "bold"),
+                (f"  {disk}", ""),
+            ):
+                if len(part) <= room:
+                    line.append(part, style=style)
+                    room -= len(part)
             self.update(line)
             return
         out = Text()
