@@ -264,6 +264,11 @@ class UIConfig(Section):
         description="Theme name: a shipped theme or a TOML file in the user themes folder (T cycles in the app).",
     )
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
+    keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Your keys for the app's actions, by action id (README: The app), as Textual names keys,"
+        ' comma-separated: e.g. { pause = "p", quit = "ctrl+q,q" }.',
+    )
 
 
 class ExecutionConfig(Section):

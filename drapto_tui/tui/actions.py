@@ -77,6 +77,53 @@ TWINS = {
 }
 
 
+#: A key as help shows it, for the keys users write in a keymap.
+_SHOWN = {
+    "space": "Space",
+    "enter": "Enter",
+    "escape": "Esc",
+    "delete": "Del",
+    "question_mark": "?",
+    "slash": "/",
+    "plus": "+",
+    "minus": "-",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
+
+
+def keymap_problems(keymap: dict[str, str]) -> list[str]:
+    """What is wrong with a user's keymap (ui.keys): unknown action ids, empty keys, a key given to two actions."""
+    ids = [a.id for a in ACTIONS]
+    problems = [f"no action {name!r}; the actions are {', '.join(ids)}" for name in keymap if name not in ids]
+    problems += [f"{name} has no key" for name, keys in keymap.items() if not keys.strip()]
+    owner: dict[str, str] = {}
+    for action in ACTIONS:
+        for key in (k.strip() for k in keymap.get(action.id, action.keys).split(",")):
+            if key and key in owner and owner[key] != action.id:
+                problems.append(f"{key!r} is given to both {owner[key]} and {action.id}")
+            owner.setdefault(key, action.id)
+    return problems
+
+
+def app_keymap(keymap: dict[str, str]) -> dict[str, str]:
+    """The user's keymap as Textual takes it, with the footer twins following their actions (space is both
+    Pause and Resume: a new key for pause is the new key for resume)."""
+    twins = {"pause": "resume", "pause_all": "resume_all"}
+    out = dict(keymap)
+    for name, twin in twins.items():
+        if name in keymap:
+            out[twin] = keymap[name]
+    return out
+
+
+def shown_keys(action: Action, keymap: dict[str, str]) -> str:
+    """The action's keys as help and the palette show them: the user's own when remapped."""
+    if action.id not in keymap:
+        return action.help_keys
+    return " / ".join(_SHOWN.get(k.strip(), k.strip()) for k in keymap[action.id].split(","))
+
+
 def bindings() -> list[BindingType]:
     """Footer keys first in FOOTER order (Textual's footer draws in binding order), then every other key."""
     by_id = {a.id: a for a in ACTIONS}

@@ -32,7 +32,7 @@ from drapto_tui.engine.queue import ACTIVE, CLEARABLE
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, Notice, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
-from drapto_tui.tui.actions import ACTIONS, bindings
+from drapto_tui.tui.actions import ACTIONS, app_keymap, bindings, shown_keys
 from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
@@ -66,10 +66,16 @@ WHY_NOT = {
     "toggle_hold": "only a queued job is held (or released)",
     "remove": "cancel it (x) first",
 }
-#: The key that fires each job action, as Textual names keys (from the one table of actions).
-JOB_KEY_OF = {
-    key: action.action for action in ACTIONS if action.action in WHY_NOT for key in action.keys.split(",")
-}
+
+
+def job_key_of(keymap: dict[str, str]) -> dict[str, str]:
+    """The key that fires each job action, as Textual names keys (the one table of actions, then the keymap)."""
+    return {
+        key.strip(): action.action
+        for action in ACTIONS
+        if action.action in WHY_NOT
+        for key in keymap.get(action.id, action.keys).split(",")
+    }
 
 
 def problem_line(file: str | None, segment: int | None, message: str) -> str:
@@ -107,6 +113,7 @@ class DraptoApp(App[int]):
         self.etas = EtaTracker()
         self.filter_text = ""
         self.log_selected_only = False
+        self._job_keys = job_key_of(core.config.ui.keys)
         self._log_for: str | None = None  # the job the filtered log shows
         self._log_entries: list[tuple[str | None, Text]] = []
         self._theme_names: list[str] = []
@@ -148,6 +155,8 @@ class DraptoApp(App[int]):
                 self._log_line(job.job_id, f"    {line}", "dim")
 
     async def on_mount(self) -> None:
+        if self.core.config.ui.keys:  # the user's keys (ui.keys), checked at launch
+            self.set_keymap(app_keymap(self.core.config.ui.keys))
         self.core.listen(on_error=self._command_failed, on_added=self._paths_added, on_lost=self._core_lost)
         self._replay_errors()
         self._apply_themes()
@@ -553,7 +562,7 @@ class DraptoApp(App[int]):
     def _say_why_not(self, event) -> None:
         """A job key pressed where it does nothing (check_action turned it off for the selected job's state, so
         its action never runs) says why, instead of nothing."""
-        action = JOB_KEY_OF.get(event.key)
+        action = self._job_keys.get(event.key)
         if action is None or len(self.screen_stack) > 1 or self.query_one("#filter", Input).has_focus:
             return
         job = self.core.state.jobs.get(self._selected() or "")
@@ -564,7 +573,7 @@ class DraptoApp(App[int]):
         event.stop()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.core.config.ui.keys))
 
     def action_request_quit(self) -> None:
         if not self.core.is_running():
@@ -620,7 +629,7 @@ class DraptoApp(App[int]):
                 continue
             _, name, params = parse_action(action.action)
             yield SystemCommand(
-                f"{action.description} ({action.help_keys})",
+                f"{action.description} ({shown_keys(action, self.core.config.ui.keys)})",
                 action.description,
                 lambda n=name, p=params: getattr(self, f"action_{n}")(*p),
             )

@@ -104,6 +104,10 @@ def launch(
     from drapto_tui.tui.themes import load_themes
 
     check_machine(config)  # one clear line (exit 2) before the screen opens, not after
+    from drapto_tui.tui.actions import keymap_problems
+
+    if problems := keymap_problems(config.ui.keys):
+        raise ConfigError([config.describe("ui.keys", problem) for problem in problems])
     names = sorted(t.name for t in load_themes()[0])
     if names and config.ui.theme not in names:
         raise ConfigError(

@@ -4,6 +4,7 @@ an inspector that touches only what changed. Driven with Pilot on the fixed scen
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,11 +25,15 @@ from tests.tui.scene import T0, build_scene, feed_sample
 E = ProcessingEvents
 
 
-def scene_app(tmp_path: Path, extra_jobs: int = 0) -> DraptoApp:
+def scene_app(tmp_path: Path, extra_jobs: int = 0, *settings: str) -> DraptoApp:
     config = load_config(
         env={},
         use_default_file=False,
-        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', f'output.dir="{tmp_path / "out"}"'],
+        overrides=[
+            f'processing.temp_dir="{tmp_path / "work"}"',
+            f'output.dir="{tmp_path / "out"}"',
+            *settings,
+        ],
     )
     engine = Engine(config, monitor=False)
     build_scene(engine, extra_jobs=extra_jobs)
@@ -381,3 +386,47 @@ def test_the_inspectors_facts_read_as_words_with_units() -> None:
         job_id="b", current_file="/films/b.mkv", status=ProcessingStatus.FAILED, progress=1.0
     )
     assert "100%" not in text(failed)
+
+
+async def test_a_keymap_from_the_config_moves_keys_everywhere(tmp_path: Path) -> None:
+    """ui.keys = { add = "n", help = "f2", hold = "H" }: the footer shows the new keys, they act, the old ones do
+    not, help lists the user's keys, and a key pressed where it does nothing still says why under its new key."""
+    app = scene_app(tmp_path, 0, 'ui.keys={ add = "n", help = "f2", hold = "H" }')
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await select(pilot, "Stalker (1979).mkv")  # queued: add and hold are in the footer
+        keys = footer(app)
+        assert keys.get("n") == "Add" and "a" not in keys, keys
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "HelpScreen"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        shown = app.export_screenshot().replace("&#160;", " ")  # the screen as drawn
+        assert re.search(r">f2\s*<", shown) and "Help: every key" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        await select(pilot, "Heat (1995).mkv")
+        await pilot.press("H")
+        await pilot.pause()
+        assert any("only a queued job is held" in n.message for n in app._notifications)
+
+
+def test_a_bad_keymap_is_said_before_the_screen_opens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    sets = ["--set", f'processing.temp_dir="{tmp_path}"', "--set", 'ui.keys={ bogus = "z", hold = "x" }']
+    result = subprocess.run(
+        [sys.executable, "-m", "drapto_tui", "--foreground", *sets],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.stderr, lines
+    assert "no action 'bogus'; the actions are down, up," in lines[0]
+    assert "'x' is given to both hold and cancel" in lines[1]

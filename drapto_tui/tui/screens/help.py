@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from drapto_tui.tui.actions import ACTIONS
+from drapto_tui.tui.actions import ACTIONS, shown_keys
 
 #: The words on the screens, each in one line.
 GLOSSARY = [
@@ -37,6 +37,10 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "close", "Close")]
 
+    def __init__(self, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.keymap = keymap or {}
+
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 1))
         table.add_column("Key", style="bold", no_wrap=True)
@@ -46,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
             if action.group != group:
                 group = action.group
                 table.add_row(f"[underline]{group}[/]", "")
-            table.add_row(action.help_keys, action.description)
+            table.add_row(shown_keys(action, self.keymap), action.description)
         table.add_row("[underline]Inspector[/]", "")
         table.add_row("Esc", "Back to the queue")
         table.add_row("r", "Retry the failed segment's job (keeps finished segments)")
