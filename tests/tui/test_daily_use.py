@@ -430,3 +430,42 @@ def test_a_bad_keymap_is_said_before_the_screen_opens(tmp_path: Path) -> None:
     assert len(lines) == 2 and "Traceback" not in result.stderr, lines
     assert "no action 'bogus'; the actions are down, up," in lines[0]
     assert "'x' is given to both hold and cancel" in lines[1]
+
+
+async def test_tab_twice_lists_the_candidates_and_enter_takes_the_grey_completion(tmp_path: Path) -> None:
+    """A shell's Tab: where the names part ways the first Tab has nothing to take, the second lists them; Enter
+    with a grey completion showing previews that path (it looks typed), not the bare prefix."""
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in ("dune.mkv", "dune-part-two.mkv", "heat.mkv"):
+        (films / name).write_bytes(b"\0" * 4096)
+    config = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', "input.min_size=0"],
+    )
+    app = DraptoApp(Engine(config, monitor=False), run_core=False, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+
+        async def type_in(text: str) -> None:
+            for ch in text:
+                await pilot.press({"/": "slash", " ": "space", ".": "full_stop", "-": "minus"}.get(ch, ch))
+            await pilot.pause(0.3)
+
+        await type_in(f"{films}/dune")
+        box = app.screen.query_one("#path")
+        await pilot.press("tab")
+        await pilot.pause(0.2)
+        assert box.value == f"{films}/dune"  # dune.mkv and dune-part-two.mkv part ways here
+        preview = str(app.screen.query_one("#preview").render())
+        assert "2 match(es): dune-part-two.mkv  dune.mkv" in preview, preview
+        await pilot.press("backspace", "backspace", "backspace", "backspace")
+        await type_in("he")
+        await pilot.press("enter")  # the grey "at.mkv" is taken: heat.mkv is previewed, not "he"
+        await pilot.pause(0.3)
+        assert box.value == f"{films}/heat.mkv"
+        preview = str(app.screen.query_one("#preview").render())
+        assert "1 file(s) will be queued" in preview and "heat.mkv" in preview, preview

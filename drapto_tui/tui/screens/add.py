@@ -17,6 +17,20 @@ from drapto_tui.errors import DraptoError
 from drapto_tui.tui.commands import AppCommands
 
 
+def path_candidates(value: str) -> list[str]:
+    """The names in the typed folder that start with the typed last component (hidden ones only when asked
+    for), folders with their slash: what a shell lists on a second Tab."""
+    expanded = os.path.expanduser(value)
+    folder, prefix = os.path.split(expanded)
+    try:
+        names = sorted(n for n in os.listdir(folder or ".") if n.startswith(prefix))
+    except OSError:
+        return []
+    if not prefix.startswith("."):
+        names = [n for n in names if not n.startswith(".")]
+    return [n + os.sep if os.path.isdir(os.path.join(folder or ".", n)) else n for n in names]
+
+
 class PathSuggester(Suggester):
     """Completes the last path component from the filesystem, as a shell does: to the longest start that every
     match shares, or to the one match (a folder gets its slash, so the next Tab goes on inside it). Tab or →
@@ -29,17 +43,15 @@ class PathSuggester(Suggester):
         if not value:
             return None
         expanded = os.path.expanduser(value)
-        folder, prefix = os.path.split(expanded)
-        try:
-            names = sorted(
-                n for n in os.listdir(folder or ".") if n.startswith(prefix) and not n.startswith(".")
-            )
-        except OSError:
-            return None
+        folder = os.path.dirname(expanded)
+        names = [n.rstrip(os.sep) for n in path_candidates(value)]
         if not names:
             return None
+        prefix = os.path.basename(expanded)
         shared = os.path.commonprefix(names)  # noqa: RUF071 - names in one folder: the shared characters
         done = os.path.join(folder, shared if len(names) > 1 and len(shared) > len(prefix) else names[0])
+        if len(names) > 1 and len(shared) <= len(prefix):
+            return None  # ambiguous here: a second Tab lists the candidates
         if os.path.isdir(done):
             done += os.sep
         return value + done[len(expanded) :] if len(done) > len(expanded) else None
@@ -70,13 +82,28 @@ class AddScreen(ModalScreen[list[Path] | None]):
             yield Static(id="preview")
 
     def action_complete(self) -> None:
-        """Take the grey suggestion into the box (Textual's Input accepts it with → at the end of the text)."""
+        """Tab, as in a shell: take the grey completion into the box; when there is none to take (the names
+        part ways here), list the candidates below."""
         box = self.query_one("#path", Input)
-        if box.cursor_at_end:
-            box.action_cursor_right()
+        if box.cursor_at_end and len(box._suggestion) > len(box.value):
+            box.action_cursor_right()  # Textual's Input accepts its suggestion this way
+            return
+        names = path_candidates(box.value) if box.value else []
+        preview = self.query_one("#preview", Static)
+        if not names:
+            preview.update(f"nothing starts with {os.path.basename(box.value) or box.value!r} there")
+            return
+        shown = "  ".join(names[:40])
+        more = f"  … and {len(names) - 40} more" if len(names) > 40 else ""
+        preview.update(f"{len(names)} match(es): {shown}{more}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
+        box = self.query_one("#path", Input)
+        typed = event.value.strip()
+        # Enter with a grey completion showing means that path (it looks typed), unless what is typed exists.
+        if typed and not os.path.exists(os.path.expanduser(typed)) and len(box._suggestion) > len(box.value):
+            box.action_cursor_right()
+        value = box.value.strip()
         if value and value == self.previewed and self.found:
             self.dismiss([Path(os.path.expanduser(value))])
             return
