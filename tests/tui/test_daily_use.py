@@ -469,3 +469,40 @@ async def test_tab_twice_lists_the_candidates_and_enter_takes_the_grey_completio
         assert box.value == f"{films}/heat.mkv"
         preview = str(app.screen.query_one("#preview").render())
         assert "1 file(s) will be queued" in preview and "heat.mkv" in preview, preview
+
+
+def test_a_running_jobs_facts_give_speed_and_projected_size() -> None:
+    """Per job, what HandBrake and ab-av1 users read first: elapsed time, speed against real time, the size so
+    far and projected, and the saving it means."""
+    from drapto_tui.model.media import MediaProbe
+    from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
+    from drapto_tui.tui.screens.inspector import live_lines
+
+    media = MediaProbe(
+        path="/films/a.mkv",
+        size=100 * 2**20,
+        duration=100.0,
+        fps=24.0,
+        frame_count=2400,
+        width=1920,
+        height=800,
+    )
+    job = ProcessingState(
+        job_id="a",
+        current_file="/films/a.mkv",
+        status=ProcessingStatus.RUNNING,
+        progress=0.2,
+        media=media,
+        active_seconds=50.0,
+        segments={
+            i: SegmentState(
+                index=i, start=i * 10.0, end=(i + 1) * 10.0, status=SegmentStatus.DONE, bytes=2**20
+            )
+            for i in range(2)
+        },
+    )
+    lines = dict(live_lines(job))
+    assert lines["Elapsed"] == "0:50"
+    assert lines["Speed"] == "0.40× real time, 10 fps"
+    assert lines["Video size"] == "2.0 MiB so far, 10.0 MiB projected"
+    assert lines["Saving"] == "90% projected"

@@ -8,6 +8,7 @@ refilled its table on every tick, 722 ms each).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, cast
 
@@ -20,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
+from drapto_tui.engine.eta import fmt_eta
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
 from drapto_tui.tui.commands import AppCommands
@@ -55,11 +57,40 @@ def facts(job: ProcessingState) -> Table:
             t.add_row(f"Audio {a.index}", f"{a.codec} {a.channels} ch {a.language or ''}")
         t.add_row("Subtitles / chapters", f"{m.subtitles} / {m.chapters}")
         t.add_row("Size", human_size(m.size))
-    for label, text in result_lines(job.stats):
+    for label, text in live_lines(job) if live else result_lines(job.stats):
         t.add_row(label, text)
     for line in job.notes[-5:]:
         t.add_row("Note", line)
     return t
+
+
+def live_lines(job: ProcessingState, now: datetime | None = None) -> list[tuple[str, str]]:
+    """What a running job's user reads first (as HandBrake and ab-av1 show it): time so far, speed against
+    real time, and the output's size so far, projected and the saving it means, from the segments done."""
+    lines: list[tuple[str, str]] = []
+    active = job.active_time(now or datetime.now(UTC))
+    if active > 0:
+        lines.append(("Elapsed", fmt_eta(active)))
+    media = job.media
+    film_done = sum(
+        s.end - s.start for s in job.segments.values() if s.status == SegmentStatus.DONE and s.end > s.start
+    )
+    if media is not None and active > 0 and job.progress > 0:
+        speed = media.duration * job.progress / active
+        frames = (media.frame_count or 0) * job.progress
+        fps = f", {frames / active:.0f} fps" if frames else ""
+        lines.append(("Speed", f"{speed:.2f}× real time{fps}"))
+    done_bytes = sum(s.bytes or 0 for s in job.segments.values() if s.status == SegmentStatus.DONE)
+    if done_bytes and film_done > 0 and media is not None and media.duration > 0:
+        projected = done_bytes * media.duration / film_done
+        size = f"{human_size(done_bytes)} so far, {human_size(int(projected))} projected"
+        lines.append(("Video size", size))
+        if media.size:
+            saving = 1 - projected / media.size
+            lines.append(
+                ("Saving", f"{saving:.0%} projected" if saving >= 0 else f"{-saving:.0%} larger, projected")
+            )
+    return lines
 
 
 def result_lines(stats: dict) -> list[tuple[str, str]]:
