@@ -8,7 +8,7 @@ refilled its table on every tick, 722 ms each).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, cast
 
@@ -68,7 +68,8 @@ def live_lines(job: ProcessingState, now: datetime | None = None) -> list[tuple[
     """What a running job's user reads first (as HandBrake and ab-av1 show it): time so far, speed against
     real time, and the output's size so far, projected and the saving it means, from the segments done."""
     lines: list[tuple[str, str]] = []
-    active = job.active_time(now or datetime.now(UTC))
+    # As of the job's last event: the facts are redrawn when one arrives (and a frozen screenshot has no clock).
+    active = job.active_time(now or job.updated)
     if active > 0:
         lines.append(("Elapsed", fmt_eta(active)))
     media = job.media
