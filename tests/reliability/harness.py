@@ -68,6 +68,13 @@ def encode(
     return Run(proc.returncode, events, proc.stderr)
 
 
+def one_line(stderr: str) -> str:
+    """The single line a refusal must be: no traceback, nothing else."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
 def queue_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`drapto-tui queue ARGS` on the queue `encode` above keeps (the same temp dir)."""
     command = [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.media_helpers import MediaFactory
-from tests.reliability.harness import encode
+from tests.reliability.harness import encode, one_line
 
 
 @pytest.fixture
@@ -22,12 +22,6 @@ def film(media: MediaFactory, tmp_path: Path) -> Path:
         tmp_path / "films",
         "film.mkv",
     )
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 
 from drapto_tui.model.events import Event
 from tests.media_helpers import MediaFactory
-from tests.reliability.harness import E, args_for, encode
+from tests.reliability.harness import E, args_for, encode, one_line
 
 
 @pytest.fixture
@@ -47,12 +47,6 @@ def cli(tmp: Path, *args: str, user: str | None = None) -> subprocess.CompletedP
         cwd="/",
         env=env,
     )
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 def db_of(tmp: Path) -> Path:

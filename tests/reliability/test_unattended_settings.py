@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.model.events import ProcessingEvents
 from tests.media_helpers import MediaFactory
-from tests.reliability.harness import encode
-
-E = ProcessingEvents
+from tests.reliability.harness import E, encode, one_line
 
 
 @pytest.fixture
@@ -26,12 +23,6 @@ def film(media: MediaFactory, tmp_path: Path) -> Path:
         tmp_path / "films",
         "film.mkv",
     )
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 def cli(

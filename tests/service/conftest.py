@@ -34,12 +34,15 @@ class Service:
     def config(self) -> DraptoConfig:
         return load_config(env={}, use_default_file=False, overrides=self.sets)
 
-    def cli(self, *words: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *words: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "drapto_tui", *words, *self.args()],
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=env,
         )
 
     @property

@@ -146,13 +146,7 @@ def test_a_socket_folder_another_user_made_first(tmp_path: Path) -> None:
     service = Service(deep)
     env = {**os.environ, "TMPDIR": str(temp)}
     try:
-        started = subprocess.run(
-            [sys_executable(), "-m", "drapto_tui", "service", "start", *service.args()],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        started = service.cli("service", "start", env=env)
         assert started.returncode == 0, started.stderr
         sock = Path(read_info(service.state)["socket"])  # type: ignore[index]
         assert sock.parent != trap and sock.parent.parent == temp
@@ -161,28 +155,11 @@ def test_a_socket_folder_another_user_made_first(tmp_path: Path) -> None:
         assert list(trap.iterdir()) == []
         log = (deep / "work" / "logs" / "service.log").read_text()
         assert f"not using {trap} for the socket (it belongs to nobody)" in log
-        status = subprocess.run(
-            [sys_executable(), "-m", "drapto_tui", "service", "status", *service.args()],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        status = service.cli("service", "status", env=env)
         assert status.returncode == 0 and str(sock) in status.stdout
     finally:
-        subprocess.run(
-            [sys_executable(), "-m", "drapto_tui", "service", "stop", *service.args()],
-            capture_output=True,
-            env=env,
-            timeout=60,
-        )
+        service.cli("service", "stop", env=env)
         shutil.rmtree(temp, ignore_errors=True)
-
-
-def sys_executable() -> str:
-    import sys
-
-    return sys.executable
 
 
 async def test_an_idle_service_exits_and_says_when(

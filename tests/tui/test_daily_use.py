@@ -40,6 +40,16 @@ def scene_app(tmp_path: Path, extra_jobs: int = 0, *settings: str) -> DraptoApp:
     return DraptoApp(engine, run_core=False, frozen=True)
 
 
+def add_dialog_engine(tmp_path: Path) -> Engine:
+    """An empty queue that takes the tests' tiny placeholder files as films (no size floor)."""
+    config = load_config(
+        env={},
+        use_default_file=False,
+        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', "input.min_size=0"],
+    )
+    return Engine(config, monitor=False)
+
+
 async def ready(pilot) -> None:
     feed_sample(pilot.app.core)
     pilot.app.refresh_from_state()
@@ -198,12 +208,7 @@ async def test_add_dialog_completes_with_tab_and_counts_only_what_it_will_queue(
     films.mkdir()
     (films / "new.mkv").write_bytes(b"\0" * 4096)
     (films / "Arrival (2016).mkv").write_bytes(b"\0" * 4096)
-    config = load_config(
-        env={},
-        use_default_file=False,
-        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', "input.min_size=0"],
-    )
-    engine = Engine(config, monitor=False)
+    engine = add_dialog_engine(tmp_path)
     engine.emit(E.JOB_QUEUED, job_id="a", file=films / "Arrival (2016).mkv", status=ProcessingStatus.QUEUED)
     app = DraptoApp(engine, run_core=False, frozen=True)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -439,12 +444,7 @@ async def test_tab_twice_lists_the_candidates_and_enter_takes_the_grey_completio
     films.mkdir()
     for name in ("dune.mkv", "dune-part-two.mkv", "heat.mkv"):
         (films / name).write_bytes(b"\0" * 4096)
-    config = load_config(
-        env={},
-        use_default_file=False,
-        overrides=[f'processing.temp_dir="{tmp_path / "work"}"', "input.min_size=0"],
-    )
-    app = DraptoApp(Engine(config, monitor=False), run_core=False, frozen=True)
+    app = DraptoApp(add_dialog_engine(tmp_path), run_core=False, frozen=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("a")
