@@ -67,8 +67,6 @@ class StateStore:
             if not read_only:
                 state_dir.mkdir(parents=True, exist_ok=True)
                 self._lock_fh = self._acquire_lock(state_dir / "lock")
-            if state_dir.exists() and not os.access(state_dir, os.R_OK | os.X_OK):
-                raise PermissionError(13, "Permission denied", str(state_dir))
             self._refuse_empty_file()
             if self.path.exists() and not os.access(self.path, os.R_OK | (0 if read_only else os.W_OK)):
                 raise PermissionError(13, "Permission denied", str(self.path))
