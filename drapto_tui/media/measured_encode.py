@@ -48,10 +48,12 @@ async def encode_and_measure(
     nice: int = 0,
     what: str = "AV1 encode",
     input_args: Sequence[str] = (),
+    score_pix_fmt: str | None = None,
 ) -> tuple[FfmpegResult, VmafResult]:
     """Encode `source` to `output` (atomically, as encode_av1) and score the encode against `source`: in one
     run when `one_pass` (the FFmpeg has loopback decoders) and the frame fits, else one run after the other.
-    `input_args` (a part of the source: -ss, -t) need the one run, where the reference is that same part."""
+    `input_args` (a part of the source: -ss, -t) need the one run, where the reference is that same part.
+    `score_pix_fmt`: both pictures are scored in this format (8 bits for an 8-bit source), else the encode's."""
     together = one_pass and fits_one_pass(width, height)
     if input_args and not together:
         raise ValueError("a part of the source is scored only in one run (see fits_one_pass)")
@@ -79,7 +81,7 @@ async def encode_and_measure(
             crop=settings.crop,
             deinterlace=settings.deinterlace,
             n_subsample=n_subsample,
-            pix_fmt=settings.pix_fmt,
+            pix_fmt=score_pix_fmt or settings.pix_fmt,
         )
         return result, vmaf
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ async def encode_and_measure(
         crop=settings.crop,
         deinterlace=settings.deinterlace,
         n_subsample=n_subsample,
-        pix_fmt=settings.pix_fmt,
+        pix_fmt=score_pix_fmt or settings.pix_fmt,
         output="vmaf",
     )
     # `-dec 0:0`: decode output 0's stream 0 (the AV1 encode, its only stream) back into the graph.

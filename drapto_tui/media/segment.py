@@ -116,10 +116,15 @@ _SCORE_RE = re.compile(r"lavfi\.scene_score=([\d.]+)")
 
 
 async def detect_scenes(ffmpeg: str, source: Path, threshold: float, stream: int = 0) -> list[float]:
-    """Times where FFmpeg's scene score exceeds `threshold` (decoded at reduced size: scene scores barely change)."""
+    """Times where FFmpeg's scene score exceeds `threshold` (decoded at reduced size: scene scores barely change).
+
+    The decoder skips its loop filter: deblocking smooths block edges a scene score does not see, and decoding is
+    most of this pass (an H.264 film at 360p: 5.6 s with the filter, 5.2 s without, the same cuts)."""
     result = await run_ffmpeg(
         [
             ffmpeg,
+            "-skip_loop_filter",
+            "all",
             "-i",
             str(source),
             "-map",

@@ -104,7 +104,15 @@ class SearchSettings(BaseModel):
     #: predict's probe encodes this share of the segment's duration in `probe_runs` evenly spaced runs (1: the
     #: whole segment); the file's learned r absorbs the runs' bias, their spread is what remains.
     probe_share: float = 1.0
-    probe_runs: int = 3
+    probe_runs: int = 1
+    #: The source has no more than 8 bits: predict's probes are encoded in 8 bits, and every score is taken in
+    #: 8 bits (a 10-bit encode of it loses nothing VMAF sees there; quality/predictive.py).
+    eight_bit_source: bool = False
+
+    @property
+    def score_pix_fmt(self) -> str | None:
+        """The format pictures are scored in: 8 bits for an 8-bit source, else None (the encode's own)."""
+        return "yuv420p" if self.eight_bit_source else None
 
     @property
     def middle(self) -> float:
@@ -119,6 +127,7 @@ class SearchSettings(BaseModel):
             "n_subsample": self.n_subsample,
             "pooling": self.pooling,
             **({"probe_share": self.probe_share, "runs": self.probe_runs} if self.probe_share < 1 else {}),
+            **({"eight_bit": True} if self.eight_bit_source else {}),
         }
 
 
@@ -151,12 +160,11 @@ class Probe(BaseModel):
 class QualityModel(BaseModel):
     """What the file taught the coordinator so far, handed to every segment's search.
 
-    The priors are the issue 12 measurements on three real clips near VMAF 93 (loss ratio preset 12 → 8 of
-    1.41 ± 0.03; 0.27–0.55 VMAF per CRF at a loss of ~7, i.e. d ln(100 − VMAF)/d CRF ≈ 0.04–0.08); the
-    coordinator replaces them with the medians of what this file's measured segments showed."""
+    The prior r is the issue 12 measurement on three real clips near VMAF 93 (loss ratio preset 12 → 8 of
+    1.41 ± 0.03); the coordinator replaces it with the median of what this file's measured segments showed. The
+    slope k is not the file's but each segment's own (quality/predictive.py, slope_at)."""
 
     loss_ratio: float = 1.4  # r: (100 − VMAF at the probe preset) / (100 − VMAF at the final preset)
-    log_slope: float = 0.06  # k: d ln(100 − VMAF) / d CRF at the final preset
     crf: float | None = None  # the file's typical CRF so far (median of finished segments)
     learned_from: int = 0  # measured segments behind r (0: the priors)
 

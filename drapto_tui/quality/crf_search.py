@@ -241,6 +241,7 @@ class CrfSearch:
                 n_subsample=self.settings.n_subsample,
                 one_pass=self.one_pass,
                 what=f"sample encode at CRF {crf:g}",
+                score_pix_fmt=self.settings.score_pix_fmt,
             )
             scores += vmaf.frame_scores
             encoded += out.stat().st_size
@@ -269,6 +270,7 @@ class CrfSearch:
                 one_pass=True,
                 input_args=["-ss", f"{start:.3f}", "-t", f"{length:.3f}"],
                 what=f"probe run {i + 1} of {s.probe_runs} at CRF {crf:g}",
+                score_pix_fmt=self.settings.score_pix_fmt,
             )
             scores += vmaf.frame_scores
             encoded += out.stat().st_size

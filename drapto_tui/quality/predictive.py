@@ -9,9 +9,21 @@ Two regularities measured on real footage near VMAF 93 (issue 12) make one cheap
 
 So: probe the segment at the probe preset and a prior CRF (the file's typical CRF, else the neighbour's), turn
 its loss into the final preset's (÷ r), move along k to the aim; a second probe only when the first landed more
-than `far` CRF away, and then k comes from the two probes. r and k start from priors and are learned per file by
-the coordinator from every measured segment (QualityModel in the spec). A measured final below the target is
+than FAR CRF away, and then k comes from the two probes. r starts from a prior and is learned per file by the
+coordinator from every measured segment (QualityModel in the spec). A measured final below the target is
 re-encoded from its own measured point, not searched again (run_segment's retries).
+
+k is not one number per file: on the 4-minute film of issue 24 (37 segments, each encoded whole at preset 8 and
+CRF 32, 37 and 42) it ranged 0.038–0.103, low for grainy live action and high for clean animation, and a file's
+median put single-probe predictions up to 1 VMAF off where the landing was 5 CRF from the probe. It follows the
+loss itself: the segments' ln L lines nearly meet in one point (PIVOT_CRF, PIVOT_LOSS), so a segment's own k is
+the slope from its measured (or predicted) point to that pivot. That left 0.008 of k's spread of 0.024
+(benchmarks/RESULTS.md, issue 24), and is clamped to K_RANGE where a point sits near the pivot.
+
+The probe encodes one run over the middle half of the segment. Measured on the same 37 segments against the
+whole-segment truth: three runs over 30 % (the previous default) spread r with a standard deviation of 0.19 in
+ln r, one run over 50 % 0.085, the whole segment 0.077; one run is also one encoder start instead of three. For
+an 8-bit source the probe is encoded and scored in 8 bits (0.073, and a fifth cheaper): r absorbs the depth.
 """
 
 from __future__ import annotations
@@ -23,7 +35,12 @@ from drapto_tui.model.segment import Probe, QualityModel, SearchSettings, VideoS
 from drapto_tui.quality.crf_search import CrfSearch
 
 #: A probe further than this from where it lands (CRF) is followed by a second probe at the landing point.
-FAR = 4.0
+FAR = 6.0
+#: Where the segments' ln(100 − VMAF) lines against CRF nearly meet (issue 24's film, preset 8); see above.
+PIVOT_CRF = 48.5
+PIVOT_LOSS = 11.3
+#: A segment's k is kept within this range (a point near the pivot says little about the slope).
+K_RANGE = (0.03, 0.12)
 
 
 def loss(score: float) -> float:
@@ -34,6 +51,15 @@ def loss(score: float) -> float:
 def crf_for(aim: float, at_crf: float, at_loss: float, slope: float) -> float:
     """The CRF whose loss is 100 − aim on the line through (at_crf, at_loss) with d ln L / d CRF = slope."""
     return at_crf + math.log(loss(aim) / at_loss) / slope
+
+
+def slope_at(crf: float, at_loss: float) -> float:
+    """The segment's own k from one point at the final preset: the slope of the line from it to the pivot."""
+    lo, hi = K_RANGE
+    if abs(PIVOT_CRF - crf) < 1e-6:
+        return (lo + hi) / 2
+    k = (math.log(PIVOT_LOSS) - math.log(at_loss)) / (PIVOT_CRF - crf)
+    return min(max(k, lo), hi)
 
 
 def slope_between(crf_a: float, loss_a: float, crf_b: float, loss_b: float) -> float | None:
@@ -63,10 +89,11 @@ async def predict_crf(
     search: CrfSearch, settings: SearchSettings, model: QualityModel, aim: float, start: float
 ) -> Prediction:
     """Probe with `search` (set up at the probe preset) and return the CRF predicted to score `aim` finally."""
-    r, k = model.loss_ratio, model.log_slope
+    r = model.loss_ratio
     first = await search.probe(snap(start, settings))
     probes = [first]
     c0, probe_l0 = first.crf, loss(first.score)
+    k = slope_at(c0, probe_l0 / r)
     crf = snap(crf_for(aim, c0, probe_l0 / r, k), settings)
     measured_k: float | None = None
     if abs(crf - c0) > FAR:
@@ -93,9 +120,13 @@ def probe_settings(settings: SearchSettings) -> SearchSettings:
     return settings.model_copy(update={"full_pass_share": 1e-9})
 
 
-def probe_video(video: VideoSettings, preset: int) -> VideoSettings:
-    """The final encode's settings at the probe preset (everything else equal, so r is all that differs)."""
-    return video.model_copy(update={"preset": preset})
+def probe_video(video: VideoSettings, settings: SearchSettings) -> VideoSettings:
+    """The final encode's settings at the probe preset, and in 8 bits where the source has no more (everything
+    else equal, so r is all that differs)."""
+    update: dict[str, object] = {"preset": settings.probe_preset}
+    if settings.score_pix_fmt:
+        update["pix_fmt"] = settings.score_pix_fmt
+    return video.model_copy(update=update)
 
 
 __all__ = [
@@ -107,6 +138,7 @@ __all__ = [
     "prior_loss_ratio",
     "probe_settings",
     "probe_video",
+    "slope_at",
     "slope_between",
     "snap",
 ]

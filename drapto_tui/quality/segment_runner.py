@@ -46,6 +46,7 @@ from drapto_tui.quality.predictive import (
     prior_loss_ratio,
     probe_settings,
     probe_video,
+    slope_at,
     slope_between,
     snap,
 )
@@ -87,6 +88,7 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
         duration=seg.duration,
         nice=spec.nice,
         what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
+        score_pix_fmt=spec.search.score_pix_fmt,
     )
     probe = Probe(
         crf=crf,
@@ -170,7 +172,8 @@ async def _predictive(
     aim = _aim(spec, settings)
     model = _model(spec)
     if finals:
-        (crf, measured), k = finals[-1], model.log_slope
+        (crf, measured) = finals[-1]
+        k = slope_at(crf, loss(measured))
         if len(finals) >= 2:
             k = slope_between(finals[-2][0], loss(finals[-2][1]), crf, loss(measured)) or k
         lower = min(snap(crf_for(aim, crf, loss(measured), k), settings), crf - settings.step)
@@ -185,7 +188,7 @@ async def _predictive(
         segment=spec.segment,
         work_dir=workdir,
         settings=probe_settings(settings),
-        video=probe_video(spec.video.with_crf(0), settings.probe_preset),
+        video=probe_video(spec.video.with_crf(0), settings),
         width=spec.out_width,
         height=spec.out_height,
         identity=spec.probe_identity,
@@ -235,6 +238,14 @@ def _outcome(
         observed_loss_ratio=round(observed_r, 4) if observed_r is not None else None,
         observed_log_slope=round(observed_k, 5) if observed_k is not None else None,
     )
+
+
+def _name_segment(err: DraptoError, spec: SegmentSpec) -> None:
+    """The error names the film and the segment once (an FFmpeg step's own name may already hold it)."""
+    name = f"segment {spec.segment.index}"
+    err.subject = spec.source
+    if not err.message.startswith(name):
+        err.message = f"{name}: {err.message}"
 
 
 async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
@@ -337,6 +348,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     on_progress=progress,
                     nice=spec.nice,
                     what=f"segment {seg.index} encode",
+                    score_pix_fmt=spec.search.score_pix_fmt,
                 )
                 active = res.active_seconds
                 measured = vmaf.pooled(spec.search.pooling)
@@ -348,7 +360,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             if tracker is not None and tracker.cancelled:
                 raise  # killed because the job was cancelled: no retry (on a worker, each would be killed too)
             # Name the film and the segment, not the temp file FFmpeg was reading.
-            err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
+            _name_segment(err, spec)
             history.append({"attempt": attempt, "error": err.line()})
             final = attempt == attempts
             report(
@@ -365,7 +377,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 raise
             continue
         except SearchError as err:
-            err.subject, err.message = spec.source, f"segment {seg.index}: {err.message}"
+            _name_segment(err, spec)
             report(ProblemReport(stage="search", attempt=attempt, message=err.line(), segment_failed=True))
             raise
         if predictive:

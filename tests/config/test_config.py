@@ -168,3 +168,14 @@ def test_bad_config_value_on_command_line_is_one_clear_line(tmp_path: Path) -> N
         "drapto-tui: config: encoding.preset = 99 (from --set): Input should be less than or equal to 13"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_automatic_slots_are_two_on_a_two_core_machine(monkeypatch) -> None:
+    """Two one-thread encodes beat one two-thread encode on two cores (issue 24); one core keeps one slot."""
+    import os
+
+    from drapto_tui.config.schema import DraptoConfig
+
+    for cores, slots in ((1, 1), (2, 2), (3, 2), (4, 2), (16, 8)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert DraptoConfig().parallel_jobs() == slots, cores

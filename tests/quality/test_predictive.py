@@ -9,7 +9,17 @@ import math
 from pathlib import Path
 
 from drapto_tui.model.segment import ProbeReport, ProblemReport, QualityModel, SegmentReport
-from drapto_tui.quality.predictive import crf_for, loss, slope_between, snap
+from drapto_tui.quality.predictive import (
+    K_RANGE,
+    PIVOT_CRF,
+    PIVOT_LOSS,
+    crf_for,
+    loss,
+    probe_video,
+    slope_at,
+    slope_between,
+    snap,
+)
 from drapto_tui.quality.segment_runner import run_segment
 from tests.judge import vmaf_by_index
 from tests.media_helpers import MediaFactory
@@ -110,3 +120,54 @@ def test_prior_loss_ratio_follows_the_preset_gap() -> None:
     assert math.isclose(prior_loss_ratio(12, 10), 1.205) and prior_loss_ratio(12, 4) == prior_loss_ratio(
         12, 8
     )
+
+
+def test_a_segment_s_slope_is_its_line_to_the_pivot() -> None:
+    """k from one point: the line through that point and the pivot, so a low-loss (clean) segment gets a steep
+    slope and a high-loss (grainy) one a shallow slope, as the film's 37 segments showed; clamped near the pivot."""
+    for k in (0.04, 0.07, 0.1):
+        crf = 38.0
+        at_loss = PIVOT_LOSS * math.exp(-k * (PIVOT_CRF - crf))
+        assert math.isclose(slope_at(crf, at_loss), k)
+    assert slope_at(38.0, 3.0) > slope_at(38.0, 8.0)
+    assert slope_at(PIVOT_CRF - 0.5, 1.0) == K_RANGE[1]  # near the pivot: clamped, not a wild slope
+    assert K_RANGE[0] <= slope_at(PIVOT_CRF, 5.0) <= K_RANGE[1]
+
+
+def test_an_eight_bit_source_is_probed_in_eight_bits() -> None:
+    from drapto_tui.model.segment import SearchSettings, VideoSettings
+
+    final = VideoSettings(preset=6, crf=30, pix_fmt="yuv420p10le")
+    eight = SearchSettings(probe_preset=12, eight_bit_source=True)
+    assert probe_video(final, eight).pix_fmt == "yuv420p" and probe_video(final, eight).preset == 12
+    assert eight.score_pix_fmt == "yuv420p"
+    ten = SearchSettings(probe_preset=12)
+    assert probe_video(final, ten).pix_fmt == "yuv420p10le" and ten.score_pix_fmt is None
+    # The probe cache never mixes the two.
+    assert eight.identity() != ten.identity()
+
+
+async def test_eight_bit_scoring_agrees_with_an_independent_ten_bit_libvmaf(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    """A 10-bit encode of an 8-bit source scored in 8 bits (both pictures) reads what an independent 10-bit
+    libvmaf of every frame reads, within the noise of scoring every 5th frame."""
+    from drapto_tui.media.measured_encode import encode_and_measure
+    from drapto_tui.model.segment import VideoSettings
+
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "w"))
+    out = tmp_path / "final.mkv"
+    _, vmaf = await encode_and_measure(
+        ffmpeg,
+        Path(spec.segment.path),
+        out,
+        VideoSettings(preset=12, crf=40, pix_fmt="yuv420p10le"),
+        log_path=tmp_path / "log.json",
+        width=spec.out_width,
+        height=spec.out_height,
+        n_subsample=1,
+        one_pass=True,
+        score_pix_fmt="yuv420p",
+    )
+    judged = vmaf_by_index(ffmpeg, out, Path(spec.segment.path))
+    assert abs(vmaf.pooled() - judged) < 0.3, (vmaf.pooled(), judged)

@@ -115,3 +115,23 @@ async def test_cached_probes_in_the_spec_are_used_not_encoded_again(
     reused = probes if strategy == "predict" else [p for p in probes if not p.full_pass]
     assert reused and all(p.cached for p in reused)  # from the spec, not FFmpeg
     assert second.crf == first.crf and not second.new_probes.keys() & first.new_probes.keys()
+
+
+async def test_a_failed_segment_is_named_once(media: MediaFactory, ffmpeg: str, tmp_path: Path) -> None:
+    """The FFmpeg step is called "segment N encode" already: the error line says "segment N" once, with the
+    film, not the temp file (the log showed "segment 0: segment 0 encode")."""
+    import pytest
+
+    from drapto_tui.media.ffmpeg import FfmpegError
+
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "w"))
+    # The bisect search starts with "segment 0 encode at the predicted CRF 30" (the neighbour's CRF).
+    spec = spec.model_copy(
+        update={"start_crf": 30.0, "search": spec.search.model_copy(update={"strategy": "bisect"})}
+    )
+    Path(spec.segment.path).write_bytes(b"not a video" * 100)  # the piece was damaged on disk
+    reports: list[SegmentReport] = []
+    with pytest.raises(FfmpegError) as caught:
+        await run_segment(spec, Path(spec.scratch), reports.append)
+    line = caught.value.line()
+    assert line.count("segment 0") == 1 and line.startswith(spec.source), line

@@ -43,6 +43,9 @@ from drapto_tui.quality.ab_av1 import find_ab_av1
 from drapto_tui.quality.crf_search import cache_segment_identity, escalate, probe_cache_prefix
 from drapto_tui.quality.predictive import probe_settings, probe_video
 
+#: Sources with no more than 8 bits of 4:2:0, whose probes are encoded and scored in 8 bits (predictive.py).
+EIGHT_BIT_SOURCES = frozenset({"yuv420p", "yuvj420p", "nv12"})
+
 
 class ChunkedStrategy(EncodingStrategy):
     name = "chunked"
@@ -66,9 +69,9 @@ class ChunkedStrategy(EncodingStrategy):
             probe_preset=cfg.search.probe_preset,
             probe_share=cfg.search.probe_share,
             probe_runs=cfg.search.probe_runs,
+            eight_bit_source=self.ctx.media.pix_fmt in EIGHT_BIT_SOURCES,
         )
         self._observed_r: list[float] = []
-        self._observed_k: list[float] = []
         # Audit mode measures 1 segment in 4 (and every unsure prediction) until a measured segment misses its
         # prediction by more than 0.5; from then on the file is verified (every segment measured).
         self._verified = cfg.search.mode == "verified" or cfg.search.strategy != "predict"
@@ -267,9 +270,7 @@ class ChunkedStrategy(EncodingStrategy):
         if ctx.cache is not None and cfg.search.cache:
             if self.search.strategy == "predict":
                 prefixes = [
-                    probe_cache_prefix(
-                        identity, probe_video(video, self.search.probe_preset), probe_settings(self.search)
-                    )
+                    probe_cache_prefix(identity, probe_video(video, self.search), probe_settings(self.search))
                 ]
             else:
                 prefixes = [
@@ -322,13 +323,12 @@ class ChunkedStrategy(EncodingStrategy):
         return "if_unsure"
 
     def _model(self) -> QualityModel:
-        """The file's r and k (medians of what its measured segments showed, else the priors) and its typical
-        CRF so far."""
+        """The file's r (the median of what its measured segments showed, else the prior) and its typical CRF
+        so far."""
         crfs = [r["crf"] for r in self.results.values() if r.get("crf") is not None]
         prior = QualityModel()
         return QualityModel(
             loss_ratio=statistics.median(self._observed_r) if self._observed_r else prior.loss_ratio,
-            log_slope=statistics.median(self._observed_k) if self._observed_k else prior.log_slope,
             crf=statistics.median(crfs) if crfs else None,
             learned_from=len(self._observed_r),
         )
@@ -430,8 +430,6 @@ class ChunkedStrategy(EncodingStrategy):
         self.results[seg.index] = data
         if outcome.observed_loss_ratio is not None:
             self._observed_r.append(outcome.observed_loss_ratio)
-        if outcome.observed_log_slope is not None:
-            self._observed_k.append(outcome.observed_log_slope)
         if (
             not self._verified
             and outcome.vmaf_measured is not None
