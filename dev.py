@@ -204,7 +204,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
         print(
-            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|direct|service|cluster|latency]"
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|probes|direct|service|cluster|latency]"
             " | check | wheel-test [pytest options] | lock"
         )
         return 2
@@ -222,6 +222,8 @@ def main(argv: list[str]) -> int:
     elif command == "bench":
         if rest[:1] == ["quality"]:  # the quality path against fixed CRF and ab-av1, on real footage
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "quality.py"), *rest[1:]]
+        elif rest[:1] == ["probes"]:  # probe designs against each segment's truth (issue 24)
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "probes.py"), *rest[1:]]
         elif rest[:1] == ["direct"]:  # the Dolby Vision path against the bare FFmpeg command
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "direct.py"), *rest[1:]]
         elif rest[:1] == ["cluster"]:  # the Dask executor against the local one, and the N-machine model

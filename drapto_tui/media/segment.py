@@ -116,10 +116,12 @@ _SCORE_RE = re.compile(r"lavfi\.scene_score=([\d.]+)")
 
 
 async def detect_scenes(ffmpeg: str, source: Path, threshold: float, stream: int = 0) -> list[float]:
-    """Times where FFmpeg's scene score exceeds `threshold` (decoded at reduced size: scene scores barely change).
+    """Times where FFmpeg's scene score exceeds `threshold` (pictures wider than 960 scored at 480 wide: scene
+    scores barely change, and a small picture costs more to scale than to score).
 
     The decoder skips its loop filter: deblocking smooths block edges a scene score does not see, and decoding is
-    most of this pass (an H.264 film at 360p: 5.6 s with the filter, 5.2 s without, the same cuts)."""
+    most of this pass (an H.264 film at 360p: 5.6 s as it was, 5.2 s without the loop filter, 4.75 s without
+    scaling it to 480 as well; the same 77 cuts)."""
     result = await run_ffmpeg(
         [
             ffmpeg,
@@ -132,7 +134,7 @@ async def detect_scenes(ffmpeg: str, source: Path, threshold: float, stream: int
             "-an",
             "-sn",
             "-vf",
-            f"scale=480:-2,select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score",
+            f"scale='if(gt(iw,960),480,iw)':-2,select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score",
             "-f",
             "null",
             "-",

@@ -135,3 +135,27 @@ async def test_a_failed_segment_is_named_once(media: MediaFactory, ffmpeg: str, 
         await run_segment(spec, Path(spec.scratch), reports.append)
     line = caught.value.line()
     assert line.count("segment 0") == 1 and line.startswith(spec.source), line
+
+
+async def test_a_borderline_final_is_scored_on_every_frame(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    """Near the floor a score of every n-th frame is not enough to keep or redo a segment (on the issue 24 film
+    it read up to 0.24 off an independent libvmaf): there the final is scored again on every frame, and that
+    score is the independent one."""
+    from drapto_tui.media.encode import encode_av1
+    from drapto_tui.quality.segment_runner import BORDERLINE, _borderline, _score_every_frame
+    from tests.judge import vmaf_by_index
+
+    spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "w"))
+    floor = spec.search.target - spec.tolerance_below
+    assert _borderline(spec, floor + BORDERLINE / 2) and _borderline(spec, floor - BORDERLINE / 2)
+    assert not _borderline(spec, floor + BORDERLINE + 0.1) and not _borderline(spec, floor - BORDERLINE - 0.1)
+    every = spec.model_copy(update={"search": spec.search.model_copy(update={"n_subsample": 1})})
+    assert not _borderline(every, floor), "a score of every frame is already what the judge reads"
+
+    out = tmp_path / "final.mkv"
+    await encode_av1(ffmpeg, Path(spec.segment.path), out, spec.video.with_crf(45))
+    score = await _score_every_frame(spec, out, tmp_path / "w")
+    judged = vmaf_by_index(ffmpeg, out, Path(spec.segment.path))
+    assert abs(score - judged) < 0.05, (score, judged)
