@@ -39,8 +39,12 @@ FAR = 6.0
 #: Where the segments' ln(100 − VMAF) lines against CRF nearly meet (issue 24's film, preset 8); see above.
 PIVOT_CRF = 48.5
 PIVOT_LOSS = 11.3
-#: A segment's k is kept within this range (a point near the pivot says little about the slope).
+#: A segment's k is kept within this range.
 K_RANGE = (0.03, 0.12)
+#: A point with more loss than this share of the pivot's is too near it to give a slope: the prior k is used.
+NEAR_PIVOT = 0.85
+#: k where the pivot says nothing (0.27–0.55 VMAF per CRF at a loss of ~7 on real clips, issue 12).
+PRIOR_K = 0.06
 
 
 def loss(score: float) -> float:
@@ -54,10 +58,13 @@ def crf_for(aim: float, at_crf: float, at_loss: float, slope: float) -> float:
 
 
 def slope_at(crf: float, at_loss: float) -> float:
-    """The segment's own k from one point at the final preset: the slope of the line from it to the pivot."""
+    """The segment's own k from one point at the final preset: the slope of the line from it to the pivot, where
+    the point lies in the region the pivot was measured from (clearly below it in loss, left of it in CRF); a
+    point near or beyond the pivot (heavy grain scoring under 90 at CRF 41) says nothing about the slope, and
+    gets the prior."""
+    if at_loss >= PIVOT_LOSS * NEAR_PIVOT or crf > PIVOT_CRF - 4:
+        return PRIOR_K
     lo, hi = K_RANGE
-    if abs(PIVOT_CRF - crf) < 1e-6:
-        return (lo + hi) / 2
     k = (math.log(PIVOT_LOSS) - math.log(at_loss)) / (PIVOT_CRF - crf)
     return min(max(k, lo), hi)
 

@@ -1,8 +1,10 @@
 """search.max_encoded_percent judges the whole film, never one segment (issue 11, item 10).
 
-The film: 4 s of clean picture stored nearly lossless (AV1 makes it a small share of its bytes) and 2 s of
-heavy grain (AV1 at the target needs ~90 % of its bytes). The grain segment alone is over the default 80 %,
-the film (~58 %) is not. Sizes are judged from the files (the source's video packets, the output's file), not
+The film: 8 s of clean picture stored nearly lossless (AV1 makes it a small share of its bytes) and 2 s of
+heavy grain (AV1 at the target needs more than its bytes: its VMAF climbs from 89 at CRF 41 to 99.7 at CRF 32).
+The grain segment alone is over the default 80 %, the film is not. (With 4 s of clean picture the film was
+under 80 % only while the grain was scored on every 5th frame, which read it 4 VMAF too high and kept it below
+the floor; scored on every frame near the floor, it is encoded to the target and the film reaches 84 %.) Sizes are judged from the files (the source's video packets, the output's file), not
 from our events."""
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def grain_and_clean(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Pa
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=s=320x180:r=24:d=4",
+            "testsrc2=s=320x180:r=24:d=8",
             "-f",
             "lavfi",
             "-i",
@@ -50,7 +52,7 @@ def grain_and_clean(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Pa
             "-sc_threshold",
             "0",
             "-x264-params",
-            "zones=0,95,q=2",
+            "zones=0,191,q=2",
             str(out),
         ],
         check=True,
@@ -79,10 +81,10 @@ def test_one_big_segment_does_not_fail_the_film(ffmpeg: str, tmp_path: Path, gra
     share = 100 * out.stat().st_size / source_video_bytes(ffmpeg, grain_and_clean)
     assert share < 80, f"the whole film is {share:.0f}% of the source's video"
     # The grain segment alone was over the limit: the case that failed whole films before.
-    grain = next(e.data for e in run.events if e.event == E.SEGMENT_COMPLETE and e.data.segment == 2)
+    grain = next(e.data for e in run.events if e.event == E.SEGMENT_COMPLETE and e.data.segment == 4)
     clip = tmp_path / "grain-only.mp4"
     subprocess.run(
-        [ffmpeg, "-v", "error", "-y", "-ss", "4", "-i", str(grain_and_clean), "-c", "copy", str(clip)],
+        [ffmpeg, "-v", "error", "-y", "-ss", "8", "-i", str(grain_and_clean), "-c", "copy", str(clip)],
         check=True,
     )
     grain_share = 100 * (grain.bytes or 0) / source_video_bytes(ffmpeg, clip)

@@ -13,6 +13,7 @@ from drapto_tui.quality.predictive import (
     K_RANGE,
     PIVOT_CRF,
     PIVOT_LOSS,
+    PRIOR_K,
     crf_for,
     loss,
     probe_video,
@@ -130,8 +131,10 @@ def test_a_segment_s_slope_is_its_line_to_the_pivot() -> None:
         at_loss = PIVOT_LOSS * math.exp(-k * (PIVOT_CRF - crf))
         assert math.isclose(slope_at(crf, at_loss), k)
     assert slope_at(38.0, 3.0) > slope_at(38.0, 8.0)
-    assert slope_at(PIVOT_CRF - 0.5, 1.0) == K_RANGE[1]  # near the pivot: clamped, not a wild slope
-    assert K_RANGE[0] <= slope_at(PIVOT_CRF, 5.0) <= K_RANGE[1]
+    assert slope_at(30.0, 0.5) == K_RANGE[1]  # far below: clamped, not a wild slope
+    # Near or beyond the pivot (heavy grain scoring 88.7 at CRF 41): no slope from it, the prior instead; the
+    # pivot's 0.0003 there once sent a grainy segment's second encode from CRF 41 to 23.
+    assert slope_at(41.0, 11.28) == PRIOR_K and slope_at(PIVOT_CRF - 1, 5.0) == PRIOR_K
 
 
 def test_an_eight_bit_source_is_probed_in_eight_bits() -> None:
