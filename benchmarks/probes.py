@@ -35,7 +35,14 @@ from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings  # noqa: E402
 from drapto_tui.quality.crf_search import CrfSearch  # noqa: E402
-from drapto_tui.quality.predictive import PIVOT_CRF, PIVOT_LOSS, slope_at  # noqa: E402
+from drapto_tui.quality.predictive import (  # noqa: E402
+    PIVOT_CRF,
+    PIVOT_LOSS,
+    crf_for,
+    loss,
+    slope_at,
+    snap,
+)
 
 FF = embedded_ffmpeg()
 WIDTH, HEIGHT = 640, 360
@@ -51,10 +58,6 @@ DESIGNS = [
     ("the whole segment, 10-bit", 12, 1.0, 1, "yuv420p10le"),
     ("2 runs over 20 % at the final preset 8", 8, 0.2, 2, "yuv420p10le"),
 ]
-
-
-def loss(score: float) -> float:
-    return max(100.0 - score, 0.05)
 
 
 def true_loss(points: list[tuple[float, float]], crf: float) -> float:
@@ -118,7 +121,7 @@ def walk(points: list[list[tuple[float, float]]], probes: list[float], pivot: bo
         r = statistics.median(seen_r) if seen_r else 1.41
         final_loss = loss(score) / r
         k = slope_at(PROBE_CRF, final_loss) if pivot else 0.06
-        crf = round((PROBE_CRF + math.log(loss(AIM) / final_loss) / k) * 4) / 4
+        crf = snap(crf_for(AIM, PROBE_CRF, final_loss, k), SearchSettings())
         landed.append(100 - true_loss(pts, crf))
         seen_r.append(loss(score) * math.exp(k * (crf - PROBE_CRF)) / true_loss(pts, crf))
     return landed

@@ -43,9 +43,6 @@ from drapto_tui.quality.ab_av1 import find_ab_av1
 from drapto_tui.quality.crf_search import cache_segment_identity, escalate, probe_cache_prefix
 from drapto_tui.quality.predictive import probe_settings, probe_video
 
-#: Sources with no more than 8 bits of 4:2:0, whose probes are encoded and scored in 8 bits (predictive.py).
-EIGHT_BIT_SOURCES = frozenset({"yuv420p", "yuvj420p", "nv12"})
-
 
 class ChunkedStrategy(EncodingStrategy):
     name = "chunked"
@@ -69,7 +66,8 @@ class ChunkedStrategy(EncodingStrategy):
             probe_preset=cfg.search.probe_preset,
             probe_share=cfg.search.probe_share,
             probe_runs=cfg.search.probe_runs,
-            eight_bit_source=self.ctx.media.pix_fmt in EIGHT_BIT_SOURCES,
+            # An 8-bit source's probes are encoded and scored in 8 bits (quality/predictive.py).
+            eight_bit_source=self.ctx.media.bit_depth == 8,
         )
         self._observed_r: list[float] = []
         # Audit mode measures 1 segment in 4 (and every unsure prediction) until a measured segment misses its
