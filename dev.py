@@ -204,7 +204,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
         print(
-            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|probes|direct|service|cluster|latency]"
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|probes|calibrate|hdr-metric|direct|service|cluster|latency]"
             " | check | wheel-test [pytest options] | lock"
         )
         return 2
@@ -224,6 +224,12 @@ def main(argv: list[str]) -> int:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "quality.py"), *rest[1:]]
         elif rest[:1] == ["probes"]:  # probe designs against each segment's truth (issue 24)
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "probes.py"), *rest[1:]]
+        elif rest[:1] == ["hdr-metric"]:  # which metric judges an HDR film, at what target (issue 25)
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "hdr_metric.py"), *rest[1:]]
+        elif rest[:1] == [
+            "calibrate"
+        ]:  # the predictive model's constants for an encoder and metric (issue 25)
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "calibrate.py"), *rest[1:]]
         elif rest[:1] == ["direct"]:  # the Dolby Vision path against the bare FFmpeg command
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "direct.py"), *rest[1:]]
         elif rest[:1] == ["cluster"]:  # the Dask executor against the local one, and the N-machine model

@@ -31,20 +31,18 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.quality import build_film  # noqa: E402
 from drapto_tui.media.measured_encode import encode_and_measure  # noqa: E402
+from drapto_tui.media.metrics import METRICS  # noqa: E402
 from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings  # noqa: E402
 from drapto_tui.quality.crf_search import CrfSearch  # noqa: E402
-from drapto_tui.quality.predictive import (  # noqa: E402
-    PIVOT_CRF,
-    PIVOT_LOSS,
-    crf_for,
-    loss,
-    slope_at,
-    snap,
-)
+from drapto_tui.quality.predictive import LossModel, snap  # noqa: E402
 
 FF = embedded_ffmpeg()
+#: SVT-AV1 judged by VMAF: the pair this study is about (`bench calibrate` measures the others).
+LM = LossModel.of(VideoSettings(preset=8, crf=0), SearchSettings())
+loss, crf_for, slope_at = LM.loss, LM.crf_for, LM.slope_at
+PIVOT_CRF, PIVOT_LOSS = LM.cal.pivot_crf, LM.cal.pivot_loss
 WIDTH, HEIGHT = 640, 360
 TRUTH_CRFS = (32.0, 37.0, 42.0)
 PROBE_CRF = 39.0
@@ -77,6 +75,7 @@ async def truth(segments: list[Segment], work: Path) -> list[list[tuple[float, f
                 Path(seg.path),
                 work / "truth.mkv",
                 VideoSettings(preset=8, crf=crf),
+                METRICS["vmaf"],
                 log_path=work / "truth.json",
                 width=WIDTH,
                 height=HEIGHT,

@@ -231,7 +231,7 @@ def main() -> None:
         cmd = [
             *(sys.executable, "-m", "drapto_tui", "encode", "--json", str(src), "-o", str(ours.parent)),
             *("--set", f"processing.temp_dir={json.dumps(str(work / f'drapto-{mode}' / 'tmp'))}"),
-            *("--set", f"encoding.preset={args.preset}", "--set", f"encoding.vmaf_target={args.target:g}"),
+            *("--set", f"encoding.preset={args.preset}", "--set", f"quality.target={args.target:g}"),
             *("--set", "search.max_encoded_percent=1000", "--set", "search.cache=false"),
             *("--set", f'search.mode="{mode}"'),
         ]
@@ -243,7 +243,7 @@ def main() -> None:
             (e["data"] for e in events if e["event"] == "segment_complete"), key=lambda d: d["segment"]
         )
         segments = segments or done  # the first mode's boundaries cut every contender's per-frame log
-        predicted = sum(1 for d in done if d.get("vmaf_measured") is None)
+        predicted = sum(1 for d in done if d.get("score_measured") is None)
         if predicted:
             drapto.name += f" ({predicted}/{len(done)} predicted)"
         results.append(drapto)
@@ -304,10 +304,10 @@ def main() -> None:
     lines += [header, "| " + " | ".join(["---"] * (7 + len(results))) + " |"]
     for seg, (a, b) in zip(segments, bounds, strict=True):
         cells = [f"{scene_means(r.frame_scores, [(a, b)])[0]:.2f}" for r in results]
-        measured = seg.get("vmaf_measured")
+        measured = seg.get("score_measured")
         r_used, r_seen = seg.get("loss_ratio_used"), seg.get("loss_ratio_seen")
         lines.append(
-            f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {seg.get('vmaf_predicted')} |"
+            f"| {seg['segment']} | {b - a} | {seg['crf']:g} | {seg.get('score_predicted')} |"
             f" {measured if measured is not None else '-'} | {r_used if r_used is not None else '-'} |"
             f" {r_seen if r_seen is not None else '-'} | " + " | ".join(cells) + " |"
         )

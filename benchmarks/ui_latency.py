@@ -93,7 +93,7 @@ def child_app(jobs: int, segments: int, rate: float) -> None:
             seg = (n // 50) % segments
             if n % 50 == 49:
                 engine.emit(
-                    E.SEGMENT_COMPLETE, job_id=running, file=path, segment=seg, crf=30.0, vmaf_measured=93.2
+                    E.SEGMENT_COMPLETE, job_id=running, file=path, segment=seg, crf=30.0, score_measured=93.2
                 )
             else:
                 engine.emit(

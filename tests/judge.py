@@ -59,6 +59,21 @@ def mediainfo_tracks(path: Path) -> Tracks:
     )
 
 
+def _filter_by_index(ffmpeg: str, first_input: Path, second_input: Path, pick: str, scorer: str) -> str:
+    """Run `scorer` on the two inputs, frames paired by index (both renumbered in one time base: the files' own
+    time bases round frame times differently, and the scoring filters pair frames by time); FFmpeg's stderr."""
+    proc = subprocess.run(
+        [
+            *(ffmpeg, "-hide_banner", "-nostdin", "-i", str(first_input), "-i", str(second_input)),
+            *("-lavfi", f"[0:v]{pick}[a];[1:v]{pick}[b];[a][b]{scorer}", "-f", "null", "-"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stderr
+
+
 def vmaf_by_index(
     ffmpeg: str,
     distorted: Path,
@@ -69,17 +84,18 @@ def vmaf_by_index(
     pix_fmt: str = "yuv420p10le",
 ) -> float:
     """A separate libvmaf run of `distorted` against `reference` (frames [first, last) when given), frames paired
-    by index: both renumbered in one time base, since the files' own time bases round frame times differently
-    and libvmaf pairs frames by time."""
+    by index."""
     trim = f"trim=start_frame={first or 0}:end_frame={last}," if last is not None else ""
-    pick = f"{trim}settb=1/24,setpts=N,format={pix_fmt}"
-    proc = subprocess.run(
-        [
-            *(ffmpeg, "-hide_banner", "-nostdin", "-i", str(distorted), "-i", str(reference)),
-            *("-lavfi", f"[0:v]{pick}[d];[1:v]{pick}[r];[d][r]libvmaf", "-f", "null", "-"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    stderr = _filter_by_index(
+        ffmpeg, distorted, reference, f"{trim}settb=1/24,setpts=N,format={pix_fmt}", "libvmaf"
     )
-    return float(re.findall(r"VMAF score: ([\d.]+)", proc.stderr)[-1])
+    return float(re.findall(r"VMAF score: ([\d.]+)", stderr)[-1])
+
+
+def xpsnr_by_index(ffmpeg: str, distorted: Path, reference: Path, *, dither: bool = False) -> float:
+    """FFmpeg's own whole-file XPSNR (luma) of `distorted` against `reference`, the reference first (the filter
+    weights blocks by its first input's activity), frames paired by index, both in 8 bits (the filter misreads
+    deeper pictures at most widths): without dither, or with FFmpeg's default dither when asked."""
+    to_8_bits = "format=yuv420p" if dither else "scale=sws_dither=none,format=yuv420p"
+    stderr = _filter_by_index(ffmpeg, reference, distorted, f"settb=1/30,setpts=N,{to_8_bits}", "xpsnr")
+    return float(re.findall(r"XPSNR\s+y:\s*([\d.]+)", stderr)[-1])

@@ -108,8 +108,8 @@ async def test_bbb_chunked_path_hits_the_target(media: MediaFactory, ffmpeg: str
             "end",
             "frames",
             "crf",
-            "vmaf_predicted",
-            "vmaf_measured",
+            "score_predicted",
+            "score_measured",
             "bytes",
             "bitrate",
             "encode_seconds",
@@ -121,8 +121,8 @@ async def test_bbb_chunked_path_hits_the_target(media: MediaFactory, ffmpeg: str
     steps = of(events, E.SEARCH_STEP)
     assert steps and all(all(e.data.given(k) for k in ("crf", "score", "bytes")) for e in steps)
     summary = of(events, E.ENCODING_COMPLETE)[0].data
-    assert summary.encoding_path == "chunked" and summary.vmaf_file == pytest.approx(
-        done[0].data.vmaf_measured, abs=0.01
+    assert summary.encoding_path == "chunked" and summary.score_file == pytest.approx(
+        done[0].data.score_measured, abs=0.01
     )
     lifecycle = [
         e.event
@@ -266,7 +266,7 @@ async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp
     marks = [el for el in svg.iter() if el.get("class") in ("segment", "below")]
     tips = sorted(el.find(f"{ns}title").text or "" for el in marks)  # type: ignore[union-attr]
     expected = sorted(
-        f"segment {e.data.segment}: CRF {e.data.crf:g}, VMAF {e.data.vmaf_measured:.2f}"
+        f"segment {e.data.segment}: CRF {e.data.crf:g}, VMAF {e.data.score_measured:.2f}"
         for e in of(events, E.SEGMENT_COMPLETE)
     )
     assert tips == expected and len(tips) == len(segments)

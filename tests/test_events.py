@@ -48,7 +48,7 @@ def test_payload_shape_and_json_round_trip() -> None:
         start=6.0,
         end=8.0,
         crf=27.25,
-        vmaf_measured=93.4,
+        score_measured=93.4,
         bytes=1234,
         bitrate=4936.0,
         encode_seconds=1.5,
@@ -60,13 +60,13 @@ def test_payload_shape_and_json_round_trip() -> None:
     assert (
         data["event"] == "segment_complete" and data["status"] == "running" and data["schema"] == EVENT_SCHEMA
     )
-    # Only the fields the emitter gave are written (vmaf_predicted was not given).
+    # Only the fields the emitter gave are written (score_predicted was not given).
     assert set(data["data"]) == {
         "segment",
         "start",
         "end",
         "crf",
-        "vmaf_measured",
+        "score_measured",
         "bytes",
         "bitrate",
         "encode_seconds",

@@ -57,8 +57,8 @@ def _run_job(mgr: StateManager, job: str = "j1", segments: int = 4, done: int = 
                 job_id=job,
                 segment=i,
                 crf=27.5,
-                vmaf_predicted=93.4,
-                vmaf_measured=93.2,
+                score_predicted=93.4,
+                score_measured=93.2,
                 bytes=1300,
                 attempts=1,
             )
@@ -106,7 +106,7 @@ def test_checkpoint_restores_queue_and_segments(tmp_path: Path) -> None:
     assert mgr2.jobs["j2"].status == ProcessingStatus.HELD
     j1 = mgr2.jobs["j1"]
     assert j1.done_segments() == [0, 1]
-    assert j1.segments[0].vmaf_measured == 93.2 and len(j1.segments[0].probes) == 2
+    assert j1.segments[0].score_measured == 93.2 and len(j1.segments[0].probes) == 2
     assert j1.segments[3].status == SegmentStatus.QUEUED
     mgr2.update_state(make_event(E.JOB_REMOVED, job_id="j2"))
     mgr2.close()

@@ -30,6 +30,7 @@ from drapto_tui.engine.engine import ENDED, Engine
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.errors import DraptoError
+from drapto_tui.media.metrics import metric_named
 from drapto_tui.model.events import (
     AnalysisStarted,
     EncodingComplete,
@@ -141,7 +142,7 @@ class TerminalReport:
 
     def print_summary(self) -> None:
         table = Table(title="drapto-tui summary", expand=False)
-        for col in ("File", "Path", "Size in → out", "Time", "CRF", "VMAF min/mean/max"):
+        for col in ("File", "Path", "Size in → out", "Time", "CRF", "Score min/film/max"):
             table.add_column(col, overflow="fold")
         for name, s in self.finished:
             if isinstance(s, str) or s.skipped:
@@ -151,16 +152,18 @@ class TerminalReport:
             crf = ""
             if s.crf_min is not None and s.crf_max is not None:
                 crf = f"{s.crf_min:g}" if s.crf_min == s.crf_max else f"{s.crf_min:g}–{s.crf_max:g}"
-            vmaf = ""
-            if s.vmaf_min is not None and s.vmaf_file is not None and s.vmaf_max is not None:
-                vmaf = f"{s.vmaf_min:.2f} / {s.vmaf_file:.2f} / {s.vmaf_max:.2f}"
+            score = ""
+            if s.score_min is not None and s.score_file is not None and s.score_max is not None:
+                metric = metric_named(s.metric) if s.metric else None
+                label, unit = (metric.label, metric.unit) if metric else ("", "")
+                score = f"{label} {s.score_min:.2f} / {s.score_file:.2f} / {s.score_max:.2f}{unit}"
             path = {"dolby_vision": "DV direct", "chunked": "chunked"}.get(s.encoding_path or "", "")
             if s.hdr and s.hdr != "SDR":
                 path += f", {s.hdr}"
             size = f"{human_size(s.input_bytes or 0)} → {human_size(s.output_bytes or 0)}"
             change = s.reduction_percent or 0.0
             size += f" (−{change:.0f}%)" if change >= 0 else f" (+{-change:.0f}%)"
-            table.add_row(name, path, size, f"{s.wall_seconds or 0:.1f}s {s.fps or 0:.0f}fps", crf, vmaf)
+            table.add_row(name, path, size, f"{s.wall_seconds or 0:.1f}s {s.fps or 0:.0f}fps", crf, score)
         self.console.print(table)
         for name, s in self.finished:  # what the output does not carry as the source had it: never silent
             if isinstance(s, str):

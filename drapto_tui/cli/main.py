@@ -182,14 +182,20 @@ def _load(args: argparse.Namespace):
     overrides = list(getattr(args, "overrides", []) or [])
     if getattr(args, "output_dir", None):
         overrides.append(f"output.dir={json.dumps(str(args.output_dir))}")
-    return load_config(getattr(args, "config", None), overrides=overrides)
+    config = load_config(getattr(args, "config", None), overrides=overrides)
+    for notice in config.notices:
+        print(f"drapto-tui: {notice}", file=sys.stderr)
+    return config
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     from drapto_tui.config import check_file, to_toml
 
     if args.action == "check":
-        issues = check_file(args.file)
+        notices: list[str] = []
+        issues = check_file(args.file, notices)
+        for notice in notices:
+            print(f"{args.file}: {notice}", file=sys.stderr)
         if issues:
             for issue in issues:
                 print(f"{args.file}: {issue}", file=sys.stderr)

@@ -8,7 +8,7 @@ so `config show` can print the effective configuration and it reads back unchang
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -115,13 +115,13 @@ class CrfConfig(Section):
 
 #: SVT-AV1 keys drapto-tui sets itself, and what to set instead.
 SVT_OWNED_KEYS = {
-    "crf": "set encoding.vmaf_target (the quality path searches the CRF) or encoding.crf.sd/hd/uhd (Dolby Vision)",
-    "qp": "set encoding.vmaf_target (the quality path searches the CRF)",
-    "rc": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
-    "tbr": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
-    "mbr": "the quality path encodes at a constant rate factor; set encoding.vmaf_target",
-    "pass": "the quality path encodes in one pass; set encoding.vmaf_target",
-    "passes": "the quality path encodes in one pass; set encoding.vmaf_target",
+    "crf": "set quality.target (the quality path searches the CRF) or encoding.crf.sd/hd/uhd (Dolby Vision)",
+    "qp": "set quality.target (the quality path searches the CRF)",
+    "rc": "the quality path encodes at a constant rate factor; set quality.target",
+    "tbr": "the quality path encodes at a constant rate factor; set quality.target",
+    "mbr": "the quality path encodes at a constant rate factor; set quality.target",
+    "pass": "the quality path encodes in one pass; set quality.target",
+    "passes": "the quality path encodes in one pass; set quality.target",
     "preset": "set encoding.preset",
     "lp": "set resources.encoder_threads",
     "input-depth": "set encoding.pixel_format",
@@ -135,13 +135,26 @@ SVT_OWNED_KEYS = {
 
 
 class EncodingConfig(Section):
-    preset: int = Field(6, ge=-1, le=13, description="SVT-AV1 preset (lower = slower, better).")
+    encoder: Literal["svt-av1", "aom-av1"] = Field(
+        "svt-av1",
+        description="The quality path's encoder: svt-av1 (SVT-AV1) or aom-av1 (libaom, slower; some prefer it for"
+        " grain). The Dolby Vision path always uses SVT-AV1, the one that carries RPUs.",
+    )
+    preset: int = Field(
+        6,
+        ge=-1,
+        le=13,
+        description="The encoder's speed, lower = slower and better: SVT-AV1's preset (-1 to 13) or libaom's"
+        " cpu-used (0 to 8).",
+    )
     crf: CrfConfig = Field(default_factory=CrfConfig, description="Fixed CRF of the Dolby Vision path.")
-    vmaf_target: float = Field(93.0, ge=50, le=100, description="Quality the chunked path aims for.")
     min_crf: float = Field(10.0, ge=0, le=63)
     max_crf: float = Field(55.0, ge=0, le=63)
     pixel_format: Literal["yuv420p10le", "yuv420p"] = "yuv420p10le"
     svt_params: str = Field("", description="Extra SVT-AV1 parameters, key=value:key=value.")
+    aom_params: str = Field(
+        "", description="Extra libaom parameters (FFmpeg's -aom-params), key=value:key=value."
+    )
     crop: bool = Field(True, description="Detect and remove letterbox bars.")
     deinterlace: Literal["auto", "off", "on"] = Field(
         "auto",
@@ -154,6 +167,14 @@ class EncodingConfig(Section):
         if self.max_crf <= self.min_crf:
             raise ValueError("max_crf must be greater than min_crf")
         return self
+
+    #: Which key holds each encoder's own parameters.
+    PARAMS_KEYS: ClassVar[dict[str, str]] = {"svt-av1": "svt_params", "aom-av1": "aom_params"}
+
+    def params_of(self, encoder: str) -> str:
+        """The user's own parameters for this encoder."""
+        key = self.PARAMS_KEYS.get(encoder)
+        return str(getattr(self, key)) if key else ""
 
     @field_validator("svt_params")
     @classmethod
@@ -178,16 +199,31 @@ class SearchConfig(Section):
     full_pass_share: float = Field(
         0.85, gt=0, le=1, description="Encode whole segment when samples cover this."
     )
-    tolerance: float = Field(1.0, ge=0, le=10, description="Accept a score in [target, target + tolerance].")
-    tolerance_below: float = Field(
-        0.5, ge=0, le=10, description="Encode a segment again when its measured VMAF < target - this."
+    tolerance: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Accept a score in [target, target + tolerance], in the metric's unit (unset: the metric's"
+        " own, 1 VMAF or 0.5 dB XPSNR).",
+    )
+    tolerance_below: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Encode a segment again when its measured score < target - this (unset: the metric's own,"
+        " 0.5 VMAF or 0.25 dB XPSNR).",
     )
     strategy: Literal["predict", "bisect"] = Field(
         "predict",
         description="predict: one fast probe mapped to the final preset (a second when far off); bisect: the"
         " ab-av1-style search with probes at the final preset.",
     )
-    probe_preset: int = Field(12, ge=0, le=13, description="The SVT-AV1 preset of predict's probes.")
+    probe_preset: int | None = Field(
+        None,
+        ge=-1,
+        le=13,
+        description="The preset of predict's probes (unset: the encoder's fastest useful: 12, 8).",
+    )
     probe_share: float = Field(
         0.5,
         gt=0,
@@ -201,7 +237,7 @@ class SearchConfig(Section):
     )
     mode: Literal["verified", "audit"] = Field(
         "verified",
-        description="verified: every encoded segment's VMAF is measured; audit (predict only): 1 segment in 4"
+        description="verified: every encoded segment's score is measured; audit (predict only): 1 segment in 4"
         " and every unsure prediction are measured, the rest reported as predicted, and a miss over 0.5 switches"
         " the file to verified.",
     )
@@ -217,9 +253,45 @@ class SearchConfig(Section):
         description="A film over max_encoded_percent: keep_source ends it as 'kept' (no output, the source is"
         " what you keep), encode places the output anyway with a warning.",
     )
-    n_subsample: int = Field(5, ge=1, le=100, description="libvmaf scores every n-th frame.")
-    pooling: Literal["mean", "perc5", "harmonic"] = "mean"
+    n_subsample: int = Field(
+        5, ge=1, le=100, description="Score every n-th frame, where the metric can (VMAF; XPSNR scores all)."
+    )
     cache: bool = Field(True, description="Remember probe results in the state dir.")
+
+
+class QualityConfig(Section):
+    """What the chunked path aims at, and how it judges a segment."""
+
+    metric: Literal["auto", "vmaf", "xpsnr"] = Field(
+        "auto",
+        description="auto: VMAF, except for HDR (PQ, HLG) films, where VMAF is not valid and XPSNR is used.",
+    )
+    target: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="The score each segment aims at, in the metric's unit (VMAF points, XPSNR dB of luma);"
+        " with metric auto, the SDR films' (VMAF) target. Unset: the metric's default (VMAF 93, XPSNR 40 dB).",
+    )
+    hdr_target: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="With metric auto: the target of HDR films, in the HDR metric's unit (XPSNR dB)."
+        " Unset: its default for the picture (38.5 dB on PQ, 35 on HLG).",
+    )
+    pooling: Literal["mean", "perc5", "harmonic"] = Field(
+        "mean",
+        description="How frame scores make a segment's: mean (the metric's own whole-file figure), perc5 (the"
+        " 5th percentile: the worst frames decide), harmonic.",
+    )
+
+
+#: Keys that moved: old dotted name → new. An old name still works, with one line saying the new one.
+RENAMED_KEYS = {
+    "encoding.vmaf_target": "quality.target",
+    "search.pooling": "quality.pooling",
+}
 
 
 class AudioConfig(Section):
@@ -338,6 +410,7 @@ class DraptoConfig(Section):
     input: InputConfig = Field(default_factory=InputConfig)
     processing: ProcessingConfig = Field(default_factory=ProcessingConfig)
     encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
@@ -350,12 +423,18 @@ class DraptoConfig(Section):
     web: WebConfig = Field(default_factory=WebConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    #: Lines for the user about how the configuration was read (an old key's new name), said once at start.
+    _notices: list[str] = PrivateAttr(default_factory=list)
 
     def __eq__(self, other: object) -> bool:
         """Equal when the values are: where they came from does not make two configurations differ."""
         return isinstance(other, DraptoConfig) and self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def notices(self) -> list[str]:
+        return list(self._notices)
 
     def source_of(self, dotted: str) -> str:
         return self._sources.get(dotted, "default")

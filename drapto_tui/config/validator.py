@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drapto_tui.config.default import default_config_file
-from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.config.schema import RENAMED_KEYS, DraptoConfig
 from drapto_tui.errors import ConfigError
 
 ENV_PREFIX = "DRAPTO_"
@@ -227,6 +227,7 @@ def load_config(
         sources.update(layer_sources)
         issues.extend(layer_issues)
 
+    notices = _move_renamed(tree, sources)
     try:
         config = validate_tree(tree, sources)
     except ConfigError as exc:
@@ -234,17 +235,53 @@ def load_config(
     if issues:
         raise ConfigError(issues)
     config._sources = dict(sources)
+    config._notices = notices
     return config
 
 
-def check_file(path: Path) -> list[str]:
-    """Every problem with one TOML file laid over the defaults (no environment, no overrides)."""
+def _pop_dotted(tree: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    *parents, leaf = dotted.split(".")
+    node: Any = tree
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node:
+        return False, None
+    return True, node.pop(leaf)
+
+
+def _move_renamed(tree: dict[str, Any], sources: dict[str, str]) -> list[str]:
+    """Old key names (RENAMED_KEYS) keep working: each value moves to its new name, unless the new name is set
+    too (it wins), and one line says so."""
+    notices = []
+    for old, new in RENAMED_KEYS.items():
+        found, value = _pop_dotted(tree, old)
+        if not found:
+            continue
+        origin = sources.pop(old, "config")
+        if new in sources:
+            notices.append(
+                f"{old} (from {origin}) is ignored: {new} (from {sources[new]}) replaces it; remove it"
+            )
+            continue
+        _set_dotted(tree, new, value)
+        sources[new] = origin
+        notices.append(f"{old} (from {origin}) is now {new}; rename it there (the value was used)")
+    return notices
+
+
+def check_file(path: Path, notices: list[str] | None = None) -> list[str]:
+    """Every problem with one TOML file laid over the defaults (no environment, no overrides); the lines about
+    old key names go to `notices` (they are not problems)."""
     try:
         tree = read_toml(path)
     except ConfigError as exc:
         return exc.issues
+    sources = {key: str(path) for key, _ in _flatten(tree)}
+    moved = _move_renamed(tree, sources)
+    if notices is not None:
+        notices.extend(moved)
     try:
-        validate_tree(tree, {key: str(path) for key, _ in _flatten(tree)})
+        validate_tree(tree, sources)
     except ConfigError as exc:
         return exc.issues
     return []
@@ -253,4 +290,5 @@ def check_file(path: Path) -> list[str]:
 def to_toml(config: DraptoConfig) -> str:
     import tomli_w
 
-    return tomli_w.dumps(config.model_dump(mode="json"))
+    # An unset optional key (None: "the metric's own") has no TOML form: it is left out, which reads back as unset.
+    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))

@@ -140,6 +140,8 @@ class StateManager:
             job.stage = ProcessingStage.ENCODING
             job.step = None
             job.status = ProcessingStatus.RUNNING
+            if data.given("metric"):
+                job.metric, job.target, job.tolerance_below = data.metric, data.target, data.tolerance_below
             for plan in data.segments:
                 state = job.segment(plan.index)
                 state.start, state.end = plan.start, plan.end
@@ -177,8 +179,9 @@ class StateManager:
                 "end",
                 "frames",
                 "crf",
-                "vmaf_predicted",
-                "vmaf_measured",
+                "metric",
+                "score_predicted",
+                "score_measured",
                 "bytes",
                 "bitrate",
                 "encode_seconds",

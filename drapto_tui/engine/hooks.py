@@ -6,8 +6,10 @@ environment variable, never as shell text, so no file name can run anything. It 
 program is one warning line in the log and never changes the job's outcome.
 
 Variables: DRAPTO_JOB_ID, DRAPTO_STATUS (completed, kept, failed, cancelled), DRAPTO_INPUT, DRAPTO_OUTPUT
-(empty unless written), DRAPTO_INPUT_BYTES, DRAPTO_OUTPUT_BYTES, DRAPTO_VMAF (the mean of the measured segment
-scores, empty when none), DRAPTO_ERROR (the last fatal error line, empty when none).
+(empty unless written), DRAPTO_INPUT_BYTES, DRAPTO_OUTPUT_BYTES, DRAPTO_METRIC (what the film was judged by:
+vmaf, xpsnr; empty for the direct path), DRAPTO_SCORE (the whole film's figure in that metric, else the mean of
+the measured segment scores; empty when none), DRAPTO_ERROR (the last fatal error line, empty when none).
+A VMAF job also sets DRAPTO_VMAF, the name hooks written before other metrics read.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ import statistics
 
 from drapto_tui.model.state import ProcessingState
 
+#: The score's variable before there was more than one metric, still set for that metric's jobs.
+OLD_SCORE_VARIABLES = {"vmaf": "DRAPTO_VMAF"}
+
 
 def hook_environment(job: ProcessingState) -> dict[str, str]:
-    scores = [s.vmaf_measured for s in job.segments.values() if s.vmaf_measured is not None]
+    scores = [s.score_measured for s in job.segments.values() if s.score_measured is not None]
+    whole = job.stats.get("score_file")
+    score = f"{whole:.2f}" if whole is not None else (f"{statistics.fmean(scores):.2f}" if scores else "")
     fatal = [e.message for e in job.errors if e.fatal]
     output = job.output_file if job.output_file and os.path.exists(job.output_file) else ""
+    old = OLD_SCORE_VARIABLES.get(job.metric or "")
     return {
         "DRAPTO_JOB_ID": job.job_id,
         "DRAPTO_STATUS": job.status.value,
@@ -32,7 +40,9 @@ def hook_environment(job: ProcessingState) -> dict[str, str]:
         "DRAPTO_OUTPUT": output,
         "DRAPTO_INPUT_BYTES": str(job.stats.get("input_bytes", "")),
         "DRAPTO_OUTPUT_BYTES": str(job.stats.get("output_bytes", "")),
-        "DRAPTO_VMAF": f"{statistics.fmean(scores):.2f}" if scores else "",
+        "DRAPTO_METRIC": job.metric or "",
+        "DRAPTO_SCORE": score,
+        **({old: score} if old else {}),
         "DRAPTO_ERROR": fatal[-1] if fatal else "",
     }
 

@@ -179,7 +179,7 @@ class ProcessingPipeline:
         """The segments chart beside the output (output.report). A report that cannot be written is a warning:
         the film itself is done and placed."""
         try:
-            return str(write_report(job, self.config.encoding.vmaf_target, output))
+            return str(write_report(job, output))
         except OSError as exc:
             self._emit(
                 ProcessingEvents.ERROR_OCCURRED,

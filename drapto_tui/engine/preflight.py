@@ -14,7 +14,9 @@ from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.errors import ConfigError, DraptoError, owner_name
+from drapto_tui.media.encoders import DEFAULT_ENCODER, Encoder, encoder_named
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
+from drapto_tui.model.segment import VideoSettings
 
 ALWAYS_VALID_HWACCEL = ("none", "auto")
 
@@ -29,14 +31,16 @@ def hwaccel_methods(ffmpeg: str) -> list[str]:
     return [line.strip() for line in lines[start + 1 :] if line.strip()]
 
 
-def svt_params_rejected(ffmpeg: str, svt_params: str) -> str | None:
-    """SVT-AV1's own complaint about these parameters, from one frame of 64x64 encoded with them (FFmpeg's
-    explode mode turns an unknown key into an error instead of a warning); None when it takes them. Run at start,
-    so a typo is one line now instead of a failed job later, or a key silently ignored."""
+def params_rejected(ffmpeg: str, encoder: Encoder, params: str) -> str | None:
+    """The encoder's own complaint about the user's parameters, from one frame of 64x64 encoded with them
+    (FFmpeg's explode mode turns an unknown key into an error instead of a warning); None when it takes them.
+    Run at start, so a typo is one line now instead of a failed job later, or a key silently ignored."""
+    settings = VideoSettings(
+        encoder=encoder.name, preset=encoder.probe_preset, crf=40, pix_fmt="yuv420p", params=params
+    )
     args = [
         ffmpeg, "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "color=s=64x64:d=0.04", "-frames:v", "1",
-        "-c:v", "libsvtav1", "-preset", "12", "-err_detect", "explode", "-svtav1-params", svt_params,
-        "-f", "null", "-",
+        *encoder.codec_args(settings), "-err_detect", "explode", "-f", "null", "-",
     ]  # fmt: skip
     try:
         done = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=60)
@@ -48,6 +52,42 @@ def svt_params_rejected(ffmpeg: str, svt_params: str) -> str | None:
     said = [line for line in lines if "Error parsing option" in line or "Svt[error]" in line]
     text = (said or [line for line in lines if "rror" in line] or [f"FFmpeg exited {done.returncode}"])[0]
     return text.split("] ", 1)[-1].removeprefix("Svt[error]: ").strip().rstrip(".")
+
+
+def _encoder_problems(config: DraptoConfig, info: FfmpegInfo) -> list[str]:
+    """The configured encoder: in this FFmpeg, its preset in its range, its parameters taken by it."""
+    enc = config.encoding
+    encoder = encoder_named(enc.encoder)
+    issues = []
+    if encoder.ffmpeg_encoder not in info.encoders:
+        issues.append(
+            config.describe(
+                "encoding.encoder",
+                f"this FFmpeg has no {encoder.ffmpeg_encoder}; use an FFmpeg built with it, or choose another",
+            )
+        )
+    low, high = encoder.preset_range
+    if not low <= enc.preset <= high:
+        issues.append(config.describe("encoding.preset", f"{encoder.label} takes {low} to {high}"))
+    probe = config.search.probe_preset
+    if probe is not None and not low <= probe <= high:
+        issues.append(config.describe("search.probe_preset", f"{encoder.label} takes {low} to {high}"))
+    if enc.search_backend == "ab-av1" and encoder.name != DEFAULT_ENCODER:
+        issues.append(
+            config.describe(
+                "encoding.search_backend",
+                f"the ab-av1 backend drives the default encoder only, not {encoder.label}",
+            )
+        )
+    params = enc.params_of(encoder.name)
+    if params and encoder.ffmpeg_encoder in info.encoders:
+        rejected = params_rejected(info.path, encoder, params)
+        if rejected:
+            key = f"encoding.{enc.PARAMS_KEYS[encoder.name]}"
+            issues.append(
+                config.describe(key, f"{encoder.label} rejects it ({rejected}); fix or remove that key")
+            )
+    return issues
 
 
 def _folder_problem(path: Path) -> str | None:
@@ -86,14 +126,8 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
                     "processing.hwaccel", f"this FFmpeg has no such method; choose one of {known}"
                 )
             )
-    if info is not None and config.encoding.svt_params:
-        rejected = svt_params_rejected(info.path, config.encoding.svt_params)
-        if rejected:
-            issues.append(
-                config.describe(
-                    "encoding.svt_params", f"SVT-AV1 rejects it ({rejected}); fix or remove that key"
-                )
-            )
+    if info is not None:
+        issues += _encoder_problems(config, info)
     for key, path in (("processing.temp_dir", config.temp_root()), ("output.dir", config.output_root())):
         problem = _folder_problem(path)
         if problem is not None:
@@ -104,4 +138,4 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
     return info
 
 
-__all__ = ["check_machine", "hwaccel_methods", "svt_params_rejected"]
+__all__ = ["check_machine", "hwaccel_methods", "params_rejected"]

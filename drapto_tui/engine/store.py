@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drapto_tui.errors import StateError, unusable
+from drapto_tui.model.events import OLD_METRIC, renamed_scores
 from drapto_tui.model.state import (
     SCHEMA_VERSION,
     ProcessingState,
@@ -188,6 +189,34 @@ class StateStore:
                 subject=str(self.path),
                 hint="upgrade drapto-tui, or use another processing.temp_dir",
             )
+        elif int(row[0]) < SCHEMA_VERSION:
+            self._migrate(int(row[0]))
+
+    def _migrate(self, version: int) -> None:
+        """Bring a database written by an earlier version up to this one, in one transaction, so that its queue
+        resumes after an upgrade. 1 → 2: every score was VMAF and named `vmaf_*`; it is `score_*` with its
+        metric now (the segments', the job's and its summary's)."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            if version < 2:
+                for job_id, idx, data in cur.execute("SELECT job_id, idx, data FROM segments").fetchall():
+                    cur.execute(
+                        "UPDATE segments SET data=? WHERE job_id=? AND idx=?",
+                        (json.dumps(renamed_scores(json.loads(data))), job_id, idx),
+                    )
+                for job_id, data in cur.execute("SELECT id, data FROM jobs").fetchall():
+                    job = json.loads(data)
+                    if isinstance(job.get("stats"), dict):
+                        job["stats"] = renamed_scores(job["stats"])
+                    if job.get("encoding_path") == "chunked":
+                        job.setdefault("metric", OLD_METRIC)
+                    cur.execute("UPDATE jobs SET data=? WHERE id=?", (json.dumps(job), job_id))
+            cur.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     def load(self) -> dict[str, ProcessingState]:
         """Every job; a row that is valid SQLite but not a valid job (bad JSON, an unknown status) stops the

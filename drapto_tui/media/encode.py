@@ -1,4 +1,5 @@
-"""SVT-AV1 video encodes through FFmpeg: the argument list, and running it with progress."""
+"""Video encodes through FFmpeg with the settings' encoder (media/encoders/): the argument list, and running it
+with progress."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from drapto_tui.media.encoders import encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProcess, FfmpegProgress, FfmpegResult
 from drapto_tui.model.segment import VideoSettings
 
@@ -27,14 +29,7 @@ def av1_args(
     if filters := settings.source_filters():
         args += ["-vf", filters]
     args += [
-        "-c:v",
-        "libsvtav1",
-        "-preset",
-        str(settings.preset),
-        "-pix_fmt",
-        settings.pix_fmt,
-        "-svtav1-params",
-        settings.svt_param_string(),
+        *encoder_named(settings.encoder).codec_args(settings),
         # Every frame with its own timestamp, in the input's time base: FFmpeg would otherwise make a
         # variable-frame-rate film constant at the container's nominal rate (frames dropped and duplicated),
         # or round its timestamps to 1/fps and collapse frames closer than that.

@@ -1,4 +1,4 @@
-"""An AV1 encode and its VMAF in one FFmpeg run: the encoder's output is decoded again inside the run
+"""An AV1 encode and its quality score in one FFmpeg run: the encoder's output is decoded again inside the run
 (`-dec`, FFmpeg's loopback decoder) and scored against the same decoded source frames.
 
 Why: scoring after the encode decodes the source a second time (for a lossless piece, that decode alone costs
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import FfmpegProcess, FfmpegProgress, FfmpegResult
-from drapto_tui.media.vmaf import VmafResult, measure_vmaf, read_scores, vmaf_graph
+from drapto_tui.media.metrics import Metric, ScoreResult, measure_score, score_graph
 from drapto_tui.model.segment import VideoSettings
 
 #: Output frames up to this many pixels (1920x1088) are scored in the encode's own run.
@@ -36,6 +36,7 @@ async def encode_and_measure(
     source: Path,
     output: Path,
     settings: VideoSettings,
+    metric: Metric,
     *,
     log_path: Path,
     width: int,
@@ -49,8 +50,8 @@ async def encode_and_measure(
     what: str = "AV1 encode",
     input_args: Sequence[str] = (),
     score_pix_fmt: str | None = None,
-) -> tuple[FfmpegResult, VmafResult]:
-    """Encode `source` to `output` (atomically, as encode_av1) and score the encode against `source`: in one
+) -> tuple[FfmpegResult, ScoreResult]:
+    """Encode `source` to `output` (atomically, as encode_av1) and score the encode against `source` by `metric`: in one
     run when `one_pass` (the FFmpeg has loopback decoders) and the frame fits, else one run after the other.
     `input_args` (a part of the source: -ss, -t) need the one run, where the reference is that same part.
     `score_pix_fmt`: both pictures are scored in this format (8 bits for an 8-bit source), else the encode's."""
@@ -71,8 +72,9 @@ async def encode_and_measure(
     )
     if not together:
         result = await encode()
-        vmaf = await measure_vmaf(
+        score = await measure_score(
             ffmpeg,
+            metric,
             output,
             source,
             log_path=log_path,
@@ -83,10 +85,11 @@ async def encode_and_measure(
             n_subsample=n_subsample,
             pix_fmt=score_pix_fmt or settings.pix_fmt,
         )
-        return result, vmaf
+        return result, score
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)  # a log left by an earlier run must not pass for this one's
-    graph = vmaf_graph(
+    graph = score_graph(
+        metric,
         "dec:0",
         "0:v:0",
         log_name=log_path.name,
@@ -96,16 +99,16 @@ async def encode_and_measure(
         deinterlace=settings.deinterlace,
         n_subsample=n_subsample,
         pix_fmt=score_pix_fmt or settings.pix_fmt,
-        output="vmaf",
+        output="scored",
     )
     # `-dec 0:0`: decode output 0's stream 0 (the AV1 encode, its only stream) back into the graph.
-    score_output = ["-dec", "0:0", "-filter_complex", graph, "-map", "[vmaf]", "-f", "null", "-"]
+    score_output = ["-dec", "0:0", "-filter_complex", graph, "-map", "[scored]", "-f", "null", "-"]
     result = await encode(
         input_args=input_args,
         after_output=score_output,
         cwd=log_path.parent,  # the log's bare name in the graph: no escaping of odd paths
     )
-    return result, read_scores(log_path, str(output))
+    return result, ScoreResult(metric, metric.read_frames(log_path, str(output)))
 
 
 __all__ = ["ONE_PASS_MAX_PIXELS", "encode_and_measure", "fits_one_pass"]

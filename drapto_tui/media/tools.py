@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import ToolError
+from drapto_tui.media.encoders import DOLBY_VISION_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import run_ffmpeg
 
 REQUIRED_ENCODERS = {
@@ -114,7 +115,7 @@ async def inspect_ffmpeg(path: str) -> FfmpegInfo:
         capture("-encoders"),
         capture("-filters"),
         capture("-hwaccels"),
-        capture("-h", "encoder=libsvtav1"),
+        capture("-h", f"encoder={encoder_named(DOLBY_VISION_ENCODER).ffmpeg_encoder}"),
     )
     first = next((line for line in version_text.splitlines() if line.startswith("ffmpeg version")), "")
     if not first:

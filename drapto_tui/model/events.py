@@ -23,13 +23,37 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     TypeAdapter,
     model_serializer,
+    model_validator,
 )
 
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
 
 #: The version of this event format; readers of old logs see no field (version 0) and the same shapes.
-EVENT_SCHEMA = 1
+#: 2: scores are `score_*` in the job's `metric` (version 1 said `vmaf_*`; its lines still read, OLD_SCORE_NAMES).
+EVENT_SCHEMA = 2
+
+#: Field names of schema 1, when every score was VMAF, and their names since; a line or a saved row that has
+#: them is read as the new names with metric "vmaf" (engine/store.py migrates saved state the same way).
+OLD_SCORE_NAMES = {
+    "vmaf_predicted": "score_predicted",
+    "vmaf_measured": "score_measured",
+    "vmaf_min": "score_min",
+    "vmaf_max": "score_max",
+    "vmaf_file": "score_file",
+}
+OLD_METRIC = "vmaf"
+
+
+def renamed_scores(data: Any) -> Any:
+    """A mapping with schema-1 score names, renamed, its metric VMAF where it holds a score; anything else as
+    it is."""
+    if not isinstance(data, dict) or not any(old in data for old in OLD_SCORE_NAMES):
+        return data
+    renamed = {OLD_SCORE_NAMES.get(key, key): value for key, value in data.items()}
+    if any(data.get(old) is not None for old in OLD_SCORE_NAMES):
+        renamed.setdefault("metric", OLD_METRIC)
+    return renamed
 
 
 class ProcessingEvents(str, Enum):
@@ -124,6 +148,11 @@ class EncodingStarted(Payload):
     segments: list[SegmentPlan]
     parallel: int | None = None
     crf: float | None = None  # the fixed CRF of the direct path
+    #: The quality path's aim: the metric (a name in media/metrics/), its target and how far below it a segment
+    #: may land, in that metric's unit.
+    metric: str | None = None
+    target: float | None = None
+    tolerance_below: float | None = None
 
 
 class ProbeStep(BaseModel):
@@ -145,8 +174,9 @@ class SegmentComplete(Payload):
     end: float | None = None
     frames: int | None = None
     crf: float | None = None
-    vmaf_predicted: float | None = None
-    vmaf_measured: float | None = None
+    metric: str | None = None  # what the scores are (the job's metric)
+    score_predicted: float | None = None
+    score_measured: float | None = None  # None: audit mode left it unmeasured
     bytes: int | None = None
     bitrate: float | None = None
     encode_seconds: float | None = None
@@ -161,6 +191,8 @@ class SegmentComplete(Payload):
     worker: str | None = None  # the Dask worker that encoded it (None: the coordinator's machine)
     transfer_bytes: int | None = None  # sent to and received from that worker for this segment
     transfer_seconds: float | None = None  # the round trip's time beyond the worker's own work
+
+    _old_names = model_validator(mode="before")(renamed_scores)
 
 
 class EncodingComplete(Payload):
@@ -191,13 +223,16 @@ class EncodingComplete(Payload):
     frames: int | None = None
     crf_min: float | None = None
     crf_max: float | None = None
-    vmaf_min: float | None = None
-    vmaf_max: float | None = None
-    vmaf_file: float | None = None
+    metric: str | None = None  # what the scores below are (None: the direct path, scored by none)
+    score_min: float | None = None
+    score_max: float | None = None
+    score_file: float | None = None
     probes_per_segment: float | None = None
     video_bytes: int | None = None
-    segments_predicted: int | None = None  # segments whose VMAF is predicted, not measured (audit mode)
+    segments_predicted: int | None = None  # segments whose score is predicted, not measured (audit mode)
     report: str | None = None  # the segments chart written beside the output (output.report)
+
+    _old_names = model_validator(mode="before")(renamed_scores)
 
 
 class ErrorOccurred(Payload):

@@ -40,52 +40,48 @@ def source_filters(crop: str | None, deinterlace: str | None) -> str | None:
 
 
 class VideoSettings(BaseModel):
-    """An SVT-AV1 encode's settings (the CRF is filled in per probe and per final encode)."""
+    """A video encode's settings (the CRF is filled in per probe and per final encode); `encoder` names one in
+    media/encoders/."""
 
     model_config = ConfigDict(frozen=True)
 
+    encoder: str = "svt-av1"
     preset: int
     crf: float
     pix_fmt: str = "yuv420p10le"
-    threads: int = 0  # SVT-AV1 lp; 0 = let SVT decide
-    svt_params: str = ""
+    threads: int = 0  # the encoder's threads per encode; 0 = let it decide
+    params: str = ""  # the user's own encoder parameters, key=value:key=value
     crop: str | None = None  # "w:h:x:y"
-    extra_svt: tuple[str, ...] = ()  # e.g. mastering-display=..., content-light=...
+    extra_params: tuple[str, ...] = ()  # the encoder's HDR10 parameters (mastering display, content light)
     deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first, one frame per frame
 
     def source_filters(self) -> str | None:
-        """What is done to the source's pictures before encoding, and to the VMAF reference alike."""
+        """What is done to the source's pictures before encoding, and to the scoring reference alike."""
         return source_filters(self.crop, self.deinterlace)
 
     def with_crf(self, crf: float) -> VideoSettings:
         return self.model_copy(update={"crf": crf})
 
-    def svt_param_string(self) -> str:
-        params = [f"crf={self.crf:g}"]
-        if self.threads:
-            params.append(f"lp={self.threads}")
-        params += list(self.extra_svt)
-        if self.svt_params:
-            params += [p for p in self.svt_params.split(":") if p]
-        return ":".join(params)
-
     def cache_identity(self) -> dict[str, object]:
         """What changes the encoded bits (threads do not)."""
         return {
+            "encoder": self.encoder,
             "preset": self.preset,
             "pix_fmt": self.pix_fmt,
-            "svt": self.svt_params,
+            "params": self.params,
             "crop": self.crop,
-            "extra": list(self.extra_svt),
+            "extra": list(self.extra_params),
             **({"deinterlace": self.deinterlace} if self.deinterlace else {}),
         }
 
 
 class SearchSettings(BaseModel):
-    """How a segment's CRF is searched and how its VMAF is pooled."""
+    """How a segment's CRF is searched, and by which metric (a name in media/metrics/) its quality is scored and
+    pooled; `target` and `tolerance` are in that metric's unit."""
 
     model_config = ConfigDict(frozen=True)
 
+    metric: str = "vmaf"
     target: float = 93.0
     tolerance: float = 1.0
     min_crf: float = 10.0
@@ -106,7 +102,7 @@ class SearchSettings(BaseModel):
     probe_share: float = 1.0
     probe_runs: int = 1
     #: The source has no more than 8 bits: predict's probes are encoded in 8 bits, and every score is taken in
-    #: 8 bits (a 10-bit encode of it loses nothing VMAF sees there; quality/predictive.py).
+    #: 8 bits (a 10-bit encode of it loses nothing the metric sees there; quality/predictive.py).
     eight_bit_source: bool = False
 
     @property
@@ -121,6 +117,7 @@ class SearchSettings(BaseModel):
 
     def identity(self) -> dict[str, object]:
         return {
+            "metric": self.metric,
             "samples": self.samples,
             "d": self.sample_duration,
             "full": self.full_pass_share,
@@ -132,7 +129,7 @@ class SearchSettings(BaseModel):
 
 
 class Probe(BaseModel):
-    """One CRF tried: its pooled VMAF and the encoded size against the source's."""
+    """One CRF tried: its pooled score and the encoded size against the source's."""
 
     crf: float
     score: float
@@ -160,11 +157,11 @@ class Probe(BaseModel):
 class QualityModel(BaseModel):
     """What the file taught the coordinator so far, handed to every segment's search.
 
-    The prior r is the issue 12 measurement on three real clips near VMAF 93 (loss ratio preset 12 → 8 of
-    1.41 ± 0.03); the coordinator replaces it with the median of what this file's measured segments showed. The
-    slope k is not the file's but each segment's own (quality/predictive.py, slope_at)."""
+    The prior r is the encoder's and metric's (quality/calibration.py); the coordinator replaces it with the
+    median of what this file's measured segments showed. The slope k is not the file's but each segment's own
+    (quality/predictive.py, LossModel.slope_at)."""
 
-    loss_ratio: float = 1.4  # r: (100 − VMAF at the probe preset) / (100 − VMAF at the final preset)
+    loss_ratio: float = 1.4  # r: the metric's loss at the probe preset / its loss at the final preset
     crf: float | None = None  # the file's typical CRF so far (median of finished segments)
     learned_from: int = 0  # measured segments behind r (0: the priors)
 
@@ -197,11 +194,11 @@ class SegmentSpec(BaseModel):
     ab_av1: str | None = None  # the ab-av1 binary, when backend is ab-av1
     start_crf: float | None = None  # the neighbouring segment's CRF, when one finished first
     model: QualityModel = Field(default_factory=QualityModel)  # the file's learned r, k and typical CRF
-    aim: float | None = None  # the VMAF this segment aims at (the file-level controller's), else mid-window
+    aim: float | None = None  # the score this segment aims at (the file-level controller's), else mid-window
     #: always: measure the encoded segment; if_unsure (audit mode): only when the prediction was clamped to the
     #: CRF range or extrapolated more than predictive.FAR from its nearest probe.
     measure: Literal["always", "if_unsure"] = "always"
-    #: The FFmpeg can decode an encode inside the same run (`-dec`): each encode and its VMAF run as one.
+    #: The FFmpeg can decode an encode inside the same run (`-dec`): each encode and its score run as one.
     one_pass_measure: bool = False
     probe_identity: str  # the cache identity of this segment's content and bounds
     cached_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # cache rows the coordinator found
@@ -217,8 +214,8 @@ class SegmentOutcome(BaseModel):
     job_id: str
     segment: int
     crf: float
-    vmaf_predicted: float
-    vmaf_measured: float | None  # None: not measured (audit mode), vmaf_predicted is the figure
+    score_predicted: float
+    score_measured: float | None  # None: not measured (audit mode), score_predicted is the figure
     bytes: int
     encode_seconds: float
     fps: float

@@ -12,7 +12,8 @@ from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
 
-SCHEMA_VERSION = 1
+#: 2: scores are `score_*` with their `metric` (1 said `vmaf_*`; engine/store.py migrates a version-1 database).
+SCHEMA_VERSION = 2
 
 
 class ProcessingStage(str, Enum):
@@ -87,8 +88,9 @@ class SegmentState(BaseModel):
     status: SegmentStatus = SegmentStatus.QUEUED
     progress: float = 0.0
     crf: float | None = None
-    vmaf_predicted: float | None = None
-    vmaf_measured: float | None = None
+    metric: str | None = None  # what the scores are (a name in media/metrics/)
+    score_predicted: float | None = None
+    score_measured: float | None = None
     bytes: int | None = None
     bitrate: float | None = None
     encode_seconds: float | None = None
@@ -120,6 +122,10 @@ class ProcessingState(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     media: MediaProbe | None = None
     encoding_path: str | None = None
+    #: The quality path's aim, once encoding starts: the metric, its target and the floor's distance below it.
+    metric: str | None = None
+    target: float | None = None
+    tolerance_below: float | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     #: The source as it was when the job's work began: finished segments belong to exactly this file.
     source: SourceIdentity | None = None

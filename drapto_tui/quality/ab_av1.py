@@ -29,7 +29,16 @@ def find_ab_av1(configured: str) -> str:
     return found
 
 
+#: Each metric ab-av1 can aim at: its target flag, the JSON field of its score, and flags for like-for-like scoring
+#: (the frame's own size, as ours is: ab-av1 scales frames under 1728x972 up to 1080p first).
+AB_AV1_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "vmaf": ("--min-vmaf", "vmaf", ("--vmaf-scale", "none")),
+    "xpsnr": ("--min-xpsnr", "xpsnr", ()),
+}
+
+
 def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video: VideoSettings) -> list[str]:
+    flag, _, like_ours = AB_AV1_METRICS[search.metric]
     args = [
         binary,
         "crf-search",
@@ -37,7 +46,7 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
         segment.path,
         "--preset",
         str(video.preset),
-        "--min-vmaf",
+        flag,
         f"{search.target:g}",
         # The size limit judges the whole film (engine/strategies/chunked.py), never one segment.
         "--max-encoded-percent",
@@ -52,22 +61,21 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
         f"{search.sample_duration:g}s",
         "--pix-format",
         video.pix_fmt,
-        # VMAF at the frame's own size, as ours is (ab-av1 scales frames under 1728x972 up to 1080p first).
-        "--vmaf-scale",
-        "none",
+        *like_ours,
         "--stdout-format",
         "json",
     ]
     if video.crop:
         args += ["--vfilter", f"crop={video.crop}"]
-    for param in [*video.extra_svt, *[p for p in video.svt_params.split(":") if p]]:
+    for param in [*video.extra_params, *[p for p in video.params.split(":") if p]]:
         args += ["--svt", param]
     return args
 
 
 def parse_crf_search(
-    stdout: str, on_probe: Callable[[Probe], None] | None = None
+    stdout: str, metric: str, on_probe: Callable[[Probe], None] | None = None
 ) -> tuple[list[Probe], dict | None, str | None]:
+    field = AB_AV1_METRICS[metric][1]
     probes: list[Probe] = []
     done: dict | None = None
     error: str | None = None
@@ -80,7 +88,7 @@ def parse_crf_search(
         if kind == "sample-encode-done":
             probe = Probe(
                 crf=float(msg["crf"]),
-                score=float(msg.get("vmaf", 0.0)),
+                score=float(msg.get(field, 0.0)),
                 encoded_bytes=int(msg.get("predicted_encode_size", 0)),
                 source_bytes=int(
                     msg.get("predicted_encode_size", 0)
@@ -110,15 +118,16 @@ async def ab_av1_search(
         crf_search_args(binary, segment, search, video), capture_stdout=True, ffmpeg_flags=False
     )
     result = await proc.run()
-    probes, done, error = parse_crf_search(result.stdout or "", on_probe)
+    probes, done, error = parse_crf_search(result.stdout or "", search.metric, on_probe)
     if done is None:
         last = error or next((line for line in reversed(result.stderr_tail) if line.strip()), "no result")
         raise SearchError(
             f"ab-av1 crf-search: {last}",
             subject=segment.path,
-            hint="lower encoding.vmaf_target or encoding.min_crf",
+            hint="lower quality.target or encoding.min_crf",
         )
-    return SearchResult(crf=float(done["crf"]), score=float(done.get("vmaf", 0.0)), probes=probes)
+    score = float(done.get(AB_AV1_METRICS[search.metric][1], 0.0))
+    return SearchResult(crf=float(done["crf"]), score=score, probes=probes)
 
 
 __all__ = ["ab_av1_search", "crf_search_args", "find_ab_av1", "parse_crf_search"]

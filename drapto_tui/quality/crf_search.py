@@ -1,19 +1,19 @@
-"""VMAF-targeted CRF search for one segment, in the manner of ab-av1's crf-search, and cheaper.
+"""Quality-targeted CRF search for one segment, in the manner of ab-av1's crf-search, and cheaper.
 
 Samples: `samples` clips of `sample_duration` seconds spread evenly over the segment
 (gap = (D - n*d) / (n + 1), sample i starts at gap*(i+1) + d*i), cut by stream copy; each copy is its own VMAF
-reference. When the samples would cover >= full_pass_share of the segment, the whole segment is encoded and
+reference (scored by the settings' metric). When the samples would cover >= full_pass_share of the segment, the whole segment is encoded and
 scored instead (and that encode is kept, so the final encode at the chosen CRF costs nothing more).
 
 Search on a quarter-CRF grid between min and max CRF: first probe at the midpoint (or at the previous
-segment's CRF, which is usually close), then a probe skewed by the expected VMAF-per-CRF slope, then secant
+segment's CRF, which is usually close), then a probe skewed by the expected slope of the metric's loss, then secant
 interpolation between the nearest passing and failing probes. Stop when a score lands in
 [target, target + tolerance], when the passing and failing probes are adjacent on the grid, or when max CRF
 passes; fail when min CRF fails. A segment over max_encoded_percent of its source is searched for the highest
 passing CRF (aim at the target itself, not the window's middle) but never fails for its size: the whole film's
 size is what the limit judges (engine/strategies/chunked.py), so one grainy scene cannot stop a film.
 
-Every probe result is cached (segment identity + CRF + encoder and VMAF settings), so retries and resumes never
+Every probe result is cached (segment identity + CRF + encoder, metric and scoring settings), so retries and resumes never
 redo a probe.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,11 @@ from typing import Protocol
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.ffmpeg import run_ffmpeg
 from drapto_tui.media.measured_encode import encode_and_measure, fits_one_pass
-from drapto_tui.media.vmaf import pool
+from drapto_tui.media.metrics import Metric, metric_named
 from drapto_tui.model.segment import Probe, SearchSettings, Segment, VideoSettings
 
-#: Typical VMAF lost per CRF step around VMAF 90-95 with SVT-AV1; only steers the second probe.
-DEFAULT_SLOPE = 0.7
+#: Typical d ln(loss) / d CRF (0.7 VMAF per CRF at VMAF 93 with SVT-AV1); only steers the second probe.
+DEFAULT_LOG_SLOPE = 0.1
 MAX_PROBES = 12
 #: A partial probe's run is never shorter than this (about half a second): shorter runs are mostly the
 #: encoder's start-up (a key frame, an empty look-ahead); a segment too short for that is probed whole.
@@ -105,6 +106,11 @@ class CrfSearch:
     #: The FFmpeg has loopback decoders: a probe's encode and its VMAF run as one (media/measured_encode.py).
     one_pass: bool = False
     _samples: list[tuple[Path, int]] | None = field(default=None, init=False)
+
+    @property
+    def metric(self) -> Metric:
+        return metric_named(self.settings.metric)
+
     _full_pass: bool = field(default=False, init=False)
 
     # -- samples -----------------------------------------------------------------------------------------
@@ -200,7 +206,7 @@ class CrfSearch:
             scores, encoded, source = await self._probe_samples(settings)
         probe = Probe(
             crf=crf,
-            score=pool(scores, self.settings.pooling),
+            score=self.metric.pool(scores, self.settings.pooling),
             encoded_bytes=encoded,
             source_bytes=source,
             frame_scores_count=len(scores),
@@ -230,12 +236,13 @@ class CrfSearch:
             out = (
                 self._full_pass_path(crf) if self.full_pass else self.work_dir / f"sample-{i}-crf{crf:g}.mkv"
             )
-            _, vmaf = await encode_and_measure(
+            _, scored = await encode_and_measure(
                 self.ffmpeg,
                 sample,
                 out,
                 settings,
-                log_path=self.work_dir / f"vmaf-{i}-crf{crf:g}.json",
+                self.metric,
+                log_path=self.work_dir / f"score-{i}-crf{crf:g}.log",
                 width=self.width,
                 height=self.height,
                 n_subsample=self.settings.n_subsample,
@@ -243,7 +250,7 @@ class CrfSearch:
                 what=f"sample encode at CRF {crf:g}",
                 score_pix_fmt=self.settings.score_pix_fmt,
             )
-            scores += vmaf.frame_scores
+            scores += scored.frame_scores
             encoded += out.stat().st_size
             source += size
             if not self.full_pass:
@@ -258,12 +265,13 @@ class CrfSearch:
         crf = settings.crf
         for i, start in enumerate(sample_starts(seg.duration, s.probe_runs, length)):
             out = self.work_dir / f"run-{i}-crf{crf:g}.mkv"
-            _, vmaf = await encode_and_measure(
+            _, scored = await encode_and_measure(
                 self.ffmpeg,
                 Path(seg.path),
                 out,
                 settings,
-                log_path=self.work_dir / f"vmaf-run-{i}-crf{crf:g}.json",
+                self.metric,
+                log_path=self.work_dir / f"score-run-{i}-crf{crf:g}.log",
                 width=self.width,
                 height=self.height,
                 n_subsample=self.settings.n_subsample,
@@ -272,7 +280,7 @@ class CrfSearch:
                 what=f"probe run {i + 1} of {s.probe_runs} at CRF {crf:g}",
                 score_pix_fmt=self.settings.score_pix_fmt,
             )
-            scores += vmaf.frame_scores
+            scores += scored.frame_scores
             encoded += out.stat().st_size
             out.unlink(missing_ok=True)
         source = round(Path(seg.path).stat().st_size * source_scale(seg) * s.probe_share)
@@ -325,9 +333,10 @@ class CrfSearch:
                 return finish(probe)
             if not passes(probe) and q == lo:
                 raise SearchError(
-                    f"even CRF {self._crf(lo):g} scores VMAF {probe.score:.2f}, below the target {s.target:g}",
+                    f"even CRF {self._crf(lo):g} scores {self.metric.label} {probe.score:.2f}, below the target"
+                    f" {s.target:g}{self.metric.unit}",
                     subject=self.segment.path,
-                    hint="lower encoding.vmaf_target or encoding.min_crf",
+                    hint="lower quality.target or encoding.min_crf",
                 )
             if passes(probe) and q == hi:
                 return finish(probe)
@@ -350,16 +359,19 @@ class CrfSearch:
                 q = min(max(nq, best_pass + 1), worst_fail - 1)
                 continue
             # One side known: step by the expected slope (measured from two probes when we have them).
-            slope = DEFAULT_SLOPE
+            loss = self.metric.loss
+            slope = DEFAULT_LOG_SLOPE
             measured_slope = False
             if len(order) >= 2 and abs(order[-1].crf - order[-2].crf) > 1e-9:
-                measured = (order[-2].score - order[-1].score) / (order[-1].crf - order[-2].crf)
-                if measured > 0.05:
+                measured = math.log(loss(order[-1].score) / loss(order[-2].score)) / (
+                    order[-1].crf - order[-2].crf
+                )
+                if measured > 0.007:
                     slope, measured_slope = measured, True
                 elif passes(probe):
                     q = hi  # quality barely moves with CRF here (flat or static content): try max CRF at once
                     continue
-            delta_crf = (probe.score - aim) / slope
+            delta_crf = math.log(loss(aim) / loss(probe.score)) / slope
             room = (hi - q) if passes(probe) else (q - lo)
             # At least 1 CRF; at most half the remaining room on a guessed slope, all of it on a measured one
             # (content far above the target, such as flat animation, then reaches max CRF in two probes).
@@ -372,7 +384,7 @@ class CrfSearch:
         raise SearchError(
             f"no passing CRF within {MAX_PROBES} probes",
             subject=self.segment.path,
-            hint="lower encoding.vmaf_target",
+            hint="lower quality.target",
         )
 
 
@@ -386,14 +398,17 @@ def probe_cache_prefix(identity: str, video: VideoSettings, settings: SearchSett
 
 
 def escalate(settings: SearchSettings, attempt: int) -> SearchSettings:
-    """Attempt 1 is as configured; 2 takes more and longer samples; 3+ also raises the target by 1 per step."""
+    """Attempt 1 is as configured; 2 takes more and longer samples; 3+ also raises the target by the acceptance
+    window's width per step (1 VMAF by default), never past the metric's range."""
     if attempt <= 1:
         return settings
     stronger = settings.model_copy(
         update={"samples": settings.samples + 2, "sample_duration": settings.sample_duration * 1.5}
     )
     if attempt >= 3:
-        stronger = stronger.model_copy(update={"target": min(settings.target + (attempt - 2) * 1.0, 99.0)})
+        ceiling = metric_named(settings.metric).target_range[1] - settings.tolerance
+        raised = min(settings.target + (attempt - 2) * settings.tolerance, ceiling)
+        stronger = stronger.model_copy(update={"target": max(raised, settings.target)})
     return stronger
 
 

@@ -16,9 +16,12 @@ re-encoded from its own measured point, not searched again (run_segment's retrie
 k is not one number per file: on the 4-minute film of issue 24 (37 segments, each encoded whole at preset 8 and
 CRF 32, 37 and 42) it ranged 0.038–0.103, low for grainy live action and high for clean animation, and a file's
 median put single-probe predictions up to 1 VMAF off where the landing was 5 CRF from the probe. It follows the
-loss itself: the segments' ln L lines nearly meet in one point (PIVOT_CRF, PIVOT_LOSS), so a segment's own k is
-the slope from its measured (or predicted) point to that pivot. That left 0.008 of k's spread of 0.024
-(benchmarks/RESULTS.md, issue 24), and is clamped to K_RANGE where a point sits near the pivot.
+loss itself: the segments' ln L lines nearly meet in one point (the pivot), so a segment's own k is the slope
+from its measured (or predicted) point to that pivot. That left 0.008 of k's spread of 0.024
+(benchmarks/RESULTS.md, issue 24), and is clamped to a range where a point sits near the pivot.
+
+The same model serves every metric and encoder: a metric says what its loss is (media/metrics/), and the pivot,
+the slopes and the prior r are measured per encoder and metric (quality/calibration.py).
 
 The probe encodes one run over the middle half of the segment. Measured on the same 37 segments against the
 whole-segment truth: three runs over 30 % (the previous default) spread r with a standard deviation of 0.19 in
@@ -31,42 +34,53 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from drapto_tui.media.metrics import Metric, metric_named
 from drapto_tui.model.segment import Probe, QualityModel, SearchSettings, VideoSettings
+from drapto_tui.quality.calibration import Calibration, calibration
 from drapto_tui.quality.crf_search import CrfSearch
 
 #: A probe further than this from where it lands (CRF) is followed by a second probe at the landing point.
 FAR = 6.0
-#: Where the segments' ln(100 − VMAF) lines against CRF nearly meet (issue 24's film, preset 8); see above.
-PIVOT_CRF = 48.5
-PIVOT_LOSS = 11.3
-#: A segment's k is kept within this range.
-K_RANGE = (0.03, 0.12)
-#: A point with more loss than this share of the pivot's is too near it to give a slope: the prior k is used.
-NEAR_PIVOT = 0.85
-#: k where the pivot says nothing (0.27–0.55 VMAF per CRF at a loss of ~7 on real clips, issue 12).
-PRIOR_K = 0.06
 
 
-def loss(score: float) -> float:
-    """100 − VMAF, kept positive (a perfect score would make the logarithm meaningless)."""
-    return max(100.0 - score, 0.05)
+@dataclass(frozen=True)
+class LossModel:
+    """One metric's loss and one encoder's calibration for it: the arithmetic of the predictive search."""
 
+    metric: Metric
+    cal: Calibration
 
-def crf_for(aim: float, at_crf: float, at_loss: float, slope: float) -> float:
-    """The CRF whose loss is 100 − aim on the line through (at_crf, at_loss) with d ln L / d CRF = slope."""
-    return at_crf + math.log(loss(aim) / at_loss) / slope
+    @classmethod
+    def of(cls, video: VideoSettings, settings: SearchSettings) -> LossModel:
+        return cls(metric_named(settings.metric), calibration(video.encoder, settings.metric))
 
+    def loss(self, score: float) -> float:
+        return self.metric.loss(score)
 
-def slope_at(crf: float, at_loss: float) -> float:
-    """The segment's own k from one point at the final preset: the slope of the line from it to the pivot, where
-    the point lies in the region the pivot was measured from (clearly below it in loss, left of it in CRF); a
-    point near or beyond the pivot (heavy grain scoring under 90 at CRF 41) says nothing about the slope, and
-    gets the prior."""
-    if at_loss >= PIVOT_LOSS * NEAR_PIVOT or crf > PIVOT_CRF - 4:
-        return PRIOR_K
-    lo, hi = K_RANGE
-    k = (math.log(PIVOT_LOSS) - math.log(at_loss)) / (PIVOT_CRF - crf)
-    return min(max(k, lo), hi)
+    def score_at(self, loss: float) -> float:
+        return self.metric.score_at(loss)
+
+    def crf_for(self, aim: float, at_crf: float, at_loss: float, slope: float) -> float:
+        """The CRF whose loss is the aim's on the line through (at_crf, at_loss) with d ln L / d CRF = slope."""
+        return at_crf + math.log(self.loss(aim) / at_loss) / slope
+
+    def slope_at(self, crf: float, at_loss: float) -> float:
+        """The segment's own k from one point at the final preset: the slope of the line from it to the pivot,
+        where the point lies in the region the pivot was measured from (clearly below it in loss, left of it
+        in CRF); a point near or beyond the pivot (heavy grain scoring under VMAF 90 at CRF 41) says nothing
+        about the slope, and gets the prior."""
+        cal = self.cal
+        if cal.pivot_crf is None or at_loss >= cal.pivot_loss * cal.near_pivot or crf > cal.pivot_crf - 4:
+            return cal.prior_k
+        lo, hi = cal.k_range
+        k = (math.log(cal.pivot_loss) - math.log(at_loss)) / (cal.pivot_crf - crf)
+        return min(max(k, lo), hi)
+
+    def prior_loss_ratio(self, probe_preset: int, final_preset: int) -> float:
+        """r before the file taught anything: 1 when the probe is at the final preset, the calibration's r for
+        the gap it was measured at (and held for wider gaps), in between in proportion to the gap."""
+        gap = min(max(probe_preset - final_preset, 0), self.cal.r_gap)
+        return 1.0 + (self.cal.prior_r - 1.0) * gap / self.cal.r_gap
 
 
 def slope_between(crf_a: float, loss_a: float, crf_b: float, loss_b: float) -> float | None:
@@ -80,7 +94,7 @@ def slope_between(crf_a: float, loss_a: float, crf_b: float, loss_b: float) -> f
 @dataclass
 class Prediction:
     crf: float
-    score: float  # the final preset's VMAF predicted at `crf`
+    score: float  # the final preset's score predicted at `crf`
     probes: list[Probe]
     probe_loss: float  # the probe preset's loss predicted at `crf` (for the file's r)
     slope: float | None  # d ln L / d CRF measured between two probes, when there were two
@@ -93,33 +107,26 @@ def snap(crf: float, settings: SearchSettings) -> float:
 
 
 async def predict_crf(
-    search: CrfSearch, settings: SearchSettings, model: QualityModel, aim: float, start: float
+    search: CrfSearch, settings: SearchSettings, lm: LossModel, model: QualityModel, aim: float, start: float
 ) -> Prediction:
     """Probe with `search` (set up at the probe preset) and return the CRF predicted to score `aim` finally."""
     r = model.loss_ratio
     first = await search.probe(snap(start, settings))
     probes = [first]
-    c0, probe_l0 = first.crf, loss(first.score)
-    k = slope_at(c0, probe_l0 / r)
-    crf = snap(crf_for(aim, c0, probe_l0 / r, k), settings)
+    c0, probe_l0 = first.crf, lm.loss(first.score)
+    k = lm.slope_at(c0, probe_l0 / r)
+    crf = snap(lm.crf_for(aim, c0, probe_l0 / r, k), settings)
     measured_k: float | None = None
     if abs(crf - c0) > FAR:
         second = await search.probe(crf)
         probes.append(second)
-        measured_k = slope_between(c0, probe_l0, second.crf, loss(second.score))
+        measured_k = slope_between(c0, probe_l0, second.crf, lm.loss(second.score))
         k = measured_k or k
-        crf = snap(crf_for(aim, second.crf, loss(second.score) / r, k), settings)
+        crf = snap(lm.crf_for(aim, second.crf, lm.loss(second.score) / r, k), settings)
     nearest = min(probes, key=lambda p: abs(p.crf - crf))
-    probe_loss = loss(nearest.score) * math.exp(k * (crf - nearest.crf))
+    probe_loss = lm.loss(nearest.score) * math.exp(k * (crf - nearest.crf))
     unsure = crf in (settings.min_crf, settings.max_crf) or abs(crf - nearest.crf) > FAR
-    return Prediction(crf, 100.0 - probe_loss / r, probes, probe_loss, measured_k, unsure)
-
-
-def prior_loss_ratio(probe_preset: int, final_preset: int) -> float:
-    """r before the file taught anything: 1 when the probe is at the final preset, 1.41 measured from preset 12
-    to 8 (and held for wider gaps), in between in proportion to the gap."""
-    gap = min(max(probe_preset - final_preset, 0), 4)
-    return 1.0 + 0.41 * gap / 4
+    return Prediction(crf, lm.score_at(probe_loss / r), probes, probe_loss, measured_k, unsure)
 
 
 def probe_settings(settings: SearchSettings) -> SearchSettings:
@@ -138,14 +145,11 @@ def probe_video(video: VideoSettings, settings: SearchSettings) -> VideoSettings
 
 __all__ = [
     "FAR",
+    "LossModel",
     "Prediction",
-    "crf_for",
-    "loss",
     "predict_crf",
-    "prior_loss_ratio",
     "probe_settings",
     "probe_video",
-    "slope_at",
     "slope_between",
     "snap",
 ]

@@ -1,4 +1,4 @@
-"""A job's segments as a chart: VMAF (measured, else predicted) against the target, and the chosen CRF, over
+"""A job's segments as a chart: their score in the job's metric (measured, else predicted) against the target, and the chosen CRF, over
 film time. The inspector draws the points in the terminal; `output.report = true` writes the same figure as an
 SVG beside the output, for people who check results later (a plain SVG: any browser opens it, no plotting
 library needed to write it).
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from drapto_tui.media.metrics import metric_named
 from drapto_tui.model.state import ProcessingState, SegmentStatus
 
 
@@ -21,8 +22,8 @@ class ChartPoint:
     start: float
     end: float
     crf: float
-    vmaf: float
-    predicted: bool  # the VMAF is the search's prediction (audit mode), not a measurement of the output
+    score: float
+    predicted: bool  # the score is the search's prediction (audit mode), not a measurement of the output
 
     @property
     def middle(self) -> float:
@@ -36,10 +37,10 @@ def chart_points(job: ProcessingState) -> list[ChartPoint]:
         seg = job.segments[i]
         if seg.status != SegmentStatus.DONE or seg.crf is None:
             continue
-        vmaf = seg.vmaf_measured if seg.vmaf_measured is not None else seg.vmaf_predicted
-        if vmaf is None:
+        score = seg.score_measured if seg.score_measured is not None else seg.score_predicted
+        if score is None:
             continue
-        points.append(ChartPoint(i, seg.start, seg.end, seg.crf, vmaf, seg.vmaf_measured is None))
+        points.append(ChartPoint(i, seg.start, seg.end, seg.crf, score, seg.score_measured is None))
     return points
 
 
@@ -54,11 +55,14 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [low + i * step for i in range(count)]
 
 
-def report_svg(job: ProcessingState, target: float) -> str:
+def report_svg(job: ProcessingState) -> str:
     """The chart as a self-contained SVG document."""
     points = chart_points(job)
+    metric = metric_named(job.metric) if job.metric else None
+    label = metric.label if metric else "score"
+    target = job.target if job.target is not None else (metric.default_target if metric else 0.0)
     width, height, left, right = 900, 460, 70, 20
-    panels = {"vmaf": (50, 220), "crf": (270, 400)}  # top and bottom y of each panel
+    panels = {"score": (50, 220), "crf": (270, 400)}  # top and bottom y of each panel
     scale, unit = time_axis(job)
     end = max((s.end for s in job.segments.values()), default=1.0) / scale or 1.0
 
@@ -70,13 +74,15 @@ def report_svg(job: ProcessingState, target: float) -> str:
         return bottom - (bottom - top) * (value - low) / ((high - low) or 1.0)
 
     name = Path(job.current_file or "?").name
-    measured = [p.vmaf for p in points]
+    measured = [p.score for p in points]
     below = sum(1 for v in measured if v < target)
     crfs = [p.crf for p in points]
-    title = f"{name}: {len(points)} segments, target VMAF {target:g}"
+    score_unit = metric.unit if metric else ""
+    title = f"{name}: {len(points)} segments, target {label} {target:g}{score_unit}"
     if points:
         title += (
-            f", VMAF {min(measured):.2f}–{max(measured):.2f}, {below} below, CRF {min(crfs):g}–{max(crfs):g}"
+            f", {label} {min(measured):.2f}–{max(measured):.2f}{score_unit}, {below} below,"
+            f" CRF {min(crfs):g}–{max(crfs):g}"
         )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -88,7 +94,8 @@ def report_svg(job: ProcessingState, target: float) -> str:
     v_high = max([*measured, target]) + 0.5
     c_low = min(crfs, default=0.0) - 1
     c_high = max(crfs, default=1.0) + 1
-    for panel, (low, high, label) in {"vmaf": (v_low, v_high, "VMAF"), "crf": (c_low, c_high, "CRF")}.items():
+    axes = {"score": (v_low, v_high, label + score_unit), "crf": (c_low, c_high, "CRF")}
+    for panel, (low, high, axis_label) in axes.items():
         top, bottom = panels[panel]
         out.append(
             f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{bottom - top}" '
@@ -96,7 +103,7 @@ def report_svg(job: ProcessingState, target: float) -> str:
         )
         out.append(
             f'<text x="16" y="{(top + bottom) / 2}" transform="rotate(-90 16 {(top + bottom) / 2})" '
-            f'text-anchor="middle">{label}</text>'
+            f'text-anchor="middle">{axis_label}</text>'
         )
         for tick in _ticks(low, high):
             y = y_of(tick, low, high, panel)
@@ -108,7 +115,7 @@ def report_svg(job: ProcessingState, target: float) -> str:
     out.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">film time ({unit})</text>'
     )
-    ty = y_of(target, v_low, v_high, "vmaf")
+    ty = y_of(target, v_low, v_high, "score")
     out.append(
         f'<line x1="{left}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" stroke="#d08000" '
         'stroke-dasharray="6 4"/>'
@@ -117,16 +124,18 @@ def report_svg(job: ProcessingState, target: float) -> str:
         f'<text x="{width - right - 4}" y="{ty - 4:.1f}" text-anchor="end" fill="#d08000">target</text>'
     )
     if points:
-        vmaf_line = " ".join(
-            f"{x_of(p.middle):.1f},{y_of(p.vmaf, v_low, v_high, 'vmaf'):.1f}" for p in points
+        score_line = " ".join(
+            f"{x_of(p.middle):.1f},{y_of(p.score, v_low, v_high, 'score'):.1f}" for p in points
         )
         crf_line = " ".join(f"{x_of(p.middle):.1f},{y_of(p.crf, c_low, c_high, 'crf'):.1f}" for p in points)
-        out.append(f'<polyline points="{vmaf_line}" fill="none" stroke="#2a8a3a" stroke-width="1.5"/>')
+        out.append(f'<polyline points="{score_line}" fill="none" stroke="#2a8a3a" stroke-width="1.5"/>')
         out.append(f'<polyline points="{crf_line}" fill="none" stroke="#2a5ab8" stroke-width="1.5"/>')
     for p in points:
-        x, y = x_of(p.middle), y_of(p.vmaf, v_low, v_high, "vmaf")
-        tip = f"segment {p.index}: CRF {p.crf:g}, VMAF {p.vmaf:.2f}{' (predicted)' if p.predicted else ''}"
-        if p.vmaf < target:
+        x, y = x_of(p.middle), y_of(p.score, v_low, v_high, "score")
+        tip = (
+            f"segment {p.index}: CRF {p.crf:g}, {label} {p.score:.2f}{' (predicted)' if p.predicted else ''}"
+        )
+        if p.score < target:
             out.append(
                 f'<path d="M{x - 5:.1f},{y - 4:.1f} L{x + 5:.1f},{y - 4:.1f} L{x:.1f},{y + 5:.1f} Z" '
                 f'fill="#c02020" class="below"><title>{escape(tip)}</title></path>'
@@ -148,13 +157,13 @@ def report_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.segments.svg")
 
 
-def write_report(job: ProcessingState, target: float, output: Path) -> Path:
+def write_report(job: ProcessingState, output: Path) -> Path:
     """Write the chart beside the output, atomically (never a partial file at the path a user opens)."""
     path = report_path(output)
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".svg", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(report_svg(job, target))
+            handle.write(report_svg(job))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,11 +1,12 @@
 """One segment to its target quality: `run_segment(spec, workdir, report) -> SegmentOutcome`.
 
 Each attempt: search (builtin or ab-av1) → encode the whole segment at the chosen CRF (or keep the search's
-full-pass encode) → measure its VMAF against the source segment. An FFmpeg failure, or a measured VMAF below
+full-pass encode) → measure its score (the spec's metric) against the source segment. An FFmpeg failure, or a
+measured score below
 target − tolerance_below, retries with a stronger search (more and longer samples, then a higher target), up to
 max_retries. When the neighbouring segment's CRF is known, the segment is first encoded and measured at that
 CRF: neighbours usually want nearly the same CRF, and when it lands in the window the segment costs one encode
-and one VMAF pass, like a fixed-CRF encode plus its check.
+and one scoring pass, like a fixed-CRF encode plus its check.
 
 A pure function of its inputs: no event bus, no database, no globals. It writes only under `workdir`, says what
 happens through `report`, takes cached probes from the spec and returns new ones in the outcome, so the same
@@ -23,7 +24,7 @@ from drapto_tui.errors import DraptoError
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress, current_tracker
 from drapto_tui.media.measured_encode import encode_and_measure
-from drapto_tui.media.vmaf import measure_vmaf
+from drapto_tui.media.metrics import measure_score, metric_named
 from drapto_tui.model.segment import (
     CachedProbe,
     PhaseReport,
@@ -40,14 +41,11 @@ from drapto_tui.model.segment import (
 from drapto_tui.quality.ab_av1 import ab_av1_search
 from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate, source_scale
 from drapto_tui.quality.predictive import (
+    LossModel,
     Prediction,
-    crf_for,
-    loss,
     predict_crf,
-    prior_loss_ratio,
     probe_settings,
     probe_video,
-    slope_at,
     slope_between,
     snap,
 )
@@ -76,12 +74,13 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
     """Encode the whole segment at the neighbour's CRF and measure it."""
     seg = spec.segment
     out = workdir / f"predicted-crf{crf:g}.mkv"
-    _, vmaf = await encode_and_measure(
+    _, scored = await encode_and_measure(
         spec.ffmpeg,
         Path(seg.path),
         out,
         spec.video.with_crf(crf),
-        log_path=workdir / f"predicted-{crf:g}.json",
+        metric_named(spec.search.metric),
+        log_path=workdir / f"predicted-{crf:g}.log",
         width=spec.out_width,
         height=spec.out_height,
         n_subsample=spec.search.n_subsample,
@@ -93,10 +92,10 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
     )
     probe = Probe(
         crf=crf,
-        score=vmaf.pooled(spec.search.pooling),
+        score=scored.pooled(spec.search.pooling),
         encoded_bytes=out.stat().st_size,
         source_bytes=round(Path(seg.path).stat().st_size * source_scale(seg)),
-        frame_scores_count=len(vmaf.frame_scores),
+        frame_scores_count=len(scored.frame_scores),
         full_pass=True,
     )
     return probe, out
@@ -150,9 +149,10 @@ def _model(spec: SegmentSpec) -> QualityModel:
     """The file's model, with the prior r until a measured segment taught one."""
     if spec.model.learned_from:
         return spec.model
-    return spec.model.model_copy(
-        update={"loss_ratio": prior_loss_ratio(spec.search.probe_preset, spec.video.preset)}
+    prior = LossModel.of(spec.video, spec.search).prior_loss_ratio(
+        spec.search.probe_preset, spec.video.preset
     )
+    return spec.model.model_copy(update={"loss_ratio": prior})
 
 
 def _aim(spec: SegmentSpec, settings: SearchSettings) -> float:
@@ -172,12 +172,13 @@ async def _predictive(
     measured final that fell short: the next CRF comes from that measured point, with no probe at all."""
     aim = _aim(spec, settings)
     model = _model(spec)
+    lm = LossModel.of(spec.video, settings)
     if finals:
         (crf, measured) = finals[-1]
-        k = slope_at(crf, loss(measured))
+        k = lm.slope_at(crf, lm.loss(measured))
         if len(finals) >= 2:
-            k = slope_between(finals[-2][0], loss(finals[-2][1]), crf, loss(measured)) or k
-        lower = min(snap(crf_for(aim, crf, loss(measured), k), settings), crf - settings.step)
+            k = slope_between(finals[-2][0], lm.loss(finals[-2][1]), crf, lm.loss(measured)) or k
+        lower = min(snap(lm.crf_for(aim, crf, lm.loss(measured), k), settings), crf - settings.step)
         chosen = max(lower, settings.min_crf)
         return SearchResult(crf=chosen, score=aim, probes=[]), None
 
@@ -198,10 +199,9 @@ async def _predictive(
         reuse_full_pass=False,
         one_pass=spec.one_pass_measure,
     )
-    start = next(
-        (c for c in (model.crf, spec.start_crf) if c is not None), (settings.min_crf + settings.max_crf) / 2
-    )
-    prediction = await predict_crf(search, settings, model, aim, start)
+    middle = lm.cal.first_crf or (settings.min_crf + settings.max_crf) / 2
+    start = next((c for c in (model.crf, spec.start_crf) if c is not None), middle)
+    prediction = await predict_crf(search, settings, lm, model, aim, start)
     return SearchResult(crf=prediction.crf, score=prediction.score, probes=prediction.probes), prediction
 
 
@@ -225,8 +225,8 @@ def _outcome(
         job_id=spec.job_id,
         segment=spec.segment.index,
         crf=result.crf,
-        vmaf_predicted=round(result.score, 3),
-        vmaf_measured=measured,
+        score_predicted=round(result.score, 3),
+        score_measured=measured,
         bytes=out.stat().st_size,
         encode_seconds=round(encode_seconds, 3),
         fps=round(spec.segment.frames / max(active, 1e-6), 2),
@@ -242,23 +242,26 @@ def _outcome(
 
 
 #: A final scored on every n-th frame that lands this close above the floor (target − tolerance_below) is scored
-#: again on every frame before it is kept: against an independent libvmaf of every frame, finals scored on every
-#: 5th frame read −0.24 to +0.21 off (74 segments of the issue 24 film), so one kept at 92.58 showed 92.34.
+#: again on every frame before it is kept: against an independent libvmaf of every frame, VMAF finals scored on
+#: every 5th frame read −0.24 to +0.21 off (74 segments of the issue 24 film), so one kept at 92.58 showed 92.34.
+#: (A metric that scores every frame anyway is never rescored.)
 BORDERLINE = 0.3
 
 
 def _borderline(spec: SegmentSpec, measured: float) -> bool:
     floor = spec.search.target - spec.tolerance_below
-    return spec.search.n_subsample > 1 and floor - BORDERLINE < measured < floor + BORDERLINE
+    subsampled = spec.search.n_subsample > 1 and metric_named(spec.search.metric).subsamples
+    return subsampled and floor - BORDERLINE < measured < floor + BORDERLINE
 
 
 async def _score_every_frame(spec: SegmentSpec, encoded: Path, workdir: Path) -> float:
-    """The final's VMAF on every frame (a decode and libvmaf: a fraction of encoding it again)."""
-    vmaf = await measure_vmaf(
+    """The final's score on every frame (a decode and the metric: a fraction of encoding it again)."""
+    scored = await measure_score(
         spec.ffmpeg,
+        metric_named(spec.search.metric),
         encoded,
         Path(spec.segment.path),
-        log_path=workdir / "measure-every-frame.json",
+        log_path=workdir / "measure-every-frame.log",
         width=spec.out_width,
         height=spec.out_height,
         crop=spec.video.crop,
@@ -266,7 +269,7 @@ async def _score_every_frame(spec: SegmentSpec, encoded: Path, workdir: Path) ->
         n_subsample=1,
         pix_fmt=spec.search.score_pix_fmt or spec.video.pix_fmt,
     )
-    return vmaf.pooled(spec.search.pooling)
+    return scored.pooled(spec.search.pooling)
 
 
 def _name_segment(err: DraptoError, spec: SegmentSpec) -> None:
@@ -289,7 +292,9 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
     attempts = spec.max_retries + 1
     predictive = spec.search.strategy == "predict" and spec.backend == "builtin"
     r_used = _model(spec).loss_ratio if predictive else None
-    finals: list[tuple[float, float]] = []  # (CRF, measured VMAF) of each final encode, for the next attempt
+    finals: list[tuple[float, float]] = []  # (CRF, measured score) of each final encode, for the next attempt
+    metric = metric_named(spec.search.metric)
+    lm = LossModel.of(spec.video, spec.search)
     prediction: Prediction | None = None
     observed_r: float | None = None
     observed_k: float | None = None
@@ -364,12 +369,13 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                         cache,
                         r_used=r_used,
                     )
-                res, vmaf = await encode_and_measure(
+                res, scored = await encode_and_measure(
                     spec.ffmpeg,
                     Path(seg.path),
                     out,
                     spec.video.with_crf(result.crf),
-                    log_path=workdir / "measure.json",
+                    metric,
+                    log_path=workdir / "measure.log",
                     width=spec.out_width,
                     height=spec.out_height,
                     n_subsample=spec.search.n_subsample,
@@ -381,7 +387,7 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     score_pix_fmt=spec.search.score_pix_fmt,
                 )
                 active = res.active_seconds
-                measured = vmaf.pooled(spec.search.pooling)
+                measured = scored.pooled(spec.search.pooling)
                 if _borderline(spec, measured):
                     measured = await _score_every_frame(spec, out, workdir)
                     rescored = True
@@ -415,10 +421,12 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
             raise
         if predictive:
             if attempt == 1 and prediction is not None:
-                observed_r = prediction.probe_loss / loss(measured)
+                observed_r = prediction.probe_loss / lm.loss(measured)
                 observed_k = prediction.slope
             elif finals:
-                observed_k = slope_between(finals[-1][0], loss(finals[-1][1]), result.crf, loss(measured))
+                observed_k = slope_between(
+                    finals[-1][0], lm.loss(finals[-1][1]), result.crf, lm.loss(measured)
+                )
             finals.append((result.crf, measured))
         history.append(
             {
@@ -437,8 +445,8 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     stage="encoding",
                     attempt=attempt,
                     notice=True,
-                    message=f"segment {seg.index}: measured VMAF {measured:.2f} is below {spec.search.target:g} −"
-                    f" {spec.tolerance_below:g}; "
+                    message=f"segment {seg.index}: measured {metric.label} {measured:.2f} is below"
+                    f" {spec.search.target:g} − {spec.tolerance_below:g}; "
                     + (
                         "encoding again from the measured point"
                         if predictive
@@ -453,7 +461,8 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 ProblemReport(
                     stage="encoding",
                     attempt=attempt,
-                    message=f"segment {seg.index}: measured VMAF {measured:.2f} at CRF {result.crf:g} is still below"
+                    message=f"segment {seg.index}: measured {metric.label} {measured:.2f} at CRF {result.crf:g} is"
+                    " still below"
                     f" {spec.search.target:g} − {spec.tolerance_below:g} after {attempt} attempt(s); kept as the best"
                     " reached (lower encoding.min_crf or raise search.max_retries to go further)",
                 )

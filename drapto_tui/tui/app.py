@@ -32,6 +32,7 @@ from drapto_tui.engine.queue import ACTIVE, CLEARABLE
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, Notice, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
+from drapto_tui.quality.aim import quality_aim
 from drapto_tui.tui.actions import ACTIONS, app_keymap, bindings, shown_keys
 from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
@@ -128,7 +129,7 @@ class DraptoApp(App[int]):
         with Horizontal(id="middle"):
             with Vertical(id="grid-box") as box:
                 box.border_title = "Segments"
-                yield SegmentGrid(id="grid", target=self.core.config.encoding.vmaf_target)
+                yield SegmentGrid(id="grid", target=self.default_target())
             meters = Meters(id="meters")
             meters.border_title = "Resources"
             yield meters
@@ -458,8 +459,13 @@ class DraptoApp(App[int]):
     def job_state(self, job_id: str) -> ProcessingState | None:
         return self.core.state.jobs.get(job_id)
 
-    def vmaf_target(self) -> float:
-        return self.core.config.encoding.vmaf_target
+    def default_target(self) -> float:
+        try:
+            return quality_aim(self.core.config, None).target
+        except (
+            DraptoError
+        ):  # a target outside its metric's range: every job says so; the grid shows the number
+            return self.core.config.quality.target or 0.0
 
     def job_commands(self, job_id: str) -> list[str]:
         return self.core.commands(job_id)

@@ -17,8 +17,9 @@ class AppCommands(Protocol):
 
     def job_state(self, job_id: str) -> ProcessingState | None: ...
 
-    def vmaf_target(self) -> float:
-        """The VMAF the segments aim for (the grid's and the chart's line)."""
+    def default_target(self) -> float:
+        """The target an SDR film's segments aim for, until a job says its own (the grid's and the chart's
+        line)."""
         ...
 
     def job_commands(self, job_id: str) -> list[str]:

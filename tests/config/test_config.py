@@ -15,7 +15,7 @@ from drapto_tui.errors import ConfigError
 def test_defaults_follow_the_seed() -> None:
     cfg = load_config(env={}, use_default_file=False)
     assert (cfg.encoding.crf.sd, cfg.encoding.crf.hd, cfg.encoding.crf.uhd) == (25, 25, 29)
-    assert cfg.encoding.vmaf_target == 93.0
+    assert cfg.quality.metric == "auto" and cfg.quality.target is None  # the metric's own: VMAF 93
     assert cfg.processing.segmentation == "scene"
     assert cfg.search.samples == 3 and cfg.search.sample_duration == 2.0
     assert cfg.processing.hwaccel == "none"
@@ -159,6 +159,44 @@ def test_config_show_cli_uses_every_layer(tmp_path: Path) -> None:
     assert shown["search"]["samples"] == 4
     assert shown["encoding"]["preset"] == 11
     assert shown["audio"]["bitrate_stereo"] == 160
+
+
+def test_old_key_names_keep_working_with_one_line_naming_the_new(tmp_path: Path) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text('[encoding]\nvmaf_target = 95.0\n[search]\npooling = "perc5"\n')
+    cfg = load_config(old, env={})
+    assert cfg.quality.target == 95.0 and cfg.quality.pooling == "perc5"
+    assert cfg.notices == [
+        f"encoding.vmaf_target (from {old}) is now quality.target; rename it there (the value was used)",
+        f"search.pooling (from {old}) is now quality.pooling; rename it there (the value was used)",
+    ]
+    # The new name wins where both are set, and the old one is called out.
+    both = load_config(old, env={}, overrides=["quality.target=94"])
+    assert (
+        both.quality.target == 94.0
+        and "is ignored: quality.target (from --set) replaces it" in both.notices[0]
+    )
+    # What a user sees: the line on stderr, the value in effect, and `config check` passing the file.
+    shown = _cli("config", "show", "--config", str(old))
+    assert shown.returncode == 0, shown.stderr
+    assert "encoding.vmaf_target" in shown.stderr and "is now quality.target" in shown.stderr
+    assert tomllib.loads(shown.stdout)["quality"]["target"] == 95.0
+    checked = _cli("config", "check", str(old))
+    assert checked.returncode == 0 and "is now quality.target" in checked.stderr
+
+
+def test_a_target_outside_its_metric_s_range_is_refused_naming_the_key() -> None:
+    from drapto_tui.quality.aim import quality_aim
+
+    cfg = load_config(
+        env={}, use_default_file=False, overrides=['quality.metric="xpsnr"', "quality.target=93"]
+    )
+    with pytest.raises(ConfigError, match=r"quality.target = 93.0 .*outside the range of XPSNR"):
+        quality_aim(cfg, "bt709")
+    auto = load_config(env={}, use_default_file=False, overrides=["quality.target=95"])
+    assert quality_aim(auto, "bt709").describe() == "VMAF 95"
+    pq = quality_aim(auto, "smpte2084")  # HDR: its own metric, and its default target for PQ pictures
+    assert pq.describe() == "XPSNR 38.5 dB" and quality_aim(auto, "arib-std-b67").target == 35.0
 
 
 def test_bad_config_value_on_command_line_is_one_clear_line(tmp_path: Path) -> None:

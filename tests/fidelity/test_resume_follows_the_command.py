@@ -19,7 +19,7 @@ def test_a_failed_job_rerun_with_another_output_dir_writes_there(
         tmp_path,
         clip,
         out=first_dir,
-        extra=("encoding.vmaf_target=100", "search.max_retries=0", 'search.strategy="bisect"'),
+        extra=("quality.target=100", "search.max_retries=0", 'search.strategy="bisect"'),
     )
     assert failed.code == 1 and len(failed.fatal()) == 1
     done = encode(tmp_path, clip, out=second_dir)

@@ -259,6 +259,8 @@ def test_hdr10_plus_is_said_not_dropped_in_silence(tmp_path: Path, media: MediaF
     run = encode(tmp_path, source)
     assert run.code == 0, run.stderr
     (done,) = run.completed()
+    # VMAF is not valid on PQ pictures: an HDR10 film is judged by XPSNR by default, and its summary says so.
+    assert done.data.metric == "xpsnr" and done.data.score_file is not None
     said = [c for c in done.data.changes if "HDR10+" in c]
     assert said and any("HDR10+" in e.data.message for e in run.events if e.event == E.NOTICE)
     out = tmp_path / "out" / "hdr10plus.mkv"

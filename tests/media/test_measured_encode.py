@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drapto_tui.media.ffmpeg import FfmpegProcess
 from drapto_tui.media.measured_encode import encode_and_measure, fits_one_pass
+from drapto_tui.media.metrics import METRICS
 from drapto_tui.media.tools import inspect_ffmpeg
 from drapto_tui.model.segment import VideoSettings
 from tests.fault_ffmpeg import ffmpeg_reporting_libavcodec
@@ -24,6 +25,7 @@ async def _run(ffmpeg: str, clip: Path, out: Path, settings: VideoSettings, one_
         clip,
         out,
         settings,
+        METRICS["vmaf"],
         log_path=out.with_suffix(".json"),
         width=160,
         height=96,

@@ -8,9 +8,9 @@ import pytest
 
 from drapto_tui.errors import ToolError
 from drapto_tui.media.encode import encode_av1
+from drapto_tui.media.metrics import METRICS, measure_score
 from drapto_tui.media.segment import Segment
 from drapto_tui.media.tools import embedded_ffmpeg
-from drapto_tui.media.vmaf import measure_vmaf
 from drapto_tui.model.segment import VideoSettings
 from drapto_tui.quality.ab_av1 import ab_av1_search, crf_search_args, find_ab_av1, parse_crf_search
 from drapto_tui.quality.crf_search import SearchSettings
@@ -31,12 +31,12 @@ SEARCH_OK = "\n".join(
 
 def test_parse_crf_search_output() -> None:
     seen = []
-    probes, done, error = parse_crf_search(SEARCH_OK, seen.append)
+    probes, done, error = parse_crf_search(SEARCH_OK, "vmaf", seen.append)
     assert [p.crf for p in probes] == [37.5, 30.0] and seen == probes
     assert probes[1].cached and probes[1].percent == pytest.approx(40.0)
     assert done is not None and done["crf"] == 30.0 and error is None
     probes, done, error = parse_crf_search(
-        '{"message":"Failed to find a suitable crf","type":"crf-search-error"}'
+        '{"message":"Failed to find a suitable crf","type":"crf-search-error"}', "vmaf"
     )
     assert done is None and error == "Failed to find a suitable crf"
 
@@ -47,7 +47,7 @@ def test_arguments_carry_our_settings() -> None:
         "ab-av1",
         seg,
         SearchSettings(target=93, samples=4, sample_duration=3),
-        VideoSettings(preset=6, crf=0, crop="1920:800:0:140", svt_params="tune=0"),
+        VideoSettings(preset=6, crf=0, crop="1920:800:0:140", params="tune=0"),
     )
     joined = " ".join(args)
     for part in (
@@ -99,7 +99,7 @@ async def test_real_ab_av1_search(media: MediaFactory, tmp_path: Path) -> None:
     assert 10 <= result.crf <= 55 and result.score >= 93.0
     out = tmp_path / "at-crf.mkv"
     await encode_av1(embedded_ffmpeg(), clip, out, VideoSettings(preset=12, crf=result.crf))
-    vmaf = await measure_vmaf(
-        embedded_ffmpeg(), out, clip, log_path=tmp_path / "v.json", width=320, height=180
+    vmaf = await measure_score(
+        embedded_ffmpeg(), METRICS["vmaf"], out, clip, log_path=tmp_path / "v.json", width=320, height=180
     )
     assert vmaf.pooled("mean") >= 92.0, f"ab-av1's CRF {result.crf:g} scores {vmaf.pooled('mean'):.2f} here"

@@ -8,39 +8,41 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from drapto_tui.model.segment import ProbeReport, ProblemReport, QualityModel, SegmentReport
-from drapto_tui.quality.predictive import (
-    K_RANGE,
-    PIVOT_CRF,
-    PIVOT_LOSS,
-    PRIOR_K,
-    crf_for,
-    loss,
-    probe_video,
-    slope_at,
-    slope_between,
-    snap,
+import pytest
+
+from drapto_tui.media.metrics import METRICS
+from drapto_tui.model.segment import (
+    ProbeReport,
+    ProblemReport,
+    QualityModel,
+    SearchSettings,
+    SegmentReport,
+    VideoSettings,
 )
+from drapto_tui.quality.calibration import CALIBRATIONS
+from drapto_tui.quality.predictive import LossModel, probe_video, slope_between, snap
 from drapto_tui.quality.segment_runner import run_segment
 from tests.judge import vmaf_by_index
 from tests.media_helpers import MediaFactory
 from tests.quality.test_segment_runner import _spec
 
+#: SVT-AV1 judged by VMAF, the default pair.
+LM = LossModel.of(VideoSettings(preset=8, crf=0), SearchSettings())
+CAL = LM.cal
+
 
 def test_crf_for_follows_the_log_loss_line() -> None:
     k, c0, l0 = 0.06, 30.0, 8.0
     for aim in (92.0, 93.5, 95.0):
-        c = crf_for(aim, c0, l0, k)
+        c = LM.crf_for(aim, c0, l0, k)
         assert math.isclose(l0 * math.exp(k * (c - c0)), 100 - aim)
     assert math.isclose(slope_between(30.0, 8.0, 36.0, 8.0 * math.exp(6 * 0.05)) or 0.0, 0.05)
     assert slope_between(30.0, 8.0, 30.0, 9.0) is None  # one CRF gives no slope
     assert slope_between(30.0, 8.0, 36.0, 7.0) is None  # loss falling with CRF: noise, not a slope
-    assert loss(100.0) > 0
+    assert LM.loss(100.0) > 0
 
 
 def test_snap_stays_on_the_grid_and_in_range() -> None:
-    from drapto_tui.model.segment import SearchSettings
-
     s = SearchSettings(min_crf=10, max_crf=55, step=0.25)
     assert snap(33.13, s) == 33.25 and snap(3.0, s) == 10.0 and snap(70.0, s) == 55.0
 
@@ -83,7 +85,7 @@ async def test_a_short_final_is_encoded_again_from_its_measured_point(
     assert crfs == sorted(crfs, reverse=True) and crfs[-1] < crfs[0]
     probe_attempts = {r.attempt for r in reports if isinstance(r, ProbeReport)}
     assert probe_attempts == {1}, "later attempts start from the measured final, not from new probes"
-    assert outcome.vmaf_measured >= 93.0 - spec.tolerance_below
+    assert outcome.score_measured >= 93.0 - spec.tolerance_below
     # Encoding again is a normal step: said as a notice (its own event kind), never as an error.
     retries = [r for r in reports if isinstance(r, ProblemReport)]
     assert retries and all(r.notice and "encoding again" in r.message for r in retries)
@@ -108,14 +110,13 @@ async def test_audit_mode_leaves_a_sure_prediction_unmeasured(
     )
     outcome = await run_segment(spec, Path(spec.scratch), lambda r: None)
     assert not list(Path(spec.scratch).glob("measure*.json")), "a sure prediction is not measured"
-    assert outcome.vmaf_measured is None and outcome.vmaf_predicted >= 93.0
+    assert outcome.score_measured is None and outcome.score_predicted >= 93.0
     judged = vmaf_by_index(ffmpeg, Path(outcome.encoded), Path(spec.segment.path))
-    assert abs(judged - outcome.vmaf_predicted) < 2.0, (judged, outcome.vmaf_predicted)
+    assert abs(judged - outcome.score_predicted) < 2.0, (judged, outcome.score_predicted)
 
 
 def test_prior_loss_ratio_follows_the_preset_gap() -> None:
-    from drapto_tui.quality.predictive import prior_loss_ratio
-
+    prior_loss_ratio = LM.prior_loss_ratio
     assert prior_loss_ratio(12, 12) == 1.0  # a probe at the final preset loses what the final loses
     assert math.isclose(prior_loss_ratio(12, 8), 1.41)  # the measured gap
     assert math.isclose(prior_loss_ratio(12, 10), 1.205) and prior_loss_ratio(12, 4) == prior_loss_ratio(
@@ -128,18 +129,27 @@ def test_a_segment_s_slope_is_its_line_to_the_pivot() -> None:
     slope and a high-loss (grainy) one a shallow slope, as the film's 37 segments showed; clamped near the pivot."""
     for k in (0.04, 0.07, 0.1):
         crf = 38.0
-        at_loss = PIVOT_LOSS * math.exp(-k * (PIVOT_CRF - crf))
-        assert math.isclose(slope_at(crf, at_loss), k)
-    assert slope_at(38.0, 3.0) > slope_at(38.0, 8.0)
-    assert slope_at(30.0, 0.5) == K_RANGE[1]  # far below: clamped, not a wild slope
+        assert CAL.pivot_crf is not None
+        at_loss = CAL.pivot_loss * math.exp(-k * (CAL.pivot_crf - crf))
+        assert math.isclose(LM.slope_at(crf, at_loss), k)
+    assert LM.slope_at(38.0, 3.0) > LM.slope_at(38.0, 8.0)
+    assert LM.slope_at(30.0, 0.5) == CAL.k_range[1]  # far below: clamped, not a wild slope
     # Near or beyond the pivot (heavy grain scoring 88.7 at CRF 41): no slope from it, the prior instead; the
     # pivot's 0.0003 there once sent a grainy segment's second encode from CRF 41 to 23.
-    assert slope_at(41.0, 11.28) == PRIOR_K and slope_at(PIVOT_CRF - 1, 5.0) == PRIOR_K
+    assert LM.slope_at(41.0, 11.28) == CAL.prior_k and LM.slope_at(CAL.pivot_crf - 1, 5.0) == CAL.prior_k
+
+
+def test_every_encoder_and_metric_pair_has_its_own_calibration() -> None:
+    """The constants are per pair, and a pair nobody measured is refused rather than given another's."""
+    from drapto_tui.media.encoders import ENCODERS
+    from drapto_tui.quality.calibration import calibration
+
+    assert set(CALIBRATIONS) == {(e, m) for e in ENCODERS for m in METRICS}
+    with pytest.raises(ValueError, match="no calibration"):
+        calibration("no-such-encoder", "vmaf")
 
 
 def test_an_eight_bit_source_is_probed_in_eight_bits() -> None:
-    from drapto_tui.model.segment import SearchSettings, VideoSettings
-
     final = VideoSettings(preset=6, crf=30, pix_fmt="yuv420p10le")
     eight = SearchSettings(probe_preset=12, eight_bit_source=True)
     assert probe_video(final, eight).pix_fmt == "yuv420p" and probe_video(final, eight).preset == 12
@@ -165,6 +175,7 @@ async def test_eight_bit_scoring_agrees_with_an_independent_ten_bit_libvmaf(
         Path(spec.segment.path),
         out,
         VideoSettings(preset=12, crf=40, pix_fmt="yuv420p10le"),
+        METRICS["vmaf"],
         log_path=tmp_path / "log.json",
         width=spec.out_width,
         height=spec.out_height,

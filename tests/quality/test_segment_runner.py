@@ -92,7 +92,7 @@ async def test_a_spec_runs_in_another_process_and_the_outcome_comes_back(
         and Path(outcome.encoded).stat().st_size > 0
     )
     assert outcome.bytes == Path(outcome.encoded).stat().st_size
-    assert outcome.vmaf_measured >= spec.search.target - spec.tolerance_below
+    assert outcome.score_measured >= spec.search.target - spec.tolerance_below
     # Every probe it made is handed back for the coordinator's cache, keyed under this segment's identity.
     assert outcome.new_probes and all(key.startswith("probe:") for key in outcome.new_probes)
     assert any(isinstance(r, PhaseReport) and r.phase == "searching" for r in reports)

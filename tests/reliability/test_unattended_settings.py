@@ -37,7 +37,7 @@ def cli(
     ("params", "expected"),
     [
         ("preset=4:foo=1", "preset is set by drapto-tui; set encoding.preset"),
-        ("crf=20", "crf is set by drapto-tui; set encoding.vmaf_target"),
+        ("crf=20", "crf is set by drapto-tui; set quality.target"),
         ("lp=4", "lp is set by drapto-tui; set resources.encoder_threads"),
         ("tune", "'tune' is not key=value"),
         ("foo=1", "SVT-AV1 rejects it (Error parsing option foo: 1); fix or remove that key"),

@@ -81,6 +81,9 @@ def build_scene(session: Engine, extra_jobs: int = 0) -> None:
         "running",
         f,
         path="chunked",
+        metric="vmaf",
+        target=93.0,
+        tolerance_below=0.5,
         segments=[{"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(12)],
     )
     crfs = [27.5, 28.25, 29.0, 26.75, 31.5]
@@ -94,8 +97,9 @@ def build_scene(session: Engine, extra_jobs: int = 0) -> None:
             f,
             segment=i,
             crf=crf,
-            vmaf_predicted=93.4,
-            vmaf_measured=92.1 if i == 3 else 93.2 + i * 0.1,
+            metric="vmaf",
+            score_predicted=93.4,
+            score_measured=92.1 if i == 3 else 93.2 + i * 0.1,
             bytes=1_200_000 + i * 1000,
             frames=240,
             attempts=1,
@@ -130,7 +134,7 @@ def build_scene(session: Engine, extra_jobs: int = 0) -> None:
         segments=[{"index": i, "start": i * 10.0, "end": (i + 1) * 10.0, "frames": 240} for i in range(6)],
     )
     for i in range(2):
-        emit(session, E.SEGMENT_COMPLETE, "failed", h, segment=i, crf=30.0, vmaf_measured=93.5, attempts=1)
+        emit(session, E.SEGMENT_COMPLETE, "failed", h, segment=i, crf=30.0, score_measured=93.5, attempts=1)
     emit(session, E.SEGMENT_STARTED, "failed", h, segment=2, phase="encoding", attempt=2)
     emit(
         session,

@@ -282,9 +282,9 @@ async def test_inspector_updates_only_the_cells_that_changed(tmp_path: Path) -> 
         later(1, E.SEGMENT_PROGRESS, segment=6, progress=0.7)
         inspector.refresh_view()
         assert writes == []  # progress is not a column: still nothing
-        later(2, E.SEGMENT_COMPLETE, segment=6, crf=30.0, vmaf_measured=93.3, bytes=1_000_000, attempts=1)
+        later(2, E.SEGMENT_COMPLETE, segment=6, crf=30.0, score_measured=93.3, bytes=1_000_000, attempts=1)
         inspector.refresh_view()
-        assert "clear" not in writes and set(writes) == {"6:Status", "6:CRF", "6:VMAF", "6:Size"}
+        assert "clear" not in writes and set(writes) == {"6:Status", "6:CRF", "6:Score", "6:Size"}
         assert table.get_row("6")[5] == "30"
         # The chart is built when its tab is first shown, then follows the segments as they finish.
         assert not inspector.query("SegmentChart")
@@ -292,7 +292,7 @@ async def test_inspector_updates_only_the_cells_that_changed(tmp_path: Path) -> 
         await pilot.pause(0.3)
         note = inspector.query_one("#chart-note")
         assert str(note.render()).startswith(" 6/12 segments · target 93 · 1 below")
-        later(3, E.SEGMENT_COMPLETE, segment=7, crf=29.0, vmaf_measured=92.0, bytes=1_000_000, attempts=1)
+        later(3, E.SEGMENT_COMPLETE, segment=7, crf=29.0, score_measured=92.0, bytes=1_000_000, attempts=1)
         inspector.refresh_view()
         await pilot.pause()
         assert str(note.render()).startswith(" 7/12 segments · target 93 · 2 below")
@@ -367,7 +367,8 @@ def test_the_inspectors_facts_read_as_words_with_units() -> None:
             "reduction_percent": -11.57,
             "crf_min": 30.5,
             "crf_max": 36.25,
-            "vmaf_file": 93.512,
+            "metric": "vmaf",
+            "score_file": 93.512,
             "changes": ["HDR10+ dynamic metadata not carried"],
         },
     )
@@ -385,7 +386,7 @@ def test_the_inspectors_facts_read_as_words_with_units() -> None:
         "HDR10+",
     ):
         assert wanted in shown, (wanted, shown)
-    for raw in ("output bytes", "reduction percent", "crf min", "vmaf file", "1177844"):
+    for raw in ("output bytes", "reduction percent", "crf min", "score file", "1177844"):
         assert raw not in shown, (raw, shown)
     failed = ProcessingState(
         job_id="b", current_file="/films/b.mkv", status=ProcessingStatus.FAILED, progress=1.0

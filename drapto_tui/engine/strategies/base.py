@@ -15,6 +15,7 @@ from drapto_tui.engine.workdirs import JobDirs
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.control import JobControl
 from drapto_tui.media.crop import CropResult
+from drapto_tui.media.encoders import encoder_named
 from drapto_tui.media.tools import FfmpegInfo
 from drapto_tui.model.events import ProcessingEvents
 from drapto_tui.model.media import MediaProbe
@@ -57,8 +58,8 @@ class JobContext:
             return self.config.resources.encoder_threads
         return max(1, (os.cpu_count() or 2) // max(parallel, 1))
 
-    def colour_args(self) -> tuple[list[str], tuple[str, ...]]:
-        """FFmpeg colour tags and SVT-AV1 HDR10 parameters that carry the source's signalling over."""
+    def colour_args(self) -> list[str]:
+        """FFmpeg colour tags that carry the source's signalling over."""
         m = self.media
         out: list[str] = []
         for flag, value in (
@@ -70,29 +71,25 @@ class JobContext:
                 out += [flag, value]
         if m.color_range:
             out += ["-color_range", "tv" if m.color_range == "limited" else "pc"]
-        svt: list[str] = []
-        md = m.mastering_display
-        if m.hdr and md and md.red and md.green and md.blue and md.white_point and md.max_luminance:
-            svt.append(
-                "mastering-display="
-                f"G({md.green[0]:.4f},{md.green[1]:.4f})B({md.blue[0]:.4f},{md.blue[1]:.4f})"
-                f"R({md.red[0]:.4f},{md.red[1]:.4f})WP({md.white_point[0]:.4f},{md.white_point[1]:.4f})"
-                f"L({md.max_luminance:.4f},{(md.min_luminance or 0):.4f})"
-            )
-        if m.hdr and m.max_cll is not None:
-            svt.append(f"content-light={m.max_cll},{m.max_fall or 0}")
-        return out, tuple(svt)
+        return out
 
-    def video_settings(self, crf: float, parallel: int) -> VideoSettings:
-        _, svt = self.colour_args()
+    def video_settings(self, crf: float, parallel: int, encoder: str | None = None) -> VideoSettings:
+        """The encode's settings with the configured encoder (or `encoder`: the Dolby Vision path's own), its
+        preset and parameters, and the HDR10 metadata it can carry."""
+        enc = self.config.encoding
+        chosen = encoder_named(encoder or enc.encoder)
+        m = self.media
+        hdr10 = chosen.hdr10_params(m.mastering_display, m.max_cll, m.max_fall) if m.hdr else ()
         return VideoSettings(
-            preset=self.config.encoding.preset,
+            encoder=chosen.name,
+            # The configured preset is the configured encoder's; another (the direct path's) runs at its default.
+            preset=enc.preset if chosen.name == enc.encoder else chosen.default_preset,
             crf=crf,
-            pix_fmt=self.config.encoding.pixel_format,
+            pix_fmt=enc.pixel_format,
             threads=self.encoder_threads(parallel),
-            svt_params=self.config.encoding.svt_params,
+            params=enc.params_of(chosen.name),
             crop=self.crop.crop,
-            extra_svt=svt,
+            extra_params=hdr10,
             deinterlace=self.deinterlace,
         )
 

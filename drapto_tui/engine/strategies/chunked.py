@@ -1,4 +1,4 @@
-"""The quality path: segments, a VMAF-targeted CRF search per segment, parallel encodes, measured VMAF, concat.
+"""The quality path: segments, a quality-targeted CRF search per segment, parallel encodes, measured scores, concat.
 
 The coordinator's half: cut the segments, submit one SegmentSpec per segment to the executor (which runs
 quality/segment_runner.run_segment somewhere), turn its reports into events, keep its probes in the search
@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
-from drapto_tui.errors import MediaError, NotWorthEncoding
+from drapto_tui.errors import MediaError, NotWorthEncoding, ToolError
 from drapto_tui.execution.control import JobCancelled
+from drapto_tui.media.encoders import encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import count_packets, segment_video
@@ -40,6 +41,7 @@ from drapto_tui.model.segment import (
 )
 from drapto_tui.model.state import ProcessingStage, SegmentStatus
 from drapto_tui.quality.ab_av1 import find_ab_av1
+from drapto_tui.quality.aim import quality_aim
 from drapto_tui.quality.crf_search import cache_segment_identity, escalate, probe_cache_prefix
 from drapto_tui.quality.predictive import probe_settings, probe_video
 
@@ -51,9 +53,19 @@ class ChunkedStrategy(EncodingStrategy):
         cfg = self.ctx.config
         self.parallel = cfg.parallel_jobs()
         self.ab_av1 = find_ab_av1(cfg.tools.ab_av1) if cfg.encoding.search_backend == "ab-av1" else None
+        # The metric this film is judged by (an HDR film's default differs: quality/aim.py) and its window.
+        self.aim = quality_aim(cfg, self.ctx.media.color_transfer)
+        if self.aim.metric.ffmpeg_filter not in self.ctx.ffmpeg.filters:
+            raise ToolError(
+                f"this FFmpeg has no {self.aim.metric.ffmpeg_filter} filter, which {self.aim.metric.label} needs",
+                subject=self.ctx.ffmpeg.path,
+                hint="use an FFmpeg built with it (xpsnr: FFmpeg 7.1 or later), or set quality.metric",
+            )
+        encoder = encoder_named(cfg.encoding.encoder)
         self.search = SearchSettings(
-            target=cfg.encoding.vmaf_target,
-            tolerance=cfg.search.tolerance,
+            metric=self.aim.metric.name,
+            target=self.aim.target,
+            tolerance=self.aim.tolerance,
             min_crf=cfg.encoding.min_crf,
             max_crf=cfg.encoding.max_crf,
             samples=cfg.search.samples,
@@ -61,9 +73,10 @@ class ChunkedStrategy(EncodingStrategy):
             full_pass_share=cfg.search.full_pass_share,
             max_encoded_percent=cfg.search.max_encoded_percent,
             n_subsample=cfg.search.n_subsample,
-            pooling=cfg.search.pooling,
+            pooling=cfg.quality.pooling,
             strategy=cfg.search.strategy,
-            probe_preset=cfg.search.probe_preset,
+            probe_preset=encoder.probe_preset if cfg.search.probe_preset is None else cfg.search.probe_preset,
+            step=encoder.crf_step,
             probe_share=cfg.search.probe_share,
             probe_runs=cfg.search.probe_runs,
             # An 8-bit source's probes are encoded and scored in 8 bits (quality/predictive.py).
@@ -71,7 +84,7 @@ class ChunkedStrategy(EncodingStrategy):
         )
         self._observed_r: list[float] = []
         # Audit mode measures 1 segment in 4 (and every unsure prediction) until a measured segment misses its
-        # prediction by more than 0.5; from then on the file is verified (every segment measured).
+        # prediction by more than half the window (0.5 VMAF); from then on the file is verified.
         self._verified = cfg.search.mode == "verified" or cfg.search.strategy != "predict"
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
@@ -130,6 +143,8 @@ class ChunkedStrategy(EncodingStrategy):
         return (
             prev is not None
             and prev.status == SegmentStatus.DONE
+            # A segment aimed at another metric (the config changed between runs) is aimed again.
+            and prev.metric == self.search.metric
             and self._encoded_path(seg).is_file()
             and prev.frames == seg.frames
             and abs(prev.start - seg.start) < 1e-3
@@ -143,6 +158,9 @@ class ChunkedStrategy(EncodingStrategy):
             ProcessingEvents.ENCODING_STARTED,
             path=self.name,
             parallel=self.parallel,
+            metric=self.search.metric,
+            target=self.search.target,
+            tolerance_below=self.aim.tolerance_below,
             segments=[
                 {"index": s.index, "start": s.start, "end": s.end, "frames": s.frames} for s in self.segments
             ],
@@ -234,11 +252,14 @@ class ChunkedStrategy(EncodingStrategy):
     def _summarise(self, frames: int) -> None:
         results = [self.results[s.index] for s in self.segments]
         crfs = [r["crf"] for r in results if r.get("crf") is not None]
-        # A segment audit mode did not measure counts with its predicted VMAF (the summary says how many).
-        vmafs = [
-            (r["vmaf_measured"] if r.get("vmaf_measured") is not None else r["vmaf_predicted"], r["frames"])
+        # A segment audit mode did not measure counts with its predicted score (the summary says how many).
+        scores = [
+            (
+                r["score_measured"] if r.get("score_measured") is not None else r["score_predicted"],
+                r["frames"],
+            )
             for r in results
-            if r.get("vmaf_measured") is not None or r.get("vmaf_predicted") is not None
+            if r.get("score_measured") is not None or r.get("score_predicted") is not None
         ]
         self.ctx.stats.update(
             {
@@ -246,17 +267,30 @@ class ChunkedStrategy(EncodingStrategy):
                 "frames": frames,
                 "crf_min": min(crfs, default=None),
                 "crf_max": max(crfs, default=None),
-                "vmaf_min": min((v for v, _ in vmafs), default=None),
-                "vmaf_max": max((v for v, _ in vmafs), default=None),
+                "metric": self.search.metric,
+                "score_min": min((v for v, _ in scores), default=None),
+                "score_max": max((v for v, _ in scores), default=None),
                 # Each output frame was measured once, in its segment: the frame-weighted mean is the file's mean.
-                "vmaf_file": (sum(v * n for v, n in vmafs) / sum(n for _, n in vmafs)) if vmafs else None,
+                "score_file": self._file_score(scores),
                 "probes_per_segment": (sum(len(r.get("probes", [])) for r in results) / len(results))
                 if results
                 else 0,
                 "video_bytes": sum(self._encoded_path(s).stat().st_size for s in self.segments),
-                "segments_predicted": sum(1 for r in results if r.get("vmaf_measured") is None),
+                "segments_predicted": sum(1 for r in results if r.get("score_measured") is None),
             }
         )
+
+    def _file_score(self, scores: list[tuple[float, int]]) -> float | None:
+        """The whole film's figure from its segments', by the metric's own whole-file rule: each output frame
+        was measured once, in its segment, so a segment's figure stands for its frames (VMAF: the
+        frame-weighted mean; XPSNR: the mean of the segments' error amplitudes, as the filter averages frames)."""
+        if not scores:
+            return None
+        metric = self.aim.metric
+        frames = sum(n for _, n in scores)
+        if not frames:
+            return None
+        return metric.score_at(sum(metric.loss(v) * n for v, n in scores) / frames)
 
     def _spec(self, seg: Segment) -> SegmentSpec:
         """What a worker needs for this segment; the probes the cache already holds for it go along."""
@@ -289,7 +323,7 @@ class ChunkedStrategy(EncodingStrategy):
             out_width=ctx.out_width,
             out_height=ctx.out_height,
             max_retries=cfg.search.max_retries,
-            tolerance_below=cfg.search.tolerance_below,
+            tolerance_below=self.aim.tolerance_below,
             nice=cfg.resources.nice,
             backend="ab-av1" if self.ab_av1 else "builtin",
             ab_av1=self.ab_av1,
@@ -315,7 +349,7 @@ class ChunkedStrategy(EncodingStrategy):
         )
 
     def _measure(self, seg: Segment) -> Literal["always", "if_unsure"]:
-        measured = sum(1 for r in self.results.values() if r.get("vmaf_measured") is not None)
+        measured = sum(1 for r in self.results.values() if r.get("score_measured") is not None)
         if self._verified or seg.index % 4 == 0 or measured == 0:
             return "always"
         return "if_unsure"
@@ -333,20 +367,20 @@ class ChunkedStrategy(EncodingStrategy):
 
     def _aim(self) -> float:
         """The file-level controller: aim at the middle of [target, target + tolerance], moved against the
-        frame-weighted mean measured so far, so the film's mean lands in the window; never below target + 0.1,
-        so that a segment that misses by its usual error stays above target − tolerance_below."""
+        film's figure measured so far, so the film's figure lands in the window; never below target + a tenth of
+        the window, so that a segment that misses by its usual error stays above target − tolerance_below."""
         s = self.search
         middle = s.middle
         measured = [
-            (r["vmaf_measured"], r.get("frames") or 0)
+            (r["score_measured"], r.get("frames") or 0)
             for r in self.results.values()
-            if r.get("vmaf_measured") is not None
+            if r.get("score_measured") is not None
         ]
-        frames = sum(n for _, n in measured)
-        if not frames:
+        so_far = self._file_score(measured)
+        if so_far is None:
             return middle
-        mean = sum(v * n for v, n in measured) / frames
-        return min(max(middle + (middle - mean), s.target + 0.1), s.target + s.tolerance - 0.1)
+        margin = s.tolerance / 10
+        return min(max(middle + (middle - so_far), s.target + margin), s.target + s.tolerance - margin)
 
     def _report(self, seg: Segment, report: SegmentReport) -> None:
         ctx = self.ctx
@@ -410,8 +444,9 @@ class ChunkedStrategy(EncodingStrategy):
             "end": seg.end,
             "frames": seg.frames,
             "crf": outcome.crf,
-            "vmaf_predicted": outcome.vmaf_predicted,
-            "vmaf_measured": outcome.vmaf_measured,
+            "metric": self.search.metric,
+            "score_predicted": outcome.score_predicted,
+            "score_measured": outcome.score_measured,
             "bytes": outcome.bytes,
             "bitrate": round(outcome.bytes * 8 / max(seg.duration, 1e-6)),
             "encode_seconds": outcome.encode_seconds,
@@ -430,8 +465,8 @@ class ChunkedStrategy(EncodingStrategy):
             self._observed_r.append(outcome.observed_loss_ratio)
         if (
             not self._verified
-            and outcome.vmaf_measured is not None
-            and abs(outcome.vmaf_measured - outcome.vmaf_predicted) > 0.5
+            and outcome.score_measured is not None
+            and abs(outcome.score_measured - outcome.score_predicted) > self.search.tolerance / 2
         ):
             self._verified = True
             ctx.emit(
@@ -439,8 +474,8 @@ class ChunkedStrategy(EncodingStrategy):
                 stage="encoding",
                 segment=seg.index,
                 severity="warning",
-                message=f"{ctx.source}: segment {seg.index} measured {outcome.vmaf_measured:.2f} where"
-                f" {outcome.vmaf_predicted:.2f} was predicted; every later segment is measured (verified mode)",
+                message=f"{ctx.source}: segment {seg.index} measured {outcome.score_measured:.2f} where"
+                f" {outcome.score_predicted:.2f} was predicted; every later segment is measured (verified mode)",
             )
         ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)
         self._judge_size(final=False)

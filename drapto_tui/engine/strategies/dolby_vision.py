@@ -18,6 +18,7 @@ from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.dovi import frames_carry_rpu
 from drapto_tui.media.encode import encode_av1
+from drapto_tui.media.encoders import DOLBY_VISION_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
 from drapto_tui.model.events import ProcessingEvents
 
@@ -43,7 +44,8 @@ class DolbyVisionStrategy(EncodingStrategy):
         ctx = self.ctx
         if not ctx.ffmpeg.svtav1_dolbyvision:
             return (
-                f"{ctx.ffmpeg.path} has no libsvtav1 -dolbyvision option: use an FFmpeg with SVT-AV1 >= 2.x"
+                f"{ctx.ffmpeg.path} has no {encoder_named(DOLBY_VISION_ENCODER).ffmpeg_encoder} -dolbyvision option:"
+                " use an FFmpeg with SVT-AV1 >= 2.x"
             )
         if ctx.media.dv_profile == 7:
             return "profile 7 keeps part of the picture in an enhancement layer, which AV1 cannot carry"
@@ -54,7 +56,7 @@ class DolbyVisionStrategy(EncodingStrategy):
     async def prepare_video(self) -> None:
         cfg = self.ctx.config.encoding.crf
         self.crf = {"sd": cfg.sd, "hd": cfg.hd, "uhd": cfg.uhd}[self.ctx.media.resolution_class]
-        self.settings = self.ctx.video_settings(self.crf, parallel=1)
+        self.settings = self.ctx.video_settings(self.crf, parallel=1, encoder=DOLBY_VISION_ENCODER)
         self.output = self.ctx.dirs.encoded / "video.mkv"
 
     async def encode(self) -> Path:
@@ -70,7 +72,7 @@ class DolbyVisionStrategy(EncodingStrategy):
         prev = ctx.previous.segments.get(0) if ctx.previous else None
         if prev is not None and prev.status.value == "done" and self.output.exists():
             return self.output  # resumed: the whole-file encode finished before the interruption
-        colour, _ = ctx.colour_args()
+        colour = ctx.colour_args()
         if ctx.ffmpeg.svtav1_dolbyvision:
             colour += ["-dolbyvision", "1" if self.keeps_dolby_vision else "0"]
         ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=0, phase="encoding", attempt=1, crf=self.crf)
@@ -144,8 +146,8 @@ class DolbyVisionStrategy(EncodingStrategy):
             end=media.duration,
             frames=frames,
             crf=self.crf,
-            vmaf_predicted=None,
-            vmaf_measured=None,
+            score_predicted=None,
+            score_measured=None,
             bytes=size,
             bitrate=size * 8 / max(media.duration, 1e-6),
             encode_seconds=round(seconds, 3),

@@ -16,7 +16,9 @@ from drapto_tui.tui.actions import ACTIONS, shown_keys
 
 #: The words on the screens, each in one line.
 GLOSSARY = [
-    ("VMAF", "a 0-100 score of how close the encode looks to the source; each scene aims at the target"),
+    ("Score", "how close the encode looks to the source, in the job's metric; each scene aims at the target"),
+    ("VMAF", "a 0-100 score, the default metric (quality.metric)"),
+    ("XPSNR", "a weighted PSNR in dB; the default for HDR films, where VMAF is not valid"),
     ("CRF", "SVT-AV1's quality knob (lower: better and bigger); searched per segment to reach the target"),
     ("segment", "a run of scenes encoded on its own; the grid has a cell per segment"),
     ("below N", "a segment measured under the target N, kept as the best reached (▼ in the grid)"),

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.eta import fmt_eta
+from drapto_tui.media.metrics import label_of
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
 from drapto_tui.tui.commands import AppCommands
@@ -106,8 +107,9 @@ def result_lines(stats: dict) -> list[tuple[str, str]]:
     low, high = stats.get("crf_min"), stats.get("crf_max")
     if low is not None and high is not None:
         lines.append(("CRF", f"{low:g}" if low == high else f"{low:g} to {high:g} (per segment)"))
-    if (vmaf := stats.get("vmaf_file")) is not None:
-        lines.append(("VMAF, whole film", f"{vmaf:.2f} (frame-weighted mean of the segments)"))
+    if (score := stats.get("score_file")) is not None:
+        label = label_of(stats.get("metric"))
+        lines.append((f"{label}, whole film", f"{score:.2f} (from every segment's, by its frames)"))
     if (probes := stats.get("probes_per_segment")) is not None:
         lines.append(("Probes per segment", f"{probes:.2f}"))
     if (seconds := stats.get("wall_seconds")) is not None:
@@ -129,7 +131,7 @@ COLUMNS = (
     "Status",
     "CRF",
     "Pred",
-    "VMAF",
+    "Score",
     "Size",
     "Try",
     "Probes CRF:score:size",
@@ -147,8 +149,8 @@ def row_cells(s: SegmentState, worker: bool) -> tuple:
         str(s.frames or ""),
         status,
         f"{s.crf:g}" if s.crf is not None else "",
-        f"{s.vmaf_predicted:.2f}" if s.vmaf_predicted is not None else "",
-        f"{s.vmaf_measured:.2f}" if s.vmaf_measured is not None else "",
+        f"{s.score_predicted:.2f}" if s.score_predicted is not None else "",
+        f"{s.score_measured:.2f}" if s.score_measured is not None else "",
         human_size(s.bytes) if s.bytes else "",
         str(s.attempts or ""),
         probes,
@@ -238,7 +240,7 @@ class InspectorScreen(Screen[None]):
         """Build the chart on first sight: opening the inspector stays quick (the chart's plots cost about a
         fifth of it), and most looks at a job never open this tab."""
         if event.pane.id == "tab-chart" and not self.query(SegmentChart):
-            chart = SegmentChart(id="chart", target=cast(AppCommands, self.app).vmaf_target())
+            chart = SegmentChart(id="chart", target=cast(AppCommands, self.app).default_target())
             self.query_one("#chart-box", Vertical).mount(chart)
             if (job := self.job) is not None:
                 self.call_after_refresh(chart.show, job)

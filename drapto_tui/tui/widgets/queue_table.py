@@ -24,7 +24,7 @@ WIDE = [
     ("%", "pct"),
     ("ETA", "eta"),
     ("Size in → out", "size"),
-    ("VMAF", "vmaf"),
+    ("Score", "score"),
 ]
 NARROW = [
     ("#", "pos"),
@@ -33,11 +33,11 @@ NARROW = [
     ("Status", "status"),
     ("%", "pct"),
     ("ETA", "eta"),
-    ("VMAF", "vmaf"),
+    ("Score", "score"),
 ]
-VOLATILE = {"pct", "eta", "vmaf", "size"}
+VOLATILE = {"pct", "eta", "score", "size"}
 #: Fixed widths; the file name takes what is left of the terminal.
-WIDTHS = {"pos": 4, "class": 5, "hdr": 3, "path": 7, "status": 9, "pct": 4, "eta": 7, "size": 21, "vmaf": 5}
+WIDTHS = {"pos": 4, "class": 5, "hdr": 3, "path": 7, "status": 9, "pct": 4, "eta": 7, "size": 21, "score": 5}
 STATUS_STYLE = {
     ProcessingStatus.QUEUED: "",
     ProcessingStatus.RUNNING: "bold",
@@ -50,11 +50,12 @@ STATUS_STYLE = {
 }
 
 
-def vmaf_mean(job: ProcessingState) -> float | None:
+def score_mean(job: ProcessingState) -> float | None:
+    """The job's score so far, in its metric (the inspector names it): the mean of its measured segments."""
     values = [
-        s.vmaf_measured
+        s.score_measured
         for s in job.segments.values()
-        if s.status == SegmentStatus.DONE and s.vmaf_measured is not None
+        if s.status == SegmentStatus.DONE and s.score_measured is not None
     ]
     return fmean(values) if values else None
 
@@ -118,7 +119,7 @@ class QueueTable(DataTable):
         size = (human_size(in_bytes) if in_bytes else "") + (
             f" → {human_size(out_bytes)}" if out_bytes else ""
         )
-        vm = vmaf_mean(job)
+        vm = score_mean(job)
         name = Path(job.current_file or "?").name
         prio = f" ↑{job.priority}" if job.priority > 0 else (f" ↓{-job.priority}" if job.priority < 0 else "")
         return {
@@ -131,7 +132,7 @@ class QueueTable(DataTable):
             "pct": f"{job.progress * 100:.0f}%" if job.progress else "",
             "eta": fmt_eta(eta),
             "size": size,
-            "vmaf": f"{vm:.1f}" if vm is not None else "",
+            "score": f"{vm:.1f}" if vm is not None else "",
         }
 
     def sync(self, jobs: list[ProcessingState], etas: EtaTracker | None) -> None:
@@ -140,7 +141,7 @@ class QueueTable(DataTable):
         selected = self._pending_select or self.selected_job()
         self._pending_select = None
         keys = [k for _, k in self.columns_for()]
-        # Any cell update makes DataTable re-render every visible row, so cells that only creep (%, ETA, VMAF,
+        # Any cell update makes DataTable re-render every visible row, so cells that only creep (%, ETA, score,
         # size) are refreshed at most twice a second; status, names and order changes go out at once.
         now = time.monotonic()
         volatile_ok = now >= self._volatile_due

@@ -1,11 +1,12 @@
 """The selected job's segments as a grid of cells, drawn with the Line API (one widget, not one per cell).
 
 Every state has its own mark as well as its own colour, so the grid reads in a monochrome terminal (NO_COLOR)
-and to a colour-blind eye: a failed segment (✗) is not a segment that finished below the VMAF target (▼).
-Under the cells, one line tells the selected segment's numbers (CRF, VMAF measured or predicted, attempts, the
+and to a colour-blind eye: a failed segment (✗) is not a segment that finished below the target (▼).
+Under the cells, one line tells the selected segment's numbers (CRF, score measured or predicted in the job's
+metric, attempts, the
 error of a failed one) and one line is the legend. `[` and `]` move the selection; until they are used it
 follows what most needs a look: a failed segment, else one below target, else the one being worked on.
-At 80x24 the cells are two columns wide (mark only); wider, each shows its CRF and VMAF. The direct path is one
+At 80x24 the cells are two columns wide (mark only); wider, each shows its CRF and score. The direct path is one
 wide bar with the encode's progress.
 """
 
@@ -18,6 +19,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from drapto_tui.media.metrics import label_of
 from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
 
 CELL = 12  # "▼26.75 92.1 " fits; compact mode uses 2-column cells
@@ -49,14 +51,15 @@ def cell_state(seg: SegmentState, target: float, job_paused: bool) -> str:
     if job_paused and state in ("searching", "encoding"):
         return "paused"
     if seg.status == SegmentStatus.DONE:
-        score = seg.vmaf_measured if seg.vmaf_measured is not None else seg.vmaf_predicted
+        score = seg.score_measured if seg.score_measured is not None else seg.score_predicted
         if score is not None and score < target:
             return "below"
     return state if state in MARKS else "queued"
 
 
-def describe(seg: SegmentState, target: float, job_paused: bool) -> str:
-    """The selected segment in one line: what it is, what was chosen, what it scored, how many tries."""
+def describe(seg: SegmentState, target: float, job_paused: bool, label: str = "score") -> str:
+    """The selected segment in one line: what it is, what was chosen, what it scored (`label`: the metric's
+    name), how many tries."""
     state = cell_state(seg, target, job_paused)
     parts = [f"seg {seg.index}", f"{seg.start:.1f}–{seg.end:.1f} s"]
     if state in ("searching", "encoding", "paused"):
@@ -65,11 +68,11 @@ def describe(seg: SegmentState, target: float, job_paused: bool) -> str:
         parts.append("queued")
     if seg.crf is not None:
         parts.append(f"CRF {seg.crf:g}")
-    if seg.vmaf_measured is not None:
-        parts.append(f"VMAF {seg.vmaf_measured:.2f}" + (f" < {target:g}" if state == "below" else ""))
-    elif seg.vmaf_predicted is not None:
+    if seg.score_measured is not None:
+        parts.append(f"{label} {seg.score_measured:.2f}" + (f" < {target:g}" if state == "below" else ""))
+    elif seg.score_predicted is not None:
         parts.append(
-            f"VMAF ~{seg.vmaf_predicted:.2f} predicted" + (f" < {target:g}" if state == "below" else "")
+            f"{label} ~{seg.score_predicted:.2f} predicted" + (f" < {target:g}" if state == "below" else "")
         )
     elif seg.probes:
         best = seg.probes[-1]
@@ -91,10 +94,17 @@ class SegmentGrid(Widget, can_focus=False):
 
     def __init__(self, *, target: float = 93.0, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.target = target
+        self.default_target = target  # until the job says its own (when its encoding starts)
         self.job: ProcessingState | None = None
         self.selected: int | None = None  # a segment index; None: follow the one that most needs a look
         self._signature: tuple = ()
+
+    @property
+    def target(self) -> float:
+        """The shown job's target, in its metric's unit."""
+        if self.job is not None and self.job.target is not None:
+            return self.job.target
+        return self.default_target
 
     # -- what is shown --------------------------------------------------------------------------------------
     def show(self, job: ProcessingState | None) -> None:
@@ -207,10 +217,10 @@ class SegmentGrid(Widget, can_focus=False):
                 out.append(Segment(mark + " ", style))
                 continue
             if seg.crf is not None and state in ("done", "below", "failed"):
-                if seg.vmaf_measured is not None:
-                    vm = f"{seg.vmaf_measured:.1f}"
-                elif seg.vmaf_predicted is not None:  # audit mode: predicted, not measured
-                    vm = f"~{seg.vmaf_predicted:.1f}"
+                if seg.score_measured is not None:
+                    vm = f"{seg.score_measured:.1f}"
+                elif seg.score_predicted is not None:  # audit mode: predicted, not measured
+                    vm = f"~{seg.score_predicted:.1f}"
                 else:
                     vm = "-"
                 label = f"{mark}{seg.crf:g} {vm}"
@@ -231,7 +241,7 @@ class SegmentGrid(Widget, can_focus=False):
         if index is None:
             return Strip.blank(width)
         seg = job.segments[index]
-        line = " " + describe(seg, self.target, job.status.value == "paused")
+        line = " " + describe(seg, self.target, job.status.value == "paused", label_of(job.metric))
         state = cell_state(seg, self.target, job.status.value == "paused")
         style = styles["text"] + Style(bold=state in ("failed", "below"))
         return self._text_line(line, width, style)
