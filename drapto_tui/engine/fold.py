@@ -180,6 +180,7 @@ class StateManager:
                 "frames",
                 "crf",
                 "metric",
+                "encoder",
                 "score_predicted",
                 "score_measured",
                 "bytes",

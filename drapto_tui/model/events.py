@@ -175,6 +175,7 @@ class SegmentComplete(Payload):
     frames: int | None = None
     crf: float | None = None
     metric: str | None = None  # what the scores are (the job's metric)
+    encoder: str | None = None  # what encoded it (a name in media/encoders/)
     score_predicted: float | None = None
     score_measured: float | None = None  # None: audit mode left it unmeasured
     bytes: int | None = None

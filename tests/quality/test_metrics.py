@@ -122,3 +122,48 @@ def test_the_probe_cache_never_mixes_metrics_or_encoders() -> None:
         for m in METRICS
     }
     assert len(prefixes) == len(ENCODERS) * len(METRICS)
+
+
+def test_a_job_resumed_with_another_encoder_or_metric_is_encoded_again(
+    media: MediaFactory, tmp_path: Path
+) -> None:
+    """Killed after two SVT-AV1 segments, then run again with libaom: every segment is libaom's (a film is one
+    encoder's, judged by one metric), and the film is whole."""
+    import json
+    import signal
+    import sys
+
+    clip = media.clip(width=160, height=96, duration=4, fps=24, source="testsrc2", audio=None, gop=24)
+    settings = [
+        'processing.temp_dir="' + str(tmp_path / "work") + '"', 'processing.segmentation="fixed"',
+        "processing.chunk_size=1", "processing.min_segment=0.5", "processing.parallel_jobs=1",
+        "search.max_encoded_percent=1000", "encoding.preset=8", "resources.temp_free_floor=0",
+        "resources.memory_floor=0",
+    ]  # fmt: skip
+    base = [sys.executable, "-m", "drapto_tui", "encode", "--json", "-o", str(tmp_path / "out")]
+    for kv in settings:
+        base += ["--set", kv]
+
+    def completed(lines: list[str]) -> list[tuple[int, str]]:
+        events = [json.loads(line) for line in lines if line.startswith("{")]
+        return [
+            (e["data"]["segment"], e["data"]["encoder"]) for e in events if e["event"] == "segment_complete"
+        ]
+
+    first = subprocess.Popen([*base, str(clip)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first.stdout is not None
+    seen: list[str] = []
+    for line in first.stdout:
+        seen.append(line)
+        if len(completed(seen)) == 2:
+            first.send_signal(signal.SIGKILL)
+            break
+    first.wait(timeout=60)
+    assert completed(seen) == [(0, "svt-av1"), (1, "svt-av1")]
+    again = subprocess.run(
+        [*base, "--set", 'encoding.encoder="aom-av1"', str(clip)], capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    redone = completed(again.stdout.splitlines())
+    assert sorted(redone) == [(i, "aom-av1") for i in range(4)]
+    assert decoded_frames(media.ffmpeg, tmp_path / "out" / f"{clip.stem}.mkv") == 96

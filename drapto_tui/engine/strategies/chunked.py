@@ -23,7 +23,7 @@ from typing import Any, Literal
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import MediaError, NotWorthEncoding, ToolError
 from drapto_tui.execution.control import JobCancelled
-from drapto_tui.media.encoders import encoder_named
+from drapto_tui.media.encoders import DEFAULT_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import count_packets, segment_video
@@ -143,8 +143,10 @@ class ChunkedStrategy(EncodingStrategy):
         return (
             prev is not None
             and prev.status == SegmentStatus.DONE
-            # A segment aimed at another metric (the config changed between runs) is aimed again.
+            # A segment aimed at another metric, or made by another encoder (the config changed between runs), is
+            # encoded again: a film is one encoder's, judged by one metric.
             and prev.metric == self.search.metric
+            and (prev.encoder or DEFAULT_ENCODER) == self.ctx.config.encoding.encoder
             and self._encoded_path(seg).is_file()
             and prev.frames == seg.frames
             and abs(prev.start - seg.start) < 1e-3
@@ -445,6 +447,7 @@ class ChunkedStrategy(EncodingStrategy):
             "frames": seg.frames,
             "crf": outcome.crf,
             "metric": self.search.metric,
+            "encoder": self.ctx.config.encoding.encoder,
             "score_predicted": outcome.score_predicted,
             "score_measured": outcome.score_measured,
             "bytes": outcome.bytes,
