@@ -89,7 +89,9 @@ class SegmentState(BaseModel):
     progress: float = 0.0
     crf: float | None = None
     metric: str | None = None  # what the scores are (a name in media/metrics/)
-    encoder: str | None = None  # what encoded it (a name in media/encoders/; None: written before there were two)
+    encoder: str | None = (
+        None  # what encoded it (a name in media/encoders/; None: written before there were two)
+    )
     score_predicted: float | None = None
     score_measured: float | None = None
     bytes: int | None = None
