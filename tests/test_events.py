@@ -203,3 +203,13 @@ def test_every_event_is_appended_to_jsonl(tmp_path: Path) -> None:
     with log.open("a") as fh:
         fh.write('{"event": "segm')  # a torn last line from a crash
     assert len(list(read_jsonl(log))) == 101
+
+
+def test_an_event_is_built_from_its_payload_model_alone() -> None:
+    """Each payload type names one kind, so an emitter can hand over a typed payload (mypy checks its fields)."""
+    from drapto_tui.model.events import EVENT_TYPES, PAYLOAD_KINDS, SegmentComplete, event_of
+
+    assert len(PAYLOAD_KINDS) == len(EVENT_TYPES)
+    event = event_of(SegmentComplete(segment=3, crf=30.0, metric="xpsnr"), job_id="j", file="/films/a.mkv")
+    assert event.event == ProcessingEvents.SEGMENT_COMPLETE
+    assert Event.from_json(event.to_json()).data == SegmentComplete(segment=3, crf=30.0, metric="xpsnr")

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from drapto_tui.model.events import Event, ProcessingEvents, make_event
+from drapto_tui.model.events import Event, Payload, ProcessingEvents, event_of, make_event
 
 
 class _Slot:
@@ -243,6 +243,14 @@ class EventBus:
 
     def emit(self, kind: ProcessingEvents, **kwargs: Any) -> Event:
         event = make_event(kind, **kwargs)
+        self.publish(event)
+        return event
+
+    def emit_payload(
+        self, payload: Payload, *, job_id: str | None = None, file: str | Path | None = None
+    ) -> Event:
+        """Publish the event that carries this payload model (type-checked where it is built)."""
+        event = event_of(payload, job_id=job_id, file=file)
         self.publish(event)
         return event
 

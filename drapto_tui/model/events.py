@@ -543,6 +543,27 @@ EVENT_TYPES: dict[ProcessingEvents, type[Event]] = {
 }
 
 
+#: Each payload model's kind: an event is built from its payload alone (event_of), so emitters are type-checked.
+PAYLOAD_KINDS: dict[type[Payload], ProcessingEvents] = {
+    cls.model_fields["data"].annotation: kind  # type: ignore[misc]
+    for kind, cls in EVENT_TYPES.items()
+}
+
+
+def event_of(
+    payload: Payload,
+    *,
+    job_id: str | None = None,
+    file: str | Path | None = None,
+    status: ProcessingStatus | None = None,
+) -> Event:
+    """The event that carries this payload (its kind follows from the payload's type)."""
+    kind = PAYLOAD_KINDS[type(payload)]
+    return EVENT_TYPES[kind](
+        event=kind, job_id=job_id, file=str(file) if file is not None else None, status=status, data=payload
+    )
+
+
 def make_event(
     kind: ProcessingEvents,
     *,

@@ -18,7 +18,7 @@ import asyncio
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import MediaError, NotWorthEncoding, ToolError
@@ -27,7 +27,7 @@ from drapto_tui.media.encoders import DEFAULT_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import count_packets, segment_video
-from drapto_tui.model.events import ProcessingEvents
+from drapto_tui.model.events import ProbeStep, ProcessingEvents, SegmentComplete
 from drapto_tui.model.segment import (
     CachedProbe,
     PhaseReport,
@@ -88,7 +88,8 @@ class ChunkedStrategy(EncodingStrategy):
         self._verified = cfg.search.mode == "verified" or cfg.search.strategy != "predict"
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
-        self.results: dict[int, dict[str, Any]] = {}
+        #: Each finished segment as its `segment_complete` payload (a resumed job's from its saved state).
+        self.results: dict[int, SegmentComplete] = {}
         self._warned_size = False
 
     # -- segments ----------------------------------------------------------------------------------------
@@ -171,7 +172,10 @@ class ChunkedStrategy(EncodingStrategy):
         for seg in self.segments:
             if self._already_done(seg):
                 prev = ctx.previous.segments[seg.index]  # type: ignore[union-attr]
-                self.results[seg.index] = prev.model_dump()
+                shared = set(SegmentComplete.model_fields) - {"segment"}
+                self.results[seg.index] = SegmentComplete.model_validate(
+                    {"segment": prev.index, **prev.model_dump(include=shared)}
+                )
                 if prev.crf is not None:
                     self._last_crf = prev.crf
             else:
@@ -222,12 +226,12 @@ class ChunkedStrategy(EncodingStrategy):
         source's: projected once half the source's video is encoded, exact when all of it is."""
         search = self.ctx.config.search
         limit = search.max_encoded_percent
-        done = [s for s in self.segments if (self.results.get(s.index) or {}).get("bytes")]
+        done = [s for s in self.segments if (r := self.results.get(s.index)) is not None and r.bytes]
         source_done = sum(self._source_bytes(s) for s in done)
         source_total = sum(self._source_bytes(s) for s in self.segments)
         if not source_done or not source_total:
             return
-        encoded_done = sum(int(self.results[s.index]["bytes"]) for s in done)
+        encoded_done = sum(self.results[s.index].bytes or 0 for s in done)
         projected = encoded_done * source_total / source_done
         percent = 100.0 * projected / source_total
         if percent <= limit or (not final and source_done * 2 < source_total):
@@ -253,15 +257,12 @@ class ChunkedStrategy(EncodingStrategy):
 
     def _summarise(self, frames: int) -> None:
         results = [self.results[s.index] for s in self.segments]
-        crfs = [r["crf"] for r in results if r.get("crf") is not None]
+        crfs = [r.crf for r in results if r.crf is not None]
         # A segment audit mode did not measure counts with its predicted score (the summary says how many).
         scores = [
-            (
-                r["score_measured"] if r.get("score_measured") is not None else r["score_predicted"],
-                r["frames"],
-            )
+            (score, r.frames or 0)
             for r in results
-            if r.get("score_measured") is not None or r.get("score_predicted") is not None
+            if (score := r.score_measured if r.score_measured is not None else r.score_predicted) is not None
         ]
         self.ctx.stats.update(
             {
@@ -274,11 +275,9 @@ class ChunkedStrategy(EncodingStrategy):
                 "score_max": max((v for v, _ in scores), default=None),
                 # Each output frame was measured once, in its segment: the frame-weighted mean is the file's mean.
                 "score_file": self._file_score(scores),
-                "probes_per_segment": (sum(len(r.get("probes", [])) for r in results) / len(results))
-                if results
-                else 0,
+                "probes_per_segment": (sum(len(r.probes) for r in results) / len(results)) if results else 0,
                 "video_bytes": sum(self._encoded_path(s).stat().st_size for s in self.segments),
-                "segments_predicted": sum(1 for r in results if r.get("score_measured") is None),
+                "segments_predicted": sum(1 for r in results if r.score_measured is None),
             }
         )
 
@@ -351,7 +350,7 @@ class ChunkedStrategy(EncodingStrategy):
         )
 
     def _measure(self, seg: Segment) -> Literal["always", "if_unsure"]:
-        measured = sum(1 for r in self.results.values() if r.get("score_measured") is not None)
+        measured = sum(1 for r in self.results.values() if r.score_measured is not None)
         if self._verified or seg.index % 4 == 0 or measured == 0:
             return "always"
         return "if_unsure"
@@ -359,7 +358,7 @@ class ChunkedStrategy(EncodingStrategy):
     def _model(self) -> QualityModel:
         """The file's r (the median of what its measured segments showed, else the prior) and its typical CRF
         so far."""
-        crfs = [r["crf"] for r in self.results.values() if r.get("crf") is not None]
+        crfs = [r.crf for r in self.results.values() if r.crf is not None]
         prior = QualityModel()
         return QualityModel(
             loss_ratio=statistics.median(self._observed_r) if self._observed_r else prior.loss_ratio,
@@ -374,9 +373,7 @@ class ChunkedStrategy(EncodingStrategy):
         s = self.search
         middle = s.middle
         measured = [
-            (r["score_measured"], r.get("frames") or 0)
-            for r in self.results.values()
-            if r.get("score_measured") is not None
+            (r.score_measured, r.frames or 0) for r in self.results.values() if r.score_measured is not None
         ]
         so_far = self._file_score(measured)
         if so_far is None:
@@ -440,30 +437,30 @@ class ChunkedStrategy(EncodingStrategy):
                 ctx.cache.cache_put(key, row.model_dump())
         Path(outcome.encoded).replace(self._encoded_path(seg))
         self._last_crf = outcome.crf
-        data = {
-            "segment": seg.index,
-            "start": seg.start,
-            "end": seg.end,
-            "frames": seg.frames,
-            "crf": outcome.crf,
-            "metric": self.search.metric,
-            "encoder": self.ctx.config.encoding.encoder,
-            "score_predicted": outcome.score_predicted,
-            "score_measured": outcome.score_measured,
-            "bytes": outcome.bytes,
-            "bitrate": round(outcome.bytes * 8 / max(seg.duration, 1e-6)),
-            "encode_seconds": outcome.encode_seconds,
-            "fps": outcome.fps,
-            "attempts": outcome.attempts,
-            "history": outcome.history,
-            "probes": [p.to_event() for p in outcome.probes],
-            "loss_ratio_used": outcome.loss_ratio_used,
-            "loss_ratio_seen": outcome.observed_loss_ratio,
-            "worker": outcome.worker,
-            "transfer_bytes": outcome.transfer_bytes,
-            "transfer_seconds": outcome.transfer_seconds,
-        }
-        self.results[seg.index] = data
+        done = SegmentComplete(
+            segment=seg.index,
+            start=seg.start,
+            end=seg.end,
+            frames=seg.frames,
+            crf=outcome.crf,
+            metric=self.search.metric,
+            encoder=self.ctx.config.encoding.encoder,
+            score_predicted=outcome.score_predicted,
+            score_measured=outcome.score_measured,
+            bytes=outcome.bytes,
+            bitrate=round(outcome.bytes * 8 / max(seg.duration, 1e-6)),
+            encode_seconds=outcome.encode_seconds,
+            fps=outcome.fps,
+            attempts=outcome.attempts,
+            history=outcome.history,
+            probes=[ProbeStep.model_validate(p.to_event()) for p in outcome.probes],
+            loss_ratio_used=outcome.loss_ratio_used,
+            loss_ratio_seen=outcome.observed_loss_ratio,
+            worker=outcome.worker,
+            transfer_bytes=outcome.transfer_bytes,
+            transfer_seconds=outcome.transfer_seconds,
+        )
+        self.results[seg.index] = done
         if outcome.observed_loss_ratio is not None:
             self._observed_r.append(outcome.observed_loss_ratio)
         if (
@@ -480,5 +477,5 @@ class ChunkedStrategy(EncodingStrategy):
                 message=f"{ctx.source}: segment {seg.index} measured {outcome.score_measured:.2f} where"
                 f" {outcome.score_predicted:.2f} was predicted; every later segment is measured (verified mode)",
             )
-        ctx.emit(ProcessingEvents.SEGMENT_COMPLETE, **data)
+        ctx.emit_payload(done)
         self._judge_size(final=False)
