@@ -17,7 +17,7 @@ from drapto_tui.execution.control import JobControl
 from drapto_tui.media.crop import CropResult
 from drapto_tui.media.encoders import encoder_named
 from drapto_tui.media.tools import FfmpegInfo
-from drapto_tui.model.events import Payload, ProcessingEvents
+from drapto_tui.model.events import Payload
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.segment import VideoSettings
 from drapto_tui.model.source_identity import SourceIdentity
@@ -42,10 +42,8 @@ class JobContext:
     deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first
     stats: dict[str, Any] = field(default_factory=dict)
 
-    def emit(self, kind: ProcessingEvents, **data: Any) -> None:
-        self.bus.emit(kind, job_id=self.job_id, file=self.source, **data)
-
     def emit_payload(self, payload: Payload) -> None:
+        """Strategies emit typed payload models only: mypy checks every field they give."""
         self.bus.emit_payload(payload, job_id=self.job_id, file=self.source)
 
     @property

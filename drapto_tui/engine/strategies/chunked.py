@@ -27,7 +27,18 @@ from drapto_tui.media.encoders import DEFAULT_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
 from drapto_tui.media.segment import count_packets, segment_video
-from drapto_tui.model.events import ProbeStep, ProcessingEvents, SegmentComplete
+from drapto_tui.model.events import (
+    EncodingStarted,
+    ErrorOccurred,
+    Notice,
+    ProbeStep,
+    SearchStep,
+    SegmentComplete,
+    SegmentPlan,
+    SegmentProgress,
+    SegmentStarted,
+    StageStarted,
+)
 from drapto_tui.model.segment import (
     CachedProbe,
     PhaseReport,
@@ -97,7 +108,7 @@ class ChunkedStrategy(EncodingStrategy):
         ctx = self.ctx
         segments = self._load_plan()
         if segments is None:
-            ctx.emit(ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.SEGMENTING.value)
+            ctx.emit_payload(StageStarted(stage=ProcessingStage.SEGMENTING.value))
             proc = ctx.config.processing
             threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
             segments = await segment_video(
@@ -113,8 +124,8 @@ class ChunkedStrategy(EncodingStrategy):
                 stream=ctx.media.video_stream,
                 cut_tolerance=proc.cut_tolerance,
                 pix_fmt=ctx.media.pix_fmt,
-                on_step=lambda step: ctx.emit(
-                    ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.SEGMENTING.value, step=step
+                on_step=lambda step: ctx.emit_payload(
+                    StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
                 ),
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
@@ -157,16 +168,18 @@ class ChunkedStrategy(EncodingStrategy):
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
         ctx = self.ctx
-        ctx.emit(
-            ProcessingEvents.ENCODING_STARTED,
-            path=self.name,
-            parallel=self.parallel,
-            metric=self.search.metric,
-            target=self.search.target,
-            tolerance_below=self.aim.tolerance_below,
-            segments=[
-                {"index": s.index, "start": s.start, "end": s.end, "frames": s.frames} for s in self.segments
-            ],
+        ctx.emit_payload(
+            EncodingStarted(
+                path=self.name,
+                parallel=self.parallel,
+                metric=self.search.metric,
+                target=self.search.target,
+                tolerance_below=self.aim.tolerance_below,
+                segments=[
+                    SegmentPlan(index=s.index, start=s.start, end=s.end, frames=s.frames)
+                    for s in self.segments
+                ],
+            )
         )
         todo = []
         for seg in self.segments:
@@ -193,9 +206,7 @@ class ChunkedStrategy(EncodingStrategy):
         if todo:
             self._judge_size(final=True)
 
-        ctx.emit(
-            ProcessingEvents.STAGE_STARTED, stage=ProcessingStage.ENCODING.value, step="joining segments"
-        )
+        ctx.emit_payload(StageStarted(stage=ProcessingStage.ENCODING.value, step="joining segments"))
         video = ctx.dirs.working / "video.mkv"
         await concat_segments(
             ctx.ffmpeg.path,
@@ -242,12 +253,13 @@ class ChunkedStrategy(EncodingStrategy):
         if search.if_too_big == "encode":
             if final and not self._warned_size:
                 self._warned_size = True
-                self.ctx.emit(
-                    ProcessingEvents.ERROR_OCCURRED,
-                    stage="encoding",
-                    severity="warning",
-                    message=f"{self.ctx.source}: the AV1 video is {share}, over search.max_encoded_percent ="
-                    f' {limit:g}; placed anyway (search.if_too_big = "encode")',
+                self.ctx.emit_payload(
+                    ErrorOccurred(
+                        stage="encoding",
+                        severity="warning",
+                        message=f"{self.ctx.source}: the AV1 video is {share}, over search.max_encoded_percent"
+                        f' = {limit:g}; placed anyway (search.if_too_big = "encode")',
+                    )
                 )
             return
         raise NotWorthEncoding(
@@ -385,37 +397,27 @@ class ChunkedStrategy(EncodingStrategy):
         ctx = self.ctx
         if isinstance(report, PhaseReport):
             extra = report.model_dump(exclude={"kind", "phase"}, exclude_none=True)
-            ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=seg.index, phase=report.phase, **extra)
+            ctx.emit_payload(SegmentStarted(segment=seg.index, phase=report.phase, **extra))
         elif isinstance(report, ProbeReport):
-            ctx.emit(
-                ProcessingEvents.SEARCH_STEP,
-                segment=seg.index,
-                attempt=report.attempt,
-                **report.probe.to_event(),
-            )
+            ctx.emit_payload(SearchStep(segment=seg.index, attempt=report.attempt, **report.probe.to_event()))
         elif isinstance(report, ProgressReport):
-            ctx.emit(
-                ProcessingEvents.SEGMENT_PROGRESS, segment=seg.index, progress=report.progress, fps=report.fps
-            )
+            ctx.emit_payload(SegmentProgress(segment=seg.index, progress=report.progress, fps=report.fps))
         elif report.notice:
-            ctx.emit(
-                ProcessingEvents.NOTICE,
-                stage=report.stage,
-                segment=seg.index,
-                attempt=report.attempt,
-                message=report.message,
+            ctx.emit_payload(
+                Notice(stage=report.stage, segment=seg.index, attempt=report.attempt, message=report.message)
             )
         else:
             extra = {"stderr_tail": report.stderr_tail} if report.stderr_tail else {}
             flag = {"segment_failed": True} if report.segment_failed else {}
-            ctx.emit(
-                ProcessingEvents.ERROR_OCCURRED,
-                stage=report.stage,
-                segment=seg.index,
-                attempt=report.attempt,
-                message=report.message,
-                **extra,
-                **flag,
+            ctx.emit_payload(
+                ErrorOccurred(
+                    stage=report.stage,
+                    segment=seg.index,
+                    attempt=report.attempt,
+                    message=report.message,
+                    **extra,
+                    **flag,
+                )
             )
 
     async def _run_segment(self, seg: Segment) -> None:
@@ -469,13 +471,15 @@ class ChunkedStrategy(EncodingStrategy):
             and abs(outcome.score_measured - outcome.score_predicted) > self.search.tolerance / 2
         ):
             self._verified = True
-            ctx.emit(
-                ProcessingEvents.ERROR_OCCURRED,
-                stage="encoding",
-                segment=seg.index,
-                severity="warning",
-                message=f"{ctx.source}: segment {seg.index} measured {outcome.score_measured:.2f} where"
-                f" {outcome.score_predicted:.2f} was predicted; every later segment is measured (verified mode)",
+            ctx.emit_payload(
+                ErrorOccurred(
+                    stage="encoding",
+                    segment=seg.index,
+                    severity="warning",
+                    message=f"{ctx.source}: segment {seg.index} measured {outcome.score_measured:.2f} where"
+                    f" {outcome.score_predicted:.2f} was predicted; every later segment is measured (verified"
+                    " mode)",
+                )
             )
         ctx.emit_payload(done)
         self._judge_size(final=False)

@@ -20,7 +20,15 @@ from drapto_tui.media.dovi import frames_carry_rpu
 from drapto_tui.media.encode import encode_av1
 from drapto_tui.media.encoders import DOLBY_VISION_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
-from drapto_tui.model.events import ProcessingEvents
+from drapto_tui.model.events import (
+    EncodingProgress,
+    EncodingStarted,
+    ErrorOccurred,
+    SegmentComplete,
+    SegmentPlan,
+    SegmentProgress,
+    SegmentStarted,
+)
 
 
 class DolbyVisionStrategy(EncodingStrategy):
@@ -33,11 +41,12 @@ class DolbyVisionStrategy(EncodingStrategy):
         why_not = await self._why_dolby_vision_cannot_be_kept()
         self.keeps_dolby_vision = why_not is None
         if why_not is not None:
-            ctx.emit(
-                ProcessingEvents.ERROR_OCCURRED,
-                stage="encoding",
-                severity="warning",
-                message=f"{ctx.source}: Dolby Vision cannot be kept ({why_not}); the output is HDR10",
+            ctx.emit_payload(
+                ErrorOccurred(
+                    stage="encoding",
+                    severity="warning",
+                    message=f"{ctx.source}: Dolby Vision cannot be kept ({why_not}); the output is HDR10",
+                )
             )
 
     async def _why_dolby_vision_cannot_be_kept(self) -> str | None:
@@ -63,11 +72,12 @@ class DolbyVisionStrategy(EncodingStrategy):
         ctx = self.ctx
         media = ctx.media
         frames = media.frame_count
-        ctx.emit(
-            ProcessingEvents.ENCODING_STARTED,
-            path=self.name,
-            crf=self.crf,
-            segments=[{"index": 0, "start": 0.0, "end": media.duration, "frames": frames}],
+        ctx.emit_payload(
+            EncodingStarted(
+                path=self.name,
+                crf=self.crf,
+                segments=[SegmentPlan(index=0, start=0.0, end=media.duration, frames=frames)],
+            )
         )
         prev = ctx.previous.segments.get(0) if ctx.previous else None
         if prev is not None and prev.status.value == "done" and self.output.exists():
@@ -75,18 +85,13 @@ class DolbyVisionStrategy(EncodingStrategy):
         colour = ctx.colour_args()
         if ctx.ffmpeg.svtav1_dolbyvision:
             colour += ["-dolbyvision", "1" if self.keeps_dolby_vision else "0"]
-        ctx.emit(ProcessingEvents.SEGMENT_STARTED, segment=0, phase="encoding", attempt=1, crf=self.crf)
+        ctx.emit_payload(SegmentStarted(segment=0, phase="encoding", attempt=1, crf=self.crf))
         started = time.monotonic()
 
         def progress(p: FfmpegProgress) -> None:
-            ctx.emit(
-                ProcessingEvents.SEGMENT_PROGRESS,
-                segment=0,
-                progress=p.fraction or 0.0,
-                fps=p.fps,
-                speed=p.speed,
-            )
-            ctx.emit(ProcessingEvents.ENCODING_PROGRESS, progress=p.fraction or 0.0, fps=p.fps)
+            fraction = p.fraction or 0.0
+            ctx.emit_payload(SegmentProgress(segment=0, progress=fraction, fps=p.fps, speed=p.speed))
+            ctx.emit_payload(EncodingProgress(progress=fraction, fps=p.fps))
 
         return await ctx.executor.run_local(
             ctx.job_id, media.resolution_class, lambda: self._encode_whole(progress, colour, started, frames)
@@ -116,12 +121,14 @@ class DolbyVisionStrategy(EncodingStrategy):
             if hwaccel == "none" or ctx.control.cancelled:
                 raise
             attempts = 2
-            ctx.emit(
-                ProcessingEvents.ERROR_OCCURRED,
-                stage="encoding",
-                segment=0,
-                message=f"hardware decode ({hwaccel}) failed: {err.line()}; encoding again with software decode",
-                stderr_tail=err.result.stderr_tail[-10:],
+            ctx.emit_payload(
+                ErrorOccurred(
+                    stage="encoding",
+                    segment=0,
+                    message=f"hardware decode ({hwaccel}) failed: {err.line()}; encoding again with software"
+                    " decode",
+                    stderr_tail=err.result.stderr_tail[-10:],
+                )
             )
             result = await encode_av1(
                 ctx.ffmpeg.path,
@@ -139,19 +146,21 @@ class DolbyVisionStrategy(EncodingStrategy):
         size = self.output.stat().st_size
         fps = (frames or 0) / result.active_seconds if frames else result.progress.fps
         ctx.stats.update({"crf_min": self.crf, "crf_max": self.crf, "video_bytes": size, "segments": 1})
-        ctx.emit(
-            ProcessingEvents.SEGMENT_COMPLETE,
-            segment=0,
-            start=0.0,
-            end=media.duration,
-            frames=frames,
-            crf=self.crf,
-            score_predicted=None,
-            score_measured=None,
-            bytes=size,
-            bitrate=size * 8 / max(media.duration, 1e-6),
-            encode_seconds=round(seconds, 3),
-            fps=round(fps, 2),
-            attempts=attempts,
+        ctx.emit_payload(
+            SegmentComplete(
+                segment=0,
+                start=0.0,
+                end=media.duration,
+                frames=frames,
+                crf=self.crf,
+                encoder=self.settings.encoder,
+                score_predicted=None,
+                score_measured=None,
+                bytes=size,
+                bitrate=size * 8 / max(media.duration, 1e-6),
+                encode_seconds=round(seconds, 3),
+                fps=round(fps, 2),
+                attempts=attempts,
+            )
         )
         return self.output
