@@ -17,6 +17,7 @@ from drapto_tui.errors import ConfigError, DraptoError, owner_name
 from drapto_tui.media.encoders import DEFAULT_ENCODER, Encoder, encoder_named
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.model.segment import VideoSettings
+from drapto_tui.quality.aim import quality_aim
 
 ALWAYS_VALID_HWACCEL = ("none", "auto")
 
@@ -90,6 +91,18 @@ def _encoder_problems(config: DraptoConfig, info: FfmpegInfo) -> list[str]:
     return issues
 
 
+def _target_problems(config: DraptoConfig) -> list[str]:
+    """Each target checked against the metric it will be read in, for SDR and for HDR films alike, so that
+    `quality.target = 93` with XPSNR is one line now, not a failed job after its analysis."""
+    issues: list[str] = []
+    for transfer in (None, "smpte2084"):
+        try:
+            quality_aim(config, transfer)
+        except ConfigError as err:
+            issues += [issue for issue in err.issues if issue not in issues]
+    return issues
+
+
 def _folder_problem(path: Path) -> str | None:
     for candidate in (path, *path.parents):
         if candidate.exists():
@@ -128,6 +141,7 @@ def check_machine(config: DraptoConfig) -> FfmpegInfo:
             )
     if info is not None:
         issues += _encoder_problems(config, info)
+    issues += _target_problems(config)
     for key, path in (("processing.temp_dir", config.temp_root()), ("output.dir", config.output_root())):
         problem = _folder_problem(path)
         if problem is not None:

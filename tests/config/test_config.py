@@ -217,3 +217,12 @@ def test_automatic_slots_are_two_on_a_two_core_machine(monkeypatch) -> None:
     for cores, slots in ((1, 1), (2, 2), (3, 2), (4, 2), (16, 8)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert DraptoConfig().parallel_jobs() == slots, cores
+
+
+def test_a_target_in_the_wrong_unit_stops_encode_before_any_work(tmp_path: Path, media) -> None:
+    from tests.reliability.harness import encode
+
+    clip = media.clip(width=160, height=96, duration=1, fps=24, source="testsrc2", audio=None)
+    run = encode(tmp_path, clip, extra=('quality.metric="xpsnr"', "quality.target=93"))
+    assert run.code == 2 and not run.events, run.stderr
+    assert "quality.target = 93.0 (from --set): outside the range of XPSNR (20–80 dB)" in run.stderr
