@@ -57,8 +57,14 @@ def film(i: int) -> str:
 def child_app(jobs: int, segments: int, rate: float) -> None:
     from drapto_tui.config import load_config
     from drapto_tui.engine.engine import Engine
-    from drapto_tui.model.events import ProcessingEvents as E
-    from drapto_tui.model.events import ProcessingStatus
+    from drapto_tui.model.events import (
+        AnalysisStarted,
+        EncodingStarted,
+        JobQueued,
+        ProcessingStatus,
+        SegmentComplete,
+        SegmentProgress,
+    )
     from drapto_tui.tui.app import DraptoApp
 
     tmp = tempfile.mkdtemp(prefix="drapto-latency-")
@@ -66,23 +72,22 @@ def child_app(jobs: int, segments: int, rate: float) -> None:
     engine = Engine(config, monitor=False)
     for i in range(jobs):
         engine.emit(
-            E.JOB_QUEUED,
+            JobQueued(position=i, size=4_000_000_000),
             job_id=f"job{i:04d}",
             file=f"/films/{film(i)}",
             status=ProcessingStatus.QUEUED,
-            position=i,
-            size=4_000_000_000,
         )
     running, path = "job0000", f"/films/{film(0)}"
-    engine.emit(E.ANALYSIS_STARTED, job_id=running, file=path, status=ProcessingStatus.RUNNING)
+    engine.emit(AnalysisStarted(), job_id=running, file=path, status=ProcessingStatus.RUNNING)
     engine.emit(
-        E.ENCODING_STARTED,
+        EncodingStarted(
+            path="chunked",
+            segments=[
+                {"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144} for s in range(segments)
+            ],
+        ),
         job_id=running,
         file=path,
-        path="chunked",
-        segments=[
-            {"index": s, "start": s * 6.0, "end": s * 6.0 + 6.0, "frames": 144} for s in range(segments)
-        ],
     )
     app = DraptoApp(engine, run_core=False)
 
@@ -93,12 +98,10 @@ def child_app(jobs: int, segments: int, rate: float) -> None:
             seg = (n // 50) % segments
             if n % 50 == 49:
                 engine.emit(
-                    E.SEGMENT_COMPLETE, job_id=running, file=path, segment=seg, crf=30.0, score_measured=93.2
+                    SegmentComplete(segment=seg, crf=30.0, score_measured=93.2), job_id=running, file=path
                 )
             else:
-                engine.emit(
-                    E.SEGMENT_PROGRESS, job_id=running, file=path, segment=seg, progress=(n % 50) / 50
-                )
+                engine.emit(SegmentProgress(segment=seg, progress=(n % 50) / 50), job_id=running, file=path)
             n += 1
             await asyncio.sleep(1 / rate)
 

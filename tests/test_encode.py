@@ -16,7 +16,7 @@ from drapto_tui.config import DraptoConfig, load_config
 from drapto_tui.engine.engine import Engine, new_job_id
 from drapto_tui.engine.pipeline import EncodingOptions
 from drapto_tui.media.probe import probe
-from drapto_tui.model.events import Event, ProcessingEvents
+from drapto_tui.model.events import Event, JobQueued, ProcessingEvents
 from tests.fault_ffmpeg import ffmpeg_killing, kill_count
 from tests.media_helpers import MediaFactory
 
@@ -46,7 +46,7 @@ async def encode(
         results = []
         for file in files:
             job_id = new_job_id()
-            engine.emit(E.JOB_QUEUED, job_id=job_id, file=file)
+            engine.emit(JobQueued(), job_id=job_id, file=file)
             results.append(
                 await pipeline.process(
                     file,

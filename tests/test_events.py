@@ -13,10 +13,16 @@ from drapto_tui.model.events import (
     COALESCABLE,
     EVENT_SCHEMA,
     EVENT_TYPES,
+    EncodingComplete,
+    EncodingProgress,
+    ErrorOccurred,
     Event,
+    FileDiscovered,
     ProcessingEvents,
     ProcessingStatus,
+    SegmentComplete,
     SegmentCompleteEvent,
+    SegmentProgress,
     make_event,
 )
 
@@ -97,7 +103,7 @@ async def test_fan_out_to_many_subscribers() -> None:
     bus = EventBus()
     subs = [bus.subscribe(f"s{i}") for i in range(5)]
     for i in range(10):
-        bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=i)
+        bus.emit(SegmentComplete(segment=i), job_id="j")
     for sub in subs:
         got = [await sub.get() for _ in range(10)]
         assert [e.data.segment for e in got] == list(range(10))
@@ -107,9 +113,9 @@ async def test_progress_is_coalesced_lifecycle_never_dropped() -> None:
     bus = EventBus()
     sub = bus.subscribe("slow", maxsize=50)
     for i in range(1000):
-        bus.emit(E.SEGMENT_PROGRESS, job_id="j", segment=0, progress=i / 1000)
+        bus.emit(SegmentProgress(segment=0, progress=i / 1000), job_id="j")
         if i % 100 == 99:
-            bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=i // 100)
+            bus.emit(SegmentComplete(segment=i // 100), job_id="j")
     got = sub.drain()
     lifecycle = [e for e in got if e.event == E.SEGMENT_COMPLETE]
     assert [e.data.segment for e in lifecycle] == list(range(10))
@@ -123,9 +129,9 @@ async def test_progress_is_coalesced_lifecycle_never_dropped() -> None:
 async def test_no_progress_overtakes_a_later_lifecycle_event() -> None:
     bus = EventBus()
     sub = bus.subscribe()
-    bus.emit(E.ENCODING_PROGRESS, job_id="j", progress=0.5)
-    bus.emit(E.ERROR_OCCURRED, job_id="j", message="retrying")
-    bus.emit(E.ENCODING_PROGRESS, job_id="j", progress=0.1)
+    bus.emit(EncodingProgress(progress=0.5), job_id="j")
+    bus.emit(ErrorOccurred(message="retrying"), job_id="j")
+    bus.emit(EncodingProgress(progress=0.1), job_id="j")
     kinds = [(e.event, getattr(e.data, "progress", None)) for e in sub.drain()]
     assert kinds == [(E.ENCODING_PROGRESS, 0.5), (E.ERROR_OCCURRED, None), (E.ENCODING_PROGRESS, 0.1)]
 
@@ -134,9 +140,9 @@ async def test_full_queue_sheds_progress_not_lifecycle() -> None:
     bus = EventBus()
     sub = bus.subscribe(maxsize=5)
     for seg in range(20):
-        bus.emit(E.SEGMENT_PROGRESS, job_id="j", segment=seg, progress=0.1)
+        bus.emit(SegmentProgress(segment=seg, progress=0.1), job_id="j")
     for seg in range(20):
-        bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=seg)
+        bus.emit(SegmentComplete(segment=seg), job_id="j")
     got = sub.drain()
     assert [e.data.segment for e in got if e.event == E.SEGMENT_COMPLETE] == list(range(20))
     assert sub.dropped > 0
@@ -161,7 +167,7 @@ async def test_slow_subscriber_does_not_block_publisher_or_others() -> None:
     fast_task = asyncio.create_task(consume_fast())
     slow_task = asyncio.create_task(consume_slow())
     for n in range(500):
-        bus.emit(E.SEGMENT_COMPLETE, job_id="j", segment=n)  # returns at once whatever the subscribers do
+        bus.emit(SegmentComplete(segment=n), job_id="j")  # returns at once whatever the subscribers do
     await asyncio.wait_for(fast_task, 2)
     assert received == list(range(500))
     assert len(slow) >= 498  # still queued for the slow one, nothing lost
@@ -171,11 +177,11 @@ async def test_slow_subscriber_does_not_block_publisher_or_others() -> None:
 async def test_kind_filter_and_close() -> None:
     bus = EventBus()
     errors = bus.subscribe(kinds=[E.ERROR_OCCURRED])
-    bus.emit(E.FILE_DISCOVERED, file="a", size=1)
-    bus.emit(E.ERROR_OCCURRED, message="bad")
+    bus.emit(FileDiscovered(size=1), file="a")
+    bus.emit(ErrorOccurred(message="bad"))
     assert [e.event for e in errors.drain()] == [E.ERROR_OCCURRED]
     errors.close()
-    bus.emit(E.ERROR_OCCURRED, message="after close")
+    bus.emit(ErrorOccurred(message="after close"))
     assert errors.drain() == []
 
 
@@ -184,7 +190,7 @@ async def test_publish_from_another_thread_wakes_the_loop() -> None:
     sub = bus.subscribe()
     waiter = asyncio.create_task(sub.get())
     await asyncio.sleep(0)
-    threading.Thread(target=lambda: bus.emit(E.FILE_DISCOVERED, file="t", size=1)).start()
+    threading.Thread(target=lambda: bus.emit(FileDiscovered(size=1), file="t")).start()
     ev = await asyncio.wait_for(waiter, 2)
     assert ev.file == "t"
 
@@ -194,8 +200,8 @@ def test_every_event_is_appended_to_jsonl(tmp_path: Path) -> None:
     bus = EventBus(log)
     bus.subscribe(maxsize=1)  # a lagging subscriber must not thin out the log
     for i in range(100):
-        bus.emit(E.SEGMENT_PROGRESS, job_id="j", segment=0, progress=i / 100)
-    bus.emit(E.ENCODING_COMPLETE, job_id="j", output="/out/j.mkv")
+        bus.emit(SegmentProgress(segment=0, progress=i / 100), job_id="j")
+    bus.emit(EncodingComplete(output="/out/j.mkv"), job_id="j")
     # Lifecycle events are flushed at once: readable before close.
     events = list(read_jsonl(log))
     assert len(events) == 101 and events[-1].event == E.ENCODING_COMPLETE

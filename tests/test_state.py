@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.fold import SEGMENT_FIGURES, StateManager
 from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
 from drapto_tui.model.events import ProcessingEvents as E
@@ -92,6 +92,16 @@ def test_fold_lifecycle_into_state() -> None:
     assert job.status == ProcessingStatus.FAILED and len(job.errors) == 2
 
 
+def test_every_payload_of_a_job_has_a_fold_and_every_figure_a_field() -> None:
+    """The fold is a table by payload type: a new kind of event without a handler would be silently ignored."""
+    from drapto_tui.model.events import PAYLOAD_KINDS, JobRemoved, ResourceSample, SegmentComplete
+    from drapto_tui.model.state import SegmentState
+
+    unfolded = set(PAYLOAD_KINDS) - set(StateManager.FOLDS)
+    assert unfolded == {JobRemoved, ResourceSample}  # removal is handled first; a sample belongs to no job
+    assert set(SEGMENT_FIGURES) <= set(SegmentComplete.model_fields) & set(SegmentState.model_fields)
+
+
 def test_checkpoint_restores_queue_and_segments(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     mgr = StateManager(store)
@@ -159,7 +169,7 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from drapto_tui.model.events import ProcessingEvents as E, make_event
-    from drapto_tui.engine.fold import StateManager
+    from drapto_tui.engine.fold import SEGMENT_FIGURES, StateManager
     from drapto_tui.engine.store import StateStore
     mgr = StateManager(StateStore(Path(sys.argv[1])))
     n = 0

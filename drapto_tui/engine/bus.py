@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from drapto_tui.model.events import Event, Payload, ProcessingEvents, event_of, make_event
+from drapto_tui.model.events import Event, Payload, ProcessingEvents, ProcessingStatus, event_of
 
 
 class _Slot:
@@ -241,16 +241,17 @@ class EventBus:
         for listener in self._listeners:
             listener(event)
 
-    def emit(self, kind: ProcessingEvents, **kwargs: Any) -> Event:
-        event = make_event(kind, **kwargs)
-        self.publish(event)
-        return event
-
-    def emit_payload(
-        self, payload: Payload, *, job_id: str | None = None, file: str | Path | None = None
+    def emit(
+        self,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        file: str | Path | None = None,
+        status: ProcessingStatus | None = None,
     ) -> Event:
-        """Publish the event that carries this payload model (type-checked where it is built)."""
-        event = event_of(payload, job_id=job_id, file=file)
+        """Publish the event that carries this payload model. Emitters build the model itself, so mypy checks
+        every field they give (there is no `emit(kind, **fields)` it cannot see into)."""
+        event = event_of(payload, job_id=job_id, file=file, status=status)
         self.publish(event)
         return event
 

@@ -13,7 +13,7 @@ from drapto_tui.config.schema import InputConfig
 from drapto_tui.config.units import format_size
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.errors import MediaError
-from drapto_tui.model.events import ProcessingEvents
+from drapto_tui.model.events import FileDiscovered
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
@@ -156,5 +156,5 @@ def discover_files(
     files = discover_with_roots(paths, cfg)
     if bus is not None:
         for file, _ in files:
-            bus.emit(ProcessingEvents.FILE_DISCOVERED, file=file, size=file.stat().st_size)
+            bus.emit(FileDiscovered(size=file.stat().st_size), file=file)
     return files

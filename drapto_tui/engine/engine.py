@@ -33,7 +33,14 @@ from drapto_tui.execution.children import ChildRegistry
 from drapto_tui.execution.job_log import JobLog
 from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.media.probe import probe
-from drapto_tui.model.events import Event, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import (
+    AnalysisComplete,
+    ErrorOccurred,
+    Event,
+    Payload,
+    ProcessingEvents,
+    ProcessingStatus,
+)
 from drapto_tui.model.state import ProcessingState
 
 E = ProcessingEvents
@@ -177,18 +184,22 @@ class Engine:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def emit(self, kind: ProcessingEvents, **kwargs: Any) -> Event:
-        return self.bus.emit(kind, **kwargs)
+    def emit(
+        self,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        file: str | Path | None = None,
+        status: ProcessingStatus | None = None,
+    ) -> Event:
+        return self.bus.emit(payload, job_id=job_id, file=file, status=status)
 
     def _waiting(self, job_id: str, reason: str) -> None:
         job = self.state.jobs.get(job_id)
         self.bus.emit(
-            E.ERROR_OCCURRED,
+            ErrorOccurred(message=reason, stage="scheduling", severity="warning"),
             job_id=job_id,
             file=job.current_file if job else None,
-            message=reason,
-            stage="scheduling",
-            severity="warning",
         )
 
     # -- running --------------------------------------------------------------------------------------------
@@ -288,12 +299,9 @@ class Engine:
                 job = self.state.jobs.get(job_id)
                 if job is not None and job.media is None and job.status == ProcessingStatus.QUEUED:
                     self.bus.emit(
-                        E.ANALYSIS_COMPLETE,
+                        AnalysisComplete(preview=True, media=media, encoding_path=media.encoding_path),
                         job_id=job_id,
                         file=file,
-                        preview=True,
-                        media=media,
-                        encoding_path=media.encoding_path,
                     )
 
         task = asyncio.create_task(run())
@@ -333,12 +341,12 @@ class Engine:
 
     def _watch_skipped(self, line: str) -> None:
         """A file in a watched folder that is not queued, and why (a partial download, a hidden temp name)."""
-        self.bus.emit(E.ERROR_OCCURRED, message=line, stage="watching", severity="warning")
+        self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 
     def _queue_watched(self, files: list[Path]) -> None:
         _, errors = self.add_paths(files)
         for line in errors:
-            self.bus.emit(E.ERROR_OCCURRED, message=line, stage="watching", severity="warning")
+            self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 
     def _job_end(self, event: Event) -> None:
         """A job reached its end (done, kept, failed, cancelled): run hooks.on_job_end for it."""
@@ -371,12 +379,9 @@ class Engine:
         problem = await run_job_end_hook(hooks.on_job_end, job, hooks.timeout)
         if problem:
             self.bus.emit(
-                E.ERROR_OCCURRED,
+                ErrorOccurred(message=problem, stage="hook", severity="warning"),
                 job_id=job.job_id,
                 file=job.current_file,
-                message=problem,
-                stage="hook",
-                severity="warning",
             )
 
     # -- steering -------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
@@ -23,6 +25,7 @@ from drapto_tui.model.events import (
     JobResumed,
     JobUpdated,
     Notice,
+    Payload,
     ProcessingEvents,
     ProcessingStatus,
     SearchStep,
@@ -41,6 +44,24 @@ from drapto_tui.model.state import (
 
 #: Notices a job keeps (the newest); the event log has them all.
 MAX_NOTES = 50
+
+#: A finished segment's figures that a SegmentComplete event sets on its state when it gives them.
+SEGMENT_FIGURES = (
+    "start",
+    "end",
+    "frames",
+    "crf",
+    "metric",
+    "encoder",
+    "score_predicted",
+    "score_measured",
+    "bytes",
+    "bitrate",
+    "encode_seconds",
+    "fps",
+    "attempts",
+    "worker",
+)
 
 
 class StateManager:
@@ -109,142 +130,11 @@ class StateManager:
         if not isinstance(data, JobRemoved | JobUpdated | FileDiscovered | JobQueued):
             self.current_job_id = job.job_id
             self._count_work_time(job, event)
-        touched_segment: int | None = None
-
-        if isinstance(data, FileDiscovered | JobQueued):
-            job.current_file = event.file or job.current_file
-            if isinstance(data, JobQueued):
-                if data.output is not None:
-                    job.output_file = data.output
-                job.options = dict(data.options)
-                job.priority = data.priority
-                if data.size is not None:
-                    job.stats["input_bytes"] = data.size
-            else:
-                job.stats["input_bytes"] = data.size
-            if job.stage == ProcessingStage.INIT:
-                job.stage = ProcessingStage.DISCOVERED
-        elif isinstance(data, AnalysisStarted):
-            job.stage = ProcessingStage.ANALYZING
-            job.step = None
-            job.status = ProcessingStatus.RUNNING
-        elif isinstance(data, AnalysisComplete):
-            job.stage = ProcessingStage.ANALYZED
-            job.media = data.media
-            job.encoding_path = data.encoding_path
-        elif isinstance(data, StageStarted):
-            job.stage = ProcessingStage(data.stage)
-            job.step = data.step
-            job.status = ProcessingStatus.RUNNING
-        elif isinstance(data, EncodingStarted):
-            job.stage = ProcessingStage.ENCODING
-            job.step = None
-            job.status = ProcessingStatus.RUNNING
-            if data.given("metric"):
-                job.metric, job.target, job.tolerance_below = data.metric, data.target, data.tolerance_below
-            for plan in data.segments:
-                state = job.segment(plan.index)
-                state.start, state.end = plan.start, plan.end
-                if plan.frames is not None:
-                    state.frames = plan.frames
-                self._dirty_segments.add((job.job_id, state.index))
-            job._progress_parts = None  # spans changed: re-sum once on the next update
-        elif isinstance(data, SegmentStarted):
-            seg = job.segment(data.segment)
-            seg.status = SegmentStatus(data.phase)
-            seg.attempts = data.attempt
-            seg.error = None
-            if data.worker is not None:
-                seg.worker = data.worker
-            touched_segment = seg.index
-        elif isinstance(data, SearchStep):
-            seg = job.segment(data.segment)
-            seg.status = SegmentStatus.SEARCHING
-            seg.probes.append(
-                SearchProbe.model_validate(data.model_dump(include=set(SearchProbe.model_fields)))
-            )
-            touched_segment = seg.index
-        elif isinstance(data, SegmentProgress):
-            seg = job.segment(data.segment)
-            job.set_segment_progress(seg, data.progress)
-            if data.given("fps"):
-                seg.fps = data.fps
-            touched_segment = seg.index
-        elif isinstance(data, SegmentComplete):
-            seg = job.segment(data.segment)
-            seg.status = SegmentStatus.DONE
-            seg.progress = 1.0
-            for name in (
-                "start",
-                "end",
-                "frames",
-                "crf",
-                "metric",
-                "encoder",
-                "score_predicted",
-                "score_measured",
-                "bytes",
-                "bitrate",
-                "encode_seconds",
-                "fps",
-                "attempts",
-                "worker",
-            ):
-                if data.given(name):
-                    setattr(seg, name, getattr(data, name))
-            if data.given("history"):
-                seg.history = list(data.history)
-            job.recompute_progress()
-            touched_segment = seg.index
-        elif isinstance(data, EncodingProgress):
-            job.progress = data.progress
-        elif isinstance(data, EncodingComplete):
-            job.stage = ProcessingStage.DONE
-            job.status = ProcessingStatus.COMPLETED
-            job.progress = 1.0
-            job.stats.update(data.model_dump(exclude={"segments"}))
-        elif isinstance(data, ErrorOccurred):
-            record = ErrorRecord(
-                time=event.timestamp,
-                message=data.message,
-                stage=data.stage,
-                segment=data.segment,
-                stderr_tail=list(data.stderr_tail),
-                fatal=data.fatal,
-            )
-            job.errors.append(record)
-            if data.segment is not None:
-                seg = job.segment(data.segment)
-                seg.error = record.message
-                if data.segment_failed or record.fatal:
-                    seg.status = SegmentStatus.FAILED
-                seg.history.append({"attempt": seg.attempts, "error": record.message})
-                touched_segment = seg.index
-            if record.fatal:
-                job.status = ProcessingStatus.FAILED
-                job.stage = ProcessingStage.FAILED
-        elif isinstance(data, Notice):
-            job.notes = [*job.notes[-(MAX_NOTES - 1) :], data.message]
-            if data.segment is not None:
-                seg = job.segment(data.segment)
-                seg.history.append({"attempt": data.attempt or seg.attempts, "notice": data.message})
-                touched_segment = seg.index
-        elif isinstance(data, JobPaused):
-            job.status = ProcessingStatus.PAUSED
-        elif isinstance(data, JobResumed):
-            job.status = ProcessingStatus.RUNNING
-        elif isinstance(data, JobCancelled):
-            job.status = ProcessingStatus.CANCELLED
-            job.stage = ProcessingStage.CANCELLED
-        elif isinstance(data, JobUpdated):
-            self._update_job(job, data)
-        elif isinstance(data, JobRemoved):
-            self.jobs.pop(job.job_id, None)
-            self._dirty_jobs.discard(job.job_id)
-            self._dirty_segments = {k for k in self._dirty_segments if k[0] != job.job_id}
-            self._removed.add(job.job_id)
-            self._maybe_save(force=True)
+        if isinstance(data, JobRemoved):
+            self._forget(job)
             return
+        fold = self.FOLDS.get(type(data))
+        touched_segment = fold(self, job, event, data) if fold is not None else None
         if event.status is not None and kind != ProcessingEvents.ERROR_OCCURRED:
             job.status = event.status
 
@@ -253,7 +143,143 @@ class StateManager:
             self._dirty_segments.add((job.job_id, touched_segment))
         self._maybe_save(force=not event.coalescable)
 
-    def _update_job(self, job: ProcessingState, data: JobUpdated) -> None:
+    # -- one handler per payload type: each changes the job and returns the segment it touched, if any --------
+    def _discovered(self, job: ProcessingState, event: Event, data: FileDiscovered | JobQueued) -> None:
+        job.current_file = event.file or job.current_file
+        if isinstance(data, JobQueued):
+            if data.output is not None:
+                job.output_file = data.output
+            job.options = dict(data.options)
+            job.priority = data.priority
+            if data.size is not None:
+                job.stats["input_bytes"] = data.size
+        else:
+            job.stats["input_bytes"] = data.size
+        if job.stage == ProcessingStage.INIT:
+            job.stage = ProcessingStage.DISCOVERED
+
+    def _analysis_started(self, job: ProcessingState, event: Event, data: AnalysisStarted) -> None:
+        job.stage = ProcessingStage.ANALYZING
+        job.step = None
+        job.status = ProcessingStatus.RUNNING
+
+    def _analysis_complete(self, job: ProcessingState, event: Event, data: AnalysisComplete) -> None:
+        job.stage = ProcessingStage.ANALYZED
+        job.media = data.media
+        job.encoding_path = data.encoding_path
+
+    def _stage_started(self, job: ProcessingState, event: Event, data: StageStarted) -> None:
+        job.stage = ProcessingStage(data.stage)
+        job.step = data.step
+        job.status = ProcessingStatus.RUNNING
+
+    def _encoding_started(self, job: ProcessingState, event: Event, data: EncodingStarted) -> None:
+        job.stage = ProcessingStage.ENCODING
+        job.step = None
+        job.status = ProcessingStatus.RUNNING
+        if data.given("metric"):
+            job.metric, job.target, job.tolerance_below = data.metric, data.target, data.tolerance_below
+        for plan in data.segments:
+            state = job.segment(plan.index)
+            state.start, state.end = plan.start, plan.end
+            if plan.frames is not None:
+                state.frames = plan.frames
+            self._dirty_segments.add((job.job_id, state.index))
+        job._progress_parts = None  # spans changed: re-sum once on the next update
+
+    def _segment_started(self, job: ProcessingState, event: Event, data: SegmentStarted) -> int:
+        seg = job.segment(data.segment)
+        seg.status = SegmentStatus(data.phase)
+        seg.attempts = data.attempt
+        seg.error = None
+        if data.worker is not None:
+            seg.worker = data.worker
+        return seg.index
+
+    def _search_step(self, job: ProcessingState, event: Event, data: SearchStep) -> int:
+        seg = job.segment(data.segment)
+        seg.status = SegmentStatus.SEARCHING
+        seg.probes.append(SearchProbe.model_validate(data.model_dump(include=set(SearchProbe.model_fields))))
+        return seg.index
+
+    def _segment_progress(self, job: ProcessingState, event: Event, data: SegmentProgress) -> int:
+        seg = job.segment(data.segment)
+        job.set_segment_progress(seg, data.progress)
+        if data.given("fps"):
+            seg.fps = data.fps
+        return seg.index
+
+    def _segment_complete(self, job: ProcessingState, event: Event, data: SegmentComplete) -> int:
+        seg = job.segment(data.segment)
+        seg.status = SegmentStatus.DONE
+        seg.progress = 1.0
+        for name in SEGMENT_FIGURES:
+            if data.given(name):
+                setattr(seg, name, getattr(data, name))
+        if data.given("history"):
+            seg.history = list(data.history)
+        job.recompute_progress()
+        return seg.index
+
+    def _encoding_progress(self, job: ProcessingState, event: Event, data: EncodingProgress) -> None:
+        job.progress = data.progress
+
+    def _encoding_complete(self, job: ProcessingState, event: Event, data: EncodingComplete) -> None:
+        job.stage = ProcessingStage.DONE
+        job.status = ProcessingStatus.COMPLETED
+        job.progress = 1.0
+        job.stats.update(data.model_dump(exclude={"segments"}))
+
+    def _error(self, job: ProcessingState, event: Event, data: ErrorOccurred) -> int | None:
+        record = ErrorRecord(
+            time=event.timestamp,
+            message=data.message,
+            stage=data.stage,
+            segment=data.segment,
+            stderr_tail=list(data.stderr_tail),
+            fatal=data.fatal,
+        )
+        job.errors.append(record)
+        touched = None
+        if data.segment is not None:
+            seg = job.segment(data.segment)
+            seg.error = record.message
+            if data.segment_failed or record.fatal:
+                seg.status = SegmentStatus.FAILED
+            seg.history.append({"attempt": seg.attempts, "error": record.message})
+            touched = seg.index
+        if record.fatal:
+            job.status = ProcessingStatus.FAILED
+            job.stage = ProcessingStage.FAILED
+        return touched
+
+    def _notice(self, job: ProcessingState, event: Event, data: Notice) -> int | None:
+        job.notes = [*job.notes[-(MAX_NOTES - 1) :], data.message]
+        if data.segment is None:
+            return None
+        seg = job.segment(data.segment)
+        seg.history.append({"attempt": data.attempt or seg.attempts, "notice": data.message})
+        return seg.index
+
+    def _paused(self, job: ProcessingState, event: Event, data: JobPaused) -> None:
+        job.status = ProcessingStatus.PAUSED
+
+    def _resumed(self, job: ProcessingState, event: Event, data: JobResumed) -> None:
+        job.status = ProcessingStatus.RUNNING
+
+    def _cancelled(self, job: ProcessingState, event: Event, data: JobCancelled) -> None:
+        job.status = ProcessingStatus.CANCELLED
+        job.stage = ProcessingStage.CANCELLED
+
+    def _forget(self, job: ProcessingState) -> None:
+        """JobRemoved: the job leaves the state and the store at once."""
+        self.jobs.pop(job.job_id, None)
+        self._dirty_jobs.discard(job.job_id)
+        self._dirty_segments = {k for k in self._dirty_segments if k[0] != job.job_id}
+        self._removed.add(job.job_id)
+        self._maybe_save(force=True)
+
+    def _update_job(self, job: ProcessingState, event: Event, data: JobUpdated) -> None:
         """A queue command or a restart: only the fields the event gives change."""
         if data.position is not None:
             job.position = data.position
@@ -290,6 +316,28 @@ class StateManager:
                         job.segments[idx].progress = 0.0
                         self._dirty_segments.add((job.job_id, idx))
                 job.recompute_progress()
+
+    #: The fold: each payload type's handler (JobRemoved is handled before it; a ResourceSample has no job).
+    FOLDS: ClassVar[dict[type[Payload], Callable[[Any, ProcessingState, Event, Any], int | None]]] = {
+        FileDiscovered: _discovered,
+        JobQueued: _discovered,
+        AnalysisStarted: _analysis_started,
+        AnalysisComplete: _analysis_complete,
+        StageStarted: _stage_started,
+        EncodingStarted: _encoding_started,
+        SegmentStarted: _segment_started,
+        SearchStep: _search_step,
+        SegmentProgress: _segment_progress,
+        SegmentComplete: _segment_complete,
+        EncodingProgress: _encoding_progress,
+        EncodingComplete: _encoding_complete,
+        ErrorOccurred: _error,
+        Notice: _notice,
+        JobPaused: _paused,
+        JobResumed: _resumed,
+        JobCancelled: _cancelled,
+        JobUpdated: _update_job,
+    }
 
     def _next_position(self) -> int:
         return max((j.position for j in self.jobs.values()), default=-1) + 1

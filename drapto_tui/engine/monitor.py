@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from drapto_tui.engine.bus import EventBus
-from drapto_tui.model.events import ProcessingEvents
+from drapto_tui.model.events import JobUsage, ResourceSample
 
 
 def tree_processes(root: psutil.Process) -> list[psutil.Process]:
@@ -52,7 +52,7 @@ class ResourceMonitor:
         self.me = psutil.Process()
         self._last_disk: tuple[float, Any] | None = None
         self._proc_cache: dict[int, psutil.Process] = {}
-        self.last: dict[str, Any] = {}
+        self.last: ResourceSample | None = None
         self._task: asyncio.Task[None] | None = None
         psutil.cpu_percent(percpu=True)  # prime: the first call has nothing to compare with
 
@@ -66,7 +66,7 @@ class ResourceMonitor:
                 return None
         return proc
 
-    def sample(self) -> dict[str, Any]:
+    def sample(self) -> ResourceSample:
         now = time.monotonic()
         vm = psutil.virtual_memory()
         procs = tree_processes(self.me)
@@ -79,7 +79,7 @@ class ResourceMonitor:
             write_rate = (disk.write_bytes - last.write_bytes) / dt
         if disk is not None:
             self._last_disk = (now, disk)
-        jobs: dict[str, dict[str, float]] = {}
+        jobs: dict[str, JobUsage] = {}
         for job_id, pids in self.job_pids().items():
             cpu = rss = 0.0
             for pid in pids:
@@ -91,30 +91,30 @@ class ResourceMonitor:
                     rss += proc.memory_info().rss
                 except psutil.Error:
                     continue
-            jobs[job_id] = {"cpu": round(cpu, 1), "rss": int(rss)}
+            jobs[job_id] = JobUsage(cpu=round(cpu, 1), rss=int(rss))
         try:
             free = shutil.disk_usage(self.temp_dir).free
         except OSError:
             free = 0
-        self.last = {
-            "cpu": psutil.cpu_percent(percpu=True),
-            "mem_total": vm.total,
-            "mem_available": vm.available,
-            "mem_used_percent": vm.percent,
-            "rss_tree": rss_of(procs),
-            "processes": len(procs),
-            "disk_read_bps": round(read_rate),
-            "disk_write_bps": round(write_rate),
-            "temp_free": free,
-            "jobs": jobs,
-        }
+        self.last = ResourceSample(
+            cpu=psutil.cpu_percent(percpu=True),
+            mem_total=vm.total,
+            mem_available=vm.available,
+            mem_used_percent=vm.percent,
+            rss_tree=rss_of(procs),
+            processes=len(procs),
+            disk_read_bps=round(read_rate),
+            disk_write_bps=round(write_rate),
+            temp_free=free,
+            jobs=jobs,
+        )
         return self.last
 
     async def run(self) -> None:
         while True:
-            data = await asyncio.to_thread(self.sample)
+            sample = await asyncio.to_thread(self.sample)
             if self.bus is not None:
-                self.bus.emit(ProcessingEvents.RESOURCE_SAMPLE, **data)
+                self.bus.emit(sample)
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:

@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -39,7 +39,20 @@ from drapto_tui.media.probe import not_a_file_error, probe
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
 from drapto_tui.media.validate import hdr_label, validate_output
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import (
+    AnalysisComplete,
+    AnalysisStarted,
+    EncodingComplete,
+    ErrorOccurred,
+    JobUpdated,
+    Notice,
+    Payload,
+    ProcessingStatus,
+    StageStarted,
+)
+from drapto_tui.model.events import (
+    JobCancelled as CancelledPayload,
+)
 from drapto_tui.model.media import MediaProbe
 from drapto_tui.model.source_identity import SourceIdentity
 from drapto_tui.model.state import ProcessingStage, ProcessingState
@@ -75,8 +88,10 @@ class ProcessingPipeline:
             self._ffmpeg = await require_ffmpeg(self.config.tools.ffmpeg)
         return self._ffmpeg
 
-    def _emit(self, kind: ProcessingEvents, job_id: str, source: Path, **data: Any) -> None:
-        self.bus.emit(kind, job_id=job_id, file=source, **data)
+    def _emit(
+        self, payload: Payload, job_id: str, source: Path, status: ProcessingStatus | None = None
+    ) -> None:
+        self.bus.emit(payload, job_id=job_id, file=source, status=status)
 
     async def process(
         self,
@@ -97,15 +112,16 @@ class ProcessingPipeline:
             return False
         except NotWorthEncoding as kept:
             self._emit(
-                ProcessingEvents.ENCODING_COMPLETE,
+                EncodingComplete(
+                    output=str(output_file),
+                    skipped=True,
+                    kept_source=True,
+                    reason=kept.reason,
+                    max_encoded_percent=self.config.search.max_encoded_percent,
+                ),
                 job_id,
                 input_file,
                 status=ProcessingStatus.KEPT,
-                output=str(output_file),
-                skipped=True,
-                kept_source=True,
-                reason=kept.reason,
-                max_encoded_percent=self.config.search.max_encoded_percent,
             )
             self.workdirs.finish_job(job_id, success=True)
             return True
@@ -113,9 +129,7 @@ class ProcessingPipeline:
             if control.cancelled:  # an FFmpeg ended by the cancel, not a real failure
                 self._cancelled(job_id, input_file)
                 return False
-            extra: dict[str, Any] = {}
-            if isinstance(err, FfmpegError):
-                extra["stderr_tail"] = err.result.stderr_tail[-12:]
+            stderr_tail = err.result.stderr_tail[-12:] if isinstance(err, FfmpegError) else []
             full = (isinstance(err, FfmpegError) and err.disk_full) or nearly_full(self.workdirs.base_dir)
             if full and not isinstance(err, DiskFullError):
                 err = DiskFullError(
@@ -127,25 +141,23 @@ class ProcessingPipeline:
             if str(input_file) not in line:
                 line = f"{input_file}: {line}"
             self._emit(
-                ProcessingEvents.ERROR_OCCURRED,
+                ErrorOccurred(message=line, fatal=True, stderr_tail=stderr_tail),
                 job_id,
                 input_file,
                 status=ProcessingStatus.FAILED,
-                message=line,
-                fatal=True,
-                **extra,
             )
             return False
         except Exception as exc:
             if is_disk_full(exc):
                 self._free_after_disk_full(job_id)
                 self._emit(
-                    ProcessingEvents.ERROR_OCCURRED,
+                    ErrorOccurred(
+                        message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
+                        fatal=True,
+                    ),
                     job_id,
                     input_file,
                     status=ProcessingStatus.FAILED,
-                    message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
-                    fatal=True,
                 )
                 return False
             import traceback
@@ -156,13 +168,14 @@ class ProcessingPipeline:
             except OSError:
                 pass
             self._emit(
-                ProcessingEvents.ERROR_OCCURRED,
+                ErrorOccurred(
+                    message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
+                    f" {self.workdirs.logs / 'crashes.log'}; please report it",
+                    fatal=True,
+                ),
                 job_id,
                 input_file,
                 status=ProcessingStatus.FAILED,
-                message=f"{input_file}: unexpected {type(exc).__name__}: {exc} — the traceback is in"
-                f" {self.workdirs.logs / 'crashes.log'}; please report it",
-                fatal=True,
             )
             return False
         finally:
@@ -182,16 +195,17 @@ class ProcessingPipeline:
             return str(write_report(job, output))
         except OSError as exc:
             self._emit(
-                ProcessingEvents.ERROR_OCCURRED,
+                ErrorOccurred(
+                    severity="warning",
+                    message=f"{output}: the segments chart was not written ({exc.strerror or exc})",
+                ),
                 job.job_id,
                 source,
-                severity="warning",
-                message=f"{output}: the segments chart was not written ({exc.strerror or exc})",
             )
             return None
 
     def _cancelled(self, job_id: str, source: Path) -> None:
-        self._emit(ProcessingEvents.JOB_CANCELLED, job_id, source, status=ProcessingStatus.CANCELLED)
+        self._emit(CancelledPayload(), job_id, source, status=ProcessingStatus.CANCELLED)
         self.workdirs.remove_job(job_id)
 
     async def _process(
@@ -201,13 +215,10 @@ class ProcessingPipeline:
         started = time.monotonic()
         if output.exists() and not (options.overwrite or self.config.output.overwrite):
             self._emit(
-                ProcessingEvents.ENCODING_COMPLETE,
+                EncodingComplete(skipped=True, output=str(output), reason=exists_reason(output)),
                 job_id,
                 source,
                 status=ProcessingStatus.COMPLETED,
-                skipped=True,
-                output=str(output),
-                reason=exists_reason(output),
             )
             return True
         identity = self._source_identity(job_id, source)
@@ -223,16 +234,12 @@ class ProcessingPipeline:
         damage = await self._damage(job_id, source, media, ffmpeg.path)
         changes = source_changes(media, self.config.encoding.pixel_format)
         for line in changes:
-            self._emit(ProcessingEvents.NOTICE, job_id, source, stage="analysis", message=line)
+            self._emit(Notice(stage="analysis", message=line), job_id, source)
         await control.checkpoint()
 
         if self.config.encoding.crop:
             self._emit(
-                ProcessingEvents.STAGE_STARTED,
-                job_id,
-                source,
-                stage=ProcessingStage.ANALYZING.value,
-                step="crop detection",
+                StageStarted(stage=ProcessingStage.ANALYZING.value, step="crop detection"), job_id, source
             )
             crop = await detect_crop(
                 ffmpeg.path,
@@ -270,33 +277,24 @@ class ProcessingPipeline:
         strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
         if crop.crop:
             self._emit(
-                ProcessingEvents.STAGE_STARTED,
+                StageStarted(
+                    stage=ProcessingStage.ANALYZED.value,
+                    crop=crop.crop,
+                    note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)",
+                ),
                 job_id,
                 source,
-                stage=ProcessingStage.ANALYZED.value,
-                crop=crop.crop,
-                note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)",
             )
         video = await strategy.run()
         await control.checkpoint()
         self._verify_source(source, identity)  # the audio is read from the source: it must be the same film
 
-        self._emit(
-            ProcessingEvents.STAGE_STARTED,
-            job_id,
-            source,
-            stage=ProcessingStage.AUDIO.value,
-            tracks=len(media.audio),
-        )
+        self._emit(StageStarted(stage=ProcessingStage.AUDIO.value, tracks=len(media.audio)), job_id, source)
         for track in media.audio:
             _, widened = opus_layout(track)
             if widened:
                 self._emit(
-                    ProcessingEvents.NOTICE,
-                    job_id,
-                    source,
-                    stage="audio",
-                    message=f"audio track {track.index}: {widened}",
+                    Notice(stage="audio", message=f"audio track {track.index}: {widened}"), job_id, source
                 )
         audio = await encode_audio(
             ffmpeg.path,
@@ -308,10 +306,10 @@ class ProcessingPipeline:
         )
         await control.checkpoint()
 
-        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.MUXING.value)
+        self._emit(StageStarted(stage=ProcessingStage.MUXING.value), job_id, source)
         built = await mux(ffmpeg.path, source, video, audio, ctx.dirs.working / "output.mkv", media)
 
-        self._emit(ProcessingEvents.STAGE_STARTED, job_id, source, stage=ProcessingStage.VALIDATING.value)
+        self._emit(StageStarted(stage=ProcessingStage.VALIDATING.value), job_id, source)
         source_frames = getattr(strategy, "source_frames", None) or media.frame_count
         output_frames = await count_packets(ffmpeg.path, built)
         report = await validate_output(
@@ -341,26 +339,27 @@ class ProcessingPipeline:
         # Working time over every run of a resumed job (the fold's count), not only this run's.
         job = self.state.jobs.get(job_id)
         wall = job.active_time() if job is not None else time.monotonic() - started
-        summary = {
-            "output": str(final),
-            "input_bytes": media.size,
-            "output_bytes": out_bytes,
-            "reduction_percent": round(100.0 * (1 - out_bytes / max(media.size, 1)), 2),
-            "wall_seconds": round(wall, 3),
-            "fps": round((output_frames or 0) / max(wall, 1e-6), 2),
-            "encoding_path": media.encoding_path,
-            "hdr": hdr_label(report.output),
-            "crop": crop.crop,
-            "changes": changes,
-            "width": crop.width,
-            "height": crop.height,
-            **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()},
-        }
-        if self.config.output.report and job is not None:
-            summary["report"] = self._write_report(job, source, final)
-        self._emit(
-            ProcessingEvents.ENCODING_COMPLETE, job_id, source, status=ProcessingStatus.COMPLETED, **summary
+        report_path = (
+            self._write_report(job, source, final) if self.config.output.report and job is not None else None
         )
+        strategy_figures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()}
+        summary = EncodingComplete(
+            output=str(final),
+            input_bytes=media.size,
+            output_bytes=out_bytes,
+            reduction_percent=round(100.0 * (1 - out_bytes / max(media.size, 1)), 2),
+            wall_seconds=round(wall, 3),
+            fps=round((output_frames or 0) / max(wall, 1e-6), 2),
+            encoding_path=media.encoding_path,
+            hdr=hdr_label(report.output),
+            crop=crop.crop,
+            changes=changes,
+            width=crop.width,
+            height=crop.height,
+            **({"report": report_path} if report_path is not None else {}),
+            **strategy_figures,
+        )
+        self._emit(summary, job_id, source, status=ProcessingStatus.COMPLETED)
         self.workdirs.finish_job(job_id, success=True)
         return True
 
@@ -368,11 +367,9 @@ class ProcessingPipeline:
         """A truncated or damaged source, found before any encode: refused in one line (input.damaged =
         "refuse"), or said and encoded as far as its data goes ("encode")."""
         self._emit(
-            ProcessingEvents.STAGE_STARTED,
+            StageStarted(stage=ProcessingStage.ANALYZING.value, step="checking the end of the picture"),
             job_id,
             source,
-            stage=ProcessingStage.ANALYZING.value,
-            step="checking the end of the picture",
         )
         damage = await find_damage(ffmpeg, source, media)
         if damage is None:
@@ -384,11 +381,12 @@ class ProcessingPipeline:
                 hint='copy it again from its origin, or set input.damaged = "encode" to encode what is there',
             )
         self._emit(
-            ProcessingEvents.NOTICE,
+            Notice(
+                stage="analysis",
+                message=f'{damage.line()}; encoding what is there (input.damaged = "encode")',
+            ),
             job_id,
             source,
-            stage="analysis",
-            message=f'{damage.line()}; encoding what is there (input.damaged = "encode")',
         )
         return damage
 
@@ -405,38 +403,30 @@ class ProcessingPipeline:
         order = found.order or "tff"
         why = f"interlaced ({order}, {found.how})" if found.interlaced else "encoding.deinterlace = on"
         self._emit(
-            ProcessingEvents.STAGE_STARTED,
+            StageStarted(
+                stage=ProcessingStage.ANALYZED.value,
+                note=f"{why}: deinterlaced with bwdif, one frame per frame, tagged progressive",
+            ),
             job_id,
             source,
-            stage=ProcessingStage.ANALYZED.value,
-            note=f"{why}: deinterlaced with bwdif, one frame per frame, tagged progressive",
         )
         return order
 
     async def _analyze(self, job_id: str, path: Path, ffmpeg: str) -> MediaProbe | None:
         """Probe the film; bad input is one ERROR_OCCURRED line (fatal for the job) and None."""
-        self.bus.emit(
-            ProcessingEvents.ANALYSIS_STARTED, job_id=job_id, file=path, status=ProcessingStatus.RUNNING
-        )
+        self.bus.emit(AnalysisStarted(), job_id=job_id, file=path, status=ProcessingStatus.RUNNING)
         try:
             media = await probe(path, ffmpeg)
         except DraptoError as err:
             self.bus.emit(
-                ProcessingEvents.ERROR_OCCURRED,
+                ErrorOccurred(message=err.line(), stage="analysis", fatal=True),
                 job_id=job_id,
                 file=path,
                 status=ProcessingStatus.FAILED,
-                message=err.line(),
-                stage="analysis",
-                fatal=True,
             )
             return None
         self.bus.emit(
-            ProcessingEvents.ANALYSIS_COMPLETE,
-            job_id=job_id,
-            file=path,
-            media=media,
-            encoding_path=media.encoding_path,
+            AnalysisComplete(media=media, encoding_path=media.encoding_path), job_id=job_id, file=path
         )
         return media
 
@@ -458,20 +448,19 @@ class ProcessingPipeline:
         if changes or unbound_work:
             why = ", ".join(changes) if changes else "no record of the file its finished work came from"
             self._emit(
-                ProcessingEvents.ERROR_OCCURRED,
+                ErrorOccurred(
+                    stage="analysis",
+                    severity="warning",
+                    message=f"{source}: the source changed since this job started ({why}); its finished work"
+                    " is discarded and the film is encoded again from the start",
+                ),
                 job_id,
                 source,
-                stage="analysis",
-                severity="warning",
-                message=f"{source}: the source changed since this job started ({why}); its finished work"
-                " is discarded and the film is encoded again from the start",
             )
             self.workdirs.remove_job(job_id)
-            self.bus.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, restart=True)
+            self.bus.emit(JobUpdated(restart=True), job_id=job_id, file=source)
         if changes or recorded is None:
-            self.bus.emit(
-                ProcessingEvents.JOB_UPDATED, job_id=job_id, file=source, source=identity.model_dump()
-            )
+            self.bus.emit(JobUpdated(source=identity), job_id=job_id, file=source)
         return identity
 
     @staticmethod

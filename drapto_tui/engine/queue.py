@@ -18,7 +18,16 @@ from drapto_tui.engine.output_names import exists_reason, plan_output
 from drapto_tui.engine.space import output_problem
 from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
-from drapto_tui.model.events import EncodingComplete, ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import (
+    EncodingComplete,
+    ErrorOccurred,
+    JobCancelled,
+    JobQueued,
+    JobRemoved,
+    JobUpdated,
+    ProcessingEvents,
+    ProcessingStatus,
+)
 from drapto_tui.model.state import ProcessingStage, ProcessingState, SegmentStatus
 
 E = ProcessingEvents
@@ -90,15 +99,16 @@ class JobQueue:
         position = max((j.position for j in self.state.jobs.values()), default=-1) + 1
         size = input_file.stat().st_size if input_file.exists() else 0
         self.bus.emit(
-            E.JOB_QUEUED,
+            JobQueued(
+                output=str(output_file),
+                options=options or {},
+                priority=priority,
+                position=position,
+                size=size,
+            ),
             job_id=job_id,
             file=input_file,
             status=ProcessingStatus.QUEUED,
-            output=str(output_file),
-            options=options or {},
-            priority=priority,
-            position=position,
-            size=size,
         )
         return job_id
 
@@ -138,13 +148,10 @@ class JobQueue:
         )
         if problem is not None:
             self.bus.emit(
-                E.ERROR_OCCURRED,
+                ErrorOccurred(stage="queueing", fatal=True, message=f"{job.current_file}: {problem}"),
                 job_id=job.job_id,
                 file=job.current_file,
-                stage="queueing",
                 status=ProcessingStatus.FAILED,
-                fatal=True,
-                message=f"{job.current_file}: {problem}",
             )
 
     def find_or_add(
@@ -182,13 +189,14 @@ class JobQueue:
             return False
         earlier = {k: v for k, v in job.stats.items() if k in EncodingComplete.model_fields}
         earlier.update(
-            status=ProcessingStatus.COMPLETED,
-            output=job.output_file,
-            skipped=True,
-            kept_source=False,
-            reason=exists_reason(job.output_file),
+            output=job.output_file, skipped=True, kept_source=False, reason=exists_reason(job.output_file)
         )
-        self.bus.emit(E.ENCODING_COMPLETE, job_id=job.job_id, file=job.current_file, **earlier)
+        self.bus.emit(
+            EncodingComplete.model_validate(earlier),
+            job_id=job.job_id,
+            file=job.current_file,
+            status=ProcessingStatus.COMPLETED,
+        )
         return True
 
     def _judged_differently_now(self, job: ProcessingState) -> bool:
@@ -202,28 +210,29 @@ class JobQueue:
     def _still_kept(self, job: ProcessingState) -> None:
         """Say again why a film named once more is not encoded (one line, the earlier run's reason)."""
         self.bus.emit(
-            E.ENCODING_COMPLETE,
+            EncodingComplete(
+                output=job.output_file or "",
+                skipped=True,
+                kept_source=True,
+                reason=f"{job.stats.get('reason') or 'kept'} [decided on an earlier run]",
+                max_encoded_percent=job.stats.get("max_encoded_percent"),
+            ),
             job_id=job.job_id,
             file=job.current_file,
             status=ProcessingStatus.KEPT,
-            output=job.output_file or "",
-            skipped=True,
-            kept_source=True,
-            reason=f"{job.stats.get('reason') or 'kept'} [decided on an earlier run]",
-            max_encoded_percent=job.stats.get("max_encoded_percent"),
         )
 
     def _follow_command(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> None:
         """A resumed job writes where the command that resumes it says (output dir, layout) and takes its
         options; its finished segments are kept, since they do not depend on either."""
-        planned = self._planned_output(job, root)
-        changes: dict[str, Any] = {}
-        if str(planned) != job.output_file:
-            changes["output"] = str(planned)
-        if options != job.options:
-            changes["options"] = options
-        if changes:
-            self._update(job, **changes)
+        planned = str(self._planned_output(job, root))
+        moved, retaken = planned != job.output_file, options != job.options
+        if moved and retaken:
+            self._update(job, JobUpdated(output=planned, options=options))
+        elif moved:
+            self._update(job, JobUpdated(output=planned))
+        elif retaken:
+            self._update(job, JobUpdated(options=options))
 
     def _planned_output(self, job: ProcessingState, root: Path | None) -> Path:
         """Where the command at hand would write this job's film (names other jobs hold are not free)."""
@@ -236,18 +245,18 @@ class JobQueue:
         recovered = []
         for job in self.jobs():
             if job.status in ACTIVE:
-                self._update(job, status=ProcessingStatus.QUEUED.value, note="interrupted; resuming")
+                self._update(job, JobUpdated(status=ProcessingStatus.QUEUED, note="interrupted; resuming"))
                 recovered.append(job.job_id)
         return recovered
 
     # -- order ---------------------------------------------------------------------------------------------
-    def _update(self, job: ProcessingState, **data: Any) -> None:
-        self.bus.emit(E.JOB_UPDATED, job_id=job.job_id, file=job.current_file, **data)
+    def _update(self, job: ProcessingState, update: JobUpdated) -> None:
+        self.bus.emit(update, job_id=job.job_id, file=job.current_file)
 
     def _renumber(self, ordered: list[ProcessingState]) -> None:
         for i, job in enumerate(ordered):
             if job.position != i:
-                self._update(job, position=i)
+                self._update(job, JobUpdated(position=i))
 
     def move(self, job_id: str, offset: int) -> None:
         """Move up (negative) or down (positive) by `offset` places."""
@@ -261,7 +270,7 @@ class JobQueue:
         ordered.insert(j, job)
         neighbour = ordered[j + 1] if offset < 0 else ordered[j - 1]
         if neighbour.priority != job.priority:
-            self._update(job, priority=neighbour.priority)
+            self._update(job, JobUpdated(priority=neighbour.priority))
         self._renumber(ordered)
 
     def move_up(self, job_id: str) -> None:
@@ -277,11 +286,11 @@ class JobQueue:
         self.move(job_id, len(self.state.jobs))
 
     def set_priority(self, job_id: str, priority: int) -> None:
-        self._update(self.get(job_id), priority=priority)
+        self._update(self.get(job_id), JobUpdated(priority=priority))
 
     def bump_priority(self, job_id: str, delta: int) -> None:
         job = self.get(job_id)
-        self._update(job, priority=job.priority + delta)
+        self._update(job, JobUpdated(priority=job.priority + delta))
 
     # -- state ---------------------------------------------------------------------------------------------
     def hold(self, job_id: str) -> None:
@@ -290,12 +299,12 @@ class JobQueue:
             raise QueueError(
                 f"cannot hold a {job.status.value} job", subject=job_id, hint="only queued jobs can be held"
             )
-        self._update(job, held=True)
+        self._update(job, JobUpdated(held=True))
 
     def release(self, job_id: str) -> None:
         job = self.get(job_id)
         if job.status == ProcessingStatus.HELD:
-            self._update(job, held=False)
+            self._update(job, JobUpdated(held=False))
 
     def toggle_hold(self, job_id: str) -> None:
         job = self.get(job_id)
@@ -308,9 +317,7 @@ class JobQueue:
             raise QueueError("job is running", subject=job_id, hint="cancel it through the worker pool")
         if job.status in FINISHED:
             return
-        self.bus.emit(
-            E.JOB_CANCELLED, job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED
-        )
+        self.bus.emit(JobCancelled(), job_id=job_id, file=job.current_file, status=ProcessingStatus.CANCELLED)
         if self.workdirs is not None:
             self.workdirs.remove_job(job_id)
 
@@ -329,18 +336,20 @@ class JobQueue:
         failed = [i for i, s in job.segments.items() if s.status == SegmentStatus.FAILED]
         self._update(
             job,
-            status=ProcessingStatus.QUEUED.value,
-            stage=ProcessingStage.DISCOVERED.value,
-            retry=True,
-            reset_segments=not failed_segments_only,
-            failed_segments=failed,
+            JobUpdated(
+                status=ProcessingStatus.QUEUED,
+                stage=ProcessingStage.DISCOVERED.value,
+                retry=True,
+                reset_segments=not failed_segments_only,
+                failed_segments=failed,
+            ),
         )
 
     def remove(self, job_id: str) -> None:
         job = self.get(job_id)
         if job.status in ACTIVE:
             raise QueueError("job is running", subject=job_id, hint="cancel it first")
-        self.bus.emit(E.JOB_REMOVED, job_id=job_id, file=job.current_file)
+        self.bus.emit(JobRemoved(), job_id=job_id, file=job.current_file)
         if self.workdirs is not None:
             self.workdirs.remove_job(job_id)
 

@@ -30,7 +30,14 @@ from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry, TrackedControl
 from drapto_tui.execution.job_log import JobLog
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus, ResourceSample
+from drapto_tui.model.events import (
+    ErrorOccurred,
+    JobPaused,
+    JobResumed,
+    ProcessingEvents,
+    ProcessingStatus,
+    ResourceSample,
+)
 from drapto_tui.model.state import ProcessingState
 
 E = ProcessingEvents
@@ -105,9 +112,9 @@ class Scheduler:
         killed = self.registry.sweep()
         if killed:
             self.bus.emit(
-                E.ERROR_OCCURRED,
-                message=f"ended {killed} FFmpeg process(es) left by an earlier run",
-                severity="warning",
+                ErrorOccurred(
+                    message=f"ended {killed} FFmpeg process(es) left by an earlier run", severity="warning"
+                )
             )
         self.queue.recover()
         if self.monitor is not None:
@@ -174,24 +181,26 @@ class Scheduler:
         if self._space_waits.get(job.job_id) != short.split(";")[0]:
             self._space_waits[job.job_id] = short.split(";")[0]
             self.bus.emit(
-                E.ERROR_OCCURRED,
+                ErrorOccurred(
+                    stage="scheduling",
+                    severity="warning",
+                    message=f"{job.current_file}: waiting for disk: {short}",
+                ),
                 job_id=job.job_id,
                 file=job.current_file,
-                stage="scheduling",
-                severity="warning",
-                message=f"{job.current_file}: waiting for disk: {short}",
             )
 
     def _fail_unstartable(self, job: ProcessingState, short: str) -> None:
         self.bus.emit(
-            E.ERROR_OCCURRED,
+            ErrorOccurred(
+                stage="scheduling",
+                fatal=True,
+                message=f"{job.current_file}: not enough temp space: {short} — free some space or point"
+                " processing.temp_dir at a bigger disk, then retry the job",
+            ),
             job_id=job.job_id,
             file=job.current_file,
-            stage="scheduling",
             status=ProcessingStatus.FAILED,
-            fatal=True,
-            message=f"{job.current_file}: not enough temp space: {short} — free some space or point"
-            " processing.temp_dir at a bigger disk, then retry the job",
         )
         self.results[job.job_id] = False
 
@@ -286,10 +295,7 @@ class Scheduler:
         self.executor.pause_job(job_id)
         job = self.state.jobs.get(job_id)
         self.bus.emit(
-            E.JOB_PAUSED,
-            job_id=job_id,
-            file=job.current_file if job else None,
-            status=ProcessingStatus.PAUSED,
+            JobPaused(), job_id=job_id, file=job.current_file if job else None, status=ProcessingStatus.PAUSED
         )
 
     def resume_job(self, job_id: str) -> None:
@@ -300,7 +306,7 @@ class Scheduler:
         self.executor.resume_job(job_id)
         job = self.state.jobs.get(job_id)
         self.bus.emit(
-            E.JOB_RESUMED,
+            JobResumed(),
             job_id=job_id,
             file=job.current_file if job else None,
             status=ProcessingStatus.RUNNING,

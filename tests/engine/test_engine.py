@@ -10,7 +10,7 @@ from drapto_tui.engine.engine import Engine
 from drapto_tui.errors import StateError
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.local import LocalExecutor
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import AnalysisStarted, JobUpdated, ProcessingStatus
 
 
 async def test_every_part_shares_the_engine_s_executor_bus_and_state(engine: Engine) -> None:
@@ -25,7 +25,7 @@ async def test_every_part_shares_the_engine_s_executor_bus_and_state(engine: Eng
         engine.config.output_root() / "in.mkv", engine.config.output_root() / "o.mkv"
     )
     assert engine.state.jobs[job_id].status == ProcessingStatus.QUEUED
-    engine.emit(ProcessingEvents.JOB_UPDATED, job_id=job_id, priority=3)
+    engine.emit(JobUpdated(priority=3), job_id=job_id)
     assert engine.state.jobs[job_id].priority == 3 and engine.queue.order_key(job_id) == (-3, 0)
 
 
@@ -39,7 +39,7 @@ async def test_look_reads_the_queue_beside_a_running_engine(engine: Engine, conf
     job_id = engine.queue.add_job(
         engine.config.output_root() / "in.mkv", engine.config.output_root() / "o.mkv"
     )
-    engine.emit(ProcessingEvents.ANALYSIS_STARTED, job_id=job_id, status=ProcessingStatus.RUNNING)
+    engine.emit(AnalysisStarted(), job_id=job_id, status=ProcessingStatus.RUNNING)
     look = Engine.look(config)
     assert [j.job_id for j in look.jobs] == [job_id] and look.owner_pid is not None
     assert look.status(look.jobs[0]) == "running"  # the owner is alive: not "interrupted"

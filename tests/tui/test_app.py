@@ -10,7 +10,13 @@ import pytest
 
 from drapto_tui.config import DraptoConfig, load_config
 from drapto_tui.engine.engine import Engine
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from drapto_tui.model.events import (
+    EncodingStarted,
+    JobQueued,
+    ProcessingEvents,
+    ProcessingStatus,
+    SegmentProgress,
+)
 from drapto_tui.tui.app import DraptoApp
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from tests.media_helpers import MediaFactory
@@ -253,26 +259,25 @@ async def test_ui_keeps_up_with_a_burst_of_progress_events(tmp_path: Path) -> No
     session = Engine(config)
     for i in range(20):
         session.emit(
-            E.JOB_QUEUED, job_id=f"job{i:03d}", file=f"/films/{i:03d}.mkv", status=ProcessingStatus.QUEUED
+            JobQueued(), job_id=f"job{i:03d}", file=f"/films/{i:03d}.mkv", status=ProcessingStatus.QUEUED
         )
     app = DraptoApp(session, run_core=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
         session.emit(
-            E.ENCODING_STARTED,
+            EncodingStarted(
+                path="chunked",
+                segments=[{"index": i, "start": i, "end": i + 1, "frames": 24} for i in range(50)],
+            ),
             job_id="job000",
             file="/films/000.mkv",
-            path="chunked",
-            segments=[{"index": i, "start": i, "end": i + 1, "frames": 24} for i in range(50)],
         )
         started = time.monotonic()
         for n in range(1000):
             session.emit(
-                E.SEGMENT_PROGRESS,
+                SegmentProgress(segment=n % 50, progress=(n // 50 + 1) / 20),
                 job_id="job000",
                 file="/films/000.mkv",
-                segment=n % 50,
-                progress=(n // 50 + 1) / 20,
             )
         publish = time.monotonic() - started
         await pilot.pause(0.3)

@@ -15,7 +15,7 @@ from textual.widgets._footer import FooterKey
 
 from drapto_tui.config import load_config
 from drapto_tui.engine.engine import Engine
-from drapto_tui.model.events import ProcessingEvents, ProcessingStatus, make_event
+from drapto_tui.model.events import JobQueued, ProcessingEvents, ProcessingStatus, make_event
 from drapto_tui.tui.app import DraptoApp
 from drapto_tui.tui.screens.dialogs import QuitChoice
 from drapto_tui.tui.widgets.queue_table import QueueTable
@@ -209,7 +209,7 @@ async def test_add_dialog_completes_with_tab_and_counts_only_what_it_will_queue(
     (films / "new.mkv").write_bytes(b"\0" * 4096)
     (films / "Arrival (2016).mkv").write_bytes(b"\0" * 4096)
     engine = add_dialog_engine(tmp_path)
-    engine.emit(E.JOB_QUEUED, job_id="a", file=films / "Arrival (2016).mkv", status=ProcessingStatus.QUEUED)
+    engine.emit(JobQueued(), job_id="a", file=films / "Arrival (2016).mkv", status=ProcessingStatus.QUEUED)
     app = DraptoApp(engine, run_core=False, frozen=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

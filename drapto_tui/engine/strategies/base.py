@@ -42,9 +42,9 @@ class JobContext:
     deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first
     stats: dict[str, Any] = field(default_factory=dict)
 
-    def emit_payload(self, payload: Payload) -> None:
+    def emit(self, payload: Payload) -> None:
         """Strategies emit typed payload models only: mypy checks every field they give."""
-        self.bus.emit_payload(payload, job_id=self.job_id, file=self.source)
+        self.bus.emit(payload, job_id=self.job_id, file=self.source)
 
     @property
     def out_width(self) -> int:

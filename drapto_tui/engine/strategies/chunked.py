@@ -108,7 +108,7 @@ class ChunkedStrategy(EncodingStrategy):
         ctx = self.ctx
         segments = self._load_plan()
         if segments is None:
-            ctx.emit_payload(StageStarted(stage=ProcessingStage.SEGMENTING.value))
+            ctx.emit(StageStarted(stage=ProcessingStage.SEGMENTING.value))
             proc = ctx.config.processing
             threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
             segments = await segment_video(
@@ -124,7 +124,7 @@ class ChunkedStrategy(EncodingStrategy):
                 stream=ctx.media.video_stream,
                 cut_tolerance=proc.cut_tolerance,
                 pix_fmt=ctx.media.pix_fmt,
-                on_step=lambda step: ctx.emit_payload(
+                on_step=lambda step: ctx.emit(
                     StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
                 ),
             )
@@ -168,7 +168,7 @@ class ChunkedStrategy(EncodingStrategy):
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
         ctx = self.ctx
-        ctx.emit_payload(
+        ctx.emit(
             EncodingStarted(
                 path=self.name,
                 parallel=self.parallel,
@@ -206,7 +206,7 @@ class ChunkedStrategy(EncodingStrategy):
         if todo:
             self._judge_size(final=True)
 
-        ctx.emit_payload(StageStarted(stage=ProcessingStage.ENCODING.value, step="joining segments"))
+        ctx.emit(StageStarted(stage=ProcessingStage.ENCODING.value, step="joining segments"))
         video = ctx.dirs.working / "video.mkv"
         await concat_segments(
             ctx.ffmpeg.path,
@@ -253,7 +253,7 @@ class ChunkedStrategy(EncodingStrategy):
         if search.if_too_big == "encode":
             if final and not self._warned_size:
                 self._warned_size = True
-                self.ctx.emit_payload(
+                self.ctx.emit(
                     ErrorOccurred(
                         stage="encoding",
                         severity="warning",
@@ -397,19 +397,19 @@ class ChunkedStrategy(EncodingStrategy):
         ctx = self.ctx
         if isinstance(report, PhaseReport):
             extra = report.model_dump(exclude={"kind", "phase"}, exclude_none=True)
-            ctx.emit_payload(SegmentStarted(segment=seg.index, phase=report.phase, **extra))
+            ctx.emit(SegmentStarted(segment=seg.index, phase=report.phase, **extra))
         elif isinstance(report, ProbeReport):
-            ctx.emit_payload(SearchStep(segment=seg.index, attempt=report.attempt, **report.probe.to_event()))
+            ctx.emit(SearchStep(segment=seg.index, attempt=report.attempt, **report.probe.to_event()))
         elif isinstance(report, ProgressReport):
-            ctx.emit_payload(SegmentProgress(segment=seg.index, progress=report.progress, fps=report.fps))
+            ctx.emit(SegmentProgress(segment=seg.index, progress=report.progress, fps=report.fps))
         elif report.notice:
-            ctx.emit_payload(
+            ctx.emit(
                 Notice(stage=report.stage, segment=seg.index, attempt=report.attempt, message=report.message)
             )
         else:
             extra = {"stderr_tail": report.stderr_tail} if report.stderr_tail else {}
             flag = {"segment_failed": True} if report.segment_failed else {}
-            ctx.emit_payload(
+            ctx.emit(
                 ErrorOccurred(
                     stage=report.stage,
                     segment=seg.index,
@@ -471,7 +471,7 @@ class ChunkedStrategy(EncodingStrategy):
             and abs(outcome.score_measured - outcome.score_predicted) > self.search.tolerance / 2
         ):
             self._verified = True
-            ctx.emit_payload(
+            ctx.emit(
                 ErrorOccurred(
                     stage="encoding",
                     segment=seg.index,
@@ -481,5 +481,5 @@ class ChunkedStrategy(EncodingStrategy):
                     " mode)",
                 )
             )
-        ctx.emit_payload(done)
+        ctx.emit(done)
         self._judge_size(final=False)

@@ -41,7 +41,7 @@ class DolbyVisionStrategy(EncodingStrategy):
         why_not = await self._why_dolby_vision_cannot_be_kept()
         self.keeps_dolby_vision = why_not is None
         if why_not is not None:
-            ctx.emit_payload(
+            ctx.emit(
                 ErrorOccurred(
                     stage="encoding",
                     severity="warning",
@@ -72,7 +72,7 @@ class DolbyVisionStrategy(EncodingStrategy):
         ctx = self.ctx
         media = ctx.media
         frames = media.frame_count
-        ctx.emit_payload(
+        ctx.emit(
             EncodingStarted(
                 path=self.name,
                 crf=self.crf,
@@ -85,13 +85,13 @@ class DolbyVisionStrategy(EncodingStrategy):
         colour = ctx.colour_args()
         if ctx.ffmpeg.svtav1_dolbyvision:
             colour += ["-dolbyvision", "1" if self.keeps_dolby_vision else "0"]
-        ctx.emit_payload(SegmentStarted(segment=0, phase="encoding", attempt=1, crf=self.crf))
+        ctx.emit(SegmentStarted(segment=0, phase="encoding", attempt=1, crf=self.crf))
         started = time.monotonic()
 
         def progress(p: FfmpegProgress) -> None:
             fraction = p.fraction or 0.0
-            ctx.emit_payload(SegmentProgress(segment=0, progress=fraction, fps=p.fps, speed=p.speed))
-            ctx.emit_payload(EncodingProgress(progress=fraction, fps=p.fps))
+            ctx.emit(SegmentProgress(segment=0, progress=fraction, fps=p.fps, speed=p.speed))
+            ctx.emit(EncodingProgress(progress=fraction, fps=p.fps))
 
         return await ctx.executor.run_local(
             ctx.job_id, media.resolution_class, lambda: self._encode_whole(progress, colour, started, frames)
@@ -121,7 +121,7 @@ class DolbyVisionStrategy(EncodingStrategy):
             if hwaccel == "none" or ctx.control.cancelled:
                 raise
             attempts = 2
-            ctx.emit_payload(
+            ctx.emit(
                 ErrorOccurred(
                     stage="encoding",
                     segment=0,
@@ -146,7 +146,7 @@ class DolbyVisionStrategy(EncodingStrategy):
         size = self.output.stat().st_size
         fps = (frames or 0) / result.active_seconds if frames else result.progress.fps
         ctx.stats.update({"crf_min": self.crf, "crf_max": self.crf, "video_bytes": size, "segments": 1})
-        ctx.emit_payload(
+        ctx.emit(
             SegmentComplete(
                 segment=0,
                 start=0.0,
