@@ -43,12 +43,17 @@ WHEEL_TESTS = [
 ]
 
 
+#: An extra whose packages another one carries too: a venv set up for the tests needs no install for the demo.
+IMPLIED = {"test": {"demo"}}
+
+
 def _installed() -> tuple[str, set[str]]:
     try:
-        digest, _, extras = STAMP.read_text().partition("\n")
-        return digest, set(extras.split(",")) - {""}
+        digest, _, listed = STAMP.read_text().partition("\n")
     except FileNotFoundError:
         return "", set()
+    extras = set(listed.split(",")) - {""}
+    return digest, extras.union(*(IMPLIED.get(extra, set()) for extra in extras))
 
 
 def ensure_env(extras: set[str]) -> None:
@@ -110,10 +115,23 @@ def ensure_judges() -> None:
 def check() -> int:
     """Every static check, each reported; non-zero if any failed."""
     steps = [
-        ("ruff check", [BIN / "ruff", "check", "drapto_tui", "tests", "benchmarks", "screenshots", "dev.py"]),
+        (
+            "ruff check",
+            [BIN / "ruff", "check", "drapto_tui", "samples", "tests", "benchmarks", "screenshots", "dev.py"],
+        ),
         (
             "ruff format",
-            [BIN / "ruff", "format", "--check", "drapto_tui", "tests", "benchmarks", "screenshots", "dev.py"],
+            [
+                BIN / "ruff",
+                "format",
+                "--check",
+                "drapto_tui",
+                "samples",
+                "tests",
+                "benchmarks",
+                "screenshots",
+                "dev.py",
+            ],
         ),
         ("mypy", [BIN / "mypy"]),
         ("import contracts", [BIN / "lint-imports", "--no-cache"]),
@@ -145,10 +163,22 @@ def wheel_test(pytest_args: list[str]) -> int:
         )
         wheel = next((work / "dist").glob("*.whl"))
         print(f"dev.py wheel-test: built {wheel.name}", flush=True)
+        import zipfile
+
+        # The product only: no sample-media makers, no tests (samples/ makes demo and test clips, issue 25).
+        stray = [
+            name
+            for name in zipfile.ZipFile(wheel).namelist()
+            if not name.startswith(("drapto_tui/", "drapto_tui-")) or name.endswith("samples.py")
+        ]
+        if stray:
+            print(f"dev.py wheel-test: the wheel carries {', '.join(stray)}", file=sys.stderr)
+            return 1
         venv.EnvBuilder(with_pip=True, clear=True).create(work / "venv")
         python = work / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
         pip_install(python, [f"{wheel}[test]"])
-        shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        for support in ("tests", "samples"):  # the tests make their clips with samples/, as in the checkout
+            shutil.copytree(ROOT / support, work / support, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")  # pytest settings only; no package here
         where = subprocess.run(
             [str(python), "-c", "import drapto_tui; print(drapto_tui.__file__)"],
@@ -242,8 +272,8 @@ def main(argv: list[str]) -> int:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
     elif command == "screenshots":
         args = [str(BIN / "python"), str(ROOT / "screenshots" / "make_screenshots.py"), *rest]
-    elif command == "demo":
-        args = [str(BIN / "drapto-tui"), "--demo", *rest]
+    elif command == "demo":  # samples/demo.py makes the demo's films, then opens `drapto-tui --demo` on them
+        args = [str(BIN / "python"), "-m", "samples.demo", *rest]
     else:
         args = [str(BIN / "drapto-tui"), *rest]
     os.chdir(ROOT)

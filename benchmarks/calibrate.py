@@ -32,10 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.quality import build_film  # noqa: E402
+from benchmarks.quality import FILM_CUTS, build_film  # noqa: E402
+from drapto_tui.media.encode import EncodeRequest  # noqa: E402
 from drapto_tui.media.encoders import ENCODERS  # noqa: E402
+from drapto_tui.media.ffmpeg import RunWatch  # noqa: E402
 from drapto_tui.media.measured_encode import encode_and_measure  # noqa: E402
-from drapto_tui.media.metrics import METRICS, Metric, measure_score  # noqa: E402
+from drapto_tui.media.metrics import METRICS, Metric, Scoring, measure_score  # noqa: E402
 from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings  # noqa: E402
@@ -127,10 +129,7 @@ async def main() -> None:
     probe_crf = crfs[len(crfs) // 2] + 2
     work = Path(tempfile.mkdtemp(prefix="drapto-bench-calibrate-"))
     film = args.film or build_film(work / "real-film.mkv")
-    segments: list[Segment] = await segment_video(
-        FF, film, work / "segments", duration=0.0, mode="scene", chunk_size=10, min_segment=5.0,
-        max_segment=15.0, scene_threshold=0.3, cut_tolerance=0.5,
-    )  # fmt: skip
+    segments: list[Segment] = await segment_video(FF, film, work / "segments", FILM_CUTS, duration=0.0)
     segments = segments[:: args.every]
     started = time.monotonic()
     scorers = metrics if VMAF in metrics else [*metrics, VMAF]
@@ -140,17 +139,26 @@ async def main() -> None:
         points: dict[str, list[tuple[float, float]]] = {m.name: [] for m in scorers}
         for crf in crfs:
             out = work / "truth.mkv"
+            at_crf = final.with_crf(crf)
             _, scored = await encode_and_measure(
-                FF, Path(seg.path), out, final.with_crf(crf), scorers[0], log_path=work / "truth.log",
-                width=WIDTH, height=HEIGHT, n_subsample=5, one_pass=True, duration=seg.duration,
-                score_pix_fmt="yuv420p",
-            )  # fmt: skip
+                FF,
+                EncodeRequest(Path(seg.path), out, at_crf),
+                Scoring.of_encode(
+                    scorers[0], at_crf, width=WIDTH, height=HEIGHT, n_subsample=5, pix_fmt="yuv420p"
+                ),
+                log_path=work / "truth.log",
+                one_pass=True,
+                watch=RunWatch(duration=seg.duration),
+            )
             points[scorers[0].name].append((crf, scored.pooled("mean")))
             for other in scorers[1:]:
                 again = await measure_score(
-                    FF, other, out, Path(seg.path), log_path=work / f"{other.name}.log", width=WIDTH,
-                    height=HEIGHT, n_subsample=5, pix_fmt="yuv420p",
-                )  # fmt: skip
+                    FF,
+                    Scoring(other, WIDTH, HEIGHT, n_subsample=5, pix_fmt="yuv420p"),
+                    out,
+                    Path(seg.path),
+                    log_path=work / f"{other.name}.log",
+                )
                 points[other.name].append((crf, again.pooled("mean")))
         for name, pts in points.items():
             truth[name].append(pts)

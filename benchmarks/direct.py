@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.run import FF, drapto, fresh, timed  # noqa: E402
-from drapto_tui.media.rpu_samples import make_dv_rpu_fixture  # noqa: E402
+from samples.rpu import make_dv_rpu_fixture  # noqa: E402
 
 
 def profile(events: list[dict]) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.quality import build_film  # noqa: E402
+from benchmarks.quality import FILM_CUTS, build_film  # noqa: E402
 from drapto_tui.media.ffmpeg import run_ffmpeg  # noqa: E402
 from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
@@ -122,10 +122,7 @@ async def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="drapto-bench-hdr-"))
     film = args.film or build_film(work / "real-film.mkv")
-    segments = await segment_video(
-        FF, film, work / "segments", duration=0.0, mode="scene", chunk_size=10, min_segment=5.0,
-        max_segment=15.0, scene_threshold=0.3, cut_tolerance=0.5,
-    )  # fmt: skip
+    segments = await segment_video(FF, film, work / "segments", FILM_CUTS, duration=0.0)
     segments = segments[:: args.every]
     judged = [[await judge(Path(s.path), crf, work) for crf in CRFS] for s in segments]
     mid = [pts[1] for pts in judged]

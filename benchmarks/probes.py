@@ -29,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.quality import build_film  # noqa: E402
+from benchmarks.quality import FILM_CUTS, build_film  # noqa: E402
+from drapto_tui.media.encode import EncodeRequest  # noqa: E402
+from drapto_tui.media.ffmpeg import RunWatch  # noqa: E402
 from drapto_tui.media.measured_encode import encode_and_measure  # noqa: E402
-from drapto_tui.media.metrics import METRICS  # noqa: E402
+from drapto_tui.media.metrics import METRICS, Scoring  # noqa: E402
 from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings  # noqa: E402
@@ -70,18 +72,14 @@ async def truth(segments: list[Segment], work: Path) -> list[list[tuple[float, f
     for seg in segments:
         points = []
         for crf in TRUTH_CRFS:
+            settings = VideoSettings(preset=8, crf=crf)
             _, vmaf = await encode_and_measure(
                 FF,
-                Path(seg.path),
-                work / "truth.mkv",
-                VideoSettings(preset=8, crf=crf),
-                METRICS["vmaf"],
+                EncodeRequest(Path(seg.path), work / "truth.mkv", settings),
+                Scoring.of_encode(METRICS["vmaf"], settings, width=WIDTH, height=HEIGHT, n_subsample=5),
                 log_path=work / "truth.json",
-                width=WIDTH,
-                height=HEIGHT,
-                n_subsample=5,
                 one_pass=True,
-                duration=seg.duration,
+                watch=RunWatch(duration=seg.duration),
             )
             points.append((crf, vmaf.pooled()))
         out.append(points)
@@ -150,13 +148,8 @@ async def main() -> None:
         FF,
         film,
         work / "segments",
+        FILM_CUTS,
         duration=0.0,
-        mode="scene",
-        chunk_size=10,
-        min_segment=5.0,
-        max_segment=15.0,
-        scene_threshold=0.3,
-        cut_tolerance=0.5,
     )
     started = time.monotonic()
     points = await truth(segments, work)

@@ -37,8 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drapto_tui.media.samples import find_bbb  # noqa: E402
+from drapto_tui.media.segment import CutRules  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
+from samples.clips import find_bbb  # noqa: E402
 
 FF = embedded_ffmpeg()
 FPS = 25
@@ -103,6 +104,8 @@ FILM_CLIPS = ["bigbuckbunny", "bikes", "carphone_pristine"]
 FILM_SHOTS = [(FILM_CLIPS[n % 3], FILM_LOOKS[(n + n // 12) % 12]) for n in range(56)]
 FILM_SIZE = "640:360"
 SHOT_SECONDS = 5.0
+#: How the calibration and metric benchmarks cut the film: by scene, 5-15 s, exact cuts beyond 0.5 s of a keyframe.
+FILM_CUTS = CutRules(mode="scene", chunk_size=10, min_segment=5.0, max_segment=15.0, cut_tolerance=0.5)
 
 
 def build_film(out: Path) -> Path:

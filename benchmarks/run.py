@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drapto_tui.media.samples import find_bbb, make_dv_fixture  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
+from samples.clips import find_bbb, make_dv_fixture  # noqa: E402
 
 FF = embedded_ffmpeg()
 

@@ -26,10 +26,11 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from drapto_tui.config import load_config  # noqa: E402
-from drapto_tui.media.samples import make_clip  # noqa: E402
+from drapto_tui.engine.api import Core  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.service.client import ServiceClient, state_dir_of  # noqa: E402
 from drapto_tui.service.protocol import read_info  # noqa: E402
+from samples.clips import make_clip  # noqa: E402
 
 
 def settings(root: Path) -> list[str]:
@@ -44,9 +45,9 @@ async def measure(root: Path, jobs: int) -> str:
     for i in range(jobs):
         os.link(clip, films / f"film {i:05d}.mkv")
     client = await ServiceClient.connect(config, client="bench")
-    await client.call("toggle_pause_all")
+    await client.call(Core.toggle_pause_all)
     started = time.monotonic()
-    await client.call("add_paths", paths=[str(films)])
+    await client.call(Core.add_paths, paths=[films])
     while sum(1 for j in client.jobs() if j.media is not None) < jobs:
         await asyncio.sleep(0.5)
     queued = time.monotonic() - started

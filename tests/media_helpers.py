@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from drapto_tui.media.samples import find_bbb, make_clip, make_dv_fixture
+from samples.clips import find_bbb, make_clip, make_dv_fixture
 
 
 class MediaFactory:
@@ -24,7 +24,7 @@ class MediaFactory:
         return self.root / f"{kind}-{key}{suffix}"
 
     def clip(self, suffix: str = ".mkv", **params) -> Path:
-        """A lavfi clip (see drapto_tui.media.samples.make_clip for parameters), cached per session."""
+        """A lavfi clip (see samples.clips.make_clip for parameters), cached per session."""
         out = self._path("clip", suffix, params)
         if not out.exists():
             make_clip(self.ffmpeg, out, **params)

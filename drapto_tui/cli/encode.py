@@ -45,6 +45,7 @@ from drapto_tui.model.events import (
     StageStarted,
 )
 from drapto_tui.service.client import ServiceClient, ServiceUnavailable
+from drapto_tui.service.protocol import ServiceCalls
 
 #: run_encode's code for Ctrl-C while following a service's jobs: exit 130, the work goes on (said already).
 DETACHED = -130
@@ -303,8 +304,10 @@ async def _encode_on_service(
         ids: set[str] = set()
         refused: list[str] = []
         if paths:
-            wanted = [str(p.expanduser().absolute()) for p in paths]
-            answer = await client.call("encode_paths", paths=wanted, options={"overwrite": overwrite})
+            wanted = [p.expanduser().absolute() for p in paths]
+            answer = await client.call(
+                ServiceCalls.encode_paths, paths=wanted, options={"overwrite": overwrite}
+            )
             ids, refused = set(answer["ids"]), list(answer["errors"])
             _say_refused(refused)
             if refused and not ids:
@@ -334,7 +337,7 @@ async def _encode_on_service(
         deadline = time.monotonic() + client.config.hooks.timeout + 5
         while not client.lost and not interrupt.is_set() and time.monotonic() < deadline:
             try:
-                running = set(await client.call("hooks_running"))
+                running = set(await client.call(ServiceCalls.hooks_running))
             except DraptoError:
                 break
             if not running & (ours or set()):

@@ -46,7 +46,12 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     app.add_argument("paths", nargs="*", type=Path, help="files or folders to queue")
     app.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     app.add_argument("--paused", action="store_true", help="open with work paused")
-    app.add_argument("--demo", action="store_true", help="queue demo clips made with the embedded FFmpeg")
+    app.add_argument(
+        "--demo",
+        action="store_true",
+        help="the demo's own queue, output and quick settings for the films given (python3 dev.py demo makes"
+        " them in a source checkout and opens it)",
+    )
     app.add_argument(
         "--foreground",
         action="store_true",
@@ -370,6 +375,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.service.client import attach_or_start
+    from drapto_tui.service.protocol import ServiceCalls
 
     config = _load(args)
     check_machine(config)
@@ -377,8 +383,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     async def watch() -> tuple[dict, int]:
         client, _ = await attach_or_start(config, config_args(args), client="watch")
         try:
-            dirs = [str(Path(d).expanduser().resolve()) for d in args.dirs]
-            return dict(await client.call("watch", dirs=dirs)), client.service_pid
+            dirs = [Path(d).expanduser().resolve() for d in args.dirs]
+            return dict(await client.call(ServiceCalls.watch, dirs=dirs)), client.service_pid
         finally:
             await client.close()
 
@@ -392,6 +398,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     from drapto_tui.tui.launch import launch
+
+    if args.demo and not args.paths:  # a usage error: exit 2 with the usage, as argparse does
+        build_parsers()["app"].error(
+            "--demo needs the demo's films: python3 dev.py demo makes them and opens it"
+        )
 
     return launch(args, _load, config_args(args))
 

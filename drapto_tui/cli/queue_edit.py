@@ -50,6 +50,7 @@ async def _apply(
 
 
 async def _through_service(config: DraptoConfig, remove: list[str], clear: bool) -> list[str] | None:
+    from drapto_tui.engine.api import Core
     from drapto_tui.service.client import ServiceClient, ServiceUnavailable
 
     try:
@@ -58,10 +59,10 @@ async def _through_service(config: DraptoConfig, remove: list[str], clear: bool)
         return None
 
     async def remove_one(job_id: str) -> None:
-        await client.call("remove", job_id=job_id)
+        await client.call(Core.remove, job_id=job_id)
 
     async def clear_all() -> list[str]:
-        return list(await client.call("clear_finished"))
+        return list(await client.call(Core.clear_finished))
 
     try:
         return await _apply(client.jobs(), remove, clear, remove_one, clear_all)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -38,7 +39,7 @@ from drapto_tui.media.mux import mux, place_output
 from drapto_tui.media.probe import not_a_file_error, probe
 from drapto_tui.media.segment import count_packets
 from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
-from drapto_tui.media.validate import hdr_label, validate_output
+from drapto_tui.media.validate import ValidationReport, hdr_label, validate_output
 from drapto_tui.model.events import (
     AnalysisComplete,
     AnalysisStarted,
@@ -62,6 +63,37 @@ from drapto_tui.quality.report import write_report
 class EncodingOptions(BaseModel):
     job_id: str
     overwrite: bool = False
+
+
+@dataclass
+class FilmRun:
+    """One run of one film through the stages: each stage reads what the earlier ones set here. A field with no
+    default is set by the stage that makes it (reading it sooner is a bug, and raises AttributeError)."""
+
+    source: Path
+    output: Path
+    options: EncodingOptions
+    control: JobControl
+    started: float = field(default_factory=time.monotonic)
+    identity: SourceIdentity = field(init=False)
+    ffmpeg: FfmpegInfo = field(init=False)
+    media: MediaProbe = field(init=False)
+    damage: Damage | None = None
+    changes: list[str] = field(default_factory=list)
+    crop: CropResult = field(init=False)
+    deinterlace: Literal["tff", "bff"] | None = None
+    ctx: JobContext = field(init=False)
+    strategy: ChunkedStrategy | DolbyVisionStrategy = field(init=False)
+    video: Path = field(init=False)
+    audio: Path | None = None
+    built: Path = field(init=False)
+    output_frames: int | None = None
+    validation: ValidationReport = field(init=False)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> str:
+        return self.options.job_id
 
 
 class ProcessingPipeline:
@@ -211,70 +243,113 @@ class ProcessingPipeline:
     async def _process(
         self, source: Path, output: Path, options: EncodingOptions, control: JobControl
     ) -> bool:
-        job_id = options.job_id
-        started = time.monotonic()
-        if output.exists() and not (options.overwrite or self.config.output.overwrite):
+        """Run the film through each stage in order. A stage ends the run early by returning its result (an
+        output that is already there, a probe that failed); between stages a pause waits and a cancel stops."""
+        film = FilmRun(source=source, output=output, options=options, control=control)
+        stages = (
+            self._check_start,
+            self._analyse,
+            self._check_picture,
+            self._detect_crop,
+            self._plan,
+            self._encode_video,
+            self._encode_audio,
+            self._mux,
+            self._validate,
+            self._place,
+        )
+        for stage in stages:
+            ended = await stage(film)
+            if ended is not None:
+                return ended
+            await control.checkpoint()
+        return True
+
+    # -- the stages, in order (each reads what the ones before it left on the FilmRun) ----------------------
+    async def _check_start(self, film: FilmRun) -> bool | None:
+        """An output already there ends the run as done; else the source's identity (a changed source drops
+        its finished work), the output path and the temp space are checked before any work."""
+        if film.output.exists() and not (film.options.overwrite or self.config.output.overwrite):
             self._emit(
-                EncodingComplete(skipped=True, output=str(output), reason=exists_reason(output)),
-                job_id,
-                source,
+                EncodingComplete(skipped=True, output=str(film.output), reason=exists_reason(film.output)),
+                film.job_id,
+                film.source,
                 status=ProcessingStatus.COMPLETED,
             )
             return True
-        identity = self._source_identity(job_id, source)
-        check_output(output, source=source, source_size=identity.size, temp_dir=self.workdirs.base_dir)
-        self.workdirs.ensure_free_space(str(source))
-        ffmpeg = await self.ffmpeg()
-        media = await self._analyze(job_id, source, ffmpeg.path)
+        film.identity = self._source_identity(film.job_id, film.source)
+        check_output(
+            film.output, source=film.source, source_size=film.identity.size, temp_dir=self.workdirs.base_dir
+        )
+        self.workdirs.ensure_free_space(str(film.source))
+        film.ffmpeg = await self.ffmpeg()
+        return None
+
+    async def _analyse(self, film: FilmRun) -> bool | None:
+        """Probe the film (a failed probe ends the run in one line) and refuse what cannot be encoded."""
+        media = await self._analyze(film.job_id, film.source, film.ffmpeg.path)
         if media is None:
             return False
         refused = refusal(media, self.config)
         if refused is not None:
             raise refused
-        damage = await self._damage(job_id, source, media, ffmpeg.path)
-        changes = source_changes(media, self.config.encoding.pixel_format)
-        for line in changes:
-            self._emit(Notice(stage="analysis", message=line), job_id, source)
-        await control.checkpoint()
+        film.media = media
+        return None
 
-        if self.config.encoding.crop:
-            self._emit(
-                StageStarted(stage=ProcessingStage.ANALYZING.value, step="crop detection"), job_id, source
-            )
-            crop = await detect_crop(
-                ffmpeg.path,
-                str(source),
-                width=media.width,
-                height=media.height,
-                duration=media.duration,
-                hdr=media.hdr,
-                stream=media.video_stream,
-            )
-        else:
-            crop = CropResult(None, media.width, media.height, 0, 0)
-        deinterlace = await self._deinterlace(job_id, source, media, ffmpeg.path)
-        previous = self.state.get_current_state(job_id)
-        ctx = JobContext(
-            job_id=job_id,
-            source=source,
-            media=media,
-            config=self.config,
-            ffmpeg=ffmpeg,
-            dirs=self.workdirs.job_dirs(job_id),
-            bus=self.bus,
-            control=control,
-            crop=crop,
-            identity=identity,
-            cache=self.cache,
-            previous=previous,
-            executor=self.executor,
-            deinterlace=deinterlace,
+    async def _check_picture(self, film: FilmRun) -> None:
+        """A truncated or damaged picture is found before any encode; what the output cannot keep is said."""
+        film.damage = await self._damage(film.job_id, film.source, film.media, film.ffmpeg.path)
+        film.changes = source_changes(film.media, self.config.encoding.pixel_format)
+        for line in film.changes:
+            self._emit(Notice(stage="analysis", message=line), film.job_id, film.source)
+
+    async def _detect_crop(self, film: FilmRun) -> None:
+        media = film.media
+        if not self.config.encoding.crop:
+            film.crop = CropResult(None, media.width, media.height, 0, 0)
+            return
+        self._emit(
+            StageStarted(stage=ProcessingStage.ANALYZING.value, step="crop detection"),
+            film.job_id,
+            film.source,
         )
-        if deinterlace:
-            ctx.stats["deinterlaced"] = f"bwdif, {deinterlace}"
-        if damage is not None:
-            ctx.stats["damaged"] = damage.line()
-        strategy = DolbyVisionStrategy(ctx) if media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
+        film.crop = await detect_crop(
+            film.ffmpeg.path,
+            str(film.source),
+            width=media.width,
+            height=media.height,
+            duration=media.duration,
+            hdr=media.hdr,
+            stream=media.video_stream,
+        )
+
+    async def _plan(self, film: FilmRun) -> None:
+        """Deinterlacing, then the path: Dolby Vision encodes whole, the rest in scenes."""
+        film.deinterlace = await self._deinterlace(film.job_id, film.source, film.media, film.ffmpeg.path)
+        ctx = film.ctx = JobContext(
+            job_id=film.job_id,
+            source=film.source,
+            media=film.media,
+            config=self.config,
+            ffmpeg=film.ffmpeg,
+            dirs=self.workdirs.job_dirs(film.job_id),
+            bus=self.bus,
+            control=film.control,
+            crop=film.crop,
+            identity=film.identity,
+            cache=self.cache,
+            previous=self.state.get_current_state(film.job_id),
+            executor=self.executor,
+            deinterlace=film.deinterlace,
+        )
+        if film.deinterlace:
+            ctx.stats["deinterlaced"] = f"bwdif, {film.deinterlace}"
+        if film.damage is not None:
+            ctx.stats["damaged"] = film.damage.line()
+        film.strategy = (
+            DolbyVisionStrategy(ctx) if film.media.encoding_path == "dolby_vision" else ChunkedStrategy(ctx)
+        )
+        crop = film.crop
         if crop.crop:
             self._emit(
                 StageStarted(
@@ -282,85 +357,111 @@ class ProcessingPipeline:
                     crop=crop.crop,
                     note=f"letterbox crop {crop.crop} ({crop.votes}/{crop.samples} samples)",
                 ),
-                job_id,
-                source,
+                film.job_id,
+                film.source,
             )
-        video = await strategy.run()
-        await control.checkpoint()
-        self._verify_source(source, identity)  # the audio is read from the source: it must be the same film
 
-        self._emit(StageStarted(stage=ProcessingStage.AUDIO.value, tracks=len(media.audio)), job_id, source)
+    async def _encode_video(self, film: FilmRun) -> None:
+        film.video = await film.strategy.run()
+        await film.control.checkpoint()
+        self._verify_source(film.source, film.identity)  # the audio is read from the source: the same film
+
+    async def _encode_audio(self, film: FilmRun) -> None:
+        media = film.media
+        self._emit(
+            StageStarted(stage=ProcessingStage.AUDIO.value, tracks=len(media.audio)), film.job_id, film.source
+        )
         for track in media.audio:
             _, widened = opus_layout(track)
             if widened:
                 self._emit(
-                    Notice(stage="audio", message=f"audio track {track.index}: {widened}"), job_id, source
+                    Notice(stage="audio", message=f"audio track {track.index}: {widened}"),
+                    film.job_id,
+                    film.source,
                 )
-        audio = await encode_audio(
-            ffmpeg.path,
-            source,
-            ctx.dirs.working / "audio.mka",
+        film.audio = await encode_audio(
+            film.ffmpeg.path,
+            film.source,
+            film.ctx.dirs.working / "audio.mka",
             media.audio,
             self.config.audio,
             duration=media.duration,
         )
-        await control.checkpoint()
 
-        self._emit(StageStarted(stage=ProcessingStage.MUXING.value), job_id, source)
-        built = await mux(ffmpeg.path, source, video, audio, ctx.dirs.working / "output.mkv", media)
-
-        self._emit(StageStarted(stage=ProcessingStage.VALIDATING.value), job_id, source)
-        source_frames = getattr(strategy, "source_frames", None) or media.frame_count
-        output_frames = await count_packets(ffmpeg.path, built)
-        report = await validate_output(
-            ffmpeg.path,
-            built,
-            media,
-            width=crop.width,
-            height=crop.height,
-            source_frames=source_frames,
-            output_frames=output_frames,
-            dolby_vision=strategy.keeps_dolby_vision,
-            progressive=deinterlace is not None,
-            duration=None if damage is None else damage.data_end,
+    async def _mux(self, film: FilmRun) -> None:
+        self._emit(StageStarted(stage=ProcessingStage.MUXING.value), film.job_id, film.source)
+        film.built = await mux(
+            film.ffmpeg.path,
+            film.source,
+            film.video,
+            film.audio,
+            film.ctx.dirs.working / "output.mkv",
+            film.media,
         )
-        stats = await strategy.finalize()
-        if not report.ok:
+
+    async def _validate(self, film: FilmRun) -> None:
+        """The built file against the source (frames, duration, tracks, colour, DV); a failure keeps the job's
+        files for inspection and nothing reaches the output path."""
+        self._emit(StageStarted(stage=ProcessingStage.VALIDATING.value), film.job_id, film.source)
+        source_frames = getattr(film.strategy, "source_frames", None) or film.media.frame_count
+        film.output_frames = await count_packets(film.ffmpeg.path, film.built)
+        film.validation = await validate_output(
+            film.ffmpeg.path,
+            film.built,
+            film.media,
+            width=film.crop.width,
+            height=film.crop.height,
+            source_frames=source_frames,
+            output_frames=film.output_frames,
+            dolby_vision=film.strategy.keeps_dolby_vision,
+            progressive=film.deinterlace is not None,
+            duration=None if film.damage is None else film.damage.data_end,
+        )
+        film.figures = await film.strategy.finalize()
+        if not film.validation.ok:
             from drapto_tui.media.validate import ValidationError
 
             raise ValidationError(
-                "; ".join(report.problems),
-                subject=str(source),
-                hint=f"the job's files are kept in {ctx.dirs.working.parent.parent}",
+                "; ".join(film.validation.problems),
+                subject=str(film.source),
+                hint=f"the job's files are kept in {film.ctx.dirs.working.parent.parent}",
             )
-        self._verify_source(source, identity)
-        final = place_output(built, output, overwrite=options.overwrite or self.config.output.overwrite)
-        out_bytes = final.stat().st_size
-        # Working time over every run of a resumed job (the fold's count), not only this run's.
-        job = self.state.jobs.get(job_id)
-        wall = job.active_time() if job is not None else time.monotonic() - started
-        report_path = (
-            self._write_report(job, source, final) if self.config.output.report and job is not None else None
+
+    async def _place(self, film: FilmRun) -> bool:
+        """The validated file takes the output path (the source checked once more), and the summary is said."""
+        self._verify_source(film.source, film.identity)
+        final = place_output(
+            film.built, film.output, overwrite=film.options.overwrite or self.config.output.overwrite
         )
-        strategy_figures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in stats.items()}
+        out_bytes = final.stat().st_size
+        media, crop = film.media, film.crop
+        # Working time over every run of a resumed job (the fold's count), not only this run's.
+        job = self.state.jobs.get(film.job_id)
+        wall = job.active_time() if job is not None else time.monotonic() - film.started
+        report_path = (
+            self._write_report(job, film.source, final)
+            if self.config.output.report and job is not None
+            else None
+        )
+        strategy_figures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in film.figures.items()}
         summary = EncodingComplete(
             output=str(final),
             input_bytes=media.size,
             output_bytes=out_bytes,
             reduction_percent=round(100.0 * (1 - out_bytes / max(media.size, 1)), 2),
             wall_seconds=round(wall, 3),
-            fps=round((output_frames or 0) / max(wall, 1e-6), 2),
+            fps=round((film.output_frames or 0) / max(wall, 1e-6), 2),
             encoding_path=media.encoding_path,
-            hdr=hdr_label(report.output),
+            hdr=hdr_label(film.validation.output),
             crop=crop.crop,
-            changes=changes,
+            changes=film.changes,
             width=crop.width,
             height=crop.height,
             **({"report": report_path} if report_path is not None else {}),
             **strategy_figures,
         )
-        self._emit(summary, job_id, source, status=ProcessingStatus.COMPLETED)
-        self.workdirs.finish_job(job_id, success=True)
+        self._emit(summary, film.job_id, film.source, status=ProcessingStatus.COMPLETED)
+        self.workdirs.finish_job(film.job_id, success=True)
         return True
 
     async def _damage(self, job_id: str, source: Path, media: MediaProbe, ffmpeg: str) -> Damage | None:

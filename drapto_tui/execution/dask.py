@@ -265,7 +265,7 @@ class DaskExecutor(LocalExecutor):
         self._reports[key] = report
         rank = self.order(spec.job_id)
         priority = -int(rank[0]) * 1_000_000 - int(rank[1] if len(rank) > 1 else 0)
-        future: Future = self.client.submit(
+        future: Future[Any] = self.client.submit(
             run_on_worker,
             spec.model_dump(mode="json"),
             data,

@@ -4,28 +4,52 @@ with progress."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from drapto_tui.media.encoders import encoder_named
-from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProcess, FfmpegProgress, FfmpegResult
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProcess, FfmpegResult, RunWatch
 from drapto_tui.model.segment import VideoSettings
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """One video encode: the source, where it goes, the settings, and what part of it. `stream` is which of the
+    input's video streams to encode (the film, never a cover picture); `input_args` pick a part (-ss, -t)."""
+
+    source: Path
+    output: Path
+    settings: VideoSettings
+    input_args: Sequence[str] = ()
+    output_args: Sequence[str] = ()
+    stream: int = 0
 
 
 def av1_args(
     ffmpeg: str,
-    source: Path,
-    output: Path,
-    settings: VideoSettings,
+    request: EncodeRequest,
     *,
-    input_args: Sequence[str] = (),
-    output_args: Sequence[str] = (),
-    stream: int = 0,
+    source: Path | None = None,
+    output: Path | None = None,
     after_output: Sequence[str] = (),
 ) -> list[str]:
-    """`stream`: which of the input's video streams to encode (the film, never a cover picture);
-    `after_output`: a second output of the same run (e.g. the VMAF of the encode, media/measured_encode.py)."""
-    args = [ffmpeg, "-y", *input_args, "-i", str(source), "-map", f"0:v:{stream}", "-an", "-sn", "-dn"]
+    """The encode's FFmpeg arguments (`source`/`output`: other names for the request's files, such as the
+    partial file it writes first); `after_output`: a second output of the same run (e.g. the score of the
+    encode, media/measured_encode.py)."""
+    settings = request.settings
+    args = [
+        ffmpeg,
+        "-y",
+        *request.input_args,
+        "-i",
+        str(source or request.source),
+        "-map",
+        f"0:v:{request.stream}",
+        "-an",
+        "-sn",
+        "-dn",
+    ]
     if filters := settings.source_filters():
         args += ["-vf", filters]
     args += [
@@ -37,8 +61,8 @@ def av1_args(
         "passthrough",
         "-enc_time_base:v",
         "demux",
-        *output_args,
-        str(output),
+        *request.output_args,
+        str(output or request.output),
         *after_output,
     ]
     return args
@@ -46,43 +70,34 @@ def av1_args(
 
 async def encode_av1(
     ffmpeg: str,
-    source: Path,
-    output: Path,
-    settings: VideoSettings,
+    request: EncodeRequest,
+    watch: RunWatch | None = None,
     *,
-    duration: float | None = None,
-    on_progress: Callable[[FfmpegProgress], None] | None = None,
-    on_start: Callable[[FfmpegProcess], None] | None = None,
-    nice: int = 0,
-    input_args: Sequence[str] = (),
-    output_args: Sequence[str] = (),
-    what: str = "AV1 encode",
-    stream: int = 0,
     after_output: Sequence[str] = (),
     cwd: Path | None = None,
 ) -> FfmpegResult:
-    """Encode to a temporary name beside `output`, then rename: a partial file never sits at `output`."""
+    """Encode to a temporary name beside the output, then rename: a partial file never sits at the output.
+    `cwd`: the folder FFmpeg runs in (then every path is made absolute)."""
+    watch = watch or RunWatch(what="AV1 encode")
+    source, output = request.source, request.output
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     proc = FfmpegProcess(
         av1_args(
             ffmpeg,
-            source.resolve() if cwd is not None else source,
-            partial.resolve() if cwd is not None else partial,
-            settings,
-            input_args=input_args,
-            output_args=output_args,
-            stream=stream,
+            request,
+            source=source.resolve() if cwd is not None else source,
+            output=partial.resolve() if cwd is not None else partial,
             after_output=after_output,
         ),
-        on_progress=on_progress or (lambda p: None),
-        duration=duration,
-        nice=nice,
+        on_progress=watch.on_progress or (lambda p: None),
+        duration=watch.duration,
+        nice=watch.nice,
         cwd=cwd,
     )
     await proc.start()
-    if on_start is not None:
-        on_start(proc)
+    if watch.on_start is not None:
+        watch.on_start(proc)
     try:
         result = await proc.wait()
     except BaseException:
@@ -90,6 +105,6 @@ async def encode_av1(
         raise
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise FfmpegError(what, subject=str(source), result=result)
+        raise FfmpegError(watch.what, subject=str(source), result=result)
     os.replace(partial, output)
     return result

@@ -63,6 +63,18 @@ class FfmpegResult:
         return max(self.elapsed - self.paused_seconds, 1e-9)
 
 
+@dataclass(frozen=True)
+class RunWatch:
+    """How a caller names and follows one FFmpeg run: `what` names it in errors, progress is read against
+    `duration`, `on_start` receives the started process (to pause or end it), `nice` lowers its priority."""
+
+    what: str = "FFmpeg"
+    duration: float | None = None
+    on_progress: Callable[[FfmpegProgress], None] | None = None
+    on_start: Callable[[FfmpegProcess], None] | None = None
+    nice: int = 0
+
+
 class FfmpegError(DraptoError):
     """FFmpeg exited non-zero; carries the stderr tail for the error log."""
 

@@ -405,40 +405,50 @@ async def count_packets(ffmpeg: str, path: Path) -> int:
     return result.progress.frame
 
 
+@dataclass(frozen=True)
+class CutRules:
+    """Where a film is cut: at scene changes (`mode` "scene", a change scoring over `scene_threshold`) or every
+    `chunk_size` seconds ("fixed"), into pieces of `min_segment` to `max_segment` seconds; a cut further than
+    `cut_tolerance` seconds from any keyframe is made exactly, by decoding."""
+
+    mode: str
+    chunk_size: float
+    min_segment: float
+    max_segment: float
+    scene_threshold: float = 0.3
+    cut_tolerance: float = math.inf
+
+
 async def segment_video(
     ffmpeg: str,
     source: Path,
     out_dir: Path,
+    rules: CutRules,
     *,
     duration: float,
-    mode: str,
-    chunk_size: float,
-    min_segment: float,
-    max_segment: float,
-    scene_threshold: float,
     stream: int = 0,
-    cut_tolerance: float = math.inf,
     pix_fmt: str | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> list[Segment]:
-    """`stream` is the film among the source's video streams (MediaProbe.video_stream); a cut further than
-    `cut_tolerance` seconds from any keyframe is made exactly, by decoding."""
+    """The film cut into segments by `rules`. `stream` is the film among the source's video streams
+    (MediaProbe.video_stream); `duration` is used when the picture's own end cannot be read."""
+    mode = rules.mode
     step = on_step or (lambda name: None)
     step("reading keyframes")
     index = await index_packets(ffmpeg, source, stream)
     duration = index.extent() or duration  # the picture's own end, whatever the container says
     if mode == "scene":
         step("scene detection")
-    scenes = await detect_scenes(ffmpeg, source, scene_threshold, stream) if mode == "scene" else None
+    scenes = await detect_scenes(ffmpeg, source, rules.scene_threshold, stream) if mode == "scene" else None
     cuts = plan_cuts(
         duration,
         index.keyframes,
         scene_cuts=scenes,
-        chunk_size=chunk_size,
-        min_segment=min_segment,
-        max_segment=max_segment,
+        chunk_size=rules.chunk_size,
+        min_segment=rules.min_segment,
+        max_segment=rules.max_segment,
         frames=index.times,
-        tolerance=cut_tolerance,
+        tolerance=rules.cut_tolerance,
     )
     keyframes = set(index.keyframes)
     exact = sum(1 for c in cuts if c not in keyframes)

@@ -41,7 +41,7 @@ _STEP_LABELS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("cutting",), "cutting"),
     (("joining",), "joining"),
 )
-_STAGE_LABELS = {
+_STAGE_LABELS: dict[ProcessingStage, str] = {
     ProcessingStage.INIT: "starting",
     ProcessingStage.DISCOVERED: "starting",
     ProcessingStage.ANALYZING: "analysing",
@@ -148,7 +148,7 @@ class ProcessingState(BaseModel):
         """What a running job is doing, in a word that fits a queue column (at most 9 characters): the stage,
         or its step where the stage is long (finding scenes, cutting); else the status."""
         if self.status != ProcessingStatus.RUNNING:
-            return self.status.value
+            return str(self.status.value)
         step = (self.step or "").lower()
         for words, label in _STEP_LABELS:
             if any(w in step for w in words):

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Protocol
 
 from drapto_tui.errors import DraptoError
-from drapto_tui.media.ffmpeg import run_ffmpeg
+from drapto_tui.media.encode import EncodeRequest
+from drapto_tui.media.ffmpeg import RunWatch, run_ffmpeg
 from drapto_tui.media.measured_encode import encode_and_measure, fits_one_pass
-from drapto_tui.media.metrics import Metric, metric_named
+from drapto_tui.media.metrics import Metric, Scoring, metric_named
 from drapto_tui.model.segment import Probe, SearchSettings, Segment, VideoSettings
 
 #: Typical d ln(loss) / d CRF (0.7 VMAF per CRF at VMAF 93 with SVT-AV1); only steers the second probe.
@@ -238,17 +239,11 @@ class CrfSearch:
             )
             _, scored = await encode_and_measure(
                 self.ffmpeg,
-                sample,
-                out,
-                settings,
-                self.metric,
+                EncodeRequest(sample, out, settings),
+                self._scoring(settings),
                 log_path=self.work_dir / f"score-{i}-crf{crf:g}.log",
-                width=self.width,
-                height=self.height,
-                n_subsample=self.settings.n_subsample,
                 one_pass=self.one_pass,
-                what=f"sample encode at CRF {crf:g}",
-                score_pix_fmt=self.settings.score_pix_fmt,
+                watch=RunWatch(what=f"sample encode at CRF {crf:g}"),
             )
             scores += scored.frame_scores
             encoded += out.stat().st_size
@@ -267,24 +262,29 @@ class CrfSearch:
             out = self.work_dir / f"run-{i}-crf{crf:g}.mkv"
             _, scored = await encode_and_measure(
                 self.ffmpeg,
-                Path(seg.path),
-                out,
-                settings,
-                self.metric,
+                EncodeRequest(
+                    Path(seg.path), out, settings, input_args=("-ss", f"{start:.3f}", "-t", f"{length:.3f}")
+                ),
+                self._scoring(settings),
                 log_path=self.work_dir / f"score-run-{i}-crf{crf:g}.log",
-                width=self.width,
-                height=self.height,
-                n_subsample=self.settings.n_subsample,
                 one_pass=True,
-                input_args=["-ss", f"{start:.3f}", "-t", f"{length:.3f}"],
-                what=f"probe run {i + 1} of {s.probe_runs} at CRF {crf:g}",
-                score_pix_fmt=self.settings.score_pix_fmt,
+                watch=RunWatch(what=f"probe run {i + 1} of {s.probe_runs} at CRF {crf:g}"),
             )
             scores += scored.frame_scores
             encoded += out.stat().st_size
             out.unlink(missing_ok=True)
         source = round(Path(seg.path).stat().st_size * source_scale(seg) * s.probe_share)
         return scores, encoded, source
+
+    def _scoring(self, settings: VideoSettings) -> Scoring:
+        return Scoring.of_encode(
+            self.metric,
+            settings,
+            width=self.width,
+            height=self.height,
+            n_subsample=self.settings.n_subsample,
+            pix_fmt=self.settings.score_pix_fmt,
+        )
 
     def _report(self, probe: Probe) -> None:
         if self.on_probe is not None:

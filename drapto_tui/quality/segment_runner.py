@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from drapto_tui.errors import DraptoError
-from drapto_tui.media.encode import encode_av1
-from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress, current_tracker
+from drapto_tui.media.encode import EncodeRequest, encode_av1
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress, RunWatch, current_tracker
 from drapto_tui.media.measured_encode import encode_and_measure
-from drapto_tui.media.metrics import measure_score, metric_named
+from drapto_tui.media.metrics import Scoring, measure_score, metric_named
 from drapto_tui.model.segment import (
     CachedProbe,
     PhaseReport,
@@ -37,6 +38,7 @@ from drapto_tui.model.segment import (
     SegmentOutcome,
     SegmentReport,
     SegmentSpec,
+    VideoSettings,
 )
 from drapto_tui.quality.ab_av1 import ab_av1_search
 from drapto_tui.quality.crf_search import CrfSearch, SearchError, SearchResult, escalate, source_scale
@@ -74,21 +76,18 @@ async def _predict(spec: SegmentSpec, workdir: Path, crf: float) -> tuple[Probe,
     """Encode the whole segment at the neighbour's CRF and measure it."""
     seg = spec.segment
     out = workdir / f"predicted-crf{crf:g}.mkv"
+    settings = spec.video.with_crf(crf)
     _, scored = await encode_and_measure(
         spec.ffmpeg,
-        Path(seg.path),
-        out,
-        spec.video.with_crf(crf),
-        metric_named(spec.search.metric),
+        EncodeRequest(Path(seg.path), out, settings),
+        _scoring(spec, settings),
         log_path=workdir / f"predicted-{crf:g}.log",
-        width=spec.out_width,
-        height=spec.out_height,
-        n_subsample=spec.search.n_subsample,
         one_pass=spec.one_pass_measure,
-        duration=seg.duration,
-        nice=spec.nice,
-        what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
-        score_pix_fmt=spec.search.score_pix_fmt,
+        watch=RunWatch(
+            what=f"segment {seg.index} encode at the predicted CRF {crf:g}",
+            duration=seg.duration,
+            nice=spec.nice,
+        ),
     )
     probe = Probe(
         crf=crf,
@@ -256,20 +255,27 @@ def _borderline(spec: SegmentSpec, measured: float) -> bool:
 
 async def _score_every_frame(spec: SegmentSpec, encoded: Path, workdir: Path) -> float:
     """The final's score on every frame (a decode and the metric: a fraction of encoding it again)."""
+    every_frame = replace(_scoring(spec, spec.video), n_subsample=1)
     scored = await measure_score(
         spec.ffmpeg,
-        metric_named(spec.search.metric),
+        every_frame,
         encoded,
         Path(spec.segment.path),
         log_path=workdir / "measure-every-frame.log",
-        width=spec.out_width,
-        height=spec.out_height,
-        crop=spec.video.crop,
-        deinterlace=spec.video.deinterlace,
-        n_subsample=1,
-        pix_fmt=spec.search.score_pix_fmt or spec.video.pix_fmt,
     )
     return scored.pooled(spec.search.pooling)
+
+
+def _scoring(spec: SegmentSpec, settings: VideoSettings) -> Scoring:
+    """How this segment's encodes at `settings` are scored (the search's metric, frames and picture format)."""
+    return Scoring.of_encode(
+        metric_named(spec.search.metric),
+        settings,
+        width=spec.out_width,
+        height=spec.out_height,
+        n_subsample=spec.search.n_subsample,
+        pix_fmt=spec.search.score_pix_fmt,
+    )
 
 
 def _name_segment(err: DraptoError, spec: SegmentSpec) -> None:
@@ -337,17 +343,15 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                 def progress(p: FfmpegProgress) -> None:
                     report(ProgressReport(progress=p.fraction or 0.0, fps=p.fps))
 
+                request = EncodeRequest(Path(seg.path), out, spec.video.with_crf(result.crf))
+                watch = RunWatch(
+                    what=f"segment {seg.index} encode",
+                    duration=seg.duration,
+                    on_progress=progress,
+                    nice=spec.nice,
+                )
                 if skip_measure:
-                    res = await encode_av1(
-                        spec.ffmpeg,
-                        Path(seg.path),
-                        out,
-                        spec.video.with_crf(result.crf),
-                        duration=seg.duration,
-                        on_progress=progress,
-                        nice=spec.nice,
-                        what=f"segment {seg.index} encode",
-                    )
+                    res = await encode_av1(spec.ffmpeg, request, watch)
                     history.append(
                         {
                             "attempt": attempt,
@@ -371,20 +375,11 @@ async def run_segment(spec: SegmentSpec, workdir: Path, report: Report) -> Segme
                     )
                 res, scored = await encode_and_measure(
                     spec.ffmpeg,
-                    Path(seg.path),
-                    out,
-                    spec.video.with_crf(result.crf),
-                    metric,
+                    request,
+                    _scoring(spec, request.settings),
                     log_path=workdir / "measure.log",
-                    width=spec.out_width,
-                    height=spec.out_height,
-                    n_subsample=spec.search.n_subsample,
                     one_pass=spec.one_pass_measure,
-                    duration=seg.duration,
-                    on_progress=progress,
-                    nice=spec.nice,
-                    what=f"segment {seg.index} encode",
-                    score_pix_fmt=spec.search.score_pix_fmt,
+                    watch=watch,
                 )
                 active = res.active_seconds
                 measured = scored.pooled(spec.search.pooling)

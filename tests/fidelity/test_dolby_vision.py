@@ -1,6 +1,6 @@
 """Dolby Vision with real per-frame RPUs survives the direct path (issue 11, item 1).
 
-The fixture carries a profile 8.1 RPU NAL unit on every frame (drapto_tui/media/rpu_samples.py), as real streams do.
+The fixture carries a profile 8.1 RPU NAL unit on every frame (samples/rpu.py), as real streams do.
 Judged by FFmpeg's own decoders (showinfo lists the DOVI metadata attached to each decoded frame: HEVC on the
 source, dav1d on the output) and by MediaInfo's report of the HDR format, never by our probe."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pymediainfo import MediaInfo
 
-from drapto_tui.media.rpu_samples import crc32_mpeg2, inject_rpus, make_dv_rpu_fixture, rpu_payload
+from samples.rpu import crc32_mpeg2, inject_rpus, make_dv_rpu_fixture, rpu_payload
 from tests.reliability.harness import encode
 
 
@@ -85,7 +85,7 @@ def test_dolby_vision_is_kept_and_checked(ffmpeg: str, tmp_path: Path) -> None:
 
 def test_a_source_without_rpus_says_hdr10_in_one_line(ffmpeg: str, tmp_path: Path) -> None:
     """Only the configuration box, no RPU on the frames: nothing to keep, and the job says so."""
-    from drapto_tui.media.samples import make_dv_fixture
+    from samples.clips import make_dv_fixture
 
     src = make_dv_fixture(ffmpeg, tmp_path / "src" / "box-only.mkv", duration=1.0)
     assert frames_with_rpu(ffmpeg, src)[1] == 0

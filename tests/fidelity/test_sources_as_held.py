@@ -275,7 +275,7 @@ def test_hdr10_plus_is_said_not_dropped_in_silence(tmp_path: Path, media: MediaF
 
 
 def test_dolby_vision_profile_5_is_refused_before_encoding(tmp_path: Path, media: MediaFactory) -> None:
-    from drapto_tui.media.samples import make_dv_fixture
+    from samples.clips import make_dv_fixture
 
     source = make_dv_fixture(media.ffmpeg, tmp_path / "films" / "p5.mkv", profile=5, compatibility_id=0)
     run = encode(tmp_path, source)

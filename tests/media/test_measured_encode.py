@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drapto_tui.media.ffmpeg import FfmpegProcess
+from drapto_tui.media.encode import EncodeRequest
+from drapto_tui.media.ffmpeg import FfmpegProcess, RunWatch
 from drapto_tui.media.measured_encode import encode_and_measure, fits_one_pass
-from drapto_tui.media.metrics import METRICS
+from drapto_tui.media.metrics import METRICS, Scoring
 from drapto_tui.media.tools import inspect_ffmpeg
 from drapto_tui.model.segment import VideoSettings
 from tests.fault_ffmpeg import ffmpeg_reporting_libavcodec
@@ -22,16 +23,11 @@ async def _run(ffmpeg: str, clip: Path, out: Path, settings: VideoSettings, one_
 
     result, vmaf = await encode_and_measure(
         ffmpeg,
-        clip,
-        out,
-        settings,
-        METRICS["vmaf"],
+        EncodeRequest(clip, out, settings),
+        Scoring.of_encode(METRICS["vmaf"], settings, width=160, height=96, n_subsample=3),
         log_path=out.with_suffix(".json"),
-        width=160,
-        height=96,
-        n_subsample=3,
         one_pass=one_pass,
-        on_start=started,
+        watch=RunWatch(on_start=started),
     )
     assert result.returncode == 0 and out.exists()
     assert not list(out.parent.glob("*.partial.*"))

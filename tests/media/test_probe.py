@@ -79,7 +79,7 @@ async def test_hdr10_without_dv_takes_the_chunked_path(media: MediaFactory, ffmp
     hdr10 = src.with_name("hdr10-only.mkv")
     if not hdr10.exists():
         # Re-encode the DV fixture's pixels as plain HDR10 HEVC: same PQ signalling, no DOVI record.
-        from drapto_tui.media.samples import HDR10_X265
+        from samples.clips import HDR10_X265
 
         subprocess.run(
             [

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.media.segment import count_packets, detect_scenes, index_packets, plan_cuts, segment_video
+from drapto_tui.media.segment import (
+    CutRules,
+    count_packets,
+    detect_scenes,
+    index_packets,
+    plan_cuts,
+    segment_video,
+)
 from tests.media_helpers import MediaFactory
 
 
@@ -82,12 +89,8 @@ async def test_segments_add_up_exactly(two_scene_clip: Path, ffmpeg: str, tmp_pa
         ffmpeg,
         two_scene_clip,
         tmp_path,
+        CutRules(mode=mode, chunk_size=3, min_segment=1.5, max_segment=3.0, scene_threshold=0.3),
         duration=8.0,
-        mode=mode,
-        chunk_size=3,
-        min_segment=1.5,
-        max_segment=3.0,
-        scene_threshold=0.3,
     )
     assert sum(s.frames for s in segments) == 192
     assert [await count_packets(ffmpeg, Path(s.path)) for s in segments] == [s.frames for s in segments]
@@ -108,11 +111,7 @@ async def test_single_keyframe_source_is_one_segment(
         ffmpeg,
         media.bbb(),
         tmp_path,
+        CutRules(mode="fixed", chunk_size=2, min_segment=1, max_segment=3),
         duration=5.312,
-        mode="fixed",
-        chunk_size=2,
-        min_segment=1,
-        max_segment=3,
-        scene_threshold=0.3,
     )
     assert len(segments) == 1 and segments[0].frames == 132

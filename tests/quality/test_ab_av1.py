@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.errors import ToolError
-from drapto_tui.media.encode import encode_av1
-from drapto_tui.media.metrics import METRICS, measure_score
+from drapto_tui.media.encode import EncodeRequest, encode_av1
+from drapto_tui.media.metrics import METRICS, Scoring, measure_score
 from drapto_tui.media.segment import Segment
 from drapto_tui.media.tools import embedded_ffmpeg
 from drapto_tui.model.segment import VideoSettings
@@ -98,8 +98,8 @@ async def test_real_ab_av1_search(media: MediaFactory, tmp_path: Path) -> None:
     assert result.probes and seen == result.probes
     assert 10 <= result.crf <= 55 and result.score >= 93.0
     out = tmp_path / "at-crf.mkv"
-    await encode_av1(embedded_ffmpeg(), clip, out, VideoSettings(preset=12, crf=result.crf))
+    await encode_av1(embedded_ffmpeg(), EncodeRequest(clip, out, VideoSettings(preset=12, crf=result.crf)))
     vmaf = await measure_score(
-        embedded_ffmpeg(), METRICS["vmaf"], out, clip, log_path=tmp_path / "v.json", width=320, height=180
+        embedded_ffmpeg(), Scoring(METRICS["vmaf"], 320, 180), out, clip, log_path=tmp_path / "v.json"
     )
     assert vmaf.pooled("mean") >= 92.0, f"ab-av1's CRF {result.crf:g} scores {vmaf.pooled('mean'):.2f} here"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.media.encode import encode_av1
-from drapto_tui.media.metrics import METRICS, measure_score, metric_for
+from drapto_tui.media.encode import EncodeRequest, encode_av1
+from drapto_tui.media.metrics import METRICS, Scoring, measure_score, metric_for
 from drapto_tui.model.segment import VideoSettings
 from tests.judge import decoded_frames, vmaf_by_index, xpsnr_by_index
 from tests.media_helpers import MediaFactory
@@ -32,20 +32,23 @@ async def test_each_metric_reads_what_its_filter_says(ffmpeg: str, carphone: Pat
     )
     carphone = segment
     encoded = tmp_path / "enc.mkv"
-    await encode_av1(ffmpeg, carphone, encoded, VideoSettings(preset=12, crf=45, pix_fmt="yuv420p"))
+    await encode_av1(
+        ffmpeg, EncodeRequest(carphone, encoded, VideoSettings(preset=12, crf=45, pix_fmt="yuv420p"))
+    )
     xpsnr = await measure_score(
-        ffmpeg, METRICS["xpsnr"], encoded, carphone, log_path=tmp_path / "x.log", width=176, height=144,
-        pix_fmt="yuv420p",
-    )  # fmt: skip
+        ffmpeg,
+        Scoring(METRICS["xpsnr"], 176, 144, pix_fmt="yuv420p"),
+        encoded,
+        carphone,
+        log_path=tmp_path / "x.log",
+    )
     assert len(xpsnr.frame_scores) == decoded_frames(
         ffmpeg, carphone
     )  # every frame: XPSNR is never subsampled
     assert xpsnr.pooled("mean") == pytest.approx(xpsnr_by_index(ffmpeg, encoded, carphone), abs=0.01)
     assert xpsnr.pooled("perc5") < xpsnr.pooled("mean")
-    vmaf = await measure_score(
-        ffmpeg, METRICS["vmaf"], encoded, carphone, log_path=tmp_path / "v.json", width=176, height=144,
-        n_subsample=1, pix_fmt="yuv420p",
-    )  # fmt: skip
+    every_frame = Scoring(METRICS["vmaf"], 176, 144, n_subsample=1, pix_fmt="yuv420p")
+    vmaf = await measure_score(ffmpeg, every_frame, encoded, carphone, log_path=tmp_path / "v.json")
     judged = vmaf_by_index(ffmpeg, encoded, carphone, pix_fmt="yuv420p")
     assert vmaf.pooled("mean") == pytest.approx(judged, abs=0.05)
 

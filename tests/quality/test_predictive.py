@@ -165,23 +165,27 @@ async def test_eight_bit_scoring_agrees_with_an_independent_ten_bit_libvmaf(
 ) -> None:
     """A 10-bit encode of an 8-bit source scored in 8 bits (both pictures) reads what an independent 10-bit
     libvmaf of every frame reads, within the noise of scoring every 5th frame."""
+    from drapto_tui.media.encode import EncodeRequest
     from drapto_tui.media.measured_encode import encode_and_measure
+    from drapto_tui.media.metrics import Scoring
     from drapto_tui.model.segment import VideoSettings
 
     spec = await _spec(media, ffmpeg, tmp_path, max_retries=0, scratch=str(tmp_path / "w"))
     out = tmp_path / "final.mkv"
+    settings = VideoSettings(preset=12, crf=40, pix_fmt="yuv420p10le")
     _, vmaf = await encode_and_measure(
         ffmpeg,
-        Path(spec.segment.path),
-        out,
-        VideoSettings(preset=12, crf=40, pix_fmt="yuv420p10le"),
-        METRICS["vmaf"],
+        EncodeRequest(Path(spec.segment.path), out, settings),
+        Scoring.of_encode(
+            METRICS["vmaf"],
+            settings,
+            width=spec.out_width,
+            height=spec.out_height,
+            n_subsample=1,
+            pix_fmt="yuv420p",
+        ),
         log_path=tmp_path / "log.json",
-        width=spec.out_width,
-        height=spec.out_height,
-        n_subsample=1,
         one_pass=True,
-        score_pix_fmt="yuv420p",
     )
     judged = vmaf_by_index(ffmpeg, out, Path(spec.segment.path))
     assert abs(vmaf.pooled() - judged) < 0.3, (vmaf.pooled(), judged)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto_tui.media.segment import segment_video
+from drapto_tui.media.segment import CutRules, segment_video
 from drapto_tui.model.segment import (
     PhaseReport,
     ProbeReport,
@@ -35,12 +35,8 @@ async def _spec(
         ffmpeg,
         clip,
         tmp / "segments",
+        CutRules(mode="fixed", chunk_size=3, min_segment=1, max_segment=10),
         duration=3.0,
-        mode="fixed",
-        chunk_size=3,
-        min_segment=1,
-        max_segment=10,
-        scene_threshold=0.3,
     )
     return SegmentSpec(
         job_id="job1",
@@ -143,7 +139,7 @@ async def test_a_borderline_final_is_scored_on_every_frame(
     """Near the floor a score of every n-th frame is not enough to keep or redo a segment (on the issue 24 film
     it read up to 0.24 off an independent libvmaf): there the final is scored again on every frame, and that
     score is the independent one."""
-    from drapto_tui.media.encode import encode_av1
+    from drapto_tui.media.encode import EncodeRequest, encode_av1
     from drapto_tui.quality.segment_runner import BORDERLINE, _borderline, _score_every_frame
     from tests.judge import vmaf_by_index
 
@@ -155,7 +151,7 @@ async def test_a_borderline_final_is_scored_on_every_frame(
     assert not _borderline(every, floor), "a score of every frame is already what the judge reads"
 
     out = tmp_path / "final.mkv"
-    await encode_av1(ffmpeg, Path(spec.segment.path), out, spec.video.with_crf(45))
+    await encode_av1(ffmpeg, EncodeRequest(Path(spec.segment.path), out, spec.video.with_crf(45)))
     score = await _score_every_frame(spec, out, tmp_path / "w")
     judged = vmaf_by_index(ffmpeg, out, Path(spec.segment.path))
     assert abs(score - judged) < 0.05, (score, judged)

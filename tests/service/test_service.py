@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from drapto_tui.engine.api import Core
 from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
 from drapto_tui.service.client import ServiceClient
 from drapto_tui.service.protocol import read_info
@@ -112,7 +113,7 @@ async def test_two_viewers_see_the_same_state(service: Service, media: MediaFact
     assert service.cli("service", "start").returncode == 0
     config = service.config()
     one = await ServiceClient.connect(config)
-    await one.call("toggle_pause_all")  # nothing starts: the queue stays as the viewers set it
+    await one.call(Core.toggle_pause_all)  # nothing starts: the queue stays as the viewers set it
     two = await ServiceClient.connect(config)
     one.add_paths([films])
     await wait_for(lambda: len(two.jobs()) == 2, what="the second viewer to see both jobs")
@@ -144,6 +145,48 @@ async def test_a_client_of_another_version_gets_one_line(service: Service) -> No
     assert answer["type"] == "refused"
     assert "protocol 1" in answer["reason"] and "999" in answer["reason"]
     assert psutil.pid_exists(service.pid or 0)  # the service goes on
+
+
+async def test_a_call_is_checked_against_its_typed_signature(service: Service) -> None:
+    """Any peer on the socket (not only our client) gets a call with wrong arguments, or a method that is not a
+    command, refused in one line before the engine sees it; the service goes on."""
+    assert service.cli("service", "start").returncode == 0
+    path = read_info(service.state)["socket"]  # type: ignore[index]
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(path)
+        lines = raw.makefile()
+        raw.sendall(json.dumps({"type": "hello", "version": 1, "client": "script"}).encode() + b"\n")
+        assert json.loads(lines.readline())["type"] == "welcome"
+        calls = {
+            1: ("move", {"job_id": "x", "offset": "far"}),
+            2: ("move", {"job_id": "x"}),
+            3: ("listen", {}),  # a Core member, but each client's own business
+            4: ("__init__", {}),
+            5: ("toggle_hold", {"job_id": "x", "extra": 1}),
+        }
+        for call_id, (method, args) in calls.items():
+            call = {"type": "call", "id": call_id, "method": method, "args": args}
+            raw.sendall(json.dumps(call).encode() + b"\n")
+        replies = {}
+        while len(replies) < len(calls):
+            message = json.loads(lines.readline())
+            if message["type"] == "reply":
+                replies[message["id"]] = message["error"]
+    assert (
+        replies[1]
+        == "bad call move: offset: Input should be a valid integer, unable to parse string as an integer"
+    )
+    assert replies[2] == "bad call move: offset: Field required"
+    assert replies[3] == "bad call listen: no such command 'listen'"
+    assert replies[4] == "bad call __init__: no such command '__init__'"
+    assert replies[5] == "bad call toggle_hold: extra: Extra inputs are not permitted"
+    client = await ServiceClient.connect(service.config(), client="test")
+    try:
+        paused = client.paused_all
+        await client.call(Core.toggle_pause_all)  # a typed call still goes through
+        await wait_for(lambda: client.paused_all != paused, 5)
+    finally:
+        await client.close()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

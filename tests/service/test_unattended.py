@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from drapto_tui.engine.api import Core
 from drapto_tui.service.client import ServiceClient
 from drapto_tui.service.protocol import Hello, encode, info_path, read_info
 from tests.media_helpers import MediaFactory
@@ -75,7 +76,7 @@ async def test_a_client_that_never_reads_delays_nobody(
     assert service.cli("service", "start").returncode == 0
     film = media.copy_to(clip(media, 2), tmp_path / "films", "film.mkv")
     busy = await ServiceClient.connect(service.config(), client="busy")
-    await busy.call("toggle_pause_all")  # the job waits: only queue changes flow
+    await busy.call(Core.toggle_pause_all)  # the job waits: only queue changes flow
     busy.add_paths([film])
     await wait_for(lambda: len(busy.jobs()) == 1, what="the job")
     job_id = busy.jobs()[0].job_id
@@ -86,10 +87,10 @@ async def test_a_client_that_never_reads_delays_nobody(
     try:
         # Enough events to fill the stuck client's socket many times over (each change is broadcast to it).
         for _ in range(6):
-            await asyncio.gather(*(busy.call("bump_priority", job_id=job_id, delta=1) for _ in range(400)))
+            await asyncio.gather(*(busy.call(Core.bump_priority, job_id=job_id, delta=1) for _ in range(400)))
         started = time.monotonic()
         late = await asyncio.wait_for(ServiceClient.connect(service.config(), client="late"), 5)
-        assert await asyncio.wait_for(late.call("commands", job_id=job_id), 5) is not None
+        assert await asyncio.wait_for(late.call(Core.commands, job_id=job_id), 5) is not None
         assert time.monotonic() - started < 2.0
         await late.close()
         # The stuck client is let go after service.client_timeout; the service and the others go on.
@@ -99,7 +100,7 @@ async def test_a_client_that_never_reads_delays_nobody(
             timeout=30,
             what="the stuck client's disconnection",
         )
-        assert (await busy.call("job_log", job_id=job_id)) is not None
+        assert (await busy.call(Core.job_log, job_id=job_id)) is not None
     finally:
         stuck.close()
         await busy.close()

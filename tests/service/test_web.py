@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from drapto_tui.engine.api import Core
 from drapto_tui.service.client import ServiceClient
 from tests.media_helpers import MediaFactory
 from tests.service.conftest import Service, clip, wait_for
@@ -31,7 +32,7 @@ async def test_the_app_in_a_browser(service: Service, media: MediaFactory, tmp_p
     film = media.copy_to(clip(media, 2), tmp_path / "films", "browser-film.mkv")
     assert service.cli("service", "start").returncode == 0
     viewer = await ServiceClient.connect(service.config(), client="test")
-    await viewer.call("toggle_pause_all")  # the queue holds still while the browser looks at it
+    await viewer.call(Core.toggle_pause_all)  # the queue holds still while the browser looks at it
     viewer.add_paths([film])
     await wait_for(lambda: len(viewer.jobs()) == 1, what="the job")
     web = await asyncio.create_subprocess_exec(

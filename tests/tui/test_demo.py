@@ -1,6 +1,6 @@
-"""The demo as a newcomer meets it, in tmux: it says what it makes before the app opens (no blank terminal), and
-the line it leaves on quitting names commands that work when typed as printed, with drapto-tui not on PATH and
-the demo's own state folder (issue 26)."""
+"""The demo as a newcomer meets it (`python3 dev.py demo`), in tmux: it says what it makes before the app opens
+(no blank terminal), and the line it leaves on quitting names commands that work when typed as printed, with
+drapto-tui not on PATH and the demo's own state folder (issue 26)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def test_the_demo_says_what_it_does_and_its_hints_work(tmp_path: Path) -> None:
     )
     typed = os.path.relpath(program, ROOT)  # what a user in the clone types: .venv/bin/drapto-tui
     session = f"drapto-demo-{os.getpid()}"
-    shell = ["sh", "-c", f"{shlex.quote(typed)} --demo --paused; sleep 60"]  # the pane stays to be read
+    # What the README tells a newcomer to type; the pane stays to be read.
+    shell = ["sh", "-c", "python3 dev.py demo --paused; sleep 60"]
     tmux = ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT)]
     subprocess.run([*tmux, *shell], check=True, env=env)
 

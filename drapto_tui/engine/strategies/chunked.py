@@ -26,7 +26,7 @@ from drapto_tui.execution.control import JobCancelled
 from drapto_tui.media.encoders import DEFAULT_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import FfmpegError
 from drapto_tui.media.mux import concat_segments
-from drapto_tui.media.segment import count_packets, segment_video
+from drapto_tui.media.segment import CutRules, count_packets, segment_video
 from drapto_tui.model.events import (
     EncodingStarted,
     ErrorOccurred,
@@ -115,14 +115,16 @@ class ChunkedStrategy(EncodingStrategy):
                 ctx.ffmpeg.path,
                 ctx.source,
                 ctx.dirs.segments,
+                CutRules(
+                    mode=proc.segmentation,
+                    chunk_size=proc.chunk_size,
+                    min_segment=proc.min_segment,
+                    max_segment=proc.max_segment,
+                    scene_threshold=threshold,
+                    cut_tolerance=proc.cut_tolerance,
+                ),
                 duration=ctx.media.duration,
-                mode=proc.segmentation,
-                chunk_size=proc.chunk_size,
-                min_segment=proc.min_segment,
-                max_segment=proc.max_segment,
-                scene_threshold=threshold,
                 stream=ctx.media.video_stream,
-                cut_tolerance=proc.cut_tolerance,
                 pix_fmt=ctx.media.pix_fmt,
                 on_step=lambda step: ctx.emit(
                     StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)

@@ -12,14 +12,16 @@ method; if the hardware decode fails, the same encode reruns in software and the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.dovi import frames_carry_rpu
-from drapto_tui.media.encode import encode_av1
+from drapto_tui.media.encode import EncodeRequest, encode_av1
 from drapto_tui.media.encoders import DOLBY_VISION_ENCODER, encoder_named
-from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress
+from drapto_tui.media.ffmpeg import FfmpegError, FfmpegProgress, RunWatch
 from drapto_tui.model.events import (
     EncodingProgress,
     EncodingStarted,
@@ -97,26 +99,29 @@ class DolbyVisionStrategy(EncodingStrategy):
             ctx.job_id, media.resolution_class, lambda: self._encode_whole(progress, colour, started, frames)
         )
 
-    async def _encode_whole(self, progress, colour: list[str], started: float, frames: int | None) -> Path:
+    async def _encode_whole(
+        self,
+        progress: Callable[[FfmpegProgress], None],
+        colour: list[str],
+        started: float,
+        frames: int | None,
+    ) -> Path:
         ctx = self.ctx
         media = ctx.media
         hwaccel = ctx.config.processing.hwaccel
         attempts = 1
+        request = EncodeRequest(
+            ctx.source, self.output, self.settings, output_args=tuple(colour), stream=media.video_stream
+        )
+        watch = RunWatch(
+            what="Dolby Vision encode",
+            duration=media.duration,
+            on_progress=progress,
+            nice=ctx.config.resources.nice,
+        )
         try:
-            input_args = ["-hwaccel", hwaccel] if hwaccel != "none" else []
-            result = await encode_av1(
-                ctx.ffmpeg.path,
-                ctx.source,
-                self.output,
-                self.settings,
-                duration=media.duration,
-                on_progress=progress,
-                input_args=input_args,
-                output_args=colour,
-                nice=ctx.config.resources.nice,
-                what="Dolby Vision encode",
-                stream=media.video_stream,
-            )
+            hardware = ("-hwaccel", hwaccel) if hwaccel != "none" else ()
+            result = await encode_av1(ctx.ffmpeg.path, replace(request, input_args=hardware), watch)
         except FfmpegError as err:
             if hwaccel == "none" or ctx.control.cancelled:
                 raise
@@ -130,18 +135,7 @@ class DolbyVisionStrategy(EncodingStrategy):
                     stderr_tail=err.result.stderr_tail[-10:],
                 )
             )
-            result = await encode_av1(
-                ctx.ffmpeg.path,
-                ctx.source,
-                self.output,
-                self.settings,
-                duration=media.duration,
-                on_progress=progress,
-                output_args=colour,
-                nice=ctx.config.resources.nice,
-                what="Dolby Vision encode",
-                stream=media.video_stream,
-            )
+            result = await encode_av1(ctx.ffmpeg.path, request, watch)
         seconds = time.monotonic() - started
         size = self.output.stat().st_size
         fps = (frames or 0) / result.active_seconds if frames else result.progress.fps

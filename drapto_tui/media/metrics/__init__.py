@@ -7,7 +7,7 @@ coded for an HDR display (PQ, HLG), where VMAF's figure is not valid and XPSNR i
 from __future__ import annotations
 
 from drapto_tui.media.metrics.base import HDR_TRANSFERS, Metric, ScoreResult, is_hdr_transfer
-from drapto_tui.media.metrics.measure import measure_score, score_graph
+from drapto_tui.media.metrics.measure import Scoring, measure_score, score_graph
 from drapto_tui.media.metrics.vmaf import VMAF
 from drapto_tui.media.metrics.xpsnr import XPSNR
 
@@ -44,6 +44,7 @@ __all__ = [
     "SDR_DEFAULT",
     "Metric",
     "ScoreResult",
+    "Scoring",
     "is_hdr_transfer",
     "label_of",
     "measure_score",

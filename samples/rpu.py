@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drapto_tui.media.samples import HDR10_X265, dv_config_record, run_sample_command, write_dv_container
+from samples.clips import HDR10_X265, dv_config_record, run_sample_command, write_dv_container
 
 
 class BitWriter:
