@@ -20,12 +20,16 @@ if any(a in ("-encoders", "-filters") for a in args) or args[:2] == ["-h", "enco
     sys.stdout.write("\\n".join(l for l in out.stdout.splitlines() if keep(l)) + "\\n")
     sys.stderr.write(out.stderr)
     sys.exit(out.returncode)
+used = [name for name in HIDE if any(name in a for a in args)]
+if used:  # as a build without it answers a run that asks for it
+    sys.stderr.write(f"No such filter or encoder: '{{used[0]}}'\\n"); sys.exit(1)
 os.execv(REAL, [REAL, *args])
 """
 
 
 def ffmpeg_without(tmp_dir: Path, real: str, *hide: str) -> Path:
-    """An FFmpeg that reports no `hide` encoders/filters (e.g. libsvtav1) but otherwise is the real one."""
+    """An FFmpeg that reports no `hide` encoders/filters (e.g. libsvtav1) and fails a run that uses one, as a build
+    without them does; otherwise it is the real one."""
     path = tmp_dir / f"ffmpeg-without-{'-'.join(hide)}"
     path.write_text(_TEMPLATE.format(python=sys.executable, real=real, hide=list(hide)))
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

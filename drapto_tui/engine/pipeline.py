@@ -20,6 +20,7 @@ from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.output_names import exists_reason
+from drapto_tui.engine.preflight import ffmpeg_needs
 from drapto_tui.engine.source_notes import refusal, source_changes
 from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full, nearly_full
 from drapto_tui.engine.store import StateStore
@@ -117,7 +118,7 @@ class ProcessingPipeline:
 
     async def ffmpeg(self) -> FfmpegInfo:
         if self._ffmpeg is None:
-            self._ffmpeg = await require_ffmpeg(self.config.tools.ffmpeg)
+            self._ffmpeg = await require_ffmpeg(self.config.tools.ffmpeg, ffmpeg_needs(self.config))
         return self._ffmpeg
 
     def _emit(

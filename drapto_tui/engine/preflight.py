@@ -15,7 +15,7 @@ from pathlib import Path
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.errors import ConfigError, DraptoError, owner_name
 from drapto_tui.media.encoders import DEFAULT_ENCODER, Encoder, encoder_named
-from drapto_tui.media.tools import FfmpegInfo, require_ffmpeg
+from drapto_tui.media.tools import FfmpegInfo, Needs, require_ffmpeg
 from drapto_tui.model.segment import VideoSettings
 from drapto_tui.quality.aim import quality_aim
 
@@ -116,12 +116,17 @@ def _folder_problem(path: Path) -> str | None:
     return None
 
 
+def ffmpeg_needs(config: DraptoConfig) -> Needs:
+    """What the configured runs ask of FFmpeg: the encoder and metric they use (no libvmaf for an XPSNR library)."""
+    return Needs.of(config.encoding.encoder, config.quality.metric)
+
+
 def check_machine(config: DraptoConfig) -> FfmpegInfo:
     """Raise ConfigError listing every configured value this machine cannot honour; else the FFmpeg found."""
     issues: list[str] = []
     info: FfmpegInfo | None = None
     try:
-        info = asyncio.run(require_ffmpeg(config.tools.ffmpeg))
+        info = asyncio.run(require_ffmpeg(config.tools.ffmpeg, ffmpeg_needs(config)))
     except DraptoError as err:
         if config.tools.ffmpeg:
             issues.append(

@@ -41,7 +41,7 @@ from drapto_tui.execution.children import ChildRegistry
 from drapto_tui.execution.control import JobControl
 from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.media.ffmpeg import current_tracker
-from drapto_tui.media.tools import require_ffmpeg
+from drapto_tui.media.tools import Needs, require_ffmpeg
 from drapto_tui.model.segment import (
     PhaseReport,
     ProblemReport,
@@ -99,7 +99,8 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     current_tracker.set(control)
     try:
         try:
-            info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", "")))
+            needs = Needs(encoders=(spec.video.encoder,), metrics=(spec.search.metric,))
+            info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", ""), needs))
         except DraptoError as err:
             return {"error": f"worker {name} refuses the segment: {err.line()}", "worker": name}
         segment = spec.segment

@@ -1,7 +1,8 @@
 """Finding FFmpeg and checking that it can do what drapto-tui needs.
 
-The default is the FFmpeg build that the imageio-ffmpeg wheel carries (libsvtav1, libvmaf, libopus, dav1d), so
-no system FFmpeg is needed. A configured FFmpeg is checked at start, and the error names exactly what is missing.
+The default is the FFmpeg build that the imageio-ffmpeg wheel carries (every encoder and metric in ENCODERS and
+METRICS, libopus, dav1d), so no system FFmpeg is needed. A configured FFmpeg is checked at start for what the run
+uses (`Needs`), and the error names exactly what is missing.
 """
 
 from __future__ import annotations
@@ -14,16 +15,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import ToolError
-from drapto_tui.media.encoders import DOLBY_VISION_ENCODER, encoder_named
+from drapto_tui.media.encoders import DEFAULT_ENCODER, DOLBY_VISION_ENCODER, encoder_named
 from drapto_tui.media.ffmpeg import run_ffmpeg
+from drapto_tui.media.metrics import HDR_DEFAULT, SDR_DEFAULT, metric_named
 
-REQUIRED_ENCODERS = {
-    "libsvtav1": "AV1 video (SVT-AV1), --enable-libsvtav1",
-    "libopus": "Opus audio, --enable-libopus",
-}
-REQUIRED_FILTERS = {
-    "libvmaf": "VMAF quality scoring, --enable-libvmaf",
-}
+#: Every run encodes its audio to Opus, whatever its video encoder and metric.
+AUDIO_ENCODER = ("libopus", "Opus audio, --enable-libopus")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a run asks of FFmpeg, by the names in ENCODERS and METRICS: its video encoders (the Dolby Vision path
+    always encodes with SVT-AV1) and the metrics it scores in. The default is the default configuration's."""
+
+    encoders: tuple[str, ...] = (DEFAULT_ENCODER,)
+    metrics: tuple[str, ...] = (SDR_DEFAULT,)
+
+    @classmethod
+    def of(cls, encoder: str, metric: str) -> Needs:
+        """A run with this `encoding.encoder` and `quality.metric` ("auto" scores SDR and HDR films apart)."""
+        metrics = (SDR_DEFAULT, HDR_DEFAULT) if metric == "auto" else (metric,)
+        return cls(tuple(dict.fromkeys((encoder, DOLBY_VISION_ENCODER))), metrics)
+
+    def components(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(FFmpeg encoders, FFmpeg filters) this needs, each with what it is for."""
+        encoders = {
+            e.ffmpeg_encoder: f"AV1 video ({e.label}), {e.ffmpeg_build}"
+            for e in map(encoder_named, self.encoders)
+        }
+        encoders[AUDIO_ENCODER[0]] = AUDIO_ENCODER[1]
+        filters = {
+            m.ffmpeg_filter: f"{m.label} quality scoring, {m.ffmpeg_build}"
+            for m in map(metric_named, self.metrics)
+        }
+        return encoders, filters
 
 
 @dataclass(frozen=True)
@@ -46,13 +71,11 @@ class FfmpegInfo:
         encode and its VMAF share one decode of the source."""
         return self.libavcodec_major >= 61
 
-    def missing(self) -> list[str]:
-        gaps = [
-            f"encoder {name} ({why})" for name, why in REQUIRED_ENCODERS.items() if name not in self.encoders
-        ]
-        gaps += [
-            f"filter {name} ({why})" for name, why in REQUIRED_FILTERS.items() if name not in self.filters
-        ]
+    def missing(self, needs: Needs | None = None) -> list[str]:
+        """What this FFmpeg lacks of what the run needs, each in a few words."""
+        encoders, filters = (needs or Needs()).components()
+        gaps = [f"encoder {name} ({why})" for name, why in encoders.items() if name not in self.encoders]
+        gaps += [f"filter {name} ({why})" for name, why in filters.items() if name not in self.filters]
         return gaps
 
 
@@ -142,11 +165,12 @@ async def inspect_ffmpeg(path: str) -> FfmpegInfo:
     return info
 
 
-async def require_ffmpeg(configured: str = "") -> FfmpegInfo:
-    """Find FFmpeg and check it has libsvtav1, libopus and libvmaf; the error lists every gap."""
+async def require_ffmpeg(configured: str = "", needs: Needs | None = None) -> FfmpegInfo:
+    """Find FFmpeg and check it has what the run needs (its encoders, Opus, its metrics' filters); the error lists
+    every gap."""
     path = find_ffmpeg(configured)
     info = await inspect_ffmpeg(path)
-    gaps = info.missing()
+    gaps = info.missing(needs)
     if gaps:
         raise ToolError(
             "FFmpeg lacks " + ", ".join(gaps),

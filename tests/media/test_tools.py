@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.errors import ToolError
-from drapto_tui.media.tools import find_ffmpeg, inspect_ffmpeg, require_ffmpeg
+from drapto_tui.media.tools import Needs, find_ffmpeg, inspect_ffmpeg, require_ffmpeg
 from tests.fault_ffmpeg import ffmpeg_without
 
 
@@ -27,6 +27,20 @@ async def test_missing_encoder_is_named(tmp_path: Path, ffmpeg: str) -> None:
     assert line.startswith(f"{fake}: FFmpeg lacks encoder libsvtav1")
     assert "filter libvmaf" in line and "libopus" not in line
     assert "tools.ffmpeg = ''" in line
+
+
+async def test_only_what_the_run_uses_is_required(tmp_path: Path, ffmpeg: str) -> None:
+    """An FFmpeg without libvmaf does for a library judged by XPSNR; one without xpsnr does not, nor for "auto"
+    (HDR films are judged by XPSNR); the Dolby Vision path's SVT-AV1 is needed whatever the encoder."""
+    no_vmaf = ffmpeg_without(tmp_path, ffmpeg, "libvmaf")
+    assert (await require_ffmpeg(str(no_vmaf), Needs.of("svt-av1", "xpsnr"))).path == str(no_vmaf)
+    with pytest.raises(ToolError, match="lacks filter libvmaf"):
+        await require_ffmpeg(str(no_vmaf), Needs.of("svt-av1", "vmaf"))
+    no_xpsnr = ffmpeg_without(tmp_path, ffmpeg, "xpsnr")
+    with pytest.raises(ToolError, match="lacks filter xpsnr"):
+        await require_ffmpeg(str(no_xpsnr), Needs.of("svt-av1", "auto"))
+    encoders, filters = Needs.of("aom-av1", "auto").components()
+    assert set(encoders) == {"libaom-av1", "libsvtav1", "libopus"} and set(filters) == {"libvmaf", "xpsnr"}
 
 
 def test_configured_path_errors(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ chosen for SDR and HDR pictures, and a film aimed at an XPSNR target lands there
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from drapto_tui.media.encode import EncodeRequest, encode_av1
 from drapto_tui.media.metrics import METRICS, Scoring, measure_score, metric_for
 from drapto_tui.model.segment import VideoSettings
+from tests.fault_ffmpeg import ffmpeg_without
 from tests.judge import decoded_frames, vmaf_by_index, xpsnr_by_index
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import encode
@@ -68,7 +70,18 @@ def test_a_film_aimed_at_an_xpsnr_target_lands_there(ffmpeg: str, carphone: Path
     source = films / CARPHONE
     source.write_bytes(carphone.read_bytes())
     target = 38.0
-    run = encode(tmp_path, source, extra=('quality.metric="xpsnr"', f"quality.target={target}"))
+    # Through an FFmpeg without libvmaf (a run that asks for it fails): an XPSNR library neither needs nor uses it.
+    no_vmaf = json.dumps(str(ffmpeg_without(tmp_path, ffmpeg, "libvmaf")))
+    refused = encode(tmp_path, source, extra=(f"tools.ffmpeg={no_vmaf}",))
+    assert (
+        refused.code == 2
+        and "lacks filter libvmaf (VMAF quality scoring, --enable-libvmaf)" in refused.stderr
+    ), refused.stderr
+    run = encode(
+        tmp_path,
+        source,
+        extra=('quality.metric="xpsnr"', f"quality.target={target}", f"tools.ffmpeg={no_vmaf}"),
+    )
     assert run.code == 0, run.stderr
     (done,) = run.completed()
     assert done.data.metric == "xpsnr" and done.data.score_file is not None

@@ -21,6 +21,7 @@ class AomAv1:
     name = "aom-av1"
     label = "libaom"
     ffmpeg_encoder = "libaom-av1"
+    ffmpeg_build = "--enable-libaom"
     crf_range = (0.0, 63.0)
     crf_step = 1.0
     preset_range = (0, 8)

@@ -19,8 +19,9 @@ class Encoder(Protocol):
     #: The name in config, the cache and events ("svt-av1"); `label` is what people read ("SVT-AV1").
     name: str
     label: str
-    #: FFmpeg's name for it (preflight checks the FFmpeg has it).
+    #: FFmpeg's name for it (preflight checks the FFmpeg has it), and how an FFmpeg build gets it.
     ffmpeg_encoder: str
+    ffmpeg_build: str
     #: CRF bounds and the finest step the encoder takes (SVT-AV1: quarter steps; libaom: whole numbers).
     crf_range: tuple[float, float]
     crf_step: float

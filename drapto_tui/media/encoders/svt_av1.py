@@ -20,6 +20,7 @@ class SvtAv1:
     name = "svt-av1"
     label = "SVT-AV1"
     ffmpeg_encoder = "libsvtav1"
+    ffmpeg_build = "--enable-libsvtav1"
     crf_range = (0.0, 63.0)
     crf_step = 0.25
     preset_range = (-1, 13)

@@ -37,6 +37,8 @@ class Metric(Protocol):
     unit: str
     #: The FFmpeg filter that computes it (preflight checks the FFmpeg has it).
     ffmpeg_filter: str
+    #: How an FFmpeg build gets that filter (said when a configured FFmpeg lacks it).
+    ffmpeg_build: str
     #: The default target (for SDR pictures; `default_target_for` says it per transfer), the acceptance window
     #: above it, and how far below it a final may land before it is encoded again, all in the metric's own unit.
     default_target: float

@@ -32,6 +32,7 @@ class Vmaf:
     label = "VMAF"
     unit = ""
     ffmpeg_filter = "libvmaf"
+    ffmpeg_build = "--enable-libvmaf"
     default_target = 93.0
     default_tolerance = 1.0
     default_tolerance_below = 0.5

@@ -43,6 +43,7 @@ class Xpsnr:
     label = "XPSNR"
     unit = " dB"
     ffmpeg_filter = "xpsnr"
+    ffmpeg_build = "FFmpeg 7.1 or later"
     #: About VMAF 93 on real 8-bit footage: where the film's 37 segments score VMAF 93, XPSNR reads 34.3–36.3 dB,
     #: median 35.2 (benchmarks/calibrate-svt-xpsnr.txt).
     default_target = 35.0
