@@ -207,7 +207,13 @@ async def run_encode(
     if client is not None:  # a service owns the queue: add the jobs to it and follow them there
         try:
             return await _encode_on_service(
-                client, paths, as_json=as_json, overwrite=overwrite, resume=resume, interrupt=interrupt
+                client,
+                paths,
+                config.output_root(),
+                as_json=as_json,
+                overwrite=overwrite,
+                resume=resume,
+                interrupt=interrupt,
             )
         finally:
             await client.close()
@@ -276,6 +282,7 @@ def _printer(report: TerminalReport | None):
 async def _encode_on_service(
     client: ServiceClient,
     paths: list[Path],
+    output_dir: Path,
     *,
     as_json: bool,
     overwrite: bool,
@@ -306,7 +313,10 @@ async def _encode_on_service(
         if paths:
             wanted = [p.expanduser().absolute() for p in paths]
             answer = await client.call(
-                ServiceCalls.encode_paths, paths=wanted, options={"overwrite": overwrite}
+                ServiceCalls.encode_paths,
+                paths=wanted,
+                # This command's output folder (its -o or config), not the one the service was started with.
+                options={"overwrite": overwrite, "output_dir": str(output_dir.resolve())},
             )
             ids, refused = set(answer["ids"]), list(answer["errors"])
             _say_refused(refused)

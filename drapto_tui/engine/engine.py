@@ -239,8 +239,12 @@ class Engine:
         """What adding these paths would queue, and what is queued already (raises DraptoError, one line)."""
         return preview_files(paths, self.config.input, lambda f: self.state.job_for_file(str(f)) is not None)
 
-    def add_paths(self, paths: Iterable[Path], *, preanalyse: bool = True) -> tuple[list[str], list[str]]:
-        """Queue the films found under `paths` that are not queued yet; returns (new job ids, one-line errors)."""
+    def add_paths(
+        self, paths: Iterable[Path], output_dir: Path | None = None, *, preanalyse: bool = True
+    ) -> tuple[list[str], list[str]]:
+        """Queue the films found under `paths` that are not queued yet, their outputs in `output_dir` (else the
+        configured folder); returns (new job ids, one-line errors)."""
+        options = {"output_dir": str(output_dir)} if output_dir is not None else None
         added: list[str] = []
         errors: list[str] = []
         for path in paths:
@@ -252,7 +256,7 @@ class Engine:
             for file, root in files:
                 if self.state.job_for_file(str(file)) is not None:
                     continue
-                job_id = self.queue.add_file(file, root)
+                job_id = self.queue.add_file(file, root, options)
                 added.append(job_id)
                 if preanalyse:
                     self._preanalyse(job_id, file)

@@ -123,9 +123,17 @@ class JobQueue:
             claimed.setdefault(job.output_file, job.current_file or "")
         return claimed
 
-    def output_for(self, input_file: Path, root: Path | None = None) -> Path:
+    def output_root(self, options: dict[str, Any] | None = None) -> Path:
+        """Where the command at hand puts its films: its own output folder (`output_dir` in its options, from a
+        client of the service whose -o or config differs from the service's), else the configured one."""
+        given = (options or {}).get("output_dir")
+        return Path(given) if given else self.config.output_root()
+
+    def output_for(
+        self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None
+    ) -> Path:
         return plan_output(
-            input_file, root, self.config.output_root(), self.config.output.layout, self.claimed_outputs()
+            input_file, root, self.output_root(options), self.config.output.layout, self.claimed_outputs()
         )
 
     def add_file(
@@ -133,7 +141,7 @@ class JobQueue:
     ) -> str:
         """Queue a film under an output name no other film in the queue holds. An output that cannot be written
         (folder, name length, space) fails the job now with one line, not after the encode."""
-        output = self.output_for(input_file, root)
+        output = self.output_for(input_file, root, options)
         job_id = self.add_job(input_file, output, options)
         self._check_output(self.get(job_id))
         return job_id
@@ -184,7 +192,7 @@ class JobQueue:
         command would put it and it is not to be replaced."""
         if options.get("overwrite") or self.config.output.overwrite or not job.output_file:
             return False
-        planned = self._planned_output(job, root)
+        planned = self._planned_output(job, root, options)
         if str(planned) != job.output_file or not planned.exists():
             return False
         earlier = {k: v for k, v in job.stats.items() if k in EncodingComplete.model_fields}
@@ -225,7 +233,7 @@ class JobQueue:
     def _follow_command(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> None:
         """A resumed job writes where the command that resumes it says (output dir, layout) and takes its
         options; its finished segments are kept, since they do not depend on either."""
-        planned = str(self._planned_output(job, root))
+        planned = str(self._planned_output(job, root, options))
         moved, retaken = planned != job.output_file, options != job.options
         if moved and retaken:
             self._update(job, JobUpdated(output=planned, options=options))
@@ -234,11 +242,11 @@ class JobQueue:
         elif retaken:
             self._update(job, JobUpdated(options=options))
 
-    def _planned_output(self, job: ProcessingState, root: Path | None) -> Path:
+    def _planned_output(self, job: ProcessingState, root: Path | None, options: dict[str, Any]) -> Path:
         """Where the command at hand would write this job's film (names other jobs hold are not free)."""
         others = {out: src for out, src in self.claimed_outputs().items() if src != job.current_file}
         source = Path(job.current_file or "")
-        return plan_output(source, root, self.config.output_root(), self.config.output.layout, others)
+        return plan_output(source, root, self.output_root(options), self.config.output.layout, others)
 
     def recover(self) -> list[str]:
         """After a crash or kill: jobs left running or paused go back to queued (their done segments stay)."""

@@ -228,13 +228,15 @@ class ServiceClient:
         if self.lost:
             on_lost()
 
-    def add_paths(self, paths: Iterable[Path]) -> None:
-        """Sent to the service; what it queued comes to on_added."""
+    def add_paths(self, paths: Iterable[Path], output_dir: Path | None = None) -> None:
+        """Sent to the service; what it queued comes to on_added. The films go where this client's command and
+        config say (`-o`, output.dir), not where the service was started to put them."""
         wanted = [Path(p).resolve() for p in paths]
+        where = output_dir or self.config.output_root()
 
         async def go() -> None:
             try:
-                result = await self.call(Core.add_paths, paths=wanted)
+                result = await self.call(Core.add_paths, paths=wanted, output_dir=where)
             except DraptoError as err:
                 result = {"added": [], "errors": [err.line()]}
             if self.on_added is not None:

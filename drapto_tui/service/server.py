@@ -335,7 +335,7 @@ class Service:
         assert engine is not None
         args = call_arguments(method, raw)
         if method == "add_paths":
-            added, errors = engine.add_paths(args["paths"])
+            added, errors = engine.add_paths(args["paths"], args["output_dir"])
             return {"added": added, "errors": errors}
         if method == "encode_paths":
             ids, refused = engine.encode_each(args["paths"], args["options"])

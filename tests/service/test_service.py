@@ -243,6 +243,12 @@ async def test_encode_and_watch_go_through_a_running_service(
     assert events[-1]["event"] == ProcessingEvents.ENCODING_COMPLETE.value
     assert (tmp_path / "out" / "via service.mkv").exists()
     assert service.pid == pid and psutil.pid_exists(pid or 0)  # the service ran it and goes on
+    # The command's own -o decides where its film goes, not the folder the service was started with.
+    other = media.copy_to(clip(media, 2), tmp_path / "films", "elsewhere.mkv")
+    elsewhere = tmp_path / "chosen by this command"
+    placed = service.cli("encode", "--json", str(other), "-o", str(elsewhere), timeout=180)
+    assert placed.returncode == 0, placed.stderr
+    assert (elsewhere / "elsewhere.mkv").exists() and not (tmp_path / "out" / "elsewhere.mkv").exists()
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     watched = service.cli("watch", str(incoming))
