@@ -18,6 +18,7 @@ from typing import Any
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.discovery import Preview, discover_files, preview_files
+from drapto_tui.engine.eta import EtaTracker
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.hooks import run_job_end_hook
 from drapto_tui.engine.pipeline import ProcessingPipeline
@@ -111,6 +112,7 @@ class Engine:
             job_log=self._job_log,
         )
         self.paused_all = False
+        self.etas = EtaTracker()  # the queue's rate, measured here once for every viewer
         self._watches: dict[Path, FolderWatch] = {}
         self._hook_tasks: set[asyncio.Task[None]] = set()
         if config.hooks.on_job_end:
@@ -230,6 +232,15 @@ class Engine:
     def jobs(self) -> list[ProcessingState]:
         """Every job in queue order."""
         return self.queue.jobs()
+
+    def queue_eta(self) -> float | None:
+        """The queue's time left, from the rate this engine has seen the whole queue go at (engine/eta.py). Each
+        call samples it: the service asks twice a second and sends the figure to every viewer; the app in the
+        foreground asks on each refresh."""
+        jobs = self.jobs()
+        self.etas.tick(jobs)
+        eta = self.etas.queue_eta(jobs)
+        return round(eta) if eta is not None else None
 
     def listen(self, **_: Callable[..., None]) -> None:
         """Nothing comes later in-process: commands raise their errors and add_paths answers at once."""

@@ -87,6 +87,7 @@ class ServiceClient:
         self.bus = EventBus(None)
         self.bus.add_listener(self.state.update_state)
         self.paused_all = welcome.paused_all
+        self._queue_eta = welcome.queue_eta
         self.launching = True
         self.clients = welcome.clients
         self.lost = False  # the service went away (stopped elsewhere, or killed)
@@ -149,7 +150,7 @@ class ServiceClient:
                         future.set_result(message)
                 elif isinstance(message, Status):
                     self.paused_all, self.launching = message.paused_all, message.launching
-                    self.clients = message.clients
+                    self.clients, self._queue_eta = message.clients, message.queue_eta
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -205,6 +206,10 @@ class ServiceClient:
     # -- the command API, as the Engine's -------------------------------------------------------------------
     def jobs(self) -> list[ProcessingState]:
         return sorted(self.state.jobs.values(), key=JobQueue.sort_key)
+
+    def queue_eta(self) -> float | None:
+        """The service's figure, as its last status line gave it: every viewer shows the same."""
+        return self._queue_eta
 
     def is_running(self) -> bool:
         active = (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)

@@ -52,6 +52,7 @@ class Welcome(BaseModel):
     jobs: list[dict[str, Any]]  # ProcessingState.model_dump(mode="json") of every job
     paused_all: bool = False
     clients: int = 1
+    queue_eta: float | None = None  # the service's own figure, so a new viewer shows it from its first frame
 
 
 class Refused(BaseModel):
@@ -69,6 +70,8 @@ class Status(BaseModel):
     paused_all: bool
     launching: bool
     clients: int
+    #: The queue's time left in seconds (engine/eta.py), measured once, in the service, for every viewer.
+    queue_eta: float | None = None
 
 
 class Call(BaseModel):
@@ -109,7 +112,7 @@ class ServiceCalls(Core, Protocol):
 
 
 #: Core's members that are each client's own business and never cross the socket.
-LOCAL_ONLY = frozenset({"listen", "jobs", "is_running", "start", "preview", "close"})
+LOCAL_ONLY = frozenset({"listen", "jobs", "is_running", "start", "preview", "close", "queue_eta"})
 #: What a client may ask, by name: the typed calls above and nothing else.
 REMOTE_CALLS = (
     frozenset(

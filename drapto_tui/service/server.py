@@ -277,6 +277,7 @@ class Service:
                     jobs=snapshot,
                     paused_all=engine.paused_all,
                     clients=len(self.clients),
+                    queue_eta=engine.queue_eta(),
                 )
             )
             pump = asyncio.create_task(self._pump(client, events))
@@ -362,7 +363,10 @@ class Service:
         engine = self.engine
         assert engine is not None
         return Status(
-            paused_all=engine.paused_all, launching=engine.scheduler.launching, clients=len(self.clients)
+            paused_all=engine.paused_all,
+            launching=engine.scheduler.launching,
+            clients=len(self.clients),
+            queue_eta=engine.queue_eta(),
         )
 
     def _broadcast_status(self) -> None:

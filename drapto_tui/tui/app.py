@@ -111,7 +111,7 @@ class DraptoApp(App[int]):
         self.start_paused = start_paused
         self.frozen = frozen  # screenshots/snapshots: no clocks or ETAs
         self._ui = core.bus.subscribe("ui")
-        self.etas = EtaTracker()
+        self.etas = EtaTracker()  # per-job ETAs (from the folded state); the queue's ETA comes from the core
         self.filter_text = ""
         self.log_selected_only = False
         self._job_keys = job_key_of(core.config.ui.keys)
@@ -295,8 +295,6 @@ class DraptoApp(App[int]):
         except NoMatches:  # the timer fired while the main screen's widgets are not (or no longer) mounted
             return
         jobs = self._visible_jobs()
-        if not self.frozen:
-            self.etas.tick(self.core.jobs())  # the queue's rate is the whole queue's, whatever is filtered
         table = self.query_one(QueueTable)
         with self.batch_update():
             table.sync(jobs, None if self.frozen else self.etas)
@@ -349,7 +347,7 @@ class DraptoApp(App[int]):
             for j in jobs
             if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats
         )
-        eta = None if self.frozen else self.etas.queue_eta(jobs)
+        eta = None if self.frozen else self.core.queue_eta()  # the core's figure: every viewer shows the same
         text = Text()
         if self.core.paused_all:  # first, so that it never falls off a narrow header
             text.append("PAUSED", style="bold reverse")

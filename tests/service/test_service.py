@@ -263,3 +263,38 @@ async def test_encode_and_watch_go_through_a_running_service(
         timeout=10,
     )
     await viewer.close()
+
+
+async def test_every_viewer_reads_the_services_queue_eta(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    """The queue's ETA is measured once, in the service: a viewer that attaches late shows the same figure as one
+    that watched from the start, from its first frame, and a paused queue's ETA stands still (issue 26)."""
+    # Long enough to run past the rate's first 20 s (engine/eta.py MIN_WINDOW) with work still left to time.
+    film = media.clip(width=320, height=180, duration=150, fps=24, audio="stereo", gop=48)
+    service.sets.append("encoding.preset=8")
+    assert service.cli("service", "start").returncode == 0
+    early = await ServiceClient.connect(service.config(), client="early")
+    try:
+        early.add_paths([media.copy_to(film, tmp_path / "films", "long.mkv")])
+        await wait_for(lambda: early.queue_eta() is not None, timeout=120, what="a measured queue rate")
+        late = await ServiceClient.connect(service.config(), client="late")
+        try:
+            assert late.queue_eta() is not None  # from the welcome: never a blank first frame
+            seen: list[tuple[float | None, float | None]] = []
+            for _ in range(6):
+                await asyncio.sleep(0.5)
+                seen.append((early.queue_eta(), late.queue_eta()))
+            # Both read the service's status lines: the same figure, give or take the one line in flight.
+            assert all(a is not None and b is not None and abs(a - b) <= 1 for a, b in seen), seen
+            await late.call(Core.toggle_pause_all)
+            await wait_for(lambda: early.paused_all and late.paused_all, timeout=10)
+            await asyncio.sleep(1.0)  # the pause reaches the running FFmpeg
+            held = early.queue_eta()
+            await asyncio.sleep(3.0)
+            assert early.queue_eta() == held == late.queue_eta(), (held, early.queue_eta(), late.queue_eta())
+            await late.call(Core.toggle_pause_all)
+        finally:
+            await late.close()
+    finally:
+        await early.close()
