@@ -13,14 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from drapto_tui.config import load_config
-from drapto_tui.engine.engine import Engine
-from drapto_tui.model.events import ProcessingStatus
-from drapto_tui.model.state import SegmentStatus
-from drapto_tui.tui.app import DraptoApp
-from drapto_tui.tui.launch import demo_paths
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # samples/ (the demo's films) lives beside the package, not in it
+
+from drapto_tui.config import load_config  # noqa: E402
+from drapto_tui.engine.engine import Engine  # noqa: E402
+from drapto_tui.model.events import ProcessingStatus  # noqa: E402
+from drapto_tui.model.state import SegmentStatus  # noqa: E402
+from drapto_tui.tui.app import DraptoApp  # noqa: E402
+from samples.demo import demo_paths  # noqa: E402
 
 
 async def main() -> int:

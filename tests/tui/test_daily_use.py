@@ -507,3 +507,42 @@ def test_a_running_jobs_facts_give_speed_and_projected_size() -> None:
     assert lines["Speed"] == "0.40× real time, 10 fps"
     assert lines["Video size"] == "2.0 MiB so far, 10.0 MiB projected"
     assert lines["Saving"] == "90% projected"
+
+
+async def test_a_running_jobs_row_gives_speed_and_projected_size_where_it_fits(tmp_path: Path) -> None:
+    """At 120 columns the queue row carries what the inspector leads with: speed against real time and the size
+    the output is heading for; between the compact layout and 120 columns that extra gives way to the name."""
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        minute_later = T0 + timedelta(seconds=60)  # the running job has worked a minute since its last event
+        app.core.bus.publish(
+            make_event(
+                E.SEGMENT_COMPLETE,
+                timestamp=minute_later,
+                job_id="running",
+                file="/films/Arrival (2016).mkv",
+                segment=6,
+                crf=30.0,
+                score_measured=93.3,
+                bytes=1_000_000,
+                attempts=1,
+            )
+        )
+        app.refresh_from_state()
+        await pilot.pause()
+        table = app.query_one(QueueTable)
+        assert [label for label, _ in table.shown_columns].count("Speed") == 1
+        job = app.core.state.jobs["running"]
+        cells = dict(
+            zip([k for _, k in table.shown_columns], map(str, table.job_row("running")), strict=True)
+        )
+        speed = job.media.duration * job.progress / job.active_time(job.updated)  # type: ignore[union-attr]
+        assert cells["speed"] == f"{speed:.2f}×" and len(cells["speed"]) <= 5
+        assert " → ~" in cells["size"], cells["size"]
+    narrower = scene_app(tmp_path / "narrower")
+    async with narrower.run_test(size=(104, 40)) as pilot:
+        await ready(pilot)
+        table = narrower.query_one(QueueTable)
+        keys = [k for _, k in table.shown_columns]
+        assert "speed" not in keys and table.columns["file"].width >= 16  # type: ignore[index]

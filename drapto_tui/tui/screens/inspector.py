@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.eta import fmt_eta
+from drapto_tui.engine.live_figures import live_figures
 from drapto_tui.media.metrics import label_of
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
@@ -66,29 +67,18 @@ def facts(job: ProcessingState) -> Table:
 
 
 def live_lines(job: ProcessingState, now: datetime | None = None) -> list[tuple[str, str]]:
-    """What a running job's user reads first (as HandBrake and ab-av1 show it): time so far, speed against
-    real time, and the output's size so far, projected and the saving it means, from the segments done."""
+    """A running job's figures (engine/live_figures.py) as a person reads them."""
     lines: list[tuple[str, str]] = []
-    # As of the job's last event: the facts are redrawn when one arrives (and a frozen screenshot has no clock).
-    active = job.active_time(now or job.updated)
-    if active > 0:
-        lines.append(("Elapsed", fmt_eta(active)))
-    media = job.media
-    film_done = sum(
-        s.end - s.start for s in job.segments.values() if s.status == SegmentStatus.DONE and s.end > s.start
-    )
-    if media is not None and active > 0 and job.progress > 0:
-        speed = media.duration * job.progress / active
-        frames = (media.frame_count or 0) * job.progress
-        fps = f", {frames / active:.0f} fps" if frames else ""
-        lines.append(("Speed", f"{speed:.2f}× real time{fps}"))
-    done_bytes = sum(s.bytes or 0 for s in job.segments.values() if s.status == SegmentStatus.DONE)
-    if done_bytes and film_done > 0 and media is not None and media.duration > 0:
-        projected = done_bytes * media.duration / film_done
-        size = f"{human_size(done_bytes)} so far, {human_size(int(projected))} projected"
+    live = live_figures(job, now)
+    if live.active > 0:
+        lines.append(("Elapsed", fmt_eta(live.active)))
+    if live.speed is not None:
+        fps = f", {live.fps:.0f} fps" if live.fps else ""
+        lines.append(("Speed", f"{live.speed:.2f}× real time{fps}"))
+    if live.projected_bytes is not None:
+        size = f"{human_size(live.done_bytes)} so far, {human_size(int(live.projected_bytes))} projected"
         lines.append(("Video size", size))
-        if media.size:
-            saving = 1 - projected / media.size
+        if (saving := live.saving) is not None:
             lines.append(
                 ("Saving", f"{saving:.0%} projected" if saving >= 0 else f"{-saving:.0%} larger, projected")
             )

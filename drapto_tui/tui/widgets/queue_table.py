@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.eta import EtaTracker, fmt_eta
+from drapto_tui.engine.live_figures import live_figures
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.model.state import ProcessingState, SegmentStatus
 
@@ -23,6 +24,7 @@ WIDE = [
     ("Status", "status"),
     ("%", "pct"),
     ("ETA", "eta"),
+    ("Speed", "speed"),
     ("Size in → out", "size"),
     ("Score", "score"),
 ]
@@ -35,9 +37,23 @@ NARROW = [
     ("ETA", "eta"),
     ("Score", "score"),
 ]
-VOLATILE = {"pct", "eta", "score", "size"}
+VOLATILE = {"pct", "eta", "speed", "score", "size"}
+#: The file name's least width; below it these columns give way, in this order (120 columns show them all).
+MIN_FILE_WIDTH = 16
+DROPPED_FIRST = ("speed", "path", "class")
 #: Fixed widths; the file name takes what is left of the terminal.
-WIDTHS = {"pos": 4, "class": 5, "hdr": 3, "path": 7, "status": 9, "pct": 4, "eta": 7, "size": 21, "score": 5}
+WIDTHS = {
+    "pos": 4,
+    "class": 5,
+    "hdr": 3,
+    "path": 7,
+    "status": 9,
+    "pct": 4,
+    "eta": 7,
+    "speed": 6,
+    "size": 21,
+    "score": 5,
+}
 STATUS_STYLE = {
     ProcessingStatus.QUEUED: "",
     ProcessingStatus.RUNNING: "bold",
@@ -48,6 +64,16 @@ STATUS_STYLE = {
     ProcessingStatus.CANCELLED: "dim strike",
     ProcessingStatus.HELD: "italic",
 }
+
+
+def speed_text(speed: float) -> str:
+    """× real time in at most five cells: 0.42×, 3.10×, 12.5×."""
+    return f"{speed:.2f}×" if speed < 10 else f"{speed:.1f}×" if speed < 100 else f"{speed:.0f}×"
+
+
+def _file_room(columns: list[tuple[str, str]], total: int) -> int:
+    """What is left for the file name once the other columns and the cell padding are laid out."""
+    return total - 2 * len(columns) - sum(WIDTHS[k] for _, k in columns if k != "file") - 5
 
 
 def score_mean(job: ProcessingState) -> float | None:
@@ -73,18 +99,29 @@ class QueueTable(DataTable):
         self._stamp: list[object] = []
         self._pending_select: str | None = None
         self._volatile_due = 0.0
+        self._columns: list[tuple[str, str]] = []
 
     def columns_for(self) -> list[tuple[str, str]]:
         return NARROW if self.compact else WIDE
+
+    @property
+    def shown_columns(self) -> list[tuple[str, str]]:
+        """The columns the table has now (at a width between the compact and the full layout, some extras go)."""
+        return self._columns or self.columns_for()
 
     def set_compact(self, compact: bool, *, force: bool = False, width: int | None = None) -> None:
         if force or compact != self.compact or not self.columns:
             self.compact = compact
             selected = self.selected_job()
             self.clear(columns=True)
+            total = width or self.size.width or self.app.size.width
             columns = self.columns_for()
-            fixed = sum(WIDTHS[k] for _, k in columns if k != "file")
-            room = (width or self.size.width or self.app.size.width) - 2 * len(columns) - fixed - 5
+            for optional in DROPPED_FIRST:  # the file name keeps a readable width: the extras give way to it
+                if _file_room(columns, total) >= MIN_FILE_WIDTH:
+                    break
+                columns = [c for c in columns if c[1] != optional]
+            self._columns = columns
+            room = _file_room(columns, total)
             for label, key in columns:
                 self.add_column(label, key=key, width=WIDTHS.get(key, max(room, 12)))
             self._jobs_at, self._cells, self._stamp = [], [], []
@@ -116,9 +153,17 @@ class QueueTable(DataTable):
         badge = "" if media is None else "DV" if media.dolby_vision else (media.hdr_format or "")
         out_bytes = job.stats.get("output_bytes")
         in_bytes = (media.size if media else 0) or job.stats.get("input_bytes")
-        size = (human_size(in_bytes) if in_bytes else "") + (
-            f" → {human_size(out_bytes)}" if out_bytes else ""
+        # A running job: its speed against real time and its projected size, from the segments done so far.
+        live = (
+            live_figures(job) if job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED) else None
         )
+        if out_bytes:
+            after = f" → {human_size(out_bytes)}"
+        elif live is not None and live.projected_bytes is not None:
+            after = f" → ~{human_size(int(live.projected_bytes))}"
+        else:
+            after = ""
+        size = (human_size(in_bytes) if in_bytes else "") + after
         vm = score_mean(job)
         name = Path(job.current_file or "?").name
         prio = f" ↑{job.priority}" if job.priority > 0 else (f" ↓{-job.priority}" if job.priority < 0 else "")
@@ -131,6 +176,7 @@ class QueueTable(DataTable):
             "status": Text(job.activity(), style=STATUS_STYLE.get(job.status, "")),
             "pct": f"{job.progress * 100:.0f}%" if job.progress else "",
             "eta": fmt_eta(eta),
+            "speed": speed_text(live.speed) if live is not None and live.speed is not None else "",
             "size": size,
             "score": f"{vm:.1f}" if vm is not None else "",
         }
@@ -140,7 +186,7 @@ class QueueTable(DataTable):
         No `etas` (screenshots): no ETA column values."""
         selected = self._pending_select or self.selected_job()
         self._pending_select = None
-        keys = [k for _, k in self.columns_for()]
+        keys = [k for _, k in self.shown_columns]
         # Any cell update makes DataTable re-render every visible row, so cells that only creep (%, ETA, score,
         # size) are refreshed at most twice a second; status, names and order changes go out at once.
         now = time.monotonic()
