@@ -298,3 +298,33 @@ async def test_every_viewer_reads_the_services_queue_eta(
             await late.close()
     finally:
         await early.close()
+
+
+async def test_the_meters_measure_the_service_and_its_ffmpeg(
+    service: Service, media: MediaFactory, tmp_path: Path
+) -> None:
+    """A viewer's meters show the service's work, not the viewer's: the resource samples come from the service,
+    counting its FFmpeg processes and the running job's CPU and memory (issue 26)."""
+    film = media.clip(width=320, height=180, duration=40, fps=24, audio="stereo", gop=48)
+    service.sets.append("encoding.preset=8")
+    assert service.cli("service", "start").returncode == 0
+    viewer = await ServiceClient.connect(service.config(), client="viewer")
+    samples = viewer.bus.subscribe("meters", kinds=[ProcessingEvents.RESOURCE_SAMPLE])
+    try:
+        viewer.add_paths([media.copy_to(film, tmp_path / "films", "film.mkv")])
+        await wait_for(lambda: bool(viewer.jobs()), what="the job")
+        job_id = viewer.jobs()[0].job_id
+        busy = None
+        end = time.monotonic() + 90
+        while busy is None and time.monotonic() < end:
+            for event in samples.drain():
+                usage = event.data.jobs.get(job_id)
+                if usage is not None and usage.cpu > 0 and usage.rss > 0 and event.data.processes >= 2:
+                    busy = event.data
+            await asyncio.sleep(0.2)
+        assert busy is not None, "no sample showed the service's FFmpeg at work"
+        # The service's tree: itself and the job's FFmpeg (this viewer runs no FFmpeg and is not in it).
+        assert busy.rss_tree >= busy.jobs[job_id].rss
+    finally:
+        samples.close()
+        await viewer.close()
