@@ -22,7 +22,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import MediaError
@@ -38,6 +38,11 @@ class PacketIndex:
     keyframes: list[float]
     sizes: list[int] | None = None  # bytes of each packet, in the order of `times`
     hidden: int = 0  # packets decoded but never shown (an MP4 edit list's pre-roll): not in `times`
+    #: Keyframes that are not clean places to cut, left out of `keyframes`: in decode order they are followed by
+    #: pictures shown before them (an open GOP's leading pictures: HEVC's RASL after a CRA, H.264's B-frames
+    #: after a recovery point), which refer to the GOP before. A stream copy cut there starts a segment that
+    #: cannot decode them, and the film would come out frames short; a cut near one is made exactly instead.
+    open_keyframes: list[float] = field(default_factory=list)
 
     def bytes_between(self, start: float, end: float | None) -> int | None:
         """The source's video bytes presented in [start, end)."""
@@ -78,8 +83,10 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
         capture_stdout=True,
     )
     num, den = 1, 1
-    packets: list[tuple[float, int]] = []
+    packets: list[tuple[float, int]] = []  # in decode order (as the stream copy reads them), sorted below
     keyframes: list[float] = []
+    leading: set[float] = set()  # keyframes followed in decode order by a picture shown before them
+    last_keyframe: float | None = None
     hidden = 0
     for line in (result.stdout or "").splitlines():
         if line.startswith("#"):
@@ -99,15 +106,19 @@ async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketInd
             continue
         if flags is None or int(flags[2:], 16) & 0x1:
             keyframes.append(pts)
+            last_keyframe = pts
+        elif last_keyframe is not None and pts < last_keyframe and keyframes[0] != last_keyframe:
+            leading.add(last_keyframe)  # (the film's first keyframe is where every decode starts anyway)
     if not packets:
         raise MediaError("no video packets found", subject=str(source), hint="the file may be damaged")
     start = min(t for t, _ in packets)
     packets.sort()
     return PacketIndex(
         times=[t - start for t, _ in packets],
-        keyframes=sorted({k - start for k in keyframes}),
+        keyframes=sorted({k - start for k in keyframes if k not in leading}),
         sizes=[n for _, n in packets],
         hidden=hidden,
+        open_keyframes=sorted(k - start for k in leading),
     )
 
 
@@ -429,9 +440,11 @@ async def segment_video(
     stream: int = 0,
     pix_fmt: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[Segment]:
     """The film cut into segments by `rules`. `stream` is the film among the source's video streams
-    (MediaProbe.video_stream); `duration` is used when the picture's own end cannot be read."""
+    (MediaProbe.video_stream); `duration` is used when the picture's own end cannot be read; `on_note` hears
+    what the user should know about how it was cut."""
     mode = rules.mode
     step = on_step or (lambda name: None)
     step("reading keyframes")
@@ -440,6 +453,10 @@ async def segment_video(
     if mode == "scene":
         step("scene detection")
     scenes = await detect_scenes(ffmpeg, source, rules.scene_threshold, stream) if mode == "scene" else None
+    # Open GOPs (x265's default, for one): an exact cut near an open keyframe would decode everything from the
+    # last closed one, which may be the film's start (a lossless copy of the whole film in the temp folder).
+    # Cuts then go only where a GOP is closed: fewer, longer segments, but every frame.
+    tolerance = math.inf if index.open_keyframes else rules.cut_tolerance
     cuts = plan_cuts(
         duration,
         index.keyframes,
@@ -448,8 +465,15 @@ async def segment_video(
         min_segment=rules.min_segment,
         max_segment=rules.max_segment,
         frames=index.times,
-        tolerance=rules.cut_tolerance,
+        tolerance=tolerance,
     )
+    if index.open_keyframes and on_note is not None:
+        total = len(index.open_keyframes) + len(index.keyframes)
+        on_note(
+            f"{len(index.open_keyframes)} of {total} keyframes open a GOP whose first pictures refer back (an"
+            f" open GOP): a cut there would lose them, so the film is cut only where a GOP is closed, into"
+            f" {len(cuts) + 1} segment{'s' if cuts else ''}"
+        )
     keyframes = set(index.keyframes)
     exact = sum(1 for c in cuts if c not in keyframes)
     step(

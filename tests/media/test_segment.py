@@ -14,6 +14,7 @@ from drapto_tui.media.segment import (
     plan_cuts,
     segment_video,
 )
+from tests.judge import decoded_frames
 from tests.media_helpers import MediaFactory
 
 
@@ -115,3 +116,32 @@ async def test_single_keyframe_source_is_one_segment(
         duration=5.312,
     )
     assert len(segments) == 1 and segments[0].frames == 132
+
+
+async def test_open_gops_are_cut_only_where_a_gop_is_closed(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
+    """x265's default open GOPs: after each keyframe but the first come pictures shown before it that refer to the
+    GOP before (RASL). A stream-copied segment starting there cannot decode them, and the film used to come out
+    frames short, found only at the join after the whole encode. Real footage, decoded by an independent run."""
+    source = tmp_path / "open-gop.mkv"
+    x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:keyint=48"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(media.bbb()), "-vf", "scale=320:180", "-an", *x265, str(source)],
+        check=True,
+    )
+    index = await index_packets(ffmpeg, source)
+    assert index.open_keyframes and index.keyframes == [0.0]  # every later keyframe opens its GOP
+    notes: list[str] = []
+    segments = await segment_video(
+        ffmpeg,
+        source,
+        tmp_path / "segments",
+        CutRules(mode="fixed", chunk_size=1, min_segment=0.5, max_segment=2, cut_tolerance=0.1),
+        duration=5.3,
+        on_note=notes.append,
+    )
+    assert (
+        sum(decoded_frames(ffmpeg, Path(s.path)) for s in segments) == decoded_frames(ffmpeg, source) == 132
+    )
+    assert len(notes) == 1 and "open GOP" in notes[0] and f"into {len(segments)} segment" in notes[0]

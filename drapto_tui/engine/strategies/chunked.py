@@ -129,6 +129,7 @@ class ChunkedStrategy(EncodingStrategy):
                 on_step=lambda step: ctx.emit(
                     StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
                 ),
+                on_note=lambda line: ctx.emit(Notice(stage="segmenting", message=f"{ctx.source}: {line}")),
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
