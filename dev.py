@@ -234,7 +234,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip())
         print(
-            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|probes|calibrate|hdr-metric|direct|service|cluster|latency]"
+            "\nusage: python3 dev.py demo [app options] | test [pytest options] | app [app options] | screenshots | bench [quality|probes|calibrate|hdr-metric|direct|service|cluster|latency|reattach]"
             " | check | wheel-test [pytest options] | lock"
         )
         return 2
@@ -266,6 +266,8 @@ def main(argv: list[str]) -> int:
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "cluster.py"), *rest[1:]]
         elif rest[:1] == ["service"]:  # the service's memory and attach time with a big queue
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "service.py"), *rest[1:]]
+        elif rest[:1] == ["reattach"]:  # the real app attaching to a service with a big queue, in a pty
+            args = [str(BIN / "python"), str(ROOT / "benchmarks" / "reattach.py"), *rest[1:]]
         elif rest[:1] == ["latency"]:  # the app in a pseudo-terminal: key to screen, read back by pyte
             args = [str(BIN / "python"), str(ROOT / "benchmarks" / "ui_latency.py"), *rest[1:]]
         else:

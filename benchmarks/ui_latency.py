@@ -134,7 +134,8 @@ def child_bare(rows: int) -> None:
 
 # -- the user (the parent: a terminal emulator and a keyboard) ---------------------------------------------------
 class Terminal:
-    def __init__(self, args: list[str], columns: int, lines: int) -> None:
+    def __init__(self, args: list[str], columns: int, lines: int, command: list[str] | None = None) -> None:
+        """The child is this script with `args`, or `command` (the real `drapto-tui`, for the reattach figure)."""
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
         self.master, slave = pty.openpty()
@@ -147,7 +148,7 @@ class Terminal:
             "LINES": str(lines),
         }
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, *args],
+            command or [sys.executable, __file__, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

@@ -15,8 +15,8 @@ a slot frees, pause holding a job's next segments back, cancel ending its submis
   one line, and only the one result that comes back is placed (never twice in the output);
 - the scheduler unreachable at start: one line, exit 2; lost mid-run: the segment fails with one line and the
   job keeps its finished segments for a retry;
-- a worker whose FFmpeg lacks libsvtav1 or libvmaf refuses the task with that line, rather than encode
-  differently;
+- a worker whose FFmpeg lacks the segment's encoder or metric filter refuses the task with that line, rather
+  than encode differently;
 - priorities: the order key maps onto Dask task priorities too.
 """
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,11 +40,19 @@ from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
 from drapto_tui.tui.screens.help import HelpScreen
-from drapto_tui.tui.screens.inspector import InspectorScreen
 from drapto_tui.tui.themes import load_themes
 from drapto_tui.tui.widgets.meters import Meters
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from drapto_tui.tui.widgets.segment_grid import SegmentGrid
+
+
+def _warm_inspector() -> None:
+    """Import the inspector (its chart pulls in numpy) in the background once the first frame is out: the app
+    opens without waiting for it, and Enter later finds it loaded."""
+    threading.Thread(
+        target=importlib.import_module, args=("drapto_tui.tui.screens.inspector",), daemon=True
+    ).start()
+
 
 COMPACT_WIDTH = 100
 COMPACT_HEIGHT = 32
@@ -171,6 +181,7 @@ class DraptoApp(App[int]):
         if self.run_core:
             self.start_core()
         self.refresh_from_state()
+        self.call_after_refresh(_warm_inspector)
 
     @work(exclusive=True, group="core")
     async def start_core(self) -> None:
@@ -406,6 +417,8 @@ class DraptoApp(App[int]):
     def action_inspect(self) -> None:
         job_id = self._selected()
         if job_id:
+            from drapto_tui.tui.screens.inspector import InspectorScreen  # warmed after the first frame
+
             self.push_screen(InspectorScreen(job_id))
 
     def on_data_table_row_selected(self, event) -> None:

@@ -46,9 +46,14 @@ def launch(
     config = load(args)
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
+    from drapto_tui.service.client import state_dir_of
+    from drapto_tui.service.protocol import live_info
     from drapto_tui.tui.themes import load_themes
 
-    check_machine(config)  # one clear line (exit 2) before the screen opens, not after
+    # One clear line (exit 2) before the screen opens, not after, for what a service started now would run
+    # with. A service already running made its own checks (and runs its own FFmpeg): attaching skips them.
+    if args.foreground or live_info(state_dir_of(config)) is None:
+        check_machine(config)
     from drapto_tui.tui.actions import keymap_problems
 
     if problems := keymap_problems(config.ui.keys):

@@ -315,14 +315,16 @@ async def test_the_meters_measure_the_service_and_its_ffmpeg(
         await wait_for(lambda: bool(viewer.jobs()), what="the job")
         job_id = viewer.jobs()[0].job_id
         busy = None
+        seen: list[tuple[int, dict[str, object], str]] = []
         end = time.monotonic() + 90
         while busy is None and time.monotonic() < end:
             for event in samples.drain():
+                seen.append((event.data.processes, dict(event.data.jobs), viewer.jobs()[0].status.value))
                 usage = event.data.jobs.get(job_id)
                 if usage is not None and usage.cpu > 0 and usage.rss > 0 and event.data.processes >= 2:
                     busy = event.data
             await asyncio.sleep(0.2)
-        assert busy is not None, "no sample showed the service's FFmpeg at work"
+        assert busy is not None, f"no sample showed the service's FFmpeg at work: {seen[:12]}"
         # The service's tree: itself and the job's FFmpeg (this viewer runs no FFmpeg and is not in it).
         assert busy.rss_tree >= busy.jobs[job_id].rss
     finally:

@@ -1,0 +1,102 @@
+"""Reattach as a user feels it: the real `drapto-tui` started in a pseudo-terminal against a running service that
+holds a big queue, timed until the emulated screen (pyte) shows the queue's rows; and whether any frame before
+that showed an empty queue or zeroed counters.
+
+    python3 dev.py bench reattach [--jobs 1000] [--times 5]
+
+The service is started through the CLI in a state dir of its own, all work paused, and --jobs films queued and
+probed (hard links of one small clip). Each attach is a fresh app process; it is killed afterwards, as a dropped
+terminal would end it (the service goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.ui_latency import Terminal  # noqa: E402
+from drapto_tui.config import load_config  # noqa: E402
+from drapto_tui.engine.api import Core  # noqa: E402
+from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
+from drapto_tui.service.client import ServiceClient  # noqa: E402
+from samples.clips import make_clip  # noqa: E402
+
+PROGRAM = Path(sys.executable).parent / "drapto-tui"
+
+
+def settings(root: Path) -> list[str]:
+    return [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"']
+
+
+async def fill(root: Path, jobs: int) -> None:
+    config = load_config(env={}, use_default_file=False, overrides=settings(root))
+    films = root / "films"
+    films.mkdir()
+    clip = make_clip(embedded_ffmpeg(), root / "clip.mkv", width=160, height=96, duration=1, audio=None)
+    for i in range(jobs):
+        os.link(clip, films / f"film {i:04d}.mkv")
+    client = await ServiceClient.connect(config, client="bench")
+    await client.call(Core.toggle_pause_all)
+    await client.call(Core.add_paths, paths=[films])
+    while sum(1 for j in client.jobs() if j.media is not None) < jobs:
+        await asyncio.sleep(0.5)
+    await client.close()
+
+
+def attach_once(root: Path, columns: int, lines: int) -> tuple[float, bool]:
+    sets = [arg for kv in settings(root) for arg in ("--set", kv)]
+    started = time.perf_counter()
+    term = Terminal([], columns, lines, command=[str(PROGRAM), *sets])
+    empty_first = False
+    try:
+        while True:
+            term.pump(0.005)
+            shown = term.screen.display
+            if any("film 0000.mkv" in line for line in shown):
+                return time.perf_counter() - started, empty_first
+            # A frame with the header drawn but no rows: an empty queue said, where the queue has jobs.
+            if any("queued 0" in line for line in shown):
+                empty_first = True
+            if time.perf_counter() - started > 60:
+                raise TimeoutError("\n".join(shown))
+    finally:
+        term.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--times", type=int, default=5)
+    parser.add_argument("--size", default="80x24")
+    args = parser.parse_args()
+    columns, lines = (int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory(prefix="drapto-reattach-") as tmp:
+        root = Path(tmp)
+        sets = [arg for kv in settings(root) for arg in ("--set", kv)]
+        subprocess.run([str(PROGRAM), "service", "start", *sets], check=True, capture_output=True)
+        try:
+            asyncio.run(fill(root, args.jobs))
+            runs = [attach_once(root, columns, lines) for _ in range(args.times)]
+        finally:
+            subprocess.run([str(PROGRAM), "service", "stop", *sets], check=False, capture_output=True)
+    times = [t for t, _ in runs]
+    empty = sum(1 for _, e in runs if e)
+    print(
+        f"reattach to a service with {args.jobs} jobs, {args.size} pty read by pyte, {os.cpu_count()} CPUs:"
+        f" to the queue's rows p50 {statistics.median(times):.2f} s, max {max(times):.2f} s ({len(times)} runs);"
+        f" an empty queue shown first in {empty} of {len(runs)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
