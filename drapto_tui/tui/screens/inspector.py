@@ -148,6 +148,10 @@ def row_cells(s: SegmentState, worker: bool) -> tuple:
     )
 
 
+#: Segment rows added per frame while the table fills (the rest follow at once, a batch per frame).
+FILL_BATCH = 100
+
+
 class InspectorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
@@ -272,10 +276,18 @@ class InspectorScreen(Screen[None]):
         self._fill(table, job, order[len(shown) :])
 
     def _fill(self, table: DataTable, job: ProcessingState, indexes: list[int]) -> None:
-        for i in indexes:
+        """Add these rows, FILL_BATCH at a time: a film of a thousand segments opens at once and its rows follow
+        in the next frames, so a key pressed meanwhile is not kept waiting for all of them."""
+        for i in indexes[:FILL_BATCH]:
             cells = row_cells(job.segments[i], self._worker_column)
             table.add_row(*cells, key=str(i))
             self._rows[i] = cells
+        if len(indexes) > FILL_BATCH:
+            self.set_timer(0.01, self._fill_more)
+
+    def _fill_more(self) -> None:
+        if (job := self.job) is not None:
+            self._sync_segments(job)
 
     def _column_keys(self) -> list[str]:
         return [*COLUMNS, *(["Worker"] if self._worker_column else [])]
