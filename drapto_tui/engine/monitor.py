@@ -44,11 +44,13 @@ class ResourceMonitor:
         *,
         interval: float = 1.0,
         job_pids: Callable[[], dict[str, list[int]]] | None = None,
+        workers: Callable[[], dict[str, JobUsage]] | None = None,
     ) -> None:
         self.temp_dir = temp_dir
         self.bus = bus
         self.interval = interval
         self.job_pids = job_pids or (dict)
+        self.workers = workers or (dict)
         self.me = psutil.Process()
         self._last_disk: tuple[float, Any] | None = None
         self._proc_cache: dict[int, psutil.Process] = {}
@@ -124,6 +126,7 @@ class ResourceMonitor:
             disk_write_bps=round(write_rate),
             temp_free=free,
             jobs=jobs,
+            workers=self.workers(),
         )
         return self.last
 

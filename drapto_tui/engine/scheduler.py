@@ -76,7 +76,11 @@ class Scheduler:
         self.controls: dict[str, TrackedControl] = {}
         self.monitor = (
             ResourceMonitor(
-                workdirs.base_dir, bus, interval=config.resources.sample_interval, job_pids=self._job_pids
+                workdirs.base_dir,
+                bus,
+                interval=config.resources.sample_interval,
+                job_pids=self._job_pids,
+                workers=executor.worker_usage,
             )
             if monitor
             else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+from drapto_tui.model.events import JobUsage
 from drapto_tui.model.segment import SegmentOutcome, SegmentReport, SegmentSpec
 
 T = TypeVar("T")
@@ -57,6 +58,11 @@ class Executor(Protocol):
 
     def job_pids(self, job_id: str) -> list[int]:
         """The job's encoder processes on this machine (for the meters; empty for remote workers)."""
+        ...
+
+    def worker_usage(self) -> dict[str, JobUsage]:
+        """Each remote worker's CPU and memory, by name, as last measured there (for the meters; empty when
+        the encodes run on this machine)."""
         ...
 
     def job_commands(self, job_id: str) -> list[str]:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pydantic import TypeAdapter
 
 from drapto_tui.errors import DraptoError
@@ -42,6 +43,7 @@ from drapto_tui.execution.control import JobControl
 from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.media.ffmpeg import current_tracker
 from drapto_tui.media.tools import Needs, require_ffmpeg
+from drapto_tui.model.events import JobUsage
 from drapto_tui.model.segment import (
     PhaseReport,
     ProblemReport,
@@ -160,6 +162,40 @@ def steer_on_worker(action: str, job_id: str | None = None, key: str | None = No
     return len(targets)
 
 
+#: CPU seconds of each process in this worker's tree when usage_on_worker last looked (per worker process).
+_CPU_SEEN: dict[int, float] = {}
+_LAST_LOOK: list[float] = []
+
+
+def usage_on_worker(dask_worker: Any = None) -> dict[str, Any]:
+    """Run on every worker by Client.run (which hands it the worker): its name, and its process and everything it
+    started (its FFmpeg) since the last look: CPU percent and resident memory. Dask's own metrics count the
+    worker process alone, not the FFmpeg that does the work."""
+    me = psutil.Process()
+    now = time.monotonic()
+    first = not _LAST_LOOK
+    interval = now - _LAST_LOOK[0] if _LAST_LOOK else 0.0
+    _LAST_LOOK[:] = [now]
+    used = rss = 0.0
+    alive = set()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total = times.user + times.system
+            rss += proc.memory_info().rss
+        except psutil.Error:
+            continue
+        alive.add(proc.pid)
+        seen = _CPU_SEEN.get(proc.pid, total if proc.pid == me.pid else 0.0)
+        used += max(total - seen, 0.0)
+        _CPU_SEEN[proc.pid] = total
+    for pid in set(_CPU_SEEN) - alive:
+        del _CPU_SEEN[pid]
+    name = getattr(dask_worker, "name", None)
+    name = str(name if name is not None else getattr(dask_worker, "address", "worker"))
+    return {"name": name, "cpu": 0.0 if first else 100.0 * used / max(interval, 1e-6), "rss": rss}
+
+
 # -- on the coordinator -------------------------------------------------------------------------------------
 class DaskExecutor(LocalExecutor):
     def __init__(
@@ -185,6 +221,8 @@ class DaskExecutor(LocalExecutor):
         self._reports: dict[str, Report] = {}
         self._worker_of: dict[str, tuple[str, str]] = {}
         self._opening: asyncio.Lock | None = None
+        self._usage: dict[str, JobUsage] = {}
+        self._sampling: asyncio.Task[None] | None = None
 
     # -- connecting -------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -216,12 +254,29 @@ class DaskExecutor(LocalExecutor):
                     " execution.backend = 'local'",
                 ) from None
             self.client.subscribe_topic(self.topic, self._on_report)
+            self._sampling = asyncio.get_running_loop().create_task(self._sample_workers())
             threads = sum((await self.client.nthreads()).values()) if self.scheduler_address else None
             if threads:
                 self.slots = threads
                 self.poke()
 
+    def worker_usage(self) -> dict[str, JobUsage]:
+        return dict(self._usage)
+
+    async def _sample_workers(self, every: float = 1.0) -> None:
+        """The workers' own usage (their FFmpeg included), by name, every second while connected."""
+        while self.client is not None:
+            with contextlib.suppress(Exception):  # a worker gone or a scheduler away: the next look tells
+                looks = await self.client.run(usage_on_worker)
+                self._usage = {
+                    u["name"]: JobUsage(cpu=round(u["cpu"], 1), rss=int(u["rss"])) for u in looks.values()
+                }
+            await asyncio.sleep(every)
+
     async def aclose(self) -> None:
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.run(steer_on_worker, "kill")  # no FFmpeg of ours outlives the coordinator

@@ -25,6 +25,7 @@ from drapto_tui.execution.children import ChildRegistry, TrackedControl
 from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.execution.job_log import JobLog
 from drapto_tui.media.ffmpeg import current_tracker
+from drapto_tui.model.events import JobUsage
 from drapto_tui.model.segment import SegmentOutcome, SegmentSpec
 from drapto_tui.quality.segment_runner import run_segment
 
@@ -244,6 +245,9 @@ class LocalExecutor:
     def job_pids(self, job_id: str) -> list[int]:
         control = self._controls.get(job_id)
         return control.pids() if control is not None else []
+
+    def worker_usage(self) -> dict[str, JobUsage]:
+        return {}  # every encode runs here: the machine's own meters say it all
 
     def job_commands(self, job_id: str) -> list[str]:
         return list(self._commands.get(job_id, ()))

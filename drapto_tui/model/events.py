@@ -356,6 +356,8 @@ class ResourceSample(Payload):
     disk_write_bps: int
     temp_free: int
     jobs: dict[str, JobUsage] = Field(default_factory=dict)
+    #: Each Dask worker by name: its process and the FFmpeg it runs, on its own machine (empty when local).
+    workers: dict[str, JobUsage] = Field(default_factory=dict)
 
 
 # -- the envelope -----------------------------------------------------------------------------------------------

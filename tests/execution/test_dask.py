@@ -216,3 +216,38 @@ async def test_a_worker_without_a_suitable_ffmpeg_refuses(
     fatal = [e.message for e in job.errors if e.fatal]
     assert fatal and "refuses the segment" in fatal[-1] and "libsvtav1" in fatal[-1]
     assert not (tmp_path / "out" / "film.mkv").exists()
+
+
+async def test_the_meters_show_each_worker_and_its_ffmpeg(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
+    """With Dask, the meters show each worker by name, its CPU and memory counting the FFmpeg it runs (Dask's
+    own metrics count the worker process alone); the resource samples carry them to every viewer (issue 26)."""
+    film = media.copy_to(
+        media.clip(width=320, height=180, duration=60, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    config = config_for(tmp_path, "encoding.preset=8", "resources.sample_interval=0.5")
+    seen: list[dict] = []
+    async with Engine(config) as engine:
+        samples = engine.bus.subscribe("test-meters", kinds=[E.RESOURCE_SAMPLE])
+
+        async def collect() -> None:  # as a viewer reads them (samples coalesce while unread)
+            async for event in samples:
+                if event.data.workers:
+                    seen.append(event.data.workers)
+
+        reader = asyncio.create_task(collect())
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        assert all((await engine.run_until_idle()).values())
+        reader.cancel()
+        samples.close()
+    assert seen, "no sample named the workers"
+    names = set().union(*seen)
+    assert len(names) == 2  # the LocalCluster's two workers, by name
+    # At some point a worker was encoding: well over what an idle Dask worker process uses.
+    busiest = max(u.cpu for sample in seen for u in sample.values())
+    assert busiest > 20, seen[-3:]  # an idle Dask worker process reads a few per cent
+    assert all(u.rss > 0 for sample in seen for u in sample.values())

@@ -69,6 +69,11 @@ class Meters(Static):
                 (f"  MEM {mem:.0%}", "bold"),
                 (f"  tmp {human_size(s.temp_free)} free", ""),
                 (f"  ours {human_size(s.rss_tree)}", "bold"),
+                *(
+                    [(f"  workers {len(s.workers)} CPU {sum(u.cpu for u in s.workers.values()):.0f}%", "")]
+                    if s.workers
+                    else []
+                ),
                 (f"  {disk}", ""),
             ):
                 if len(part) <= room:
@@ -90,4 +95,6 @@ class Meters(Static):
         out.append(f"temp free {human_size(s.temp_free)}")
         if job:
             out.append(f"\njob CPU {job.cpu:.0f}%  RSS {human_size(job.rss)}")
+        for name, usage in sorted(s.workers.items()):  # Dask: each worker and its FFmpeg, on its machine
+            out.append(f"\n{name}: CPU {usage.cpu:.0f}%  RSS {human_size(usage.rss)}")
         self.update(out)
