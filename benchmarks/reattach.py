@@ -24,33 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.service import fill_queue, settings  # noqa: E402
 from benchmarks.ui_latency import Terminal  # noqa: E402
-from drapto_tui.config import load_config  # noqa: E402
-from drapto_tui.engine.api import Core  # noqa: E402
-from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
-from drapto_tui.service.client import ServiceClient  # noqa: E402
-from samples.clips import make_clip  # noqa: E402
 
 PROGRAM = Path(sys.executable).parent / "drapto-tui"
-
-
-def settings(root: Path) -> list[str]:
-    return [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"']
-
-
-async def fill(root: Path, jobs: int) -> None:
-    config = load_config(env={}, use_default_file=False, overrides=settings(root))
-    films = root / "films"
-    films.mkdir()
-    clip = make_clip(embedded_ffmpeg(), root / "clip.mkv", width=160, height=96, duration=1, audio=None)
-    for i in range(jobs):
-        os.link(clip, films / f"film {i:04d}.mkv")
-    client = await ServiceClient.connect(config, client="bench")
-    await client.call(Core.toggle_pause_all)
-    await client.call(Core.add_paths, paths=[films])
-    while sum(1 for j in client.jobs() if j.media is not None) < jobs:
-        await asyncio.sleep(0.5)
-    await client.close()
 
 
 def attach_once(root: Path, columns: int, lines: int) -> tuple[float, bool]:
@@ -85,7 +62,7 @@ def main() -> None:
         sets = [arg for kv in settings(root) for arg in ("--set", kv)]
         subprocess.run([str(PROGRAM), "service", "start", *sets], check=True, capture_output=True)
         try:
-            asyncio.run(fill(root, args.jobs))
+            asyncio.run(fill_queue(root, args.jobs, name="film {:04d}.mkv"))
             runs = [attach_once(root, columns, lines) for _ in range(args.times)]
         finally:
             subprocess.run([str(PROGRAM), "service", "stop", *sets], check=False, capture_output=True)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from drapto_tui.config import load_config  # noqa: E402
+from drapto_tui.config import DraptoConfig, load_config  # noqa: E402
 from drapto_tui.engine.api import Core  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
 from drapto_tui.service.client import ServiceClient, state_dir_of  # noqa: E402
@@ -37,13 +37,15 @@ def settings(root: Path) -> list[str]:
     return [f'processing.temp_dir="{root / "work"}"', f'output.dir="{root / "out"}"']
 
 
-async def measure(root: Path, jobs: int) -> str:
+async def fill_queue(root: Path, jobs: int, name: str = "film {:05d}.mkv") -> tuple[DraptoConfig, float]:
+    """`jobs` films (hard links of one small clip, named by `name`) queued in the running service with all work
+    paused, once every one is probed: the config that reaches that service, and the seconds queueing took."""
     config = load_config(env={}, use_default_file=False, overrides=settings(root))
     films = root / "films"
     films.mkdir()
     clip = make_clip(embedded_ffmpeg(), root / "clip.mkv", width=160, height=96, duration=1, audio=None)
     for i in range(jobs):
-        os.link(clip, films / f"film {i:05d}.mkv")
+        os.link(clip, films / name.format(i))
     client = await ServiceClient.connect(config, client="bench")
     await client.call(Core.toggle_pause_all)
     started = time.monotonic()
@@ -52,6 +54,11 @@ async def measure(root: Path, jobs: int) -> str:
         await asyncio.sleep(0.5)
     queued = time.monotonic() - started
     await client.close()
+    return config, queued
+
+
+async def measure(root: Path, jobs: int) -> str:
+    config, queued = await fill_queue(root, jobs)
     pid = int(read_info(state_dir_of(config))["pid"])  # type: ignore[index]
     rss = psutil.Process(pid).memory_info().rss
     times = []

@@ -38,7 +38,6 @@ from drapto_tui.model.events import (
     AnalysisComplete,
     ErrorOccurred,
     Event,
-    Payload,
     ProcessingEvents,
     ProcessingStatus,
 )
@@ -112,6 +111,7 @@ class Engine:
             job_log=self._job_log,
         )
         self.paused_all = False
+        self.emit = self.bus.emit  # an event is published as its payload model (engine/bus.py)
         self.etas = EtaTracker()  # the queue's rate, measured here once for every viewer
         self._watches: dict[Path, FolderWatch] = {}
         self._hook_tasks: set[asyncio.Task[None]] = set()
@@ -185,16 +185,6 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def emit(
-        self,
-        payload: Payload,
-        *,
-        job_id: str | None = None,
-        file: str | Path | None = None,
-        status: ProcessingStatus | None = None,
-    ) -> Event:
-        return self.bus.emit(payload, job_id=job_id, file=file, status=status)
 
     def _waiting(self, job_id: str, reason: str) -> None:
         job = self.state.jobs.get(job_id)

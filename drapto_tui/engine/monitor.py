@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 
 from drapto_tui.engine.bus import EventBus
+from drapto_tui.execution.usage import ProcessUsage
 from drapto_tui.model.events import JobUsage, ResourceSample
 
 
@@ -53,40 +54,11 @@ class ResourceMonitor:
         self.workers = workers or (dict)
         self.me = psutil.Process()
         self._last_disk: tuple[float, Any] | None = None
-        self._proc_cache: dict[int, psutil.Process] = {}
         self.last: ResourceSample | None = None
         self._task: asyncio.Task[None] | None = None
-        self._cpu_seen: dict[int, float] = {}  # each job process' CPU seconds when last sampled
+        self._usage = ProcessUsage()  # the jobs' FFmpeg: CPU from each one's CPU time since the last sample
         self._last_sample: float | None = None
         psutil.cpu_percent(percpu=True)  # prime: the first call has nothing to compare with
-
-    def _proc(self, pid: int) -> psutil.Process | None:
-        proc = self._proc_cache.get(pid)
-        if proc is None:
-            try:
-                proc = self._proc_cache[pid] = psutil.Process(pid)
-            except psutil.Error:
-                return None
-        return proc
-
-    def _job_usage(self, pids: list[int], interval: float) -> JobUsage:
-        """A job's CPU over the last interval and its memory now. CPU comes from each process' CPU time since it
-        was last seen (all of it for one started since): an encode's FFmpeg often lives a second or two, so
-        psutil's per-process percent, which needs two looks at the same process, read 0 for most of them."""
-        used = rss = 0.0
-        for pid in pids:
-            proc = self._proc(pid)
-            if proc is None:
-                continue
-            try:
-                times = proc.cpu_times()
-                total = times.user + times.system
-                rss += proc.memory_info().rss
-            except psutil.Error:
-                continue
-            used += max(total - self._cpu_seen.get(pid, 0.0), 0.0)
-            self._cpu_seen[pid] = total
-        return JobUsage(cpu=round(100.0 * used / max(interval, 1e-6), 1), rss=int(rss))
 
     def sample(self) -> ResourceSample:
         now = time.monotonic()
@@ -104,13 +76,11 @@ class ResourceMonitor:
         interval = now - self._last_sample if self._last_sample is not None else self.interval
         self._last_sample = now
         running = self.job_pids()
-        jobs = {job_id: self._job_usage(pids, interval) for job_id, pids in running.items()}
-        alive = {pid for pids in running.values() for pid in pids}
-        for pid in (
-            set(self._cpu_seen) | set(self._proc_cache)
-        ) - alive:  # ended: a pid may come back as another
-            self._cpu_seen.pop(pid, None)
-            self._proc_cache.pop(pid, None)
+        jobs: dict[str, JobUsage] = {}
+        for job_id, pids in running.items():
+            used, rss = self._usage.look(pids)
+            jobs[job_id] = JobUsage(cpu=round(100.0 * used / max(interval, 1e-6), 1), rss=rss)
+        self._usage.forget_all_but({pid for pids in running.values() for pid in pids})
         try:
             free = shutil.disk_usage(self.temp_dir).free
         except OSError:

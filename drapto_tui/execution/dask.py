@@ -41,6 +41,7 @@ from drapto_tui.errors import DraptoError
 from drapto_tui.execution.children import ChildRegistry
 from drapto_tui.execution.control import JobControl
 from drapto_tui.execution.local import LocalExecutor
+from drapto_tui.execution.usage import ProcessUsage
 from drapto_tui.media.ffmpeg import current_tracker
 from drapto_tui.media.tools import Needs, require_ffmpeg
 from drapto_tui.model.events import JobUsage
@@ -162,8 +163,8 @@ def steer_on_worker(action: str, job_id: str | None = None, key: str | None = No
     return len(targets)
 
 
-#: CPU seconds of each process in this worker's tree when usage_on_worker last looked (per worker process).
-_CPU_SEEN: dict[int, float] = {}
+#: This worker's tree (itself and the FFmpeg it runs), and when usage_on_worker last looked (per worker process).
+_USAGE = ProcessUsage()
 _LAST_LOOK: list[float] = []
 
 
@@ -176,21 +177,9 @@ def usage_on_worker(dask_worker: Any = None) -> dict[str, Any]:
     first = not _LAST_LOOK
     interval = now - _LAST_LOOK[0] if _LAST_LOOK else 0.0
     _LAST_LOOK[:] = [now]
-    used = rss = 0.0
-    alive = set()
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-            total = times.user + times.system
-            rss += proc.memory_info().rss
-        except psutil.Error:
-            continue
-        alive.add(proc.pid)
-        seen = _CPU_SEEN.get(proc.pid, total if proc.pid == me.pid else 0.0)
-        used += max(total - seen, 0.0)
-        _CPU_SEEN[proc.pid] = total
-    for pid in set(_CPU_SEEN) - alive:
-        del _CPU_SEEN[pid]
+    pids = [me.pid, *(child.pid for child in me.children(recursive=True))]
+    used, rss = _USAGE.look(pids)  # the first look only sets where the worker's own CPU time starts
+    _USAGE.forget_all_but(set(pids))
     name = getattr(dask_worker, "name", None)
     name = str(name if name is not None else getattr(dask_worker, "address", "worker"))
     return {"name": name, "cpu": 0.0 if first else 100.0 * used / max(interval, 1e-6), "rss": rss}
