@@ -10,6 +10,7 @@ knows about Textual.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -314,8 +315,9 @@ class Engine:
         task.add_done_callback(self._probe_tasks.discard)
 
     # -- watch folders and hooks ----------------------------------------------------------------------------
-    def watch(self, dirs: Iterable[Path]) -> list[str]:
-        """Watch these folders too (engine/watch.py); returns every folder watched now."""
+    def watch(self, dirs: Iterable[Path], output_dir: Path | None = None) -> list[str]:
+        """Watch these folders too (engine/watch.py), their films' outputs in `output_dir` (else the configured
+        folder); returns every folder watched now."""
         wanted = [Path(d).expanduser().resolve() for d in dirs]
         for folder in wanted:
             if not folder.is_dir():
@@ -325,7 +327,7 @@ class Engine:
             watch = FolderWatch(
                 fresh,
                 self.config.input,
-                self._queue_watched,
+                functools.partial(self._queue_watched, output_dir=output_dir),
                 settle=self.config.input.watch_settle,
                 on_problem=self._watch_skipped,
             )
@@ -348,8 +350,8 @@ class Engine:
         """A file in a watched folder that is not queued, and why (a partial download, a hidden temp name)."""
         self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 
-    def _queue_watched(self, files: list[Path]) -> None:
-        _, errors = self.add_paths(files)
+    def _queue_watched(self, files: list[Path], output_dir: Path | None = None) -> None:
+        _, errors = self.add_paths(files, output_dir)
         for line in errors:
             self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 

@@ -104,8 +104,8 @@ class ServiceCalls(Core, Protocol):
         """Queue these films for a foreground `encode` (one job each) and start them: {"ids", "errors"}."""
         ...
 
-    def watch(self, dirs: list[Path]) -> dict[str, Any]:
-        """Watch these folders for new films: {"dirs", "settle"}."""
+    def watch(self, dirs: list[Path], output_dir: Path | None = None) -> dict[str, Any]:
+        """Watch these folders for new films, their outputs in `output_dir` (the client's): {"dirs", "settle"}."""
         ...
 
     def hooks_running(self) -> list[str]: ...

@@ -354,7 +354,7 @@ class Service:
             self.request_stop(mode)
             return None
         if method == "watch":
-            dirs = engine.watch(args["dirs"])
+            dirs = engine.watch(args["dirs"], args["output_dir"])
             return {"dirs": dirs, "settle": engine.config.input.watch_settle}
         return getattr(engine, method)(**args)
 

@@ -251,7 +251,8 @@ async def test_encode_and_watch_go_through_a_running_service(
     assert (elsewhere / "elsewhere.mkv").exists() and not (tmp_path / "out" / "elsewhere.mkv").exists()
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    watched = service.cli("watch", str(incoming))
+    watched_out = tmp_path / "from the watched folder"
+    watched = service.cli("watch", str(incoming), "-o", str(watched_out))
     assert watched.returncode == 0 and str(incoming.resolve()) in watched.stdout, watched.stderr
     assert "has not grown for 0.5 s" in watched.stdout
     media.copy_to(clip(media, 2), incoming, "dropped in.mkv")
@@ -262,6 +263,8 @@ async def test_encode_and_watch_go_through_a_running_service(
         what="the watched film to be queued",
         timeout=10,
     )
+    (dropped,) = [j for j in viewer.jobs() if (j.current_file or "").endswith("dropped in.mkv")]
+    assert Path(dropped.output_file or "").parent == watched_out.resolve()  # the watch command's -o
     await viewer.close()
 
 
