@@ -384,7 +384,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         client, _ = await attach_or_start(config, config_args(args), client="watch")
         try:
             dirs = [Path(d).expanduser().resolve() for d in args.dirs]
-            where = config.output_root()  # this command's -o or config, not the service's own folder
+            where = (
+                config.output_root().resolve()
+            )  # this command's -o or config, not the service's own folder
             return dict(
                 await client.call(ServiceCalls.watch, dirs=dirs, output_dir=where)
             ), client.service_pid

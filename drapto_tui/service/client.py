@@ -237,7 +237,7 @@ class ServiceClient:
         """Sent to the service; what it queued comes to on_added. The films go where this client's command and
         config say (`-o`, output.dir), not where the service was started to put them."""
         wanted = [Path(p).resolve() for p in paths]
-        where = output_dir or self.config.output_root()
+        where = (output_dir or self.config.output_root()).resolve()  # the service runs in another folder
 
         async def go() -> None:
             try:
