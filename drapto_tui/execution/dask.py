@@ -41,7 +41,6 @@ from drapto_tui.errors import DraptoError
 from drapto_tui.execution.children import ChildRegistry
 from drapto_tui.execution.control import JobControl
 from drapto_tui.execution.local import LocalExecutor
-from drapto_tui.execution.usage import ProcessUsage
 from drapto_tui.media.ffmpeg import current_tracker
 from drapto_tui.media.tools import Needs, require_ffmpeg
 from drapto_tui.model.events import JobUsage
@@ -163,23 +162,30 @@ def steer_on_worker(action: str, job_id: str | None = None, key: str | None = No
     return len(targets)
 
 
-#: This worker's tree (itself and the FFmpeg it runs), and when usage_on_worker last looked (per worker process).
-_USAGE = ProcessUsage()
+#: The worker tree's CPU seconds and when usage_on_worker last looked (per worker process).
 _LAST_LOOK: list[float] = []
 
 
 def usage_on_worker(dask_worker: Any = None) -> dict[str, Any]:
     """Run on every worker by Client.run (which hands it the worker): its name, and its process and everything it
     started (its FFmpeg) since the last look: CPU percent and resident memory. Dask's own metrics count the
-    worker process alone, not the FFmpeg that does the work."""
+    worker process alone, not the FFmpeg that does the work. The tree's CPU is the worker's own, its ended
+    children's (counted once they are reaped) and its live children's: a segment's FFmpeg that starts and ends
+    between two looks is counted too."""
     me = psutil.Process()
     now = time.monotonic()
+    mine = me.cpu_times()
+    total = mine.user + mine.system + mine.children_user + mine.children_system
+    rss = me.memory_info().rss
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system
+            rss += child.memory_info().rss
     first = not _LAST_LOOK
-    interval = now - _LAST_LOOK[0] if _LAST_LOOK else 0.0
-    _LAST_LOOK[:] = [now]
-    pids = [me.pid, *(child.pid for child in me.children(recursive=True))]
-    used, rss = _USAGE.look(pids)  # the first look only sets where the worker's own CPU time starts
-    _USAGE.forget_all_but(set(pids))
+    used = 0.0 if first else max(total - _LAST_LOOK[1], 0.0)
+    interval = 0.0 if first else now - _LAST_LOOK[0]
+    _LAST_LOOK[:] = [now, total]
     name = getattr(dask_worker, "name", None)
     name = str(name if name is not None else getattr(dask_worker, "address", "worker"))
     return {"name": name, "cpu": 0.0 if first else 100.0 * used / max(interval, 1e-6), "rss": rss}

@@ -1,5 +1,5 @@
-"""CPU and memory of a changing set of processes, for the meters: the job's FFmpeg on this machine, a Dask worker
-and the FFmpeg it runs on its own.
+"""CPU and memory of a changing set of processes, for the meters: each job's FFmpeg on this machine (a Dask worker
+measures its own tree in execution/dask.py's usage_on_worker).
 
 CPU comes from each process' CPU time since it was last seen, all of it for one seen for the first time. An
 encode's FFmpeg often lives a second or two; psutil's per-process percent needs two looks at the same process and
