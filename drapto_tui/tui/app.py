@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -24,7 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, RichLog, Static
+from textual.widgets import Input, RichLog, Static
 
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.api import Core
@@ -41,9 +42,13 @@ from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
 from drapto_tui.tui.screens.help import HelpScreen
 from drapto_tui.tui.themes import load_themes
+from drapto_tui.tui.widgets.key_footer import KeyFooter
 from drapto_tui.tui.widgets.meters import Meters
 from drapto_tui.tui.widgets.queue_table import QueueTable
 from drapto_tui.tui.widgets.segment_grid import SegmentGrid
+
+if TYPE_CHECKING:
+    from drapto_tui.tui.screens.inspector import InspectorScreen
 
 
 def _warm_inspector() -> None:
@@ -129,6 +134,7 @@ class DraptoApp(App[int]):
         self._log_entries: list[tuple[str | None, Text]] = []
         self._theme_names: list[str] = []
         self._keys_for: tuple = ()
+        self._inspector: InspectorScreen | None = None  # composed on the first Enter, then re-aimed
 
     # -- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -147,7 +153,7 @@ class DraptoApp(App[int]):
         log.border_title = "Warnings and errors"
         yield log
         yield Input(placeholder="filter by name (Enter keeps it, Esc clears)", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def _replay_errors(self) -> None:
         """On start, the persisted warnings and errors (newest last), so a relaunch shows what went wrong."""
@@ -419,7 +425,12 @@ class DraptoApp(App[int]):
         if job_id:
             from drapto_tui.tui.screens.inspector import InspectorScreen  # warmed after the first frame
 
-            self.push_screen(InspectorScreen(job_id))
+            if self._inspector is None:
+                self._inspector = InspectorScreen(job_id)
+                self.install_screen(self._inspector, "inspector")  # kept, and re-aimed at the next job
+            else:
+                self._inspector.show_job(job_id)
+            self.push_screen(self._inspector)
 
     def on_data_table_row_selected(self, event) -> None:
         if event.data_table.id == "queue":

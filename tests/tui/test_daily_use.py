@@ -4,13 +4,15 @@ an inspector that touches only what changed. Driven with Pilot on the fixed scen
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.command import CommandPalette
-from textual.widgets import DataTable, OptionList, RichLog
+from textual.widgets import DataTable, OptionList, RichLog, Static
 from textual.widgets._footer import FooterKey
 
 from drapto_tui.config import load_config
@@ -546,3 +548,55 @@ async def test_a_running_jobs_row_gives_speed_and_projected_size_where_it_fits(t
         table = narrower.query_one(QueueTable)
         keys = [k for _, k in table.shown_columns]
         assert "speed" not in keys and table.columns["file"].width >= 16  # type: ignore[index]
+
+
+def shown_text(widget: Static) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_one_inspector_is_composed_and_re_aimed_at_each_job(tmp_path: Path) -> None:
+    """Enter opens the inspector composed on the first Enter, re-aimed at the selected job: nothing of the
+    previous job (its rows, its Dask worker column, its facts, its log) is left on it."""
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.core.bus.publish(
+            make_event(
+                E.SEGMENT_COMPLETE,
+                timestamp=T0 + timedelta(seconds=1),
+                job_id="running",
+                file="/films/Arrival (2016).mkv",
+                segment=6,
+                crf=30.0,
+                score_measured=93.3,
+                bytes=1_000_000,
+                attempts=1,
+                worker="w1",
+            )
+        )
+        await select(pilot, "Arrival (2016).mkv")
+        await pilot.press("enter")
+        await pilot.pause()
+        first = app.screen
+        table = first.query_one("#segments", DataTable)
+        assert table.row_count == 12 and "Worker" in [str(c.label) for c in table.columns.values()]
+        await pilot.press("escape")
+        await pilot.pause()
+        await select(pilot, "Heat (1995).mkv")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen is first
+        heat = next(j for j in app.core.jobs() if j.current_file == "/films/Heat (1995).mkv")
+        assert "Heat (1995).mkv" in shown_text(first.query_one("#title", Static))
+        assert table.row_count == len(heat.segments)
+        assert [str(c.label) for c in table.columns.values()][-1] != "Worker"
+        facts_text = shown_text(first.query_one("#facts", Static))
+        assert "Heat (1995).mkv" in facts_text and "Arrival" not in facts_text
+        assert "segment 2" in shown_text(first.query_one("#joblog", Static))
+        await pilot.press("escape")
+        await select(pilot, "Arrival (2016).mkv")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen is first and table.row_count == 12
