@@ -89,6 +89,9 @@ class NotWorthEncoding(Exception):
 
     Not a DraptoError: it is an outcome the user asked for, not a failure."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, by_rule: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.by_rule = (
+            by_rule  # left alone by a [library] rule, before any encode (not a try: no ledger line)
+        )

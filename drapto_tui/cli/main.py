@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config", "encode", "queue", "service", "web", "watch")
+COMMANDS = ("probe", "config", "encode", "queue", "service", "web", "watch", "scan", "stats")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -39,7 +39,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
         epilog="Commands: encode PATH... | probe PATH... | queue | service start|stop|status | web |"
-        " watch DIR... |"
+        " watch DIR... | scan DIR... | stats |"
         " config check FILE | config show."
         " Run 'drapto-tui COMMAND -h' for more.",
     )
@@ -139,8 +139,24 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     watch.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="folders to watch")
     watch.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     _common(watch)
+    scan = argparse.ArgumentParser(
+        prog="drapto-tui scan",
+        description="Say, for every film under the folders, whether library mode would encode it or why it leaves"
+        " it alone ([library] rules), and what encoding would save. Reads headers only; encodes nothing.",
+    )
+    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders (or files) to look at")
+    scan.add_argument("--json", action="store_true", help="one JSON object per file")
+    _common(scan)
+    stats = argparse.ArgumentParser(
+        prog="drapto-tui stats",
+        description="What encoding saved: lifetime and per-folder totals from the savings ledger.",
+    )
+    stats.add_argument("--json", action="store_true", help="one JSON object: lifetime and folders")
+    _common(stats)
     return {
         "app": app,
+        "scan": scan,
+        "stats": stats,
         "probe": probe,
         "config": config,
         "encode": encode,
@@ -433,6 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_web(args)
         if command == "watch":
             return cmd_watch(args)
+        if command in ("scan", "stats"):
+            from drapto_tui.cli import library
+
+            if command == "scan":
+                return library.cmd_scan(_load(args), args.paths, args.json)
+            return library.cmd_stats(_load(args), args.json)
         return cmd_app(args)
     except ConfigError as err:
         if debug:

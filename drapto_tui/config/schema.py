@@ -404,6 +404,66 @@ class WebConfig(Section):
     )
 
 
+class LibraryRules(Section):
+    """Which films of a library are left alone, and why (`drapto-tui scan` says it for each)."""
+
+    skip_codecs: list[str] = Field(
+        default_factory=lambda: ["AV1"],
+        description="Video formats left as they are, as MediaInfo names them (AV1, HEVC, AVC, VC-1, MPEG Video).",
+    )
+    skip_hevc_below_kbps: int = Field(
+        0,
+        ge=0,
+        description="Leave HEVC films whose overall bitrate is under this many kbit/s (already efficient);"
+        " 0 = encode HEVC like any other.",
+    )
+    min_size: ByteSize = Field(0, description="Leave films smaller than this (e.g. 500MB); 0 = any size.")
+    min_kbps: int = Field(
+        0, ge=0, description="Leave films whose overall bitrate is under this many kbit/s; 0 = any bitrate."
+    )
+    skip_own: bool = Field(
+        True, description="Leave files drapto-tui made (it tags its outputs with DRAPTO_TUI=version)."
+    )
+    max_failures: int = Field(
+        3,
+        ge=0,
+        description="After this many failed encodes a film is left out of folder adds, scans and watch folders,"
+        " with its last error, until it is retried (r in the app, or given by its own path); 0 = never.",
+    )
+
+
+class LibraryFolder(LibraryRules):
+    """Rules for the films under one folder: the keys given here replace the [library] ones there."""
+
+    path: str = Field(description="The folder these rules are for (the films below it, at any depth).")
+
+
+class LibraryConfig(LibraryRules):
+    folders: list[LibraryFolder] = Field(
+        default_factory=list,
+        description="Per-folder rules, as [[library.folders]] tables with a path; the deepest matching folder wins.",
+    )
+
+    def rules_for(self, file: Path) -> LibraryRules:
+        """The rules that apply to this film: [library]'s, with the keys its deepest [[library.folders]] sets."""
+        best: LibraryFolder | None = None
+        resolved = file.expanduser().resolve()
+        for folder in self.folders:
+            root = Path(folder.path).expanduser().resolve()
+            if resolved.is_relative_to(root) and (
+                best is None or len(root.parts) > len(Path(best.path).expanduser().resolve().parts)
+            ):
+                best = folder
+        own = {name: getattr(self, name) for name in LibraryRules.model_fields}
+        if best is not None:
+            own |= {
+                name: getattr(best, name)
+                for name in best.model_fields_set
+                if name in LibraryRules.model_fields
+            }
+        return LibraryRules(**own)
+
+
 class DraptoConfig(Section):
     """The whole configuration; unknown keys anywhere are errors."""
 
@@ -421,6 +481,7 @@ class DraptoConfig(Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    library: LibraryConfig = Field(default_factory=LibraryConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     #: Lines for the user about how the configuration was read (an old key's new name), said once at start.

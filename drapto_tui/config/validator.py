@@ -291,4 +291,9 @@ def to_toml(config: DraptoConfig) -> str:
     import tomli_w
 
     # An unset optional key (None: "the metric's own") has no TOML form: it is left out, which reads back as unset.
-    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+    data = config.model_dump(mode="json", exclude_none=True)
+    # A folder's rules are the keys it sets (the rest follow [library]): printed as set, they read back the same.
+    data["library"]["folders"] = [
+        f.model_dump(mode="json", exclude_unset=True) for f in config.library.folders
+    ]
+    return tomli_w.dumps(data)

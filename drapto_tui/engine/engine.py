@@ -22,13 +22,14 @@ from drapto_tui.engine.discovery import Preview, discover_files, preview_files
 from drapto_tui.engine.eta import EtaTracker
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.hooks import run_job_end_hook
+from drapto_tui.engine.library import left_out
 from drapto_tui.engine.pipeline import ProcessingPipeline
 from drapto_tui.engine.queue import JobQueue, new_job_id
 from drapto_tui.engine.scheduler import Scheduler
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.watch import FolderWatch
 from drapto_tui.engine.workdirs import WorkDirs
-from drapto_tui.errors import ConfigError, DraptoError, unusable
+from drapto_tui.errors import ConfigError, DraptoError, MediaError, unusable
 from drapto_tui.execution.admission import AdmissionControl
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.children import ChildRegistry
@@ -224,6 +225,9 @@ class Engine:
         """Every job in queue order."""
         return self.queue.jobs()
 
+    def lifetime_saved(self) -> int:
+        return self.store.ledger.saved()
+
     def queue_eta(self) -> float | None:
         """The queue's time left, from the rate this engine has seen the whole queue go at (engine/eta.py). Each
         call samples it: the service asks twice a second and sends the figure to every viewer; the app in the
@@ -242,10 +246,16 @@ class Engine:
         return preview_files(paths, self.config.input, lambda f: self.state.job_for_file(str(f)) is not None)
 
     def add_paths(
-        self, paths: Iterable[Path], output_dir: Path | None = None, *, preanalyse: bool = True
+        self,
+        paths: Iterable[Path],
+        output_dir: Path | None = None,
+        *,
+        preanalyse: bool = True,
+        watched: bool = False,
     ) -> tuple[list[str], list[str]]:
         """Queue the films found under `paths` that are not queued yet, their outputs in `output_dir` (else the
-        configured folder); returns (new job ids, one-line errors)."""
+        configured folder); returns (new job ids, one-line errors). Films found in folders (and `watched` ones)
+        follow the library's rules."""
         options = {"output_dir": str(output_dir)} if output_dir is not None else None
         added: list[str] = []
         errors: list[str] = []
@@ -258,7 +268,11 @@ class Engine:
             for file, root in files:
                 if self.state.job_for_file(str(file)) is not None:
                     continue
-                job_id = self.queue.add_file(file, root, options)
+                film_options, left_out = self._library_gate(file, root is not None or watched, options)
+                if left_out is not None:
+                    errors.append(left_out.line())
+                    continue
+                job_id = self.queue.add_file(file, root, film_options)
                 added.append(job_id)
                 if preanalyse:
                     self._preanalyse(job_id, file)
@@ -286,8 +300,29 @@ class Engine:
             except DraptoError as err:
                 refused.append(err)
                 continue
-            ids |= {self.queue.find_or_add(file, options, root) for file, root in files}
+            for file, root in files:
+                film_options, left_out = self._library_gate(file, root is not None, options)
+                if left_out is None:
+                    ids.add(self.queue.find_or_add(file, film_options, root))
+                else:
+                    refused.append(left_out)
         return ids, refused
+
+    def _library_gate(
+        self, file: Path, from_folder: bool, options: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, MediaError | None]:
+        """A film given by its own path is the user's say-so: its failure count is cleared and the library's
+        rules do not apply. A film found in a folder is marked for the rules (checked once it is probed) and is
+        left out, said in one line, after library.max_failures failed encodes."""
+        if not from_folder:
+            self.store.ledger.clear_failures(str(file))
+            return options, None
+        excluded = left_out(file, self.store.ledger.failures(str(file)), self.config.library.rules_for(file))
+        if excluded is not None:
+            return None, MediaError(
+                excluded, subject=str(file), hint="retry it (r in the app), or add it by its own path"
+            )
+        return {**(options or {}), "from_folder": True}, None
 
     def _preanalyse(self, job_id: str, file: Path) -> None:
         """Probe queued files in the background so the queue shows class, HDR/DV and path before they run."""
@@ -351,7 +386,7 @@ class Engine:
         self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 
     def _queue_watched(self, files: list[Path], output_dir: Path | None = None) -> None:
-        _, errors = self.add_paths(files, output_dir)
+        _, errors = self.add_paths(files, output_dir, watched=True)
         for line in errors:
             self.bus.emit(ErrorOccurred(message=line, stage="watching", severity="warning"))
 
@@ -422,6 +457,8 @@ class Engine:
         self.scheduler.poke()
 
     def retry(self, job_id: str) -> None:
+        if (job := self.state.jobs.get(job_id)) is not None and job.current_file:
+            self.store.ledger.clear_failures(job.current_file)  # the user asks for another try
         self.queue.retry(job_id)
         self.scheduler.poke()
 

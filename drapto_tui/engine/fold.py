@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
+from drapto_tui.engine.ledger import LedgerEntry
 from drapto_tui.engine.store import StateStore
 from drapto_tui.errors import StateError
 from drapto_tui.model.events import (
@@ -62,6 +64,26 @@ SEGMENT_FIGURES = (
     "attempts",
     "worker",
 )
+
+
+def ledger_entry(job: ProcessingState, event: Event, data: EncodingComplete) -> LedgerEntry:
+    """A finished job's line in the savings ledger: a kept film counts its bytes in as out (nothing changed)."""
+    source = job.current_file or ""
+    bytes_in = data.input_bytes or (job.media.size if job.media else 0)
+    return LedgerEntry(
+        job_id=job.job_id,
+        source=source,
+        folder=str(Path(source).parent),
+        output=data.output,
+        outcome="kept" if data.kept_source else "completed",
+        codec=job.media.video_codec if job.media else None,
+        bytes_in=bytes_in,
+        bytes_out=bytes_in if data.kept_source else (data.output_bytes or 0),
+        seconds=data.wall_seconds,
+        score=data.score_file,
+        metric=data.metric,
+        finished=event.timestamp.isoformat(),
+    )
 
 
 class StateManager:
@@ -229,6 +251,8 @@ class StateManager:
         job.status = ProcessingStatus.COMPLETED
         job.progress = 1.0
         job.stats.update(data.model_dump(exclude={"segments"}))
+        if self.store is not None and not data.by_rule and (data.kept_source or not data.skipped):
+            self.store.ledger.record(ledger_entry(job, event, data))
 
     def _error(self, job: ProcessingState, event: Event, data: ErrorOccurred) -> int | None:
         record = ErrorRecord(
@@ -251,6 +275,8 @@ class StateManager:
         if record.fatal:
             job.status = ProcessingStatus.FAILED
             job.stage = ProcessingStage.FAILED
+            if self.store is not None and job.current_file:
+                self.store.ledger.failed(job.current_file, record.message)
         return touched
 
     def _notice(self, job: ProcessingState, event: Event, data: Notice) -> int | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
+from drapto_tui.engine.library import rule_verdict
 from drapto_tui.engine.output_names import exists_reason
 from drapto_tui.engine.preflight import ffmpeg_needs
 from drapto_tui.engine.source_notes import refusal, source_changes
@@ -64,6 +65,8 @@ from drapto_tui.quality.report import write_report
 class EncodingOptions(BaseModel):
     job_id: str
     overwrite: bool = False
+    #: Found by searching a folder (or a watched one): the library's rules decide whether it is encoded at all.
+    from_folder: bool = False
 
 
 @dataclass
@@ -150,7 +153,8 @@ class ProcessingPipeline:
                     skipped=True,
                     kept_source=True,
                     reason=kept.reason,
-                    max_encoded_percent=self.config.search.max_encoded_percent,
+                    max_encoded_percent=None if kept.by_rule else self.config.search.max_encoded_percent,
+                    by_rule=kept.by_rule,
                 ),
                 job_id,
                 input_file,
@@ -294,6 +298,10 @@ class ProcessingPipeline:
         refused = refusal(media, self.config)
         if refused is not None:
             raise refused
+        if film.options.from_folder and (
+            why := rule_verdict(media, self.config.library.rules_for(film.source))
+        ):
+            raise NotWorthEncoding(why, by_rule=True)
         film.media = media
         return None
 

@@ -240,7 +240,9 @@ class Scheduler:
             self.pipeline.process(
                 Path(job.current_file or ""),
                 output,
-                EncodingOptions(job_id=job_id, overwrite=overwrite),
+                EncodingOptions(
+                    job_id=job_id, overwrite=overwrite, from_folder=bool(job.options.get("from_folder"))
+                ),
                 control=control,
             )
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from drapto_tui.engine.ledger import Ledger
 from drapto_tui.errors import StateError, unusable
 from drapto_tui.model.events import OLD_METRIC, renamed_scores
 from drapto_tui.model.state import (
@@ -92,6 +93,7 @@ class StateStore:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._check_integrity()
             self._create()
+            self.ledger = Ledger(self.db, writable=True)
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StateError(
@@ -109,6 +111,7 @@ class StateStore:
                 check_same_thread=False,
             )
             self._check_integrity()
+            self.ledger = Ledger(self.db, writable=False)
         except sqlite3.OperationalError as exc:
             # A WAL reader must write the shared-memory index beside the database: another user's queue cannot
             # be read, only its owner's.

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from drapto_tui import __version__
 from drapto_tui.errors import DraptoError
 from drapto_tui.media.ffmpeg import FfmpegProgress, run_ffmpeg
 from drapto_tui.model.media import MediaProbe
@@ -124,7 +125,9 @@ async def mux(
             f"-metadata:s:t:{k}",
             f"filename={cover.name}",
         ]
-    args += ["-metadata", "encoder=drapto-tui", str(output)]
+    # FFmpeg writes its own name as the muxing and writing application; this tag is what says drapto-tui made the
+    # file (library.skip_own reads it back, so a library scan never encodes its own outputs again).
+    args += ["-metadata", f"DRAPTO_TUI={__version__}", str(output)]
     partial = output.with_name(output.stem + ".partial" + output.suffix)
     args[-1] = str(partial)
     await run_ffmpeg(

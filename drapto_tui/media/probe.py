@@ -538,4 +538,5 @@ async def probe(path: Path, ffmpeg: str) -> MediaProbe:
         chapters=chapters,
         video_start=_seconds(video.get("delay")),
         start_time=reading.start,
+        made_by=str(general["drapto_tui"]) if general.get("drapto_tui") else None,
     )

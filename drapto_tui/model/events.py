@@ -204,6 +204,7 @@ class EncodingComplete(Payload):
     skipped: bool = False
     kept_source: bool = False  # skipped because AV1 would not save enough: the job's status is KEPT
     max_encoded_percent: float | None = None  # the limit a kept film was judged by
+    by_rule: bool = False  # kept by a [library] rule (already AV1, made here...), before any encode
     reason: str | None = None
     input_bytes: int | None = None
     output_bytes: int | None = None

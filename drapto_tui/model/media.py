@@ -139,6 +139,8 @@ class MediaProbe(BaseModel):
     chapters: int = 0
     video_start: float | None = None  # seconds (MediaInfo's delay)
     start_time: float = 0.0  # the file's first timestamp (FFmpeg's "start:"); stream offsets count from it
+    #: The drapto-tui version that made this file (its DRAPTO_TUI tag); None for any other file.
+    made_by: str | None = None
 
     def offsets(self) -> dict[str, float]:
         """When each stream starts after the earliest one (seconds): what lip sync depends on."""

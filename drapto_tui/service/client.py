@@ -88,6 +88,7 @@ class ServiceClient:
         self.bus.add_listener(self.state.update_state)
         self.paused_all = welcome.paused_all
         self._queue_eta = welcome.queue_eta
+        self._lifetime_saved = welcome.lifetime_saved
         self.launching = True
         self.clients = welcome.clients
         self.lost = False  # the service went away (stopped elsewhere, or killed)
@@ -151,6 +152,7 @@ class ServiceClient:
                 elif isinstance(message, Status):
                     self.paused_all, self.launching = message.paused_all, message.launching
                     self.clients, self._queue_eta = message.clients, message.queue_eta
+                    self._lifetime_saved = message.lifetime_saved
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -210,6 +212,9 @@ class ServiceClient:
     def queue_eta(self) -> float | None:
         """The service's figure, as its last status line gave it: every viewer shows the same."""
         return self._queue_eta
+
+    def lifetime_saved(self) -> int:
+        return self._lifetime_saved
 
     def is_running(self) -> bool:
         active = (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)

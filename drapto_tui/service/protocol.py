@@ -53,6 +53,7 @@ class Welcome(BaseModel):
     paused_all: bool = False
     clients: int = 1
     queue_eta: float | None = None  # the service's own figure, so a new viewer shows it from its first frame
+    lifetime_saved: int = 0  # bytes saved over every film the ledger holds (engine/ledger.py)
 
 
 class Refused(BaseModel):
@@ -72,6 +73,7 @@ class Status(BaseModel):
     clients: int
     #: The queue's time left in seconds (engine/eta.py), measured once, in the service, for every viewer.
     queue_eta: float | None = None
+    lifetime_saved: int = 0
 
 
 class Call(BaseModel):
@@ -112,7 +114,9 @@ class ServiceCalls(Core, Protocol):
 
 
 #: Core's members that are each client's own business and never cross the socket.
-LOCAL_ONLY = frozenset({"listen", "jobs", "is_running", "start", "preview", "close", "queue_eta"})
+LOCAL_ONLY = frozenset(
+    {"listen", "jobs", "is_running", "start", "preview", "close", "queue_eta", "lifetime_saved"}
+)
 #: What a client may ask, by name: the typed calls above and nothing else.
 REMOTE_CALLS = (
     frozenset(

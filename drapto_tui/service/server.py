@@ -278,6 +278,7 @@ class Service:
                     paused_all=engine.paused_all,
                     clients=len(self.clients),
                     queue_eta=engine.queue_eta(),
+                    lifetime_saved=engine.lifetime_saved(),
                 )
             )
             pump = asyncio.create_task(self._pump(client, events))
@@ -367,6 +368,7 @@ class Service:
             launching=engine.scheduler.launching,
             clients=len(self.clients),
             queue_eta=engine.queue_eta(),
+            lifetime_saved=engine.lifetime_saved(),
         )
 
     def _broadcast_status(self) -> None:

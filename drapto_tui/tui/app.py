@@ -390,6 +390,10 @@ class DraptoApp(App[int]):
         if eta is not None:
             text.append(f"  ETA {fmt_eta(eta)}")
         text.append(f"   saved {human_size(net)}" if net >= 0 else f"   grew {human_size(-net)}")
+        if (lifetime := self.core.lifetime_saved()) > net and self.size.width >= 100:
+            text.append(
+                f" ({human_size(lifetime)} all time)"
+            )  # the ledger's: films cleared off the queue too
         if self.filter_text:
             text.append(f"   filter: {self.filter_text}", style="italic")
         if text.markup != getattr(self, "_last_summary", None):  # an unchanged line costs no repaint

@@ -1,0 +1,179 @@
+"""Library verdicts: for each film of a collection, whether it would be encoded, or why it is left alone, and what
+encoding it would save.
+
+`drapto-tui scan` prints them before anything runs, and folder adds and watch folders follow the same rules, so a
+film a user was told is skipped is never queued behind their back. The rules are [library] and its per-folder
+tables (config/schema.py: LibraryRules); the facts are a probe's (no decode) and the state database's failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from drapto_tui.config.schema import DraptoConfig, LibraryRules
+from drapto_tui.config.units import human_size
+from drapto_tui.engine.discovery import not_a_film
+from drapto_tui.errors import DraptoError, MediaError
+from drapto_tui.media.probe import probe
+from drapto_tui.model.media import MediaProbe
+
+#: What AV1 at the default target typically keeps of a source's size, by the source's video format: the scan's
+#: projection when this library has too few finished films of that format to learn from (LEARN_AFTER).
+TYPICAL_KEPT = {
+    "MPEG Video": 0.30,
+    "VC-1": 0.35,
+    "AVC": 0.45,
+    "MPEG-4 Visual": 0.50,
+    "HEVC": 0.70,
+    "VP9": 0.75,
+}
+TYPICAL_OTHER = 0.50
+LEARN_AFTER = 3
+
+
+@dataclass(frozen=True)
+class Failures:
+    """A film's failed encodes since its last success or retry, with the last error."""
+
+    count: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    path: str
+    eligible: bool
+    reason: str  # why it is left alone; for an eligible film, what would be done
+    size: int = 0
+    codec: str | None = None
+    kbps: int | None = None
+    projected_bytes: int | None = None  # the output's projected size (eligible films)
+    basis: str = ""  # where the projection comes from
+
+    @property
+    def projected_saving(self) -> int:
+        return self.size - self.projected_bytes if self.projected_bytes is not None else 0
+
+    def line(self) -> str:
+        facts = ", ".join(
+            part
+            for part in (
+                self.codec or "",
+                human_size(self.size) if self.size else "",
+                f"{self.kbps / 1000:.1f} Mb/s" if self.kbps else "",
+            )
+            if part
+        )
+        head = f"{'encode' if self.eligible else 'skip  '}  {self.path}" + (f"  ({facts})" if facts else "")
+        if self.eligible and self.projected_bytes is not None:
+            return f"{head}\n        saves about {human_size(self.projected_saving)} ({self.basis})"
+        return f"{head}\n        {self.reason}"
+
+
+def overall_kbps(media: MediaProbe) -> int | None:
+    return round(media.size * 8 / media.duration / 1000) if media.duration else None
+
+
+def left_out(file: Path, failures: Failures | None, rules: LibraryRules) -> str | None:
+    """Why a film that failed library.max_failures times is left out of folder adds and scans, else None."""
+    if failures is None or not rules.max_failures or failures.count < rules.max_failures:
+        return None
+    last = failures.last_error.removeprefix(f"{file}: ")
+    times = "once" if failures.count == 1 else f"{failures.count} times"
+    return f"left out: failed {times} (library.max_failures = {rules.max_failures}), last: {last}"
+
+
+def rule_verdict(media: MediaProbe, rules: LibraryRules) -> str | None:
+    """Why the rules leave this film alone, or None when it is to be encoded. The first rule that applies is
+    said, in the order a user checks them: made here, format, size, bitrate."""
+    if rules.skip_own and media.made_by is not None:
+        return f"made by drapto-tui {media.made_by} (library.skip_own)"
+    codec = media.video_codec or ""
+    if codec.lower() in {c.lower() for c in rules.skip_codecs}:
+        return f"already {codec} (library.skip_codecs)"
+    kbps = overall_kbps(media)
+    if (
+        codec == "HEVC"
+        and rules.skip_hevc_below_kbps
+        and kbps is not None
+        and kbps < rules.skip_hevc_below_kbps
+    ):
+        return f"HEVC at {kbps} kb/s, under library.skip_hevc_below_kbps ({rules.skip_hevc_below_kbps})"
+    if rules.min_size and media.size < rules.min_size:
+        return f"{human_size(media.size)}, under library.min_size ({human_size(rules.min_size)})"
+    if rules.min_kbps and kbps is not None and kbps < rules.min_kbps:
+        return f"{kbps} kb/s, under library.min_kbps ({rules.min_kbps})"
+    return None
+
+
+def projection(media: MediaProbe, learned: dict[str, tuple[int, float]]) -> tuple[int, str]:
+    """The output's projected size and its basis: what this library's finished films of the same format kept
+    (`learned`: format → (films, kept fraction)), else what AV1 typically keeps of that format."""
+    codec = media.video_codec or "?"
+    films, kept = learned.get(codec, (0, 0.0))
+    if films >= LEARN_AFTER:
+        return round(media.size * kept), f"as {films} {codec} films encoded here kept {kept:.0%}"
+    typical = TYPICAL_KEPT.get(codec, TYPICAL_OTHER)
+    return round(media.size * typical), f"rough: AV1 typically keeps {typical:.0%} of {codec}"
+
+
+def candidates(paths: Iterable[Path], config: DraptoConfig) -> list[tuple[Path, str | None]]:
+    """Every file under `paths` whose name matches input.file_pattern, with discovery's reason when it is not a
+    film to queue (a partial download, a hidden copy, a size outside input's limits); sorted by path."""
+    from drapto_tui.engine.discovery import _matches  # one matching rule for discovery and scan
+
+    patterns = config.input.patterns()
+    found: dict[str, tuple[Path, str | None]] = {}
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in files:
+                    if _matches(name, patterns):
+                        file = Path(root) / name
+                        found.setdefault(str(file.resolve()), (file, not_a_film(file, config.input, path)))
+        elif path.exists():
+            found.setdefault(str(path.resolve()), (path, None))
+        else:
+            raise MediaError("no such file or directory", subject=str(path), hint="check the path")
+    return sorted(found.values(), key=lambda item: str(item[0]))
+
+
+async def scan(
+    paths: Iterable[Path],
+    config: DraptoConfig,
+    ffmpeg: str,
+    *,
+    failures: Callable[[Path], Failures | None] = lambda _: None,
+    learned: dict[str, tuple[int, float]] | None = None,
+    jobs: int = 4,
+) -> list[Verdict]:
+    """A verdict for every film under `paths`: probes only (MediaInfo and FFmpeg's reading of the header), a few
+    at a time; nothing is decoded or written."""
+    gate = asyncio.Semaphore(jobs)
+
+    async def one(file: Path, not_film: str | None) -> Verdict:
+        if not_film is not None:
+            return Verdict(str(file), False, not_film)
+        rules = config.library.rules_for(file)
+        if (excluded := left_out(file, failures(file), rules)) is not None:
+            hint = "; retry it in the app, or add it by its own path, to try again"
+            return Verdict(str(file), False, excluded + hint, file.stat().st_size)
+        async with gate:
+            try:
+                media = await probe(file, ffmpeg)
+            except DraptoError as err:
+                return Verdict(str(file), False, f"cannot be read: {err.message}")
+        kbps = overall_kbps(media)
+        why = rule_verdict(media, rules)
+        if why is not None:
+            return Verdict(str(file), False, why, media.size, media.video_codec, kbps)
+        size, basis = projection(media, learned or {})
+        return Verdict(str(file), True, "encode", media.size, media.video_codec, kbps, size, basis)
+
+    return list(await asyncio.gather(*(one(file, why) for file, why in candidates(paths, config))))
