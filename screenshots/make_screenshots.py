@@ -44,20 +44,27 @@ async def main() -> int:
             state = app.core.state
             deadline = time.monotonic() + 300
 
-            def mid_encode() -> bool:
-                return any(
-                    j.status == ProcessingStatus.RUNNING
-                    and sum(s.status == SegmentStatus.DONE for s in j.segments.values()) >= 2
-                    for j in state.jobs.values()
+            def mid_encode_job() -> str | None:
+                """A running job with two segments done: the one shown, so its grid and chart have points."""
+                return next(
+                    (
+                        j.job_id
+                        for j in state.jobs.values()
+                        if j.status == ProcessingStatus.RUNNING
+                        and sum(s.status == SegmentStatus.DONE for s in j.segments.values()) >= 2
+                    ),
+                    None,
                 )
+
+            def mid_encode() -> bool:
+                return mid_encode_job() is not None
 
             while not mid_encode():
                 if time.monotonic() > deadline:
                     print("no job reached mid-encode in 5 minutes", file=sys.stderr)
                     return 1
                 await pilot.pause(0.2)
-            running = next(j.job_id for j in state.jobs.values() if j.status == ProcessingStatus.RUNNING)
-            app.query_one("#queue").select_job(running)
+            app.query_one("#queue").select_job(mid_encode_job())
             await pilot.pause(1.2)  # a resource sample or two
             app.save_screenshot(str(HERE / "main-120x40.svg"))
             await pilot.press("enter", "right")

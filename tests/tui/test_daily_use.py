@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
-from textual.widgets import DataTable, OptionList, RichLog, Static
+from textual.widgets import DataTable, OptionList, RichLog, Static, TabbedContent
 from textual.widgets._footer import FooterKey
 
 from drapto_tui.config import load_config
@@ -582,12 +582,15 @@ async def test_one_inspector_is_composed_and_re_aimed_at_each_job(tmp_path: Path
         first = app.screen
         table = first.query_one("#segments", DataTable)
         assert table.row_count == 12 and "Worker" in [str(c.label) for c in table.columns.values()]
+        await pilot.press("right")  # leave it on Segments: the next Enter opens on Facts all the same
+        await pilot.pause()
         await pilot.press("escape")
         await pilot.pause()
         await select(pilot, "Heat (1995).mkv")
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert app.screen is first
+        assert first.query_one(TabbedContent).active == "tab-facts"
         heat = next(j for j in app.core.jobs() if j.current_file == "/films/Heat (1995).mkv")
         assert "Heat (1995).mkv" in shown_text(first.query_one("#title", Static))
         assert table.row_count == len(heat.segments)
