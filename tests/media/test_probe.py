@@ -79,7 +79,7 @@ async def test_hdr10_without_dv_takes_the_chunked_path(media: MediaFactory, ffmp
     hdr10 = src.with_name("hdr10-only.mkv")
     if not hdr10.exists():
         # Re-encode the DV fixture's pixels as plain HDR10 HEVC: same PQ signalling, no DOVI record.
-        from samples.clips import HDR10_X265
+        from samples.clips import hdr10_hevc_args
 
         subprocess.run(
             [
@@ -91,14 +91,7 @@ async def test_hdr10_without_dv_takes_the_chunked_path(media: MediaFactory, ffmp
                 str(src),
                 "-map",
                 "0:v",
-                "-c:v",
-                "libx265",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p10le",
-                "-x265-params",
-                f"log-level=error:{HDR10_X265}",
+                *hdr10_hevc_args(),
                 str(hdr10),
             ],
             check=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,6 +65,24 @@ def footer(app: DraptoApp) -> dict[str, str]:
         if key.region.width and key.region.right <= app.size.width:
             keys[key.key] = key.description
     return keys
+
+
+def finish_arrivals_segment_6(app: DraptoApp, at: datetime, **extra: object) -> None:
+    """The scene's running job (Arrival) finishes its segment 6 at `at`."""
+    app.core.bus.publish(
+        make_event(
+            E.SEGMENT_COMPLETE,
+            timestamp=at,
+            job_id="running",
+            file="/films/Arrival (2016).mkv",
+            segment=6,
+            crf=30.0,
+            score_measured=93.3,
+            bytes=1_000_000,
+            attempts=1,
+            **extra,
+        )
+    )
 
 
 async def select(pilot, name: str) -> None:
@@ -518,19 +536,7 @@ async def test_a_running_jobs_row_gives_speed_and_projected_size_where_it_fits(t
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         minute_later = T0 + timedelta(seconds=60)  # the running job has worked a minute since its last event
-        app.core.bus.publish(
-            make_event(
-                E.SEGMENT_COMPLETE,
-                timestamp=minute_later,
-                job_id="running",
-                file="/films/Arrival (2016).mkv",
-                segment=6,
-                crf=30.0,
-                score_measured=93.3,
-                bytes=1_000_000,
-                attempts=1,
-            )
-        )
+        finish_arrivals_segment_6(app, minute_later)
         app.refresh_from_state()
         await pilot.pause()
         table = app.query_one(QueueTable)
@@ -562,20 +568,7 @@ async def test_one_inspector_is_composed_and_re_aimed_at_each_job(tmp_path: Path
     app = scene_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        app.core.bus.publish(
-            make_event(
-                E.SEGMENT_COMPLETE,
-                timestamp=T0 + timedelta(seconds=1),
-                job_id="running",
-                file="/films/Arrival (2016).mkv",
-                segment=6,
-                crf=30.0,
-                score_measured=93.3,
-                bytes=1_000_000,
-                attempts=1,
-                worker="w1",
-            )
-        )
+        finish_arrivals_segment_6(app, T0 + timedelta(seconds=1), worker="w1")
         await select(pilot, "Arrival (2016).mkv")
         await pilot.press("enter")
         await pilot.pause()
