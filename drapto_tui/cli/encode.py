@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 from rich.console import Console
@@ -119,6 +120,12 @@ class TerminalReport:
                 self.console.print(
                     f"[yellow]{name}: {what} — {escape(data.reason or '')}[/yellow]", highlight=False
                 )
+            elif data.replaced is not None:
+                self.console.print(
+                    f"{name}: replaced in place by {escape(data.output)}; the original is kept in"
+                    f" {escape(data.original_kept or '')} (drapto-tui restore puts it back)",
+                    highlight=False,
+                )
         self._refresh(job_id)
 
     def _refresh(self, job_id: str) -> None:
@@ -198,6 +205,7 @@ async def run_encode(
     overwrite: bool,
     resume: bool = False,
     interrupt: asyncio.Event | None = None,
+    replace: bool = False,
 ) -> int:
     interrupt = interrupt or asyncio.Event()
     try:
@@ -214,6 +222,7 @@ async def run_encode(
                 overwrite=overwrite,
                 resume=resume,
                 interrupt=interrupt,
+                replace=replace,
             )
         finally:
             await client.close()
@@ -232,7 +241,7 @@ async def run_encode(
             report.start()
         interrupted = False
         try:
-            job_ids, refused = engine.encode_each(paths, {"overwrite": overwrite})
+            job_ids, refused = engine.encode_each(paths, _film_options(overwrite, replace))
             _say_refused([err.line() for err in refused])
             if refused and not job_ids:
                 return 1
@@ -288,6 +297,7 @@ async def _encode_on_service(
     overwrite: bool,
     resume: bool,
     interrupt: asyncio.Event,
+    replace: bool = False,
 ) -> int:
     """The same output and exit codes as a foreground encode, for jobs the service runs. Ctrl-C (or a dropped
     terminal) detaches: the service goes on with the jobs."""
@@ -316,7 +326,7 @@ async def _encode_on_service(
                 ServiceCalls.encode_paths,
                 paths=wanted,
                 # This command's output folder (its -o or config), not the one the service was started with.
-                options={"overwrite": overwrite, "output_dir": str(output_dir.resolve())},
+                options=_film_options(overwrite, replace) | {"output_dir": str(output_dir.resolve())},
             )
             ids, refused = set(answer["ids"]), list(answer["errors"])
             _say_refused(refused)
@@ -389,15 +399,34 @@ def _end_children(loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> None
     loop.run_until_complete(asyncio.sleep(0.05))
 
 
+def _film_options(overwrite: bool, replace: bool) -> dict[str, Any]:
+    """The options this command gives its films (--replace: in place, library mode)."""
+    return {"overwrite": overwrite} | ({"replace": True} if replace else {})
+
+
 def encode_command(
-    config: DraptoConfig, paths: list[Path], *, as_json: bool, overwrite: bool, resume: bool = False
+    config: DraptoConfig,
+    paths: list[Path],
+    *,
+    as_json: bool,
+    overwrite: bool,
+    resume: bool = False,
+    replace: bool = False,
 ) -> int:
     """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the SSH link dropped) stop the encodes at once, checkpoint the
     queue and exit 130; the same command (or `encode --resume`) continues where it stopped."""
     loop = asyncio.new_event_loop()
     interrupt = asyncio.Event()
     task = loop.create_task(
-        run_encode(config, paths, as_json=as_json, overwrite=overwrite, resume=resume, interrupt=interrupt)
+        run_encode(
+            config,
+            paths,
+            as_json=as_json,
+            overwrite=overwrite,
+            resume=resume,
+            interrupt=interrupt,
+            replace=replace,
+        )
     )
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, interrupt.set)

@@ -7,50 +7,20 @@ are safe to run at any time, as often as a user likes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Iterator
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.engine import Engine
-from drapto_tui.engine.eta import fmt_eta
-from drapto_tui.engine.ledger import Ledger, Totals
-from drapto_tui.engine.library import Verdict, scan
-from drapto_tui.engine.store import StateStore
-from drapto_tui.engine.workdirs import WorkDirs
-from drapto_tui.media.tools import find_ffmpeg
-
-
-@contextlib.contextmanager
-def read_ledger(config: DraptoConfig) -> Iterator[Ledger | None]:
-    """The ledger of this configuration's state dir, read-only; None before any queue was kept there."""
-    Engine.look(config)  # the same checks (another user's private state dir is one line)
-    state_dir = WorkDirs.area_of(config, "state")
-    if not (state_dir / "state.sqlite3").exists():
-        yield None
-        return
-    store = StateStore(state_dir, read_only=True)
-    try:
-        yield store.ledger
-    finally:
-        store.close()
+from drapto_tui.engine.ledger import Totals
+from drapto_tui.engine.library import Verdict, count, library_roots, library_scan, read_ledger, totals_line
 
 
 def cmd_scan(config: DraptoConfig, paths: list[Path], as_json: bool) -> int:
-    ffmpeg = find_ffmpeg(config.tools.ffmpeg)
-    with read_ledger(config) as ledger:
-        verdicts = asyncio.run(
-            scan(
-                paths,
-                config,
-                ffmpeg,
-                failures=ledger.failures if ledger is not None else lambda _: None,
-                learned=ledger.learned() if ledger is not None else {},
-            )
-        )
+    verdicts = asyncio.run(library_scan(paths, config))
     if as_json:
         for verdict in verdicts:
             print(json.dumps(asdict(verdict) | {"projected_saving": verdict.projected_saving}))
@@ -72,28 +42,8 @@ def scan_summary(verdicts: list[Verdict]) -> str:
     )
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def totals_json(t: Totals) -> dict[str, object]:
     return asdict(t) | {"saved": t.saved}
-
-
-def totals_line(label: str, t: Totals) -> str:
-    share = f" ({t.saved / t.bytes_in:.0%})" if t.bytes_in else ""
-    score = f", mean score {t.mean_score:.2f}" if t.mean_score is not None else ""
-    return (
-        f"{label}: {count(t.films, 'film')}, {t.encoded} encoded, {human_size(t.bytes_in)} in,"
-        f" {human_size(t.bytes_out)} out, saved {human_size(t.saved)}{share}, {fmt_eta(t.seconds)} encoding{score}"
-        + (f", {t.replaced} replaced in place" if t.replaced else "")
-    )
-
-
-def library_roots(config: DraptoConfig) -> list[str]:
-    """The folders a user thinks of as their libraries: [[library.folders]], the watched ones, input.source_dir."""
-    roots = [f.path for f in config.library.folders] + list(config.input.watch_dirs)
-    return [str(Path(r).expanduser().resolve()) for r in [*roots, config.input.source_dir] if r]
 
 
 def cmd_stats(config: DraptoConfig, as_json: bool) -> int:
@@ -119,3 +69,77 @@ def cmd_stats(config: DraptoConfig, as_json: bool) -> int:
     for folder, t in folders.items():
         print(totals_line(f"  {folder}", t))
     return 0
+
+
+def cmd_restore(config: DraptoConfig, targets: list[str], *, list_them: bool) -> int:
+    """Through the service when one runs (it owns the queue and the ledger), else in this process."""
+    from drapto_tui.errors import DraptoError
+
+    if not targets and not list_them:
+        print("drapto-tui restore: give a film's path or job id, or --list", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[list[str], list[str]]:
+        from drapto_tui.service.client import ServiceClient, ServiceUnavailable
+        from drapto_tui.service.protocol import ServiceCalls
+
+        lines: list[str] = []
+        errors: list[str] = []
+        try:
+            client = await ServiceClient.connect(config, client="restore")
+        except ServiceUnavailable:
+            client = None
+        if client is not None:
+            try:
+                if list_them:
+                    lines += [replacement_line(r) for r in await client.call(ServiceCalls.replacements)]
+                for target in targets:
+                    try:
+                        lines.append(str(await client.call(ServiceCalls.restore, target=_absolute(target))))
+                    except DraptoError as err:
+                        errors.append(err.line())
+            finally:
+                await client.close()
+            return lines, errors
+        owner = Engine.look(config).owner_pid
+        if owner is not None:
+            raise DraptoError(
+                f"drapto-tui pid {owner} holds the queue and its ledger",
+                hint="let it finish, or run the restore through its service",
+            )
+        engine = Engine(config, monitor=False)
+        try:
+            if list_them:
+                lines += [replacement_line(r) for r in engine.replacements()]
+            for target in targets:
+                try:
+                    lines.append(engine.restore(_absolute(target)))
+                except DraptoError as err:
+                    errors.append(err.line())
+        finally:
+            await engine.close()
+        return lines, errors
+
+    lines, errors = asyncio.run(run())
+    for line in lines:
+        print(line)
+    for line in errors:
+        print(f"drapto-tui: {line}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _absolute(target: str) -> str:
+    """A path as the ledger keeps it (absolute, resolved); a job id as given."""
+    path = Path(target).expanduser()
+    return str(path.resolve()) if path.exists() or "/" in target else target
+
+
+def replacement_line(found: dict[str, str | None]) -> str:
+    state = (
+        f"restored {str(found['restored_at'])[:10]}"
+        if found["restored_at"]
+        else f"original deleted {str(found['purged_at'])[:10]}"
+        if found["purged_at"]
+        else f"original in {found['kept']}"
+    )
+    return f"{found['job_id'][:8] if found['job_id'] else ''}  {str(found['replaced_at'])[:10]}  {found['target']}  ({state})"

@@ -17,7 +17,7 @@ from pathlib import Path
 from drapto_tui import __version__
 from drapto_tui.errors import ConfigError, DraptoError
 
-COMMANDS = ("probe", "config", "encode", "queue", "service", "web", "watch", "scan", "stats")
+COMMANDS = ("probe", "config", "encode", "queue", "service", "web", "watch", "scan", "stats", "restore")
 _VALUE_OPTIONS = {"--config", "-c", "--set", "--output-dir", "-o"}
 
 
@@ -39,7 +39,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         prog="drapto-tui",
         description="Encode a film library to AV1 + Opus MKV at a chosen visual quality; watch and steer it live.",
         epilog="Commands: encode PATH... | probe PATH... | queue | service start|stop|status | web |"
-        " watch DIR... | scan DIR... | stats |"
+        " watch DIR... | scan DIR... | stats | restore PATH|JOB |"
         " config check FILE | config show."
         " Run 'drapto-tui COMMAND -h' for more.",
     )
@@ -79,6 +79,12 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     encode.add_argument("-o", "--output-dir", type=Path, help="where finished files go (output.dir)")
     encode.add_argument("--json", action="store_true", help="one JSON event per line on stdout, nothing else")
     encode.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    encode.add_argument(
+        "--replace",
+        action="store_true",
+        help="library mode: each validated encode takes its source's place (same folder and name, .mkv); the"
+        " source goes to library.trash_dir, and `drapto-tui restore` puts it back",
+    )
     encode.add_argument("--keep-temp", action="store_true", help="keep each finished job's temporary files")
     _common(encode)
 
@@ -153,8 +159,19 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     stats.add_argument("--json", action="store_true", help="one JSON object: lifetime and folders")
     _common(stats)
+    restore = argparse.ArgumentParser(
+        prog="drapto-tui restore",
+        description="Put the original of a film replaced in place back at its path, byte for byte, and take the"
+        " encode away (library mode); its saving leaves the ledger.",
+    )
+    restore.add_argument(
+        "targets", nargs="*", metavar="PATH|JOB", help="the film's path (source or encode), or its job id"
+    )
+    restore.add_argument("--list", action="store_true", help="list the films replaced in place, and where")
+    _common(restore)
     return {
         "app": app,
+        "restore": restore,
         "scan": scan,
         "stats": stats,
         "probe": probe,
@@ -324,7 +341,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from drapto_tui.engine.preflight import check_machine
 
     check_machine(config)  # a bad tools.ffmpeg, hwaccel, temp or output folder: exit 2 now, not 1 in a job
-    return encode_command(config, args.paths, as_json=args.json, overwrite=args.overwrite, resume=args.resume)
+    return encode_command(
+        config,
+        args.paths,
+        as_json=args.json,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        replace=args.replace,
+    )
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
@@ -348,6 +372,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
         return 0
     if owner is not None:
         print(f"live: drapto-tui pid {owner} is working on this queue")
+    if look.waiting:
+        print(look.waiting)
     if not jobs:
         print("queue is empty")
     for i, job in enumerate(jobs, 1):
@@ -449,11 +475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_web(args)
         if command == "watch":
             return cmd_watch(args)
-        if command in ("scan", "stats"):
+        if command in ("scan", "stats", "restore"):
             from drapto_tui.cli import library
 
             if command == "scan":
                 return library.cmd_scan(_load(args), args.paths, args.json)
+            if command == "restore":
+                return library.cmd_restore(_load(args), args.targets, list_them=args.list)
             return library.cmd_stats(_load(args), args.json)
         return cmd_app(args)
     except ConfigError as err:

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from drapto_tui.config.units import format_size, parse_size
+from drapto_tui.config.units import format_size, parse_size, parse_window
 
 ByteSize = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)]
 
@@ -430,6 +430,11 @@ class LibraryRules(Section):
         description="After this many failed encodes a film is left out of folder adds, scans and watch folders,"
         " with its last error, until it is retried (r in the app, or given by its own path); 0 = never.",
     )
+    replace: bool = Field(
+        False,
+        description="Replace in place: once an encode passes validation it takes the source's place (same folder,"
+        " same name, .mkv) and the source moves to library.trash_dir; `drapto-tui restore` puts it back.",
+    )
 
 
 class LibraryFolder(LibraryRules):
@@ -442,6 +447,17 @@ class LibraryConfig(LibraryRules):
     folders: list[LibraryFolder] = Field(
         default_factory=list,
         description="Per-folder rules, as [[library.folders]] tables with a path; the deepest matching folder wins.",
+    )
+    trash_dir: str = Field(
+        "",
+        description="Where replaced originals go; empty = a hidden .drapto-trash folder beside each film (the same"
+        " filesystem, so the move is a rename). A folder on another filesystem means a copy.",
+    )
+    trash_days: int = Field(
+        30,
+        ge=0,
+        description="Days a replaced original stays in the trash before it is deleted (never sooner); 0 = keep"
+        " them until you delete them.",
     )
 
     def rules_for(self, file: Path) -> LibraryRules:
@@ -464,6 +480,31 @@ class LibraryConfig(LibraryRules):
         return LibraryRules(**own)
 
 
+class ScheduleConfig(Section):
+    """When the queue may run: time windows, and a command that says "yield now" (someone is streaming)."""
+
+    windows: list[str] = Field(
+        default_factory=list,
+        description='Local-time windows in which jobs run, e.g. ["01:00-07:00", "13:00-14:00"] (a window may'
+        " cross midnight); outside them no job starts and running ones pause. Empty = any time.",
+    )
+    pause_when: list[str] = Field(
+        default_factory=list,
+        description='A command and its arguments, run every schedule.check_every seconds; exit 0 means "yield'
+        ' now": running jobs pause and none starts until it exits non-zero. Empty = never.',
+    )
+    check_every: float = Field(
+        30.0, gt=0, description="Seconds between looks at the windows and the pause_when command."
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_parse(cls, value: list[str]) -> list[str]:
+        for window in value:
+            parse_window(window)  # a ValueError names the bad window
+        return value
+
+
 class DraptoConfig(Section):
     """The whole configuration; unknown keys anywhere are errors."""
 
@@ -482,6 +523,7 @@ class DraptoConfig(Section):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     library: LibraryConfig = Field(default_factory=LibraryConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     #: Which layer set each dotted key (a file, an environment variable, --set); unset keys are defaults.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     #: Lines for the user about how the configuration was read (an old key's new name), said once at start.

@@ -61,6 +61,23 @@ def format_size(num_bytes: int) -> str:
     return str(num_bytes)
 
 
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_window(value: str) -> tuple[int, int]:
+    """A daily time window "HH:MM-HH:MM" as (start, end) minutes after midnight; end before start crosses
+    midnight ("22:00-06:00"), equal ends mean the whole day."""
+    match = _WINDOW.match(value)
+    if not match:
+        raise ValueError(
+            f'{value!r} is not a time window; write e.g. "01:00-07:00" (local time, 24-hour clock)'
+        )
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
+        raise ValueError(f"{value!r} is not a time window: hours run 00-24 and minutes 00-59")
+    return (h1 * 60 + m1) % 1440, (h2 * 60 + m2) % 1440
+
+
 def human_size(num_bytes: float) -> str:
     """Approximate size for display (1.2 GiB)."""
     value = float(num_bytes)

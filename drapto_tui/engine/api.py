@@ -19,6 +19,8 @@ class Core(Protocol):
     bus: EventBus  # subscribe to follow events
     state: StateManager  # the folded state (jobs by id)
     paused_all: bool
+    #: Why the schedule holds the queue now ("waiting for the 01:00 window"), or None.
+    waiting: str | None
     #: What quitting the app means by default: "stop" (in-process: resumable) or "detach" (the service goes on).
     default_quit: str
 

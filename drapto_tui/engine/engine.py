@@ -10,9 +10,12 @@ knows about Textual.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
+import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,9 @@ from drapto_tui.engine.hooks import run_job_end_hook
 from drapto_tui.engine.library import left_out
 from drapto_tui.engine.pipeline import ProcessingPipeline
 from drapto_tui.engine.queue import JobQueue, new_job_id
+from drapto_tui.engine.replace import purge, recover
+from drapto_tui.engine.replace import restore as restore_original
+from drapto_tui.engine.schedule import ScheduleGate
 from drapto_tui.engine.scheduler import Scheduler
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.watch import FolderWatch
@@ -38,8 +44,11 @@ from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.media.probe import probe
 from drapto_tui.model.events import (
     AnalysisComplete,
+    EncodingComplete,
     ErrorOccurred,
     Event,
+    JobUpdated,
+    Notice,
     ProcessingEvents,
     ProcessingStatus,
 )
@@ -58,9 +67,12 @@ ENDED = (
 class QueueLook:
     """The queue as a second process sees it: the jobs in order and the pid of the live owner, if any."""
 
-    def __init__(self, jobs: list[ProcessingState], owner_pid: int | None) -> None:
+    def __init__(
+        self, jobs: list[ProcessingState], owner_pid: int | None, waiting: str | None = None
+    ) -> None:
         self.jobs = jobs
         self.owner_pid = owner_pid
+        self.waiting = waiting  # the live owner's schedule wait ("waiting for the 01:00 window"), if any
 
     def status(self, job: ProcessingState) -> str:
         """Rows a killed process left running or paused show as interrupted: they resume on the next start."""
@@ -113,6 +125,13 @@ class Engine:
             job_log=self._job_log,
         )
         self.paused_all = False
+        #: Why the queue waits for its schedule now ("waiting for the 01:00 window"), or None (engine/schedule.py).
+        self.waiting: str | None = None
+        self.gate = ScheduleGate(config.schedule)
+        self._held = False  # running jobs paused by pause-all or the schedule
+        self._finishing = False
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._last_sweep = 0.0
         self.emit = self.bus.emit  # an event is published as its payload model (engine/bus.py)
         self.etas = EtaTracker()  # the queue's rate, measured here once for every viewer
         self._watches: dict[Path, FolderWatch] = {}
@@ -122,6 +141,7 @@ class Engine:
         self._probe_tasks: set[asyncio.Task[None]] = set()
         self._probe_gate = asyncio.Semaphore(2)
         self._closed = False
+        self._settle_swaps()
 
     def _executor(self) -> Executor:
         """The configured executor: this machine's, or a Dask cluster's (execution.backend)."""
@@ -178,7 +198,8 @@ class Engine:
         try:
             state = StateManager(store)
             jobs = sorted(state.jobs.values(), key=JobQueue.sort_key)
-            return QueueLook(jobs, store.owner_pid())
+            owner = store.owner_pid()
+            return QueueLook(jobs, owner, (store.meta("waiting") or None) if owner is not None else None)
         finally:
             store.close()
 
@@ -206,7 +227,12 @@ class Engine:
         await self.executor.open()
         if paused:
             self.paused_all = True
-            self.scheduler.launching = False
+        self.store.set_meta("waiting", "")
+        if self.gate.active:  # outside a window no job starts even for a moment
+            await self.check_schedule()
+        self._apply_hold()
+        self.sweep_trash()
+        self._housekeeping = asyncio.create_task(self._keep_house())
         self.scheduler.only = only
         self.scheduler.start()
         if preanalyse:
@@ -259,6 +285,7 @@ class Engine:
         options = {"output_dir": str(output_dir)} if output_dir is not None else None
         added: list[str] = []
         errors: list[str] = []
+        ours = self._finished_outputs()
         for path in paths:
             try:
                 files = discover_files([path], self.config.input, self.bus)
@@ -266,7 +293,7 @@ class Engine:
                 errors.append(err.line())
                 continue
             for file, root in files:
-                if self.state.job_for_file(str(file)) is not None:
+                if self.state.job_for_file(str(file)) is not None or str(file.absolute()) in ours:
                     continue
                 film_options, left_out = self._library_gate(file, root is not None or watched, options)
                 if left_out is not None:
@@ -294,6 +321,7 @@ class Engine:
         refused on its own and the others are queued; returns (job ids, the refusals)."""
         ids: set[str] = set()
         refused: list[DraptoError] = []
+        ours = self._finished_outputs()
         for path in paths:
             try:
                 files = discover_files([path], self.config.input, self.bus)
@@ -301,6 +329,8 @@ class Engine:
                 refused.append(err)
                 continue
             for file, root in files:
+                if root is not None and str(file.absolute()) in ours:
+                    continue  # found in a folder: a film this queue made (one replaced in place, beside it)
                 film_options, left_out = self._library_gate(file, root is not None, options)
                 if left_out is None:
                     ids.add(self.queue.find_or_add(file, film_options, root))
@@ -308,16 +338,31 @@ class Engine:
                     refused.append(left_out)
         return ids, refused
 
+    def _finished_outputs(self) -> set[str]:
+        """The files finished jobs wrote that are still there, but not sources themselves (replace in place
+        under the same name): found again in a folder, they are this queue's work, not films to queue."""
+        return {
+            str(Path(job.output_file).absolute())
+            for job in self.state.jobs.values()
+            if job.status == ProcessingStatus.COMPLETED
+            and job.output_file
+            and Path(job.output_file).absolute() != Path(job.current_file or "").absolute()
+            and not job.stats.get("restored")
+        }
+
     def _library_gate(
         self, file: Path, from_folder: bool, options: dict[str, Any] | None
     ) -> tuple[dict[str, Any] | None, MediaError | None]:
         """A film given by its own path is the user's say-so: its failure count is cleared and the library's
         rules do not apply. A film found in a folder is marked for the rules (checked once it is probed) and is
         left out, said in one line, after library.max_failures failed encodes."""
+        rules = self.config.library.rules_for(file)
+        if rules.replace and not (options or {}).get("replace"):
+            options = {**(options or {}), "replace": True}  # library.replace: in place, for these films too
         if not from_folder:
             self.store.ledger.clear_failures(str(file))
             return options, None
-        excluded = left_out(file, self.store.ledger.failures(str(file)), self.config.library.rules_for(file))
+        excluded = left_out(file, self.store.ledger.failures(str(file)), rules)
         if excluded is not None:
             return None, MediaError(
                 excluded, subject=str(file), hint="retry it (r in the app), or add it by its own path"
@@ -431,17 +476,55 @@ class Engine:
         self.scheduler.toggle_pause(job_id)
 
     def toggle_pause_all(self) -> None:
-        """Pause every running job and start no new one; again to resume."""
+        """Pause every running job and start no new one; again to resume (unless the schedule holds them)."""
         self.paused_all = not self.paused_all
-        self.scheduler.launching = not self.paused_all
-        if self.paused_all:
+        self._apply_hold()
+
+    def _apply_hold(self) -> None:
+        """Pause-all by hand and the schedule's wait are one hold: running jobs pause, none starts, until
+        neither asks for it."""
+        hold = self.paused_all or self.waiting is not None
+        self.scheduler.launching = not hold and not self._finishing
+        if hold and not self._held:
             self.scheduler.pause_all()
-        else:
+        elif not hold and self._held:
             self.scheduler.resume_all()
+        self._held = hold
         self.scheduler.poke()
+
+    async def check_schedule(self) -> str | None:
+        """Look at schedule.windows and schedule.pause_when now; a change is said in one line and applied."""
+        waiting = await self.gate.look()
+        if self.gate.command_problem is not None:
+            self.bus.emit(
+                ErrorOccurred(message=self.gate.command_problem, stage="schedule", severity="warning")
+            )
+        if waiting != self.waiting:
+            self.waiting = waiting
+            self.store.set_meta("waiting", waiting or "")
+            if waiting is not None:
+                line = f"{waiting}: running jobs are paused and none starts until then"
+                self.bus.emit(ErrorOccurred(message=line, stage="schedule", severity="warning"))
+            else:
+                self.bus.emit(Notice(stage="schedule", message="the schedule lets the queue run again"))
+            self._apply_hold()
+        return waiting
+
+    async def _keep_house(self) -> None:
+        """The schedule every schedule.check_every seconds; the trash's expired originals every hour."""
+        while True:
+            await asyncio.sleep(self.config.schedule.check_every if self.gate.active else 600.0)
+            try:
+                if self.gate.active:
+                    await self.check_schedule()
+                if time.monotonic() - self._last_sweep > 3600:
+                    self.sweep_trash()
+            except Exception as exc:  # a look that fails must not end the loop that looks
+                self.bus.emit(ErrorOccurred(message=f"schedule: {exc}", stage="schedule", severity="warning"))
 
     def finish_then_stop(self) -> None:
         """Start no new job; running ones go on."""
+        self._finishing = True
         self.scheduler.launching = False
 
     def move(self, job_id: str, offset: int) -> None:
@@ -474,10 +557,90 @@ class Engine:
     def commands(self, job_id: str) -> list[str]:
         return self.scheduler.job_commands(job_id)
 
+    # -- library mode: replace in place and its way back ----------------------------------------------------------
+    def _settle_swaps(self) -> None:
+        """Before any job runs: a replace-in-place swap a kill cut short is finished or undone (engine/replace.py);
+        a finished one reports its job done from the summary its journal carries."""
+        journal = self.pipeline.swaps
+        for swap, outcome, summary in recover(journal):
+            job = self.state.jobs.get(swap.job_id)
+            if outcome == "finished":
+                if job is not None and job.status != ProcessingStatus.COMPLETED:
+                    self.bus.emit(
+                        EncodingComplete.model_validate(summary),
+                        job_id=swap.job_id,
+                        file=swap.source,
+                        status=ProcessingStatus.COMPLETED,
+                    )
+                self.workdirs.finish_job(swap.job_id, success=True)
+                line = f"{swap.source}: the replacement a stop cut short is finished ({swap.target})"
+            else:
+                line = f"{swap.source}: the replacement a stop cut short is undone; the source is as it was"
+            self.bus.emit(
+                Notice(stage="library", message=line), job_id=swap.job_id if job else None, file=swap.source
+            )
+            journal.remove(swap.job_id)
+
+    def restore(self, target: str) -> str:
+        """Put a replaced film's original back at its path, byte for byte, and take the encode away; the ledger
+        takes its saving back out. `target` is the film's path (its source's or its encode's) or its job id."""
+        found = self.store.ledger.replacement(target)
+        hint = (
+            "`drapto-tui stats` lists the folders; replaced films are listed by `drapto-tui restore --list`"
+        )
+        if found is None:
+            raise DraptoError("no film replaced in place by that path or job id", subject=target, hint=hint)
+        if found.restored_at:
+            raise DraptoError(f"already restored ({found.restored_at[:19]})", subject=found.source)
+        if found.purged_at:
+            raise DraptoError(
+                f"its original was deleted from the trash after library.trash_days ({found.purged_at[:10]})",
+                subject=found.source,
+            )
+        try:
+            restore_original(Path(found.source), Path(found.target), Path(found.kept))
+        except FileNotFoundError:
+            raise DraptoError(
+                f"its original is not in the trash any more ({found.kept})",
+                subject=found.source,
+                hint="it was moved or deleted by hand; nothing was changed",
+            ) from None
+        self.store.ledger.restored(found.job_id)
+        line = (
+            f"restored {found.source} (the original, from {found.kept}); the encode {found.target} is removed"
+        )
+        job = self.state.jobs.get(found.job_id)
+        self.bus.emit(
+            JobUpdated(note=line, restored=True) if job else Notice(stage="library", message=line),
+            job_id=found.job_id if job else None,
+            file=found.source,
+        )
+        return line
+
+    def replacements(self) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(r) for r in self.store.ledger.replacements()]
+
+    def sweep_trash(self, now: datetime | None = None) -> list[str]:
+        """Originals older than library.trash_days are deleted (never sooner; 0 keeps them); the paths gone."""
+        self._last_sweep = time.monotonic()
+        days = self.config.library.trash_days
+        if days <= 0:
+            return []
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        gone = []
+        for found in self.store.ledger.replacements():
+            if found.restored_at or found.purged_at or datetime.fromisoformat(found.replaced_at) > cutoff:
+                continue
+            purge(Path(found.kept))
+            self.store.ledger.purged(found.job_id)
+            gone.append(found.kept)
+        return gone
+
     # -- ending ---------------------------------------------------------------------------------------------
     async def shutdown(self, mode: str = "stop") -> None:
         """finish: let running jobs complete, then stop; stop: end now, resumable; cancel: end and cancel them."""
         if mode == "finish":
+            self._finishing = True
             self.scheduler.launching = False
             while self.scheduler.tasks:
                 await asyncio.sleep(0.2)
@@ -489,6 +652,8 @@ class Engine:
 
     async def stop(self, *, now: bool = False) -> None:
         """Stop scheduling (see Scheduler.stop); the queue is checkpointed and resumable."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
         for task in list(self._probe_tasks):
             task.cancel()
         await self.scheduler.stop(now=now)

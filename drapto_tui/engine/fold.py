@@ -82,6 +82,7 @@ def ledger_entry(job: ProcessingState, event: Event, data: EncodingComplete) -> 
         seconds=data.wall_seconds,
         score=data.score_file,
         metric=data.metric,
+        replaced=data.replaced is not None,
         finished=event.timestamp.isoformat(),
     )
 
@@ -253,6 +254,10 @@ class StateManager:
         job.stats.update(data.model_dump(exclude={"segments"}))
         if self.store is not None and not data.by_rule and (data.kept_source or not data.skipped):
             self.store.ledger.record(ledger_entry(job, event, data))
+            if data.replaced is not None and data.original_kept is not None:
+                self.store.ledger.replaced(
+                    job.job_id, data.replaced, data.output, data.original_kept, event.timestamp.isoformat()
+                )
 
     def _error(self, job: ProcessingState, event: Event, data: ErrorOccurred) -> int | None:
         record = ErrorRecord(
@@ -323,6 +328,9 @@ class StateManager:
             job.output_file = data.output
         if data.options is not None:
             job.options = dict(data.options)
+        if data.restored:
+            job.stats["restored"] = True
+            job.notes = [*job.notes[-(MAX_NOTES - 1) :], data.note or "restored"]
         if data.retry or data.restart:
             job.progress = 0.0
             job._progress_parts = None

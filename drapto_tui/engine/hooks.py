@@ -9,7 +9,9 @@ Variables: DRAPTO_JOB_ID, DRAPTO_STATUS (completed, kept, failed, cancelled), DR
 (empty unless written), DRAPTO_INPUT_BYTES, DRAPTO_OUTPUT_BYTES, DRAPTO_METRIC (what the film was judged by:
 vmaf, xpsnr; empty for the direct path), DRAPTO_SCORE (the whole film's figure in that metric, else the mean of
 the measured segment scores; empty when none), DRAPTO_ERROR (the last fatal error line, empty when none).
-A VMAF job also sets DRAPTO_VMAF, the name hooks written before other metrics read.
+A VMAF job also sets DRAPTO_VMAF, the name hooks written before other metrics read. Replace in place (library
+mode) sets DRAPTO_REPLACED (the source path the output took the place of) and DRAPTO_ORIGINAL (where the original
+is kept until library.trash_days); both are empty otherwise.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def hook_environment(job: ProcessingState) -> dict[str, str]:
         "DRAPTO_SCORE": score,
         **({old: score} if old else {}),
         "DRAPTO_ERROR": fatal[-1] if fatal else "",
+        "DRAPTO_REPLACED": str(job.stats.get("replaced") or ""),
+        "DRAPTO_ORIGINAL": str(job.stats.get("original_kept") or ""),
     }
 
 

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS ledger (
     job_id TEXT PRIMARY KEY, source TEXT NOT NULL, folder TEXT NOT NULL, output TEXT NOT NULL,
     outcome TEXT NOT NULL, codec TEXT, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     seconds REAL, score REAL, metric TEXT, replaced INTEGER NOT NULL DEFAULT 0, finished TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replacements (
+    job_id TEXT PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, kept TEXT NOT NULL,
+    replaced_at TEXT NOT NULL, restored_at TEXT, purged_at TEXT);
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT PRIMARY KEY, count INTEGER NOT NULL, last_error TEXT NOT NULL, last_time TEXT NOT NULL);
 """
@@ -66,6 +69,7 @@ class Totals:
     seconds: float
     mean_score: float | None
     replaced: int
+    restored: int = 0  # replaced in place, then put back (`drapto-tui restore`): their saving is taken out
 
     @property
     def saved(self) -> int:
@@ -82,7 +86,21 @@ def totals(entries: list[LedgerEntry]) -> Totals:
         seconds=sum(e.seconds or 0.0 for e in entries),
         mean_score=sum(scored) / len(scored) if scored else None,
         replaced=sum(1 for e in entries if e.replaced),
+        restored=sum(1 for e in entries if e.outcome == "restored"),
     )
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A source replaced in place: where it was, the encode that took its place, and the original in the trash."""
+
+    job_id: str
+    source: str
+    target: str
+    kept: str
+    replaced_at: str
+    restored_at: str | None = None
+    purged_at: str | None = None
 
 
 class Ledger:
@@ -122,6 +140,29 @@ class Ledger:
                 (source, error, datetime.now(UTC).isoformat()),
             )
 
+    def replaced(self, job_id: str, source: str, target: str, kept: str, when: str) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute(
+                "INSERT OR REPLACE INTO replacements VALUES (?,?,?,?,?,NULL,NULL)",
+                (job_id, source, target, kept, when),
+            )
+
+    def restored(self, job_id: str) -> None:
+        """The original is back: the replacement is marked, and the ledger's line saves nothing any more."""
+        now = datetime.now(UTC).isoformat()
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute("UPDATE replacements SET restored_at=? WHERE job_id=?", (now, job_id))
+            self.db.execute(
+                "UPDATE ledger SET outcome='restored', bytes_out=bytes_in, replaced=0 WHERE job_id=?",
+                (job_id,),
+            )
+
+    def purged(self, job_id: str) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute(
+                "UPDATE replacements SET purged_at=? WHERE job_id=?", (datetime.now(UTC).isoformat(), job_id)
+            )
+
     def clear_failures(self, source: str) -> None:
         """A retry, or the film added by its own path: the user asks for another try."""
         with contextlib.suppress(sqlite3.OperationalError):
@@ -131,6 +172,23 @@ class Ledger:
     def failures(self, source: str | Path) -> Failures | None:
         rows = self._rows("SELECT count, last_error FROM failures WHERE source=?", (str(source),))
         return Failures(int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def replacements(self) -> list[Replacement]:
+        rows = self._rows(
+            "SELECT job_id, source, target, kept, replaced_at, restored_at, purged_at FROM replacements"
+            " ORDER BY replaced_at"
+        )
+        return [Replacement(*row) for row in rows]
+
+    def replacement(self, given: str) -> Replacement | None:
+        """The newest replacement of a path (the source's or the encode's) or of a job (its id or a start of it)."""
+        wanted = str(Path(given).expanduser().resolve())
+        found = [
+            r
+            for r in self.replacements()
+            if wanted in (r.source, r.target) or r.job_id.startswith(given.strip())
+        ]
+        return found[-1] if found and given.strip() else None
 
     def entries(self) -> list[LedgerEntry]:
         rows = self._rows(

@@ -9,16 +9,22 @@ tables (config/schema.py: LibraryRules); the facts are a probe's (no decode) and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from drapto_tui.config.schema import DraptoConfig, LibraryRules
 from drapto_tui.config.units import human_size
 from drapto_tui.engine.discovery import named_like_films
-from drapto_tui.engine.ledger import Failures
-from drapto_tui.errors import DraptoError, MediaError
+from drapto_tui.engine.eta import fmt_eta
+from drapto_tui.engine.ledger import Failures, Ledger, Totals
+from drapto_tui.engine.store import StateStore
+from drapto_tui.engine.workdirs import WorkDirs
+from drapto_tui.errors import DraptoError, MediaError, unusable
 from drapto_tui.media.probe import probe
+from drapto_tui.media.tools import find_ffmpeg
 from drapto_tui.model.media import MediaProbe
 
 #: What AV1 at the default target typically keeps of a source's size, by the source's video format: the scan's
@@ -64,6 +70,46 @@ class Verdict:
         if self.eligible and self.projected_bytes is not None:
             return f"{head}\n        saves about {human_size(self.projected_saving)} ({self.basis})"
         return f"{head}\n        {self.reason}"
+
+
+@contextlib.contextmanager
+def read_ledger(config: DraptoConfig) -> Iterator[Ledger | None]:
+    """The ledger of this configuration's state dir, read-only; None before any queue was kept there."""
+    state_dir = WorkDirs.area_of(config, "state")
+    if not (state_dir / "state.sqlite3").exists():
+        yield None
+        return
+    try:  # another user's private state dir is one line, as for `queue`
+        if not os.access(state_dir, os.R_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied", str(state_dir))
+        store = StateStore(state_dir, read_only=True)
+    except PermissionError as exc:
+        raise unusable(exc, "state database") from None
+    try:
+        yield store.ledger
+    finally:
+        store.close()
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def totals_line(label: str, t: Totals) -> str:
+    share = f" ({t.saved / t.bytes_in:.0%})" if t.bytes_in else ""
+    score = f", mean score {t.mean_score:.2f}" if t.mean_score is not None else ""
+    return (
+        f"{label}: {count(t.films, 'film')}, {t.encoded} encoded, {human_size(t.bytes_in)} in,"
+        f" {human_size(t.bytes_out)} out, saved {human_size(t.saved)}{share}, {fmt_eta(t.seconds)} encoding{score}"
+        + (f", {t.replaced} replaced in place" if t.replaced else "")
+        + (f", {t.restored} restored" if t.restored else "")
+    )
+
+
+def library_roots(config: DraptoConfig) -> list[str]:
+    """The folders a user thinks of as their libraries: [[library.folders]], the watched ones, input.source_dir."""
+    roots = [f.path for f in config.library.folders] + list(config.input.watch_dirs)
+    return [str(Path(r).expanduser().resolve()) for r in [*roots, config.input.source_dir] if r]
 
 
 def overall_kbps(media: MediaProbe) -> int | None:
@@ -162,3 +208,17 @@ async def scan(
         return Verdict(str(file), True, "encode", media.size, media.video_codec, kbps, size, basis)
 
     return list(await asyncio.gather(*(one(file, why) for file, why in candidates(paths, config))))
+
+
+async def library_scan(paths: Iterable[Path], config: DraptoConfig) -> list[Verdict]:
+    """`scan` with this configuration's FFmpeg and its state dir's failures and learned ratios (read-only):
+    what `drapto-tui scan` prints and the app's add dialog shows for a folder."""
+    ffmpeg = find_ffmpeg(config.tools.ffmpeg)
+    with read_ledger(config) as ledger:
+        return await scan(
+            paths,
+            config,
+            ffmpeg,
+            failures=ledger.failures if ledger is not None else lambda _: None,
+            learned=ledger.learned() if ledger is not None else {},
+        )

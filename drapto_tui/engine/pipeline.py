@@ -7,6 +7,7 @@ validated; a failed job keeps its temp files for inspection and retry.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -22,6 +23,7 @@ from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.library import rule_verdict
 from drapto_tui.engine.output_names import exists_reason
 from drapto_tui.engine.preflight import ffmpeg_needs
+from drapto_tui.engine.replace import Swap, SwapJournal, replace_problem, swap_in, trash_root
 from drapto_tui.engine.source_notes import refusal, source_changes
 from drapto_tui.engine.space import DISK_FULL_HINT, check_output, disk_full_line, is_disk_full, nearly_full
 from drapto_tui.engine.store import StateStore
@@ -67,6 +69,8 @@ class EncodingOptions(BaseModel):
     overwrite: bool = False
     #: Found by searching a folder (or a watched one): the library's rules decide whether it is encoded at all.
     from_folder: bool = False
+    #: Library mode: the validated output takes the source's place, the original goes to the trash.
+    replace: bool = False
 
 
 @dataclass
@@ -117,6 +121,7 @@ class ProcessingPipeline:
         self.workdirs = workdirs
         self.executor = executor  # where segment encodes run
         self.cache = cache  # the search cache
+        self.swaps = SwapJournal(workdirs.state / "swaps")  # replace-in-place swaps under way
         self._ffmpeg: FfmpegInfo | None = None
 
     async def ffmpeg(self) -> FfmpegInfo:
@@ -274,7 +279,11 @@ class ProcessingPipeline:
     async def _check_start(self, film: FilmRun) -> bool | None:
         """An output already there ends the run as done; else the source's identity (a changed source drops
         its finished work), the output path and the temp space are checked before any work."""
-        if film.output.exists() and not (film.options.overwrite or self.config.output.overwrite):
+        if film.options.replace:
+            problem = replace_problem(film.source, film.output, trash_root(film.source, self.config))
+            if problem is not None:
+                raise MediaError(problem, subject=str(film.source))
+        elif film.output.exists() and not (film.options.overwrite or self.config.output.overwrite):
             self._emit(
                 EncodingComplete(skipped=True, output=str(film.output), reason=exists_reason(film.output)),
                 film.job_id,
@@ -437,23 +446,55 @@ class ProcessingPipeline:
             )
 
     async def _place(self, film: FilmRun) -> bool:
-        """The validated file takes the output path (the source checked once more), and the summary is said."""
+        """The validated file takes the output path (the source checked once more), or in replace mode the
+        source's own place (engine/replace.py), and the summary is said."""
         self._verify_source(film.source, film.identity)
-        final = place_output(
-            film.built, film.output, overwrite=film.options.overwrite or self.config.output.overwrite
-        )
-        out_bytes = final.stat().st_size
+        job = self.state.jobs.get(film.job_id)
+        if film.options.replace:
+            swap = Swap.plan(film.job_id, film.source, trash_root(film.source, self.config))
+            swap.kept.parent.mkdir(parents=True, exist_ok=True)  # the chart goes beside the original
+            summary = self._summary(
+                film,
+                swap.target,
+                film.built.stat().st_size,
+                job,
+                report_beside=swap.kept,
+                replaced=str(swap.source),
+                original_kept=str(swap.kept),
+            )
+            await asyncio.to_thread(swap_in, swap, film.built, self.swaps, summary.model_dump(mode="json"))
+            self._emit(summary, film.job_id, film.source, status=ProcessingStatus.COMPLETED)
+            self.swaps.remove(film.job_id)
+        else:
+            final = place_output(
+                film.built, film.output, overwrite=film.options.overwrite or self.config.output.overwrite
+            )
+            summary = self._summary(film, final, final.stat().st_size, job, report_beside=final)
+            self._emit(summary, film.job_id, film.source, status=ProcessingStatus.COMPLETED)
+        self.workdirs.finish_job(film.job_id, success=True)
+        return True
+
+    def _summary(
+        self,
+        film: FilmRun,
+        final: Path,
+        out_bytes: int,
+        job: ProcessingState | None,
+        *,
+        report_beside: Path,
+        **replaced: str,
+    ) -> EncodingComplete:
+        """The job's summary: sizes, time, what the output is, and the strategy's figures."""
         media, crop = film.media, film.crop
         # Working time over every run of a resumed job (the fold's count), not only this run's.
-        job = self.state.jobs.get(film.job_id)
         wall = job.active_time() if job is not None else time.monotonic() - film.started
         report_path = (
-            self._write_report(job, film.source, final)
+            self._write_report(job, film.source, report_beside)
             if self.config.output.report and job is not None
             else None
         )
         strategy_figures = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in film.figures.items()}
-        summary = EncodingComplete(
+        return EncodingComplete(
             output=str(final),
             input_bytes=media.size,
             output_bytes=out_bytes,
@@ -468,10 +509,8 @@ class ProcessingPipeline:
             height=crop.height,
             **({"report": report_path} if report_path is not None else {}),
             **strategy_figures,
+            **replaced,
         )
-        self._emit(summary, film.job_id, film.source, status=ProcessingStatus.COMPLETED)
-        self.workdirs.finish_job(film.job_id, success=True)
-        return True
 
     async def _damage(self, job_id: str, source: Path, media: MediaProbe, ffmpeg: str) -> Damage | None:
         """A truncated or damaged source, found before any encode: refused in one line (input.damaged =

@@ -15,6 +15,7 @@ from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
 from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.output_names import exists_reason, plan_output
+from drapto_tui.engine.replace import replace_problem, replacement_path, trash_root
 from drapto_tui.engine.space import output_problem
 from drapto_tui.engine.workdirs import WorkDirs
 from drapto_tui.errors import DraptoError
@@ -132,6 +133,8 @@ class JobQueue:
     def output_for(
         self, input_file: Path, root: Path | None = None, options: dict[str, Any] | None = None
     ) -> Path:
+        if (options or {}).get("replace"):
+            return replacement_path(input_file.absolute())  # the source's own place (engine/replace.py)
         return plan_output(
             input_file, root, self.output_root(options), self.config.output.layout, self.claimed_outputs()
         )
@@ -149,11 +152,15 @@ class JobQueue:
     def _check_output(self, job: ProcessingState) -> None:
         if self.workdirs is None or not job.output_file:
             return
-        problem = output_problem(
-            Path(job.output_file),
-            source_size=int(job.stats.get("input_bytes") or 0),
-            temp_dir=self.workdirs.base_dir,
-        )
+        if job.options.get("replace") and job.current_file:
+            source = Path(job.current_file)
+            problem = replace_problem(source, Path(job.output_file), trash_root(source, self.config))
+        else:
+            problem = output_problem(
+                Path(job.output_file),
+                source_size=int(job.stats.get("input_bytes") or 0),
+                temp_dir=self.workdirs.base_dir,
+            )
         if problem is not None:
             self.bus.emit(
                 ErrorOccurred(stage="queueing", fatal=True, message=f"{job.current_file}: {problem}"),
@@ -191,6 +198,8 @@ class JobQueue:
         """True, with the skip said as a fresh run would say it, when the done film's output is where this
         command would put it and it is not to be replaced."""
         if options.get("overwrite") or self.config.output.overwrite or not job.output_file:
+            return False
+        if job.stats.get("restored"):  # its original is back where the encode was: the file there is not ours
             return False
         planned = self._planned_output(job, root, options)
         if str(planned) != job.output_file or not planned.exists():
@@ -246,6 +255,8 @@ class JobQueue:
         """Where the command at hand would write this job's film (names other jobs hold are not free)."""
         others = {out: src for out, src in self.claimed_outputs().items() if src != job.current_file}
         source = Path(job.current_file or "")
+        if options.get("replace"):
+            return replacement_path(source.absolute())
         return plan_output(source, root, self.output_root(options), self.config.output.layout, others)
 
     def recover(self) -> list[str]:

@@ -241,7 +241,10 @@ class Scheduler:
                 Path(job.current_file or ""),
                 output,
                 EncodingOptions(
-                    job_id=job_id, overwrite=overwrite, from_folder=bool(job.options.get("from_folder"))
+                    job_id=job_id,
+                    overwrite=overwrite,
+                    from_folder=bool(job.options.get("from_folder")),
+                    replace=bool(job.options.get("replace")),
                 ),
                 control=control,
             )

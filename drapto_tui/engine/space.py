@@ -99,7 +99,7 @@ def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | N
                 f"the output name {name!r} is {len(os.fsencode(name))} bytes, longer than the {name_max} this"
                 f' filesystem allows in {anchor} — rename the source, or choose output.layout = "flat"'
             )
-    if not _writable(anchor):
+    if not writable(anchor):
         return f"the output folder {anchor} is not writable — choose a writable --output-dir (output.dir)"
     try:
         same_fs = os.stat(anchor).st_dev == os.stat(_existing_ancestor(temp_dir)).st_dev
@@ -115,7 +115,7 @@ def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | N
     return None
 
 
-def _writable(folder: Path) -> bool:
+def writable(folder: Path) -> bool:
     """Really try: access(2) says yes to root on a folder it cannot write into (a read-only mount says no)."""
     if not os.access(folder, os.W_OK | os.X_OK):
         return False
@@ -145,4 +145,5 @@ __all__ = [
     "output_problem",
     "temp_need",
     "used_bytes",
+    "writable",
 ]

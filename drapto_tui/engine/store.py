@@ -162,6 +162,18 @@ class StateStore:
         fh.flush()
         return fh
 
+    def set_meta(self, key: str, value: str) -> None:
+        """A small fact a second process reads beside the owner (the schedule's wait for `queue`)."""
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return str(row[0]) if row else None
+
     def _release_lock(self) -> None:
         if self._lock_fh is not None:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)

@@ -233,6 +233,9 @@ class EncodingComplete(Payload):
     video_bytes: int | None = None
     segments_predicted: int | None = None  # segments whose score is predicted, not measured (audit mode)
     report: str | None = None  # the segments chart written beside the output (output.report)
+    #: Replace in place (library mode): the source path the output took the place of, and where the original is.
+    replaced: str | None = None
+    original_kept: str | None = None
 
     _old_names = model_validator(mode="before")(renamed_scores)
 
@@ -323,6 +326,7 @@ class JobUpdated(Payload):
     source: SourceIdentity | None = None
     output: str | None = None  # a resumed job writes where the command that resumed it says
     options: dict[str, Any] | None = None
+    restored: bool = False  # library mode: the original is back at its path, the encode is gone
 
 
 class JobPaused(Payload):

@@ -89,6 +89,7 @@ class ServiceClient:
         self.paused_all = welcome.paused_all
         self._queue_eta = welcome.queue_eta
         self._lifetime_saved = welcome.lifetime_saved
+        self.waiting = welcome.waiting
         self.launching = True
         self.clients = welcome.clients
         self.lost = False  # the service went away (stopped elsewhere, or killed)
@@ -153,6 +154,7 @@ class ServiceClient:
                     self.paused_all, self.launching = message.paused_all, message.launching
                     self.clients, self._queue_eta = message.clients, message.queue_eta
                     self._lifetime_saved = message.lifetime_saved
+                    self.waiting = message.waiting
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -338,7 +340,7 @@ def live_look(config: DraptoConfig) -> QueueLook | None:
     async def ask() -> QueueLook:
         client = await ServiceClient.connect(config, client="queue")
         try:
-            return QueueLook(client.jobs(), client.service_pid)
+            return QueueLook(client.jobs(), client.service_pid, client.waiting)
         finally:
             await client.close()
 

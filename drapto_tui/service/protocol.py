@@ -54,6 +54,7 @@ class Welcome(BaseModel):
     clients: int = 1
     queue_eta: float | None = None  # the service's own figure, so a new viewer shows it from its first frame
     lifetime_saved: int = 0  # bytes saved over every film the ledger holds (engine/ledger.py)
+    waiting: str | None = None  # why the schedule holds the queue now (engine/schedule.py)
 
 
 class Refused(BaseModel):
@@ -74,6 +75,7 @@ class Status(BaseModel):
     #: The queue's time left in seconds (engine/eta.py), measured once, in the service, for every viewer.
     queue_eta: float | None = None
     lifetime_saved: int = 0
+    waiting: str | None = None
 
 
 class Call(BaseModel):
@@ -111,6 +113,14 @@ class ServiceCalls(Core, Protocol):
         ...
 
     def hooks_running(self) -> list[str]: ...
+
+    def restore(self, target: str) -> str:
+        """Library mode: a replaced film's original back at its path and the encode gone (one line said)."""
+        ...
+
+    def replacements(self) -> list[dict[str, Any]]:
+        """Every film replaced in place: source, encode, trash entry, when replaced, restored, purged."""
+        ...
 
 
 #: Core's members that are each client's own business and never cross the socket.

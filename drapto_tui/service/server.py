@@ -279,6 +279,7 @@ class Service:
                     clients=len(self.clients),
                     queue_eta=engine.queue_eta(),
                     lifetime_saved=engine.lifetime_saved(),
+                    waiting=engine.waiting,
                 )
             )
             pump = asyncio.create_task(self._pump(client, events))
@@ -369,6 +370,7 @@ class Service:
             clients=len(self.clients),
             queue_eta=engine.queue_eta(),
             lifetime_saved=engine.lifetime_saved(),
+            waiting=engine.waiting,
         )
 
     def _broadcast_status(self) -> None:

@@ -50,6 +50,7 @@ ACTIONS: list[Action] = [
     Action("add", "a", "add", "Add files", "a", short="Add"),
     Action("filter", "slash", "filter", "Filter the queue", "/", group="View"),
     Action("log_filter", "e", "toggle_log_filter", "Log: selected job / all", "e", group="View"),
+    Action("stats", "s", "stats", "Library: what encoding saved, by folder", "s", group="View"),
     Action("theme", "T", "cycle_theme", "Next theme", "T", group="View"),
     Action("help", "question_mark,f1", "help", "Help: every key", "? / F1", short="Help", group="View"),
     Action("quit", "q", "request_quit", "Quit", "q", short="Quit", group="View"),

@@ -31,7 +31,9 @@ from drapto_tui.config.units import human_size
 from drapto_tui.engine.api import Core
 from drapto_tui.engine.discovery import Preview
 from drapto_tui.engine.eta import EtaTracker, film_seconds_done, fmt_eta
+from drapto_tui.engine.library import Verdict, library_scan
 from drapto_tui.engine.queue import ACTIVE, CLEARABLE
+from drapto_tui.engine.schedule import schedule_label
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, Notice, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
@@ -41,6 +43,7 @@ from drapto_tui.tui.messages import ProblemReported, ResourceSampled
 from drapto_tui.tui.screens.add import AddScreen
 from drapto_tui.tui.screens.dialogs import Confirm, QuitChoice
 from drapto_tui.tui.screens.help import HelpScreen
+from drapto_tui.tui.screens.stats import StatsScreen
 from drapto_tui.tui.themes import load_themes
 from drapto_tui.tui.widgets.key_footer import KeyFooter
 from drapto_tui.tui.widgets.meters import Meters
@@ -369,6 +372,9 @@ class DraptoApp(App[int]):
         if self.core.paused_all:  # first, so that it never falls off a narrow header
             text.append("PAUSED", style="bold reverse")
             text.append("  ")
+        if waiting := self.core.waiting:  # the schedule's hold: "waiting for the 01:00 window"
+            text.append(schedule_label(waiting, wide=self.size.width >= 100), style="bold reverse")
+            text.append("  ")
         counted = [
             ("done", ProcessingStatus.COMPLETED, True),
             ("kept", ProcessingStatus.KEPT, False),
@@ -481,6 +487,10 @@ class DraptoApp(App[int]):
     # -- what screens may ask (tui/commands.py) ---------------------------------------------------------------
     def preview_paths(self, paths: Iterable[Path]) -> Preview:
         return self.core.preview(paths)
+
+    async def library_verdicts(self, files: list[Path]) -> list[Verdict]:
+        """The verdicts `drapto-tui scan` gives, from the same rules, ledger and probe (headers only)."""
+        return await library_scan(files, self.core.config)
 
     def job_state(self, job_id: str) -> ProcessingState | None:
         return self.core.state.jobs.get(job_id)
@@ -606,6 +616,9 @@ class DraptoApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.core.config.ui.keys))
+
+    def action_stats(self) -> None:
+        self.push_screen(StatsScreen(self.core.config))
 
     def action_request_quit(self) -> None:
         if not self.core.is_running():

@@ -7,12 +7,17 @@ from pathlib import Path
 from typing import Protocol
 
 from drapto_tui.engine.discovery import Preview
+from drapto_tui.engine.library import Verdict
 from drapto_tui.model.state import ProcessingState
 
 
 class AppCommands(Protocol):
     def preview_paths(self, paths: Iterable[Path]) -> Preview:
         """The films adding these paths would queue, and those already queued (DraptoError: one line)."""
+        ...
+
+    async def library_verdicts(self, files: list[Path]) -> list[Verdict]:
+        """What the [library] rules make of these films found in a folder (engine/library.py: scan)."""
         ...
 
     def job_state(self, job_id: str) -> ProcessingState | None: ...

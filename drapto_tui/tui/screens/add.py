@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import ClassVar, cast
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static
 
+from drapto_tui.config.units import human_size
+from drapto_tui.engine.library import Verdict
 from drapto_tui.errors import DraptoError
 from drapto_tui.tui.commands import AppCommands
 
@@ -57,6 +60,21 @@ class PathSuggester(Suggester):
         return value + done[len(expanded) :] if len(done) > len(expanded) else None
 
 
+def verdict_lines(verdicts: list[Verdict], limit: int = 10) -> str:
+    """A line a film: what will happen to it ("encode", saving about X) or why the rules leave it ("skip")."""
+    lines = []
+    for v in verdicts[:limit]:
+        name = os.path.basename(v.path)
+        if v.eligible:
+            saving = f"saves about {human_size(v.projected_saving)}" if v.projected_bytes is not None else ""
+            lines.append(f"  encode  {name}  {saving}")
+        else:
+            lines.append(f"  skip    {name}  {v.reason}")
+    if len(verdicts) > limit:
+        lines.append(f"  … and {len(verdicts) - limit} more (drapto-tui scan lists them all)")
+    return "\n".join(lines)
+
+
 class AddScreen(ModalScreen[list[Path] | None]):
     DEFAULT_CSS = """
     AddScreen { align: center middle; }
@@ -91,11 +109,11 @@ class AddScreen(ModalScreen[list[Path] | None]):
         names = path_candidates(box.value) if box.value else []
         preview = self.query_one("#preview", Static)
         if not names:
-            preview.update(f"nothing starts with {os.path.basename(box.value) or box.value!r} there")
+            preview.update(Text(f"nothing starts with {os.path.basename(box.value) or box.value!r} there"))
             return
         shown = "  ".join(names[:40])
         more = f"  … and {len(names) - 40} more" if len(names) > 40 else ""
-        preview.update(f"{len(names)} match(es): {shown}{more}")
+        preview.update(Text(f"{len(names)} match(es): {shown}{more}"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#path", Input)
@@ -112,19 +130,43 @@ class AddScreen(ModalScreen[list[Path] | None]):
             found = cast(AppCommands, self.app).preview_paths([Path(os.path.expanduser(value))])
         except DraptoError as err:
             self.found = []
-            preview.update(err.line())
+            preview.update(Text(err.line()))
             return
         self.found = found.new
         self.previewed = value
         queued = f" ({len(found.queued)} already in the queue)" if found.queued else ""
         if not found.new:
-            preview.update(f"nothing new to queue{queued}")
+            preview.update(Text(f"nothing new to queue{queued}"))
             return
         shown = "\n".join(f"  {p}" for p in found.new[:10])
         more = f"\n  … and {len(found.new) - 10} more" if len(found.new) > 10 else ""
+        folder = os.path.isdir(os.path.expanduser(value))
         preview.update(
-            f"{len(found.new)} file(s) will be queued{queued}:\n{shown}{more}\nEnter again to add them."
+            Text(
+                f"{len(found.new)} file(s) will be queued{queued}:\n{shown}{more}\n"
+                + ("Checking them against the [library] rules…\n" if folder else "")
+                + "Enter again to add them."
+            )
         )
+        if (
+            folder
+        ):  # films found in a folder follow the library's rules: say each verdict before anything runs
+            self.run_worker(self._judge(value, found.new, queued), exclusive=True, group="verdicts")
+
+    async def _judge(self, value: str, files: list[Path], queued: str) -> None:
+        head = f"{len(files)} file(s) will be queued{queued}"
+        try:
+            verdicts = await cast(AppCommands, self.app).library_verdicts(files)
+        except DraptoError as err:
+            text = f"{head}; the [library] rules could not be checked: {err.line()}"
+        else:
+            left = sum(1 for v in verdicts if not v.eligible)
+            text = (
+                f"{head}; {len(verdicts) - left} to encode, {left} left by the [library] rules:\n"
+                f"{verdict_lines(verdicts)}"
+            )
+        if self.previewed == value and self.is_mounted:  # else the box has moved on to another path
+            self.query_one("#preview", Static).update(Text(f"{text}\nEnter again to add them."))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -111,6 +111,14 @@ def result_lines(stats: dict) -> list[tuple[str, str]]:
         lines.append(("Damaged source", str(stats["damaged"])))
     for change in stats.get("changes") or []:
         lines.append(("Not carried", str(change)))
+    if stats.get("replaced"):
+        if stats.get("restored"):
+            lines.append(("Replaced in place", f"{stats['replaced']}; restored since (the original is back)"))
+        else:
+            lines.append(("Replaced in place", str(stats["replaced"])))
+            lines.append(
+                ("Original kept in", f"{stats.get('original_kept')} (drapto-tui restore puts it back)")
+            )
     return lines
 
 
