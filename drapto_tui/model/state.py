@@ -148,6 +148,8 @@ class ProcessingState(BaseModel):
         """What a running job is doing, in a word that fits a queue column (at most 9 characters): the stage,
         or its step where the stage is long (finding scenes, cutting); else the status."""
         if self.status != ProcessingStatus.RUNNING:
+            if self.status == ProcessingStatus.COMPLETED and self.stats.get("restored"):
+                return "restored"  # library mode: the original is back, the encode gone
             return str(self.status.value)
         step = (self.step or "").lower()
         for words, label in _STEP_LABELS:

@@ -365,7 +365,9 @@ class DraptoApp(App[int]):
         net = sum(
             j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0)
             for j in jobs
-            if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats
+            if j.status == ProcessingStatus.COMPLETED
+            and "output_bytes" in j.stats
+            and not j.stats.get("restored")
         )
         eta = None if self.frozen else self.core.queue_eta()  # the core's figure: every viewer shows the same
         text = Text()

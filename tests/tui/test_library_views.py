@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from drapto_tui.engine.engine import Engine
 from drapto_tui.tui.app import DraptoApp
+from drapto_tui.tui.widgets.queue_table import QueueTable
 from tests.fast_config import fast_config
 from tests.media_helpers import MediaFactory
 from tests.tui.test_daily_use import shown_text
@@ -66,7 +67,7 @@ async def test_s_shows_what_was_saved_by_folder_and_what_was_replaced(
         await pilot.press("s")
         await pilot.pause()
         text = "\n".join(shown_text(w) for w in app.screen.query(Static))
-        assert "all time" in text and str(films) in text
+        assert "All time" in text and str(films) in text
         assert "Replaced in place" in text and str(films / "Film.mkv") in text and ".drapto-trash" in text
         await pilot.press("escape")
         await pilot.pause()
@@ -75,6 +76,14 @@ async def test_s_shows_what_was_saved_by_folder_and_what_was_replaced(
         await pilot.pause()
         facts = shown_text(app.screen.query_one("#facts", Static))
         assert "Replaced in place" in facts and "Original kept in" in facts
+        await pilot.press("escape")
+        engine.restore(str(films / "Film.mkv"))
+        app.refresh_from_state()
+        await pilot.pause()
+        row = app.query_one(QueueTable).get_row_at(0)
+        assert "restored" in [str(cell) for cell in row]
+        assert "saved 0 B" in shown_text(app.query_one("#summary", Static))  # its saving is taken back out
+    assert (films / "Film.mp4").exists() and not (films / "Film.mkv").exists()
     await engine.close()
 
 

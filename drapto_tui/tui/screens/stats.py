@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,28 +21,18 @@ from drapto_tui.engine.library import library_roots, read_ledger
 from drapto_tui.errors import DraptoError
 
 
-def stats_table(lifetime: Totals, folders: dict[str, Totals]) -> Table:
-    table = Table(box=None, padding=(0, 1), header_style="bold")
-    table.add_column("Folder", overflow="fold")
-    for name in ("Films", "Encoded", "In", "Out", "Saved", "Replaced"):
-        table.add_column(name, justify="right", no_wrap=True)
-
-    def row(label: str, t: Totals, style: str = "") -> None:
-        share = f" {t.saved / t.bytes_in:.0%}" if t.bytes_in else ""
-        table.add_row(
-            Text(label, style=style),
-            str(t.films),
-            str(t.encoded),
-            human_size(t.bytes_in),
-            human_size(t.bytes_out),
-            f"{human_size(t.saved)}{share}",
-            str(t.replaced) + (f" ({t.restored} back)" if t.restored else ""),
-        )
-
-    row("all time", lifetime, "bold")
-    for folder, totals in folders.items():
-        row(folder, totals)
-    return table
+def totals_text(label: str, t: Totals, *, bold: bool = False) -> Text:
+    """A folder (or the lifetime) in two lines: its name, then its figures, so a long path never squeezes them."""
+    share = f" ({t.saved / t.bytes_in:.0%})" if t.bytes_in else ""
+    figures = (
+        f"  {t.films} film{'s' if t.films != 1 else ''}, {t.encoded} encoded · {human_size(t.bytes_in)} →"
+        f" {human_size(t.bytes_out)} · saved {human_size(t.saved)}{share}"
+        + (f" · {t.replaced} replaced" if t.replaced else "")
+        + (f" · {t.restored} restored" if t.restored else "")
+    )
+    text = Text(label, style="bold" if bold else "underline")
+    text.append("\n" + figures, style="")
+    return text
 
 
 def replaced_lines(replacements: list[Replacement]) -> list[str]:
@@ -73,26 +63,25 @@ class StatsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="stats"):
-            yield Static(Text("What encoding saved (the savings ledger)", style="bold"))
+            yield Static(Text("What encoding saved (the savings ledger)", style="bold reverse"))
             yield Static(self._body())
             yield Static(Text("Esc closes · drapto-tui restore PATH puts an original back", style="dim"))
 
-    def _body(self) -> Table | str:
+    def _body(self) -> Group | Text:
         try:
             with read_ledger(self.config) as ledger:
                 if ledger is None or not (lifetime := ledger.lifetime()).films:
-                    return "No film finished yet: the ledger fills as jobs end."
+                    return Text("No film finished yet: the ledger fills as jobs end.")
                 folders = ledger.by_folder(library_roots(self.config))
                 replaced = replaced_lines(ledger.replacements())
         except DraptoError as err:
-            return err.line()
-        table = stats_table(lifetime, folders)
+            return Text(err.line())
+        parts = [totals_text("All time", lifetime, bold=True)]
+        parts += [totals_text(folder, totals) for folder, totals in folders.items()]
         if replaced:
-            table.add_section()
-            table.add_row(Text("Replaced in place, newest first", style="bold"), *[""] * 6)
-            for line in replaced:
-                table.add_row(line, *[""] * 6)
-        return table
+            parts.append(Text("Replaced in place, newest first", style="bold"))
+            parts += [Text(f"  {line}") for line in replaced]
+        return Group(*parts)
 
     def action_close(self) -> None:
         self.dismiss(None)
