@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.config.units import human_size
@@ -79,46 +81,46 @@ def cmd_restore(config: DraptoConfig, targets: list[str], *, list_them: bool) ->
         print("drapto-tui restore: give a film's path or job id, or --list", file=sys.stderr)
         return 2
 
+    async def each(
+        listed: Callable[[], Awaitable[list[dict[str, Any]]]], restore: Callable[[str], Awaitable[str]]
+    ) -> tuple[list[str], list[str]]:
+        lines = [replacement_line(r) for r in await listed()] if list_them else []
+        errors: list[str] = []
+        for target in targets:
+            try:
+                lines.append(await restore(_absolute(target)))
+            except DraptoError as err:
+                errors.append(err.line())
+        return lines, errors
+
     async def run() -> tuple[list[str], list[str]]:
         from drapto_tui.service.client import ServiceClient, ServiceUnavailable
         from drapto_tui.service.protocol import ServiceCalls
 
-        lines: list[str] = []
-        errors: list[str] = []
         try:
             client = await ServiceClient.connect(config, client="restore")
         except ServiceUnavailable:
             client = None
-        if client is not None:
+        if client is not None:  # the service owns the queue and the ledger: it restores
             try:
-                if list_them:
-                    lines += [replacement_line(r) for r in await client.call(ServiceCalls.replacements)]
-                for target in targets:
-                    try:
-                        lines.append(str(await client.call(ServiceCalls.restore, target=_absolute(target))))
-                    except DraptoError as err:
-                        errors.append(err.line())
+                return await each(
+                    lambda: client.call(ServiceCalls.replacements),
+                    lambda target: client.call(ServiceCalls.restore, target=target),
+                )
             finally:
                 await client.close()
-            return lines, errors
-        owner = Engine.look(config).owner_pid
-        if owner is not None:
-            raise DraptoError(
-                f"drapto-tui pid {owner} holds the queue and its ledger",
-                hint="let it finish, or run the restore through its service",
-            )
-        engine = Engine(config, monitor=False)
+        engine = Engine.open_idle(config, hint="let it finish, or start the service and restore through it")
+
+        async def listed() -> list[dict[str, Any]]:
+            return engine.replacements()
+
+        async def restore(target: str) -> str:
+            return engine.restore(target)
+
         try:
-            if list_them:
-                lines += [replacement_line(r) for r in engine.replacements()]
-            for target in targets:
-                try:
-                    lines.append(engine.restore(_absolute(target)))
-                except DraptoError as err:
-                    errors.append(err.line())
+            return await each(listed, restore)
         finally:
             await engine.close()
-        return lines, errors
 
     lines, errors = asyncio.run(run())
     for line in lines:

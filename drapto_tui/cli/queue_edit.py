@@ -73,13 +73,7 @@ async def _through_service(config: DraptoConfig, remove: list[str], clear: bool)
 async def _in_process(config: DraptoConfig, remove: list[str], clear: bool) -> list[str]:
     from drapto_tui.engine.engine import Engine
 
-    owner = Engine.look(config).owner_pid
-    if owner is not None:
-        raise DraptoError(
-            f"drapto-tui pid {owner} holds the queue",
-            hint="remove jobs there (d in the app), or let it finish first",
-        )
-    engine = Engine(config, monitor=False)
+    engine = Engine.open_idle(config, hint="remove jobs there (d in the app), or let it finish first")
 
     async def remove_one(job_id: str) -> None:
         engine.remove(job_id)

@@ -203,6 +203,15 @@ class Engine:
         finally:
             store.close()
 
+    @classmethod
+    def open_idle(cls, config: DraptoConfig, *, hint: str) -> Engine:
+        """The queue opened in this process for a one-off command (remove, restore) when no live process holds
+        it; else one line naming the process that does, with `hint`."""
+        owner = cls.look(config).owner_pid
+        if owner is not None:
+            raise DraptoError(f"drapto-tui pid {owner} holds the queue", hint=hint)
+        return cls(config, monitor=False)
+
     async def __aenter__(self) -> Engine:
         return self
 

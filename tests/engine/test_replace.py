@@ -81,9 +81,15 @@ def test_replace_in_place_then_restore_byte_for_byte(
     listed = cli(tmp_path, "restore", "--list")
     assert listed.returncode == 0 and str(film_mkv) in listed.stdout and TRASH_NAME in listed.stdout
 
-    for given in (str(film_mkv), str(other)):
-        restored = cli(tmp_path, "restore", given)
+    restored = cli(tmp_path, "restore", str(film_mkv))  # no service: this process opens the queue
+    assert restored.returncode == 0, restored.stderr
+    assert cli(tmp_path, "service", "start").returncode == 0
+    try:  # with a service, the restore goes through it (this process could not open the queue it holds)
+        restored = cli(tmp_path, "restore", str(other))
         assert restored.returncode == 0, restored.stderr
+    finally:
+        cli(tmp_path, "service", "stop")
+    assert "Traceback" not in (tmp_path / "work" / "logs" / "service.log").read_text()
     assert sha(film) == before[film] and not film_mkv.exists()
     assert sha(other) == before[other]
     assert not (lib / "a" / TRASH_NAME).exists()  # nothing left in the trash, and the emptied folder gone
