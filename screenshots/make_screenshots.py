@@ -1,7 +1,7 @@
 """Screenshots of the real app during a real encode of the demo clips: `python3 dev.py screenshots`.
 
-Writes main-120x40.svg (mid-encode), main-80x24.svg, inspector.svg, inspector-chart-80x24.svg and help.svg
-beside this file.
+Writes main-120x40.svg (mid-encode), main-80x24.svg, inspector.svg, inspector-chart-80x24.svg, help.svg and
+stats-80x24.svg (once a film is done) beside this file.
 """
 
 from __future__ import annotations
@@ -83,8 +83,17 @@ async def main() -> int:
             await pilot.pause(0.3)
             app.save_screenshot(str(HERE / "help.svg"))
             await pilot.press("escape")
+            while not any(j.status == ProcessingStatus.COMPLETED for j in state.jobs.values()):
+                if time.monotonic() > deadline + 300:
+                    print("no job finished in 10 minutes", file=sys.stderr)
+                    return 1
+                await pilot.pause(0.5)
+            await pilot.press("s")  # what the finished film saved, from the ledger
+            await pilot.pause(0.5)
+            app.save_screenshot(str(HERE / "stats-80x24.svg"))
+            await pilot.press("escape")
             app.exit(0)
-    for name in ("main-120x40", "inspector", "main-80x24", "inspector-chart-80x24", "help"):
+    for name in ("main-120x40", "inspector", "main-80x24", "inspector-chart-80x24", "help", "stats-80x24"):
         print(HERE / f"{name}.svg")
     return 0
 

@@ -374,7 +374,9 @@ class Service:
         )
 
     def _broadcast_status(self) -> None:
-        if self._stop.is_set():  # ending: the engine (and its ledger) may be closed already; clients are let go
+        if (
+            self._stop.is_set()
+        ):  # ending: the engine (and its ledger) may be closed already; clients are let go
             return
         status = self.status()
         for client in list(self.clients):

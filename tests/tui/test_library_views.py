@@ -57,9 +57,10 @@ async def test_s_shows_what_was_saved_by_folder_and_what_was_replaced(
 ) -> None:
     films = tmp_path / "lib"
     media.copy_to(media.clip(duration=1.0), films, "Film.mp4")
-    engine = Engine(fast_config(tmp_path), monitor=False)
-    ids = engine.encode_paths([films], {"replace": True})
-    await engine.start(only=ids, preanalyse=False)
+    engine = Engine(fast_config(tmp_path, "library.replace=true"), monitor=False)
+    ids, errors = engine.add_paths([films], preanalyse=False)  # the app's `a`: the config says in place
+    assert not errors
+    await engine.start(only=set(ids), preanalyse=False)
     assert all((await engine.run_until_idle()).values())
     app = DraptoApp(engine, run_core=False, frozen=True)
     async with app.run_test(size=(80, 24)) as pilot:

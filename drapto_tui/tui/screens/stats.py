@@ -30,8 +30,9 @@ def totals_text(label: str, t: Totals, *, bold: bool = False) -> Text:
         + (f" · {t.replaced} replaced" if t.replaced else "")
         + (f" · {t.restored} restored" if t.restored else "")
     )
-    text = Text(label, style="bold" if bold else "underline")
-    text.append("\n" + figures, style="")
+    text = Text()
+    text.append(label, style="bold" if bold else "underline")
+    text.append("\n" + figures)
     return text
 
 
