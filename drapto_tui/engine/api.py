@@ -19,8 +19,6 @@ class Core(Protocol):
     bus: EventBus  # subscribe to follow events
     state: StateManager  # the folded state (jobs by id)
     paused_all: bool
-    #: Why the schedule holds the queue now ("waiting for the 01:00 window"), or None.
-    waiting: str | None
     #: What quitting the app means by default: "stop" (in-process: resumable) or "detach" (the service goes on).
     default_quit: str
 
@@ -32,6 +30,12 @@ class Core(Protocol):
         on_lost: Callable[[], None],
     ) -> None:
         """Where answers that come later go: a command's error, what add_paths queued, the core going away."""
+
+    @property
+    def waiting(self) -> str | None:
+        """What the queue waits for now ("waiting for the 01:00 window", "waiting for workers (0 connected)"),
+        or None."""
+        ...
 
     def jobs(self) -> list[ProcessingState]: ...
     def queue_eta(self) -> float | None:

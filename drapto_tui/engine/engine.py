@@ -126,7 +126,7 @@ class Engine:
         )
         self.paused_all = False
         #: Why the queue waits for its schedule now ("waiting for the 01:00 window"), or None (engine/schedule.py).
-        self.waiting: str | None = None
+        self.schedule_wait: str | None = None
         self.gate = ScheduleGate(config.schedule)
         self._held = False  # running jobs paused by pause-all or the schedule
         self._finishing = False
@@ -142,6 +142,21 @@ class Engine:
         self._probe_gate = asyncio.Semaphore(2)
         self._closed = False
         self._settle_swaps()
+
+    @property
+    def waiting(self) -> str | None:
+        """What the queue waits for now, in one line for the app's header and `queue`: its schedule (a window,
+        pause_when), or a cluster with no worker; None when neither holds it."""
+        return self.schedule_wait or getattr(self.executor, "waiting_for", None)
+
+    def _cluster_changed(self, line: str, waiting: bool) -> None:
+        """A Dask worker joined or left, or none is left: one line in the log, and the wait said where the
+        schedule's is (header, `queue`)."""
+        if waiting:
+            self.bus.emit(ErrorOccurred(message=line, stage="cluster", severity="warning"))
+        else:
+            self.bus.emit(Notice(stage="cluster", message=line))
+        self.store.set_meta("waiting", self.waiting or "")
 
     def _executor(self) -> Executor:
         """The configured executor: this machine's, or a Dask cluster's (execution.backend)."""
@@ -172,6 +187,7 @@ class Engine:
             order=self.queue.order_key,
             on_wait=self._waiting,
             registry=self.registry,
+            on_cluster=self._cluster_changed,
         )
 
     def _job_log(self, job_id: str) -> JobLog:
@@ -236,7 +252,7 @@ class Engine:
         await self.executor.open()
         if paused:
             self.paused_all = True
-        self.store.set_meta("waiting", "")
+        self.store.set_meta("waiting", self.waiting or "")  # a wait an earlier run left there is gone
         if self.gate.active:  # outside a window no job starts even for a moment
             await self.check_schedule()
         self._apply_hold()
@@ -492,7 +508,7 @@ class Engine:
     def _apply_hold(self) -> None:
         """Pause-all by hand and the schedule's wait are one hold: running jobs pause, none starts, until
         neither asks for it."""
-        hold = self.paused_all or self.waiting is not None
+        hold = self.paused_all or self.schedule_wait is not None
         self.scheduler.launching = not hold and not self._finishing
         if hold and not self._held:
             self.scheduler.pause_all()
@@ -508,9 +524,9 @@ class Engine:
             self.bus.emit(
                 ErrorOccurred(message=self.gate.command_problem, stage="schedule", severity="warning")
             )
-        if waiting != self.waiting:
-            self.waiting = waiting
-            self.store.set_meta("waiting", waiting or "")
+        if waiting != self.schedule_wait:
+            self.schedule_wait = waiting
+            self.store.set_meta("waiting", self.waiting or "")
             if waiting is not None:
                 line = f"{waiting}: running jobs are paused and none starts until then"
                 self.bus.emit(ErrorOccurred(message=line, stage="schedule", severity="warning"))

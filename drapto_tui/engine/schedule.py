@@ -37,9 +37,12 @@ def next_opening(windows: list[tuple[int, int]], now: datetime) -> datetime:
 
 
 def schedule_label(waiting: str, *, wide: bool) -> str:
-    """The schedule's wait for a header: the line without its config key, or a word or two where space is short."""
+    """What the queue waits for, for a header: the line without its config key, or a word or two where space is
+    short (the schedule's window or pause_when, or a cluster without workers)."""
     if wide:
         return waiting.split(" (schedule.", 1)[0]
+    if "workers" in waiting:  # a Dask cluster with none connected (execution/dask.py)
+        return "NO WORKERS"
     match = re.search(r"the (\d\d:\d\d) window", waiting)
     return f"WAIT {match.group(1)}" if match else "YIELDING"
 

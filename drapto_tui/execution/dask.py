@@ -79,7 +79,7 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     from distributed import get_worker
 
     worker = get_worker()
-    name, address = str(worker.name), str(worker.address)
+    name, address, worker_id = str(worker.name), str(worker.address), str(worker.id)
     spec = SegmentSpec.model_validate(spec_json)
     workdir = Path(tempfile.mkdtemp(prefix="drapto-segment-", dir=worker.local_directory))
     control = JobControl()
@@ -93,7 +93,14 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
 
     def report(item: SegmentReport) -> None:
         with contextlib.suppress(Exception):  # a report lost is not worth a failed segment
-            message = {"key": key, "worker": name, "address": address, "report": item.model_dump(mode="json")}
+            # Not "worker": the scheduler writes the sending worker's address into a logged event's "worker" key.
+            message = {
+                "key": key,
+                "name": name,
+                "address": address,
+                "worker_id": worker_id,
+                "report": item.model_dump(mode="json"),
+            }
             worker.log_event(topic, message)
 
     # Every FFmpeg this task starts is the job's, the worker's own FFmpeg check included (run on a worker's
@@ -202,8 +209,11 @@ class DaskExecutor(LocalExecutor):
         order: Callable[[str], tuple[Any, ...]] = lambda job_id: (0,),
         on_wait: Callable[[str, str], None] | None = None,
         registry: ChildRegistry | None = None,
+        on_cluster: Callable[[str, bool], None] | None = None,
     ) -> None:
-        """`scheduler` "" starts a LocalCluster of `workers` processes (one thread each) for this process."""
+        """`scheduler` "" starts a LocalCluster of `workers` processes (one thread each) for this process.
+        `on_cluster(line, waiting)` hears each change of the cluster in one line (a worker joined or left;
+        `waiting`: none is left and segments wait for one)."""
         super().__init__(
             max(workers, 1), order=order, on_wait=on_wait, registry=registry, runner=self._run_remote
         )
@@ -214,10 +224,15 @@ class DaskExecutor(LocalExecutor):
         self.cluster: Any = None
         self.topic = f"drapto-reports-{uuid.uuid4().hex[:12]}"
         self._reports: dict[str, Report] = {}
-        self._worker_of: dict[str, tuple[str, str]] = {}
+        self._worker_of: dict[str, tuple[str, str, str]] = {}
         self._opening: asyncio.Lock | None = None
         self._usage: dict[str, JobUsage] = {}
         self._sampling: asyncio.Task[None] | None = None
+        self.on_cluster = on_cluster
+        #: The workers connected now, by address: (name, threads); None until the first look.
+        self.workers: dict[str, tuple[str, int]] | None = None
+        #: "waiting for workers (0 connected)" while the cluster has none, else None.
+        self.waiting_for: str | None = None
 
     # -- connecting -------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -249,18 +264,49 @@ class DaskExecutor(LocalExecutor):
                     " execution.backend = 'local'",
                 ) from None
             self.client.subscribe_topic(self.topic, self._on_report)
+            await self._look_at_workers()
             self._sampling = asyncio.get_running_loop().create_task(self._sample_workers())
-            threads = sum((await self.client.nthreads()).values()) if self.scheduler_address else None
-            if threads:
-                self.slots = threads
-                self.poke()
 
     def worker_usage(self) -> dict[str, JobUsage]:
         return dict(self._usage)
 
+    async def _look_at_workers(self) -> None:
+        """Slots follow the workers that are there (a worker that joins mid-run adds its threads, one lost takes
+        them away); each change is one line, and none left is said as a wait until one joins."""
+        identity = await self.client.scheduler.identity()
+        now = {
+            str(address): (str(info.get("name", address)), int(info.get("nthreads", 1)))
+            for address, info in identity.get("workers", {}).items()
+        }
+        before, self.workers = self.workers, now
+        slots = sum(threads for _, threads in now.values())
+        if before is not None and now != before:
+            joined = [name for address, (name, _) in now.items() if address not in before]
+            left = [name for address, (name, _) in before.items() if address not in now]
+            counts = f"{len(now)} connected, {slots} segment{'s' if slots != 1 else ''} at once"
+            for name in joined:
+                self._say_cluster(f"worker {name} joined ({counts})", waiting=False)
+            for name in left:
+                self._say_cluster(f"worker {name} left ({counts})", waiting=False)
+        waiting = None if now else "waiting for workers (0 connected)"
+        if waiting != self.waiting_for:
+            self.waiting_for = waiting
+            if waiting is not None:
+                self._say_cluster(f"{waiting}: segments wait for a worker to join the cluster", waiting=True)
+        if slots != self.slots:
+            self.slots = slots
+            self.poke()
+
+    def _say_cluster(self, line: str, *, waiting: bool) -> None:
+        if self.on_cluster is not None:
+            self.on_cluster(line, waiting)
+
     async def _sample_workers(self, every: float = 1.0) -> None:
-        """The workers' own usage (their FFmpeg included), by name, every second while connected."""
+        """Every second while connected: who the workers are (slots follow them), and their own usage (their
+        FFmpeg included), by name."""
         while self.client is not None:
+            with contextlib.suppress(Exception):  # a scheduler away: the next look tells
+                await self._look_at_workers()
             with contextlib.suppress(Exception):  # a worker gone or a scheduler away: the next look tells
                 looks = await self.client.run(usage_on_worker)
                 self._usage = {
@@ -285,7 +331,8 @@ class DaskExecutor(LocalExecutor):
     # -- one segment ------------------------------------------------------------------------------------
     def _on_report(self, event: tuple[float, dict[str, Any]]) -> None:
         _, msg = event
-        key, worker, address = msg.get("key", ""), str(msg.get("worker", "?")), str(msg.get("address", ""))
+        key, worker, address = msg.get("key", ""), str(msg.get("name", "?")), str(msg.get("address", ""))
+        worker_id = str(msg.get("worker_id", address))
         report = self._reports.get(key)
         if report is None:
             return
@@ -293,17 +340,22 @@ class DaskExecutor(LocalExecutor):
         if isinstance(item, PhaseReport):
             item = item.model_copy(update={"worker": f"{worker} ({address})"})
         if isinstance(item, PhaseReport) and item.phase == "searching" and item.attempt == 1:
-            before = self._worker_of.get(key)  # (name, address): a restarted worker keeps its name
-            if before is not None and before[1] != address:
+            # A task that begins a second time was lost with its worker. Workers are told apart by Dask's id of
+            # the worker process: one restarted on the same address (a fixed port) and name is another process.
+            before = self._worker_of.get(key)  # (name, address, id)
+            if before is not None and before[2] != worker_id:
+                again = (
+                    "the same worker, restarted" if before[:2] == (worker, address) else f"worker {worker}"
+                )
                 report(
                     ProblemReport(
                         stage="encoding",
                         attempt=1,
                         message=f"worker {before[0]} ({before[1]}) was lost mid-segment; the segment runs again"
-                        f" on worker {worker} ({address})",
+                        f" on {again} ({address})",
                     )
                 )
-            self._worker_of[key] = (worker, address)
+            self._worker_of[key] = (worker, address, worker_id)
         report(item)
 
     async def _run_remote(self, spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:

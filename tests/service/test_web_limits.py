@@ -94,6 +94,8 @@ async def test_a_huge_terminal_is_clamped(service: Service) -> None:
         ws = await _open_tab(session, web, width=100000, height=100000)
         await wait_for(lambda: len(web.apps()) == 1, timeout=30, what="the tab's app")
         (app,) = web.apps()
+        # Seen between its fork and its exec, the child still has the server's environment: wait for the app's.
+        await wait_for(lambda: "ROWS" in app.environ(), timeout=30, what="the app's exec")
         env = app.environ()
         assert (env["COLUMNS"], env["ROWS"]) == ("500", "200")
         assert await _screen_bytes(ws, 1000) >= 1000  # it draws

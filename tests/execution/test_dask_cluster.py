@@ -1,0 +1,202 @@
+"""A Dask cluster that changes under a running queue (issue 28), on a real scheduler and real workers run as
+separate `dask` processes on 127.0.0.1, nothing shared but the scheduler: a worker that joins mid-run adds its
+slot within seconds, one that leaves takes it away, and a cluster with no worker says so where the user looks
+(log, app header, `queue`) and goes on when one joins."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drapto_tui.engine.engine import Engine
+from drapto_tui.model.events import ProcessingEvents, ProcessingStatus
+from tests.fast_config import fast_config
+from tests.judge import decoded_frames
+from tests.media_helpers import MediaFactory
+
+pytest.importorskip("distributed", reason="Dask is not installed (pip install 'drapto-tui[dask]')")
+E = ProcessingEvents
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """A `dask scheduler` and `dask worker`s, each its own process with its own local directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start_scheduler(self) -> None:
+        port = self.address.rsplit(":", 1)[1]
+        self.procs["scheduler"] = self._spawn(
+            "scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"]
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+                return
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+
+    def start_worker(self, name: str, port: int | None = None) -> None:
+        local = self.root / name
+        local.mkdir(parents=True, exist_ok=True)
+        fixed = ["--worker-port", str(port), "--no-nanny"] if port else []
+        self.procs[name] = self._spawn(
+            name,
+            [DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--nworkers", "1",
+             "--no-dashboard", "--local-directory", str(local), *fixed],
+        )  # fmt: skip
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(10)
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{name}.log").open("wb")
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def close(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    if shutil.which(DASK) is None:
+        pytest.skip("the dask command is not installed")
+    made = Cluster(tmp_path / "cluster")
+    made.root.mkdir()
+    made.start_scheduler()
+    yield made
+    made.close()
+
+
+def config_for(tmp: Path, cluster: Cluster, *extra: str):
+    return fast_config(
+        tmp, 'execution.backend="dask"', f'execution.scheduler="{cluster.address}"', "processing.parallel_jobs=0",
+        *extra,
+    )  # fmt: skip
+
+
+async def wait_for(check, timeout: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_worker_that_joins_mid_run_adds_a_slot_and_one_that_leaves_takes_it(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
+) -> None:
+    film = media.copy_to(
+        media.clip(width=320, height=180, duration=24, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "f.mkv",
+    )
+    cluster.start_worker("w1")
+    lines: list[str] = []
+    async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
+        engine.bus.add_listener(lambda e: e.job_id is None and lines.append(getattr(e.data, "message", "")))
+        started_on: set[str] = set()
+        engine.bus.add_listener(
+            lambda e: e.event == E.SEGMENT_STARTED and started_on.add((e.data.worker or "").split(" ")[0])
+        )
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        await wait_for(lambda: engine.executor.slots == 1, 30, "w1's slot")
+        run = asyncio.create_task(engine.run_until_idle())
+        await wait_for(lambda: engine.executor.busy == 1, 60, "the first segment")
+        cluster.start_worker("w2")
+        await wait_for(lambda: engine.executor.slots == 2, 30, "w2's slot")
+        await wait_for(lambda: engine.executor.busy == 2, 30, "two segments at once")
+        await wait_for(lambda: "w2" in started_on, 60, "a segment on w2")
+        cluster.stop("w2")
+        await wait_for(lambda: engine.executor.slots == 1, 30, "w2's slot to go")
+        assert all((await asyncio.wait_for(run, 300)).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+    assert "worker w2 joined (2 connected, 2 segments at once)" in lines, lines
+    assert "worker w2 left (1 connected, 1 segment at once)" in lines, lines
+    assert job.status == ProcessingStatus.COMPLETED
+    assert started_on == {"w1", "w2"}  # named as the workers were started, never by address
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
+
+
+async def test_a_cluster_without_workers_says_so_and_goes_on_when_one_joins(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
+) -> None:
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=4, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "f.mkv",
+    )
+    config = config_for(tmp_path, cluster)
+    lines: list[str] = []
+    async with Engine(config, monitor=False) as engine:
+        engine.bus.add_listener(lambda e: e.job_id is None and lines.append(getattr(e.data, "message", "")))
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        assert engine.waiting == "waiting for workers (0 connected)"
+        assert Engine.look(config).waiting == engine.waiting  # what `queue` says beside the owner
+        run = asyncio.create_task(engine.run_until_idle())
+        await asyncio.sleep(3)  # the job is analysed and cut; its segments wait for a worker
+        assert not run.done() and engine.executor.busy == 0
+        cluster.start_worker("w1")
+        assert all((await asyncio.wait_for(run, 300)).values())
+        assert engine.waiting is None
+    said = [line for line in lines if line]
+    assert said[0] == "waiting for workers (0 connected): segments wait for a worker to join the cluster"
+    assert "worker w1 joined (1 connected, 1 segment at once)" in said
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
+
+
+async def test_a_worker_restarted_on_its_port_is_told_apart_and_its_segment_runs_again(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
+) -> None:
+    """The only worker is killed mid-segment and started again with the same name on the same port: the wait
+    for a worker is said, and the lost segment is said once and placed once (told apart by Dask's worker id,
+    not by the address, which is the same)."""
+    film = media.copy_to(
+        media.clip(width=320, height=180, duration=8, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "f.mkv",
+    )
+    port = free_port()
+    cluster.start_worker("w1", port)
+    lines: list[str] = []
+    async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
+        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        run = asyncio.create_task(engine.run_until_idle())
+        await wait_for(
+            lambda: engine.executor.busy == 1 and engine.executor.slots == 1, 60, "a segment on w1"
+        )
+        await asyncio.sleep(0.5)
+        cluster.stop("w1")  # SIGKILL: no goodbye to the scheduler
+        await wait_for(lambda: engine.waiting == "waiting for workers (0 connected)", 60, "the wait")
+        cluster.start_worker("w1", port)
+        assert all((await asyncio.wait_for(run, 300)).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+    lost = [line for line in lines if "was lost mid-segment" in line]
+    assert len(lost) == 1 and "runs again on the same worker, restarted" in lost[0], lost
+    assert f"worker w1 (tcp://127.0.0.1:{port})" in lost[0]
+    assert job.status == ProcessingStatus.COMPLETED
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
