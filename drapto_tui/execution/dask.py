@@ -111,7 +111,13 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
             needs = Needs(encoders=(spec.video.encoder,), metrics=(spec.search.metric,))
             info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", ""), needs))
         except DraptoError as err:
-            return {"error": f"worker {name} refuses the segment: {err.line()}", "worker": name}
+            fix = "point DRAPTO_FFMPEG on that worker at an FFmpeg that has it, then restart the worker"
+            return {
+                "error": f"worker {name} refuses the segment: {err.message} — {fix}",
+                "refused": True,
+                "worker": name,
+                "address": address,
+            }
         segment = spec.segment
         if data is not None:
             local = workdir / f"source{Path(segment.path).suffix or '.mkv'}"
@@ -233,6 +239,9 @@ class DaskExecutor(LocalExecutor):
         self.workers: dict[str, tuple[str, int]] | None = None
         #: "waiting for workers (0 connected)" while the cluster has none, else None.
         self.waiting_for: str | None = None
+        self._reconnecting: asyncio.Future[None] | None = None
+        #: Workers whose FFmpeg refused a segment (address → the line said), left out of the slots and tasks.
+        self._unable: dict[str, str] = {}
 
     # -- connecting -------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -279,7 +288,9 @@ class DaskExecutor(LocalExecutor):
             for address, info in identity.get("workers", {}).items()
         }
         before, self.workers = self.workers, now
-        slots = sum(threads for _, threads in now.values())
+        for address in [a for a in self._unable if a not in now]:
+            del self._unable[address]  # gone: one started again on that address is looked at afresh
+        slots = self._slots_now()
         if before is not None and now != before:
             joined = [name for address, (name, _) in now.items() if address not in before]
             left = [name for address, (name, _) in before.items() if address not in now]
@@ -360,40 +371,16 @@ class DaskExecutor(LocalExecutor):
 
     async def _run_remote(self, spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
         await self.open()
-        from distributed import Future
-
-        key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
         sent_at = time.monotonic()
         data = None if self.shared else await asyncio.to_thread(Path(spec.segment.path).read_bytes)
-        self._reports[key] = report
-        rank = self.order(spec.job_id)
-        priority = -int(rank[0]) * 1_000_000 - int(rank[1] if len(rank) > 1 else 0)
-        future: Future[Any] = self.client.submit(
-            run_on_worker,
-            spec.model_dump(mode="json"),
-            data,
-            self.topic,
-            key,
-            key=key,
-            priority=priority,
-            pure=False,
-        )
-        try:
-            answer = await future
-        except asyncio.CancelledError:
-            await future.cancel()
-            with contextlib.suppress(Exception):
-                await self.client.run(steer_on_worker, "kill", None, key)
-            raise
-        except Exception as exc:  # the cluster went away, or Dask gave up on the task
-            raise DraptoError(
-                f"segment {spec.segment.index}: the Dask cluster did not return it ({type(exc).__name__}: {exc})",
-                subject=spec.source,
-                hint="its finished segments are kept; retry the job when the cluster is back",
-            ) from None
-        finally:
-            self._reports.pop(key, None)
-            self._worker_of.pop(key, None)
+        while True:
+            answer = await self._submit(spec, data, report)
+            if answer is None:
+                await self._reconnect()  # the scheduler was lost: the segment waits for it, then runs again
+            elif answer.get("refused") and self._leave_out(str(answer["address"]), str(answer["error"])):
+                continue  # that worker cannot do it: the segment goes to one that can
+            else:
+                break
         if "error" in answer:
             raise DraptoError(answer["error"], subject=spec.source)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -409,6 +396,128 @@ class DaskExecutor(LocalExecutor):
                 "transfer_seconds": round(max(round_trip - float(answer.get("work_seconds", 0.0)), 0.0), 3),
             }
         )
+
+    async def _submit(self, spec: SegmentSpec, data: bytes | None, report: Report) -> dict[str, Any] | None:
+        """One try of the segment as a Dask task: the worker's answer, or None when the scheduler was lost
+        before it came (Dask cancels every task of a client that loses its scheduler)."""
+        from distributed import Future
+
+        key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
+        client = self.client
+        self._reports[key] = report
+        rank = self.order(spec.job_id)
+        priority = -int(rank[0]) * 1_000_000 - int(rank[1] if len(rank) > 1 else 0)
+        future: Future[Any] | None = None
+        try:
+            capable = self._capable()
+            future = client.submit(
+                run_on_worker,
+                spec.model_dump(mode="json"),
+                data,
+                self.topic,
+                key,
+                key=key,
+                priority=priority,
+                pure=False,
+                **({"workers": capable, "allow_other_workers": False} if self._unable else {}),
+            )
+            answer: dict[str, Any] = await future
+            return answer
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if future is not None:
+                    await future.cancel()
+                await client.run(steer_on_worker, "kill", None, key)
+            raise
+        except Exception as exc:  # the scheduler went away, or Dask gave up on the task
+            if self._scheduler_lost(client, exc):
+                return None
+            raise DraptoError(
+                f"segment {spec.segment.index}: the Dask cluster did not return it ({type(exc).__name__}: {exc})",
+                subject=spec.source,
+                hint="its finished segments are kept; retry the job when the cluster is back",
+            ) from None
+        finally:
+            self._reports.pop(key, None)
+            self._worker_of.pop(key, None)
+
+    def _capable(self) -> list[str]:
+        """The workers' addresses that have not refused a segment for want of an encoder or a filter."""
+        return [address for address in self.workers or {} if address not in self._unable]
+
+    def _leave_out(self, address: str, line: str) -> bool:
+        """A worker whose FFmpeg cannot do the work is left out, said once; True when another worker can take
+        the segment (else its refusal fails it, as no worker here can encode it)."""
+        if address not in self._unable:
+            self._unable[address] = line
+            self._say_cluster(f"{line}; its segments go to the other workers", waiting=False)
+            self.slots = self._slots_now()
+        return bool(self._capable())
+
+    def _slots_now(self) -> int:
+        """The capable workers' threads; when none is capable, every worker's: their refusals fail the segments
+        in one line each rather than leave them waiting for a worker that may never come."""
+        workers = self.workers or {}
+        capable = [threads for address, (_, threads) in workers.items() if address not in self._unable]
+        return sum(capable) if capable else sum(threads for _, threads in workers.values())
+
+    def _scheduler_lost(self, client: Any, exc: Exception) -> bool:
+        return (
+            client is None
+            or client is not self.client
+            or client.status != "running"
+            or "connection to the scheduler" in str(exc)
+        )
+
+    async def _reconnect(self) -> None:
+        """Wait for the lost scheduler. The first segment to see the loss says it and reconnects; the others
+        wait on the same reconnection."""
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect_with_backoff())
+        await asyncio.shield(self._reconnecting)
+
+    async def _reconnect_with_backoff(self) -> None:
+        where = self.scheduler_address or "the local cluster"
+        self.waiting_for = f"waiting for the Dask scheduler at {where} (reconnecting)"
+        self._say_cluster(
+            f"the Dask scheduler at {where} was lost; the running segments wait and run again when it is back"
+            " (reconnecting)",
+            waiting=True,
+        )
+        delay, lost_at = 1.0, time.monotonic()
+        while not self.closed:
+            client = self.client
+            for _ in range(20):  # Dask's own client tries to reconnect for a few seconds first
+                if client is None or client.status != "connecting":
+                    break
+                await asyncio.sleep(0.5)
+            if client is not None and client.status == "running":
+                break
+            await self._drop_client()
+            try:
+                await self.open()
+                break
+            except ClusterUnavailable:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self.waiting_for = None
+        self._say_cluster(
+            f"the Dask scheduler at {where} is back after {time.monotonic() - lost_at:.0f} s; the waiting"
+            " segments run again",
+            waiting=False,
+        )
+        with contextlib.suppress(Exception):
+            await self._look_at_workers()
+
+    async def _drop_client(self) -> None:
+        """Let go of a client whose scheduler is gone (its sampling too), so that open() makes a new one."""
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
+        client, self.client = self.client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close(timeout=2)
 
     # -- steering the workers too ------------------------------------------------------------------------
     def _steer(self, action: str, job_id: str) -> None:

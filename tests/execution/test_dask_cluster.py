@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,7 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start_scheduler(self) -> None:
+        """On the cluster's one address: a scheduler started again is found where the workers and we look."""
         port = self.address.rsplit(":", 1)[1]
         self.procs["scheduler"] = self._spawn(
             "scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"]
@@ -54,7 +56,7 @@ class Cluster:
             assert time.monotonic() < deadline, "the scheduler did not start"
             time.sleep(0.2)
 
-    def start_worker(self, name: str, port: int | None = None) -> None:
+    def start_worker(self, name: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         local = self.root / name
         local.mkdir(parents=True, exist_ok=True)
         fixed = ["--worker-port", str(port), "--no-nanny"] if port else []
@@ -62,6 +64,7 @@ class Cluster:
             name,
             [DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--nworkers", "1",
              "--no-dashboard", "--local-directory", str(local), *fixed],
+            env,
         )  # fmt: skip
 
     def stop(self, name: str) -> None:
@@ -69,9 +72,17 @@ class Cluster:
         proc.kill()
         proc.wait(10)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.root / f"{name}.log").open("wb")
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
     def close(self) -> None:
         for name in list(self.procs):
@@ -198,5 +209,79 @@ async def test_a_worker_restarted_on_its_port_is_told_apart_and_its_segment_runs
     lost = [line for line in lines if "was lost mid-segment" in line]
     assert len(lost) == 1 and "runs again on the same worker, restarted" in lost[0], lost
     assert f"worker w1 (tcp://127.0.0.1:{port})" in lost[0]
+    assert job.status == ProcessingStatus.COMPLETED
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
+
+
+async def test_a_lost_scheduler_puts_the_segments_back_and_no_job_fails(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
+) -> None:
+    """kill -9 the scheduler mid-run and start it again a few seconds later on its address, with its worker (a
+    Dask worker ends with its scheduler; a supervisor starts it again): the coordinator says so in one line,
+    reconnects, the running segments run again and the job completes (it used to fail with "unexpected
+    ClosedClientError ... please report it")."""
+    film = media.copy_to(
+        media.clip(width=320, height=180, duration=12, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "f.mkv",
+    )
+    cluster.start_worker("w1")
+    lines: list[str] = []
+    async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
+        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        run = asyncio.create_task(engine.run_until_idle())
+        await wait_for(
+            lambda: engine.executor.busy == 1 and engine.executor.slots == 1, 60, "a segment on w1"
+        )
+        cluster.stop("scheduler")
+        await wait_for(
+            lambda: (engine.waiting or "").startswith("waiting for the Dask scheduler"), 30, "the wait"
+        )
+        await asyncio.sleep(2)
+        cluster.start_scheduler()
+        cluster.procs.pop("w1").wait(30)  # a Dask worker ends with its scheduler;
+        cluster.start_worker("w1")  # its supervisor (systemd, a loop) starts it again
+        assert all((await asyncio.wait_for(run, 300)).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+        assert engine.waiting is None
+    lost = [line for line in lines if "was lost; the running segments wait" in line]
+    back = [line for line in lines if "is back after" in line]
+    assert len(lost) == 1 and len(back) == 1, [line for line in lines if line]
+    assert not [e.message for e in job.errors if e.fatal]
+    assert job.status == ProcessingStatus.COMPLETED
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
+
+
+async def test_a_worker_whose_ffmpeg_cannot_is_left_out_and_the_others_do_the_work(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
+) -> None:
+    """w1's FFmpeg lacks libvmaf (DRAPTO_FFMPEG on that worker): it is left out in one line that names it and the
+    fix, and w2 encodes every segment; the job does not fail for it."""
+    from tests.fault_ffmpeg import ffmpeg_without
+
+    lacking = ffmpeg_without(tmp_path, ffmpeg, "libvmaf")
+    cluster.start_worker("w1", env={"DRAPTO_FFMPEG": str(lacking)})
+    cluster.start_worker("w2")
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=8, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "f.mkv",
+    )
+    lines: list[str] = []
+    async with Engine(config_for(tmp_path, cluster), monitor=False) as engine:
+        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        await wait_for(lambda: engine.executor.slots == 2, 30, "both workers")
+        assert all((await asyncio.wait_for(engine.run_until_idle(), 300)).values())
+        (job,) = [engine.state.jobs[i] for i in ids]
+        assert engine.executor.slots == 1  # w1's thread is not counted while it cannot do the work
+    refused = [line for line in lines if "refuses the segment" in line]
+    assert len(refused) == 1, refused  # said once, not per segment
+    assert refused[0].startswith("worker w1 refuses the segment") and "libvmaf" in refused[0]
+    assert "DRAPTO_FFMPEG on that worker" in refused[0] and "tools.ffmpeg" not in refused[0]
+    assert {(s.worker or "").split(" ")[0] for s in job.segments.values()} == {"w2"}
     assert job.status == ProcessingStatus.COMPLETED
     assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
