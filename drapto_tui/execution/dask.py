@@ -373,14 +373,30 @@ class DaskExecutor(LocalExecutor):
         await self.open()
         sent_at = time.monotonic()
         data = None if self.shared else await asyncio.to_thread(Path(spec.segment.path).read_bytes)
+        sends = 0
         while True:
             answer = await self._submit(spec, data, report)
             if answer is None:
                 await self._reconnect()  # the scheduler was lost: the segment waits for it, then runs again
             elif answer.get("refused") and self._leave_out(str(answer["address"]), str(answer["error"])):
                 continue  # that worker cannot do it: the segment goes to one that can
+            elif "again" in answer and (sends := sends + 1) <= 3:
+                report(
+                    ProblemReport(
+                        stage="encoding",
+                        attempt=1,
+                        message=f"{answer['again']} was lost mid-segment; the segment is sent again and runs"
+                        " on the next worker free",
+                    )
+                )
             else:
                 break
+        if "again" in answer:
+            raise DraptoError(
+                f"segment {spec.segment.index}: the workers that took it were lost three times",
+                subject=spec.source,
+                hint="its finished segments are kept; retry the job when the cluster is steady",
+            )
         if "error" in answer:
             raise DraptoError(answer["error"], subject=spec.source)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -398,8 +414,12 @@ class DaskExecutor(LocalExecutor):
         )
 
     async def _submit(self, spec: SegmentSpec, data: bytes | None, report: Report) -> dict[str, Any] | None:
-        """One try of the segment as a Dask task: the worker's answer, or None when the scheduler was lost
-        before it came (Dask cancels every task of a client that loses its scheduler)."""
+        """One try of the segment as a Dask task: the worker's answer; None when the scheduler was lost before
+        it came (Dask cancels every task of a client that loses its scheduler); {"again": ...} when the worker
+        that held the segment's bytes was lost (they cannot be made again there: they are sent again).
+
+        The bytes go to a worker directly (scattered), not inside the task: the scheduler never holds them, and
+        Dask has no large graph to warn about on the user's terminal."""
         from distributed import Future
 
         key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
@@ -407,19 +427,22 @@ class DaskExecutor(LocalExecutor):
         self._reports[key] = report
         rank = self.order(spec.job_id)
         priority = -int(rank[0]) * 1_000_000 - int(rank[1] if len(rank) > 1 else 0)
+        capable = self._capable() if self._unable else None
         future: Future[Any] | None = None
+        piece: Future[Any] | None = None
         try:
-            capable = self._capable()
+            if data is not None:
+                piece = await self._scatter(client, data, capable)
             future = client.submit(
                 run_on_worker,
                 spec.model_dump(mode="json"),
-                data,
+                piece,
                 self.topic,
                 key,
                 key=key,
                 priority=priority,
                 pure=False,
-                **({"workers": capable, "allow_other_workers": False} if self._unable else {}),
+                **({"workers": capable, "allow_other_workers": False} if capable is not None else {}),
             )
             answer: dict[str, Any] = await future
             return answer
@@ -429,9 +452,16 @@ class DaskExecutor(LocalExecutor):
                     await future.cancel()
                 await client.run(steer_on_worker, "kill", None, key)
             raise
-        except Exception as exc:  # the scheduler went away, or Dask gave up on the task
+        except (
+            Exception
+        ) as exc:  # the scheduler went away, a worker with the bytes, or Dask gave up on the task
             if self._scheduler_lost(client, exc):
                 return None
+            if piece is not None and piece.status != "finished":
+                where = self._worker_of.get(key)
+                return {
+                    "again": f"worker {where[0]} ({where[1]})" if where else "the worker that held its bytes"
+                }
             raise DraptoError(
                 f"segment {spec.segment.index}: the Dask cluster did not return it ({type(exc).__name__}: {exc})",
                 subject=spec.source,
@@ -440,6 +470,18 @@ class DaskExecutor(LocalExecutor):
         finally:
             self._reports.pop(key, None)
             self._worker_of.pop(key, None)
+            if piece is not None:
+                with contextlib.suppress(Exception):
+                    piece.release()
+
+    @staticmethod
+    async def _scatter(client: Any, data: bytes, workers: list[str] | None) -> Any:
+        """The segment's bytes onto a worker, straight from here when the workers can be reached (else through
+        the scheduler, which then passes them on)."""
+        try:
+            return await client.scatter(data, direct=True, hash=False, workers=workers)
+        except OSError:
+            return await client.scatter(data, direct=False, hash=False, workers=workers)
 
     def _capable(self) -> list[str]:
         """The workers' addresses that have not refused a segment for want of an encoder or a filter."""
