@@ -53,7 +53,8 @@ def run(clip: Path, work: Path, preset: int, *extra: str) -> tuple[float, list[d
 
 
 def segment_times(events: list[dict]) -> list[tuple[float, int, float]]:
-    """(seconds from the segment's first report to its completion, transfer bytes, transfer seconds)."""
+    """(seconds from the segment's first report to its completion, transfer bytes, seconds around the work:
+    sending its bytes, the worker's FFmpeg check, waiting in Dask, tries lost)."""
 
     def t(e: dict) -> float:
         return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
@@ -66,8 +67,19 @@ def segment_times(events: list[dict]) -> list[tuple[float, int, float]]:
             first.setdefault(seg, t(e))
         if e["event"] == "segment_complete":
             d = e["data"]
-            out.append((t(e) - first[seg], d.get("transfer_bytes") or 0, d.get("transfer_seconds") or 0.0))
+            around = sum(
+                d.get(k) or 0.0
+                for k in ("transfer_seconds", "check_seconds", "queued_seconds", "lost_seconds")
+            )
+            out.append((t(e) - first[seg], d.get("transfer_bytes") or 0, around))
     return out
+
+
+def overheads(events: list[dict]) -> dict[str, float]:
+    """Each part of the time around the segments' work, summed over the film (SegmentComplete's fields)."""
+    parts = ("transfer_seconds", "check_seconds", "queued_seconds", "lost_seconds")
+    done = [e["data"] for e in events if e["event"] == "segment_complete"]
+    return {p.removesuffix("_seconds"): sum(d.get(p) or 0.0 for d in done) for p in parts}
 
 
 def main() -> None:
@@ -114,6 +126,10 @@ def main() -> None:
         f"Per segment, from the 1-worker run ({len(segs)} segments): work {work / len(segs):.2f} s, transfer"
         f" {moved / len(segs) / 2**20:.2f} MiB ({moved / 2**20:.1f} MiB in all) in {transfer / len(segs):.3f} s beyond"
         f" the work; the coordinator's own time F = {fixed:.1f} s.",
+        "",
+        "Around the work, summed over the segments (s): "
+        + ", ".join(f"{name} {seconds:.2f}" for name, seconds in overheads(one_events).items())
+        + " (sending the bytes, the worker's FFmpeg check, waiting in Dask with the answer's way back, tries lost).",
         "",
         "Segment times (work + transfer, s): " + ", ".join(f"{d:.1f}" for d in durations) + ".",
         "",

@@ -78,6 +78,7 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     travel as their one line (an exception object of ours may not unpickle on the coordinator)."""
     from distributed import get_worker
 
+    began_task = time.monotonic()
     worker = get_worker()
     name, address, worker_id = str(worker.name), str(worker.address), str(worker.id)
     spec = SegmentSpec.model_validate(spec_json)
@@ -109,7 +110,9 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
     try:
         try:
             needs = Needs(encoders=(spec.video.encoder,), metrics=(spec.search.metric,))
+            checking = time.monotonic()
             info = asyncio.run(require_ffmpeg(os.environ.get("DRAPTO_FFMPEG", ""), needs))
+            check_seconds = time.monotonic() - checking
         except DraptoError as err:
             fix = "point DRAPTO_FFMPEG on that worker at an FFmpeg that has it, then restart the worker"
             return {
@@ -142,6 +145,8 @@ def run_on_worker(spec_json: dict[str, Any], data: bytes | None, topic: str, key
             "encoded": encoded,
             "worker": name,
             "work_seconds": time.monotonic() - began,
+            "check_seconds": check_seconds,
+            "task_seconds": time.monotonic() - began_task,
         }
     finally:
         with _RUNNING_LOCK:
@@ -371,10 +376,11 @@ class DaskExecutor(LocalExecutor):
 
     async def _run_remote(self, spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
         await self.open()
-        sent_at = time.monotonic()
         data = None if self.shared else await asyncio.to_thread(Path(spec.segment.path).read_bytes)
+        sent_at = time.monotonic()
         sends = 0
         while True:
+            this_try = time.monotonic()
             answer = await self._submit(spec, data, report)
             if answer is None:
                 await self._reconnect()  # the scheduler was lost: the segment waits for it, then runs again
@@ -403,13 +409,15 @@ class DaskExecutor(LocalExecutor):
         encoded = workdir / ENCODED_NAME
         await asyncio.to_thread(encoded.write_bytes, answer["encoded"])
         outcome = SegmentOutcome.model_validate(answer["outcome"])
-        round_trip = time.monotonic() - sent_at
         return outcome.model_copy(
             update={
                 "encoded": str(encoded),
                 "worker": answer["worker"],
                 "transfer_bytes": len(data or b"") + len(answer["encoded"]),
-                "transfer_seconds": round(max(round_trip - float(answer.get("work_seconds", 0.0)), 0.0), 3),
+                "transfer_seconds": round(float(answer.get("send_seconds", 0.0)), 3),
+                "check_seconds": round(float(answer.get("check_seconds", 0.0)), 3),
+                "queued_seconds": round(float(answer.get("queued_seconds", 0.0)), 3),
+                "lost_seconds": round(this_try - sent_at, 3),
             }
         )
 
@@ -431,8 +439,10 @@ class DaskExecutor(LocalExecutor):
         future: Future[Any] | None = None
         piece: Future[Any] | None = None
         try:
+            sending = time.monotonic()
             if data is not None:
                 piece = await self._scatter(client, data, capable)
+            submitted = time.monotonic()
             future = client.submit(
                 run_on_worker,
                 spec.model_dump(mode="json"),
@@ -445,6 +455,9 @@ class DaskExecutor(LocalExecutor):
                 **({"workers": capable, "allow_other_workers": False} if capable is not None else {}),
             )
             answer: dict[str, Any] = await future
+            answered = time.monotonic()
+            answer["send_seconds"] = submitted - sending
+            answer["queued_seconds"] = max(answered - submitted - float(answer.get("task_seconds", 0.0)), 0.0)
             return answer
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):

@@ -191,7 +191,10 @@ class SegmentComplete(Payload):
     loss_ratio_seen: float | None = None
     worker: str | None = None  # the Dask worker that encoded it (None: the coordinator's machine)
     transfer_bytes: int | None = None  # sent to and received from that worker for this segment
-    transfer_seconds: float | None = None  # the round trip's time beyond the worker's own work
+    transfer_seconds: float | None = None  # sending the segment's bytes to a worker
+    check_seconds: float | None = None  # the worker's FFmpeg check (on its first task)
+    queued_seconds: float | None = None  # waiting in Dask for a worker thread, and the answer's way back
+    lost_seconds: float | None = None  # earlier tries lost to a worker or a scheduler that went away
 
     _old_names = model_validator(mode="before")(renamed_scores)
 

@@ -225,10 +225,14 @@ class SegmentOutcome(BaseModel):
     new_probes: dict[str, CachedProbe] = Field(default_factory=dict)  # for the coordinator's cache
     loss_ratio_used: float | None = None  # the r this segment was planned with (predict)
     worker: str | None = None  # the machine (Dask worker) that encoded it; None: this one
-    #: A remote executor's cost of moving the segment: bytes sent and received, and the seconds the round trip
-    #: took beyond the worker's own work (serialising, the network, writing the encoded segment here).
+    #: A remote executor's cost around the work, each part apart: bytes sent and received; seconds sending the
+    #: segment's bytes to a worker; the worker's FFmpeg check (its first task); waiting in Dask for a worker
+    #: thread, with the answer's way back; and earlier tries lost to a worker or a scheduler that went away.
     transfer_bytes: int | None = None
     transfer_seconds: float | None = None
+    check_seconds: float | None = None
+    queued_seconds: float | None = None
+    lost_seconds: float | None = None
     observed_loss_ratio: float | None = None  # r seen on this segment (predicted probe loss / measured loss)
     observed_log_slope: float | None = None  # k seen between two probes or two measured encodes
     encoded: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -98,6 +99,10 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     made.start_scheduler()
     yield made
     made.close()
+
+
+def events_of(tmp: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp / "work" / "logs" / "events.jsonl").open()]
 
 
 def config_for(tmp: Path, cluster: Cluster, *extra: str):
@@ -211,6 +216,11 @@ async def test_a_worker_restarted_on_its_port_is_told_apart_and_its_segment_runs
     assert len(lost) == 1 and lost[0].startswith(
         f"worker w1 (tcp://127.0.0.1:{port}) was lost mid-segment"
     ), lost
+    # The time around the work, each part apart: the try lost with the worker is not "transfer".
+    done = [e["data"] for e in events_of(tmp_path) if e["event"] == "segment_complete"]
+    assert sum(1 for d in done if d["lost_seconds"] > 0.5) == 1
+    assert all(d["transfer_seconds"] < 2 and d["queued_seconds"] >= 0 for d in done)
+    assert sum(d["check_seconds"] for d in done) > 0  # each new worker process checks its FFmpeg once
     assert job.status == ProcessingStatus.COMPLETED
     assert decoded_frames(ffmpeg, tmp_path / "out" / "f.mkv") == decoded_frames(ffmpeg, film)
 

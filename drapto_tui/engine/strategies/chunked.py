@@ -464,6 +464,9 @@ class ChunkedStrategy(EncodingStrategy):
             worker=outcome.worker,
             transfer_bytes=outcome.transfer_bytes,
             transfer_seconds=outcome.transfer_seconds,
+            check_seconds=outcome.check_seconds,
+            queued_seconds=outcome.queued_seconds,
+            lost_seconds=outcome.lost_seconds,
         )
         self.results[seg.index] = done
         if outcome.observed_loss_ratio is not None:
