@@ -13,6 +13,9 @@ class DraptoError(Exception):
     """A problem the user can fix; `str(err)` is the one line shown."""
 
     exit_code = 1
+    #: The failure came from outside the film (a full disk, a cluster that went away): the film itself is fine,
+    #: so `encode --resume` runs its job again, and it does not count towards library.max_failures.
+    outside_the_film = False
 
     def __init__(self, message: str, *, subject: str | None = None, hint: str | None = None) -> None:
         self.message = message
@@ -47,6 +50,14 @@ class ToolError(DraptoError):
 
 class DiskFullError(DraptoError):
     """A filesystem filled up, or will not hold what a job needs."""
+
+    outside_the_film = True
+
+
+class ClusterError(DraptoError):
+    """A Dask cluster did not return a segment (its workers kept going away, or it gave up on the task)."""
+
+    outside_the_film = True
 
 
 class StateError(DraptoError):

@@ -241,6 +241,8 @@ async def run_encode(
             report.start()
         interrupted = False
         try:
+            if resume:
+                engine.retry_outside_failures()  # a full disk, a cluster gone: not the film's fault
             job_ids, refused = engine.encode_each(paths, _film_options(overwrite, replace))
             _say_refused([err.line() for err in refused])
             if refused and not job_ids:
@@ -333,6 +335,7 @@ async def _encode_on_service(
             if refused and not ids:
                 return 1
         if resume:
+            ids |= set(await client.call(ServiceCalls.retry_outside_failures))  # a full disk, a cluster gone
             waiting = (ProcessingStatus.QUEUED, ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
             ids |= {job.job_id for job in client.jobs() if job.status in waiting}
         await asyncio.sleep(0)  # let the pump hand over what arrived with the answer

@@ -564,6 +564,18 @@ class Engine:
         self.queue.toggle_hold(job_id)
         self.scheduler.poke()
 
+    def retry_outside_failures(self) -> list[str]:
+        """`encode --resume`: jobs that failed for a cause outside their film (a full disk, a cluster that went
+        away) go back to the queue with their finished segments; the ids."""
+        again = []
+        for job in self.queue.jobs():
+            fatal = [e for e in job.errors if e.fatal]
+            if job.status == ProcessingStatus.FAILED and fatal and fatal[-1].outside:
+                self.queue.retry(job.job_id)
+                again.append(job.job_id)
+        self.scheduler.poke()
+        return again
+
     def retry(self, job_id: str) -> None:
         if (job := self.state.jobs.get(job_id)) is not None and job.current_file:
             self.store.ledger.clear_failures(job.current_file)  # the user asks for another try

@@ -267,6 +267,7 @@ class StateManager:
             segment=data.segment,
             stderr_tail=list(data.stderr_tail),
             fatal=data.fatal,
+            outside=data.outside,
         )
         job.errors.append(record)
         touched = None
@@ -280,8 +281,8 @@ class StateManager:
         if record.fatal:
             job.status = ProcessingStatus.FAILED
             job.stage = ProcessingStage.FAILED
-            if self.store is not None and job.current_file:
-                self.store.ledger.failed(job.current_file, record.message)
+            if self.store is not None and job.current_file and not record.outside:
+                self.store.ledger.failed(job.current_file, record.message)  # the film's own failures only
         return touched
 
     def _notice(self, job: ProcessingState, event: Event, data: Notice) -> int | None:

@@ -183,7 +183,9 @@ class ProcessingPipeline:
             if str(input_file) not in line:
                 line = f"{input_file}: {line}"
             self._emit(
-                ErrorOccurred(message=line, fatal=True, stderr_tail=stderr_tail),
+                ErrorOccurred(
+                    message=line, fatal=True, stderr_tail=stderr_tail, outside=err.outside_the_film
+                ),
                 job_id,
                 input_file,
                 status=ProcessingStatus.FAILED,
@@ -196,6 +198,7 @@ class ProcessingPipeline:
                     ErrorOccurred(
                         message=f"{input_file}: {disk_full_line(self.workdirs.base_dir)} — {DISK_FULL_HINT}",
                         fatal=True,
+                        outside=True,
                     ),
                     job_id,
                     input_file,

@@ -37,7 +37,7 @@ from typing import Any
 import psutil
 from pydantic import TypeAdapter
 
-from drapto_tui.errors import DraptoError
+from drapto_tui.errors import ClusterError, DraptoError
 from drapto_tui.execution.children import ChildRegistry
 from drapto_tui.execution.control import JobControl
 from drapto_tui.execution.local import LocalExecutor
@@ -56,7 +56,7 @@ from drapto_tui.quality.segment_runner import ENCODED_NAME, Report, run_segment
 REPORTS: TypeAdapter[SegmentReport] = TypeAdapter(SegmentReport)
 
 
-class ClusterUnavailable(DraptoError):
+class ClusterUnavailable(ClusterError):
     """No Dask scheduler answers at the configured address."""
 
     exit_code = 2
@@ -398,7 +398,7 @@ class DaskExecutor(LocalExecutor):
             else:
                 break
         if "again" in answer:
-            raise DraptoError(
+            raise ClusterError(
                 f"segment {spec.segment.index}: the workers that took it were lost three times",
                 subject=spec.source,
                 hint="its finished segments are kept; retry the job when the cluster is steady",
@@ -475,7 +475,7 @@ class DaskExecutor(LocalExecutor):
                 return {
                     "again": f"worker {where[0]} ({where[1]})" if where else "the worker that held its bytes"
                 }
-            raise DraptoError(
+            raise ClusterError(
                 f"segment {spec.segment.index}: the Dask cluster did not return it ({type(exc).__name__}: {exc})",
                 subject=spec.source,
                 hint="its finished segments are kept; retry the job when the cluster is back",

@@ -252,6 +252,9 @@ class ErrorOccurred(Payload):
     attempt: int | None = None
     segment_failed: bool = False  # the segment failed for good (no retry left)
     stderr_tail: list[str] = Field(default_factory=list)
+    outside: bool = (
+        False  # the cause is outside the film (disk, cluster): `encode --resume` runs the job again
+    )
 
 
 class Notice(Payload):

@@ -78,6 +78,7 @@ class ErrorRecord(BaseModel):
     segment: int | None = None
     stderr_tail: list[str] = Field(default_factory=list)
     fatal: bool = False
+    outside: bool = False  # caused outside the film (a full disk, a cluster gone): resume runs the job again
 
 
 class SegmentState(BaseModel):

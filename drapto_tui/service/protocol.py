@@ -114,6 +114,10 @@ class ServiceCalls(Core, Protocol):
 
     def hooks_running(self) -> list[str]: ...
 
+    def retry_outside_failures(self) -> list[str]:
+        """`encode --resume`: the failed jobs whose cause was outside their film, queued again; their ids."""
+        ...
+
     def restore(self, target: str) -> str:
         """Library mode: a replaced film's original back at its path and the encode gone (one line said)."""
         ...

@@ -142,13 +142,17 @@ def test_disk_filling_mid_run_fails_with_one_line_and_the_queue_ends(
             text=True,
         )
         assert listed.returncode == 0, listed.stderr
-        statuses = {
-            json.loads(x)["current_file"]: json.loads(x)["status"] for x in listed.stdout.splitlines()
-        }
-        assert statuses[str(a)] == "failed"
-        # Space back: the same command finishes both films.
+        rows = {json.loads(x)["current_file"]: json.loads(x) for x in listed.stdout.splitlines()}
+        assert rows[str(a)]["status"] == "failed"
+        assert [e["outside"] for e in rows[str(a)]["errors"] if e["fatal"]][-1]  # not the film's fault
+        # Space back: `encode --resume` takes the jobs a full disk failed, with their finished segments.
         filler.unlink()
-        again = encode(tmp_path, a, b)
+        resumed = subprocess.run(
+            [*args_for(tmp_path), "--resume"], capture_output=True, text=True, timeout=300
+        )
+        again = Run(
+            resumed.returncode, [Event.from_json(x) for x in resumed.stdout.splitlines()], resumed.stderr
+        )
         no_traceback(again)
         assert again.code == 0, again.stderr
     assert decoded_frames(ffmpeg, tmp_path / "out" / "a.mkv") == 192
