@@ -426,8 +426,8 @@ class DaskExecutor(LocalExecutor):
         it came (Dask cancels every task of a client that loses its scheduler); {"again": ...} when the worker
         that held the segment's bytes was lost (they cannot be made again there: they are sent again).
 
-        The bytes go to a worker directly (scattered), not inside the task: the scheduler never holds them, and
-        Dask has no large graph to warn about on the user's terminal."""
+        The bytes go to a worker directly (scattered), not inside the task, and the answer comes straight back:
+        the scheduler never holds them, and Dask has no large graph to warn about on the user's terminal."""
         from distributed import Future
 
         key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
@@ -454,7 +454,7 @@ class DaskExecutor(LocalExecutor):
                 pure=False,
                 **({"workers": capable, "allow_other_workers": False} if capable is not None else {}),
             )
-            answer: dict[str, Any] = await future
+            answer: dict[str, Any] = await self._gather(client, future)
             answered = time.monotonic()
             answer["send_seconds"] = submitted - sending
             answer["queued_seconds"] = max(answered - submitted - float(answer.get("task_seconds", 0.0)), 0.0)
@@ -486,6 +486,15 @@ class DaskExecutor(LocalExecutor):
             if piece is not None:
                 with contextlib.suppress(Exception):
                     piece.release()
+
+    @staticmethod
+    async def _gather(client: Any, future: Any) -> Any:
+        """The task's answer (the encoded segment with it) straight from its worker when it can be reached, so
+        the scheduler does not pass those bytes on either."""
+        try:
+            return await client.gather(future, direct=True)
+        except OSError:
+            return await client.gather(future, direct=False)
 
     @staticmethod
     async def _scatter(client: Any, data: bytes, workers: list[str] | None) -> Any:

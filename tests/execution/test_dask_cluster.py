@@ -101,6 +101,29 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     made.close()
 
 
+def clip_film(media: MediaFactory, tmp: Path, seconds: int, width: int = 320, height: int = 180) -> Path:
+    clip = media.clip(width=width, height=height, duration=seconds, fps=24, audio="stereo", gop=24)
+    return media.copy_to(clip, tmp / "films", "f.mkv")
+
+
+def lines_said(engine: Engine, *, without_job: bool = False) -> list[str]:
+    """Every line the engine says from now on (only those of no job, with `without_job`)."""
+    lines: list[str] = []
+    engine.bus.add_listener(
+        lambda e: (not without_job or e.job_id is None) and lines.append(getattr(e.data, "message", ""))
+    )
+    return lines
+
+
+async def running_on_one_worker(engine: Engine, film: Path) -> tuple[set[str], asyncio.Task[dict[str, bool]]]:
+    """The film's job started, once its first segment runs on the cluster's one worker: (ids, the run)."""
+    ids = engine.encode_paths([film], {})
+    await engine.start(only=ids, preanalyse=False)
+    run = asyncio.create_task(engine.run_until_idle())
+    await wait_for(lambda: engine.executor.busy == 1 and engine.executor.slots == 1, 60, "a segment on w1")
+    return ids, run
+
+
 def events_of(tmp: Path) -> list[dict]:
     return [json.loads(line) for line in (tmp / "work" / "logs" / "events.jsonl").open()]
 
@@ -122,15 +145,10 @@ async def wait_for(check, timeout: float = 60.0, what: str = "") -> None:
 async def test_a_worker_that_joins_mid_run_adds_a_slot_and_one_that_leaves_takes_it(
     tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
 ) -> None:
-    film = media.copy_to(
-        media.clip(width=320, height=180, duration=24, fps=24, audio="stereo", gop=24),
-        tmp_path / "films",
-        "f.mkv",
-    )
+    film = clip_film(media, tmp_path, 24)
     cluster.start_worker("w1")
-    lines: list[str] = []
     async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
-        engine.bus.add_listener(lambda e: e.job_id is None and lines.append(getattr(e.data, "message", "")))
+        lines = lines_said(engine, without_job=True)
         started_on: set[str] = set()
         engine.bus.add_listener(
             lambda e: e.event == E.SEGMENT_STARTED and started_on.add((e.data.worker or "").split(" ")[0])
@@ -158,15 +176,10 @@ async def test_a_worker_that_joins_mid_run_adds_a_slot_and_one_that_leaves_takes
 async def test_a_cluster_without_workers_says_so_and_goes_on_when_one_joins(
     tmp_path: Path, media: MediaFactory, ffmpeg: str, cluster: Cluster
 ) -> None:
-    film = media.copy_to(
-        media.clip(width=160, height=96, duration=4, fps=24, audio="stereo", gop=24),
-        tmp_path / "films",
-        "f.mkv",
-    )
+    film = clip_film(media, tmp_path, 4, 160, 96)
     config = config_for(tmp_path, cluster)
-    lines: list[str] = []
     async with Engine(config, monitor=False) as engine:
-        engine.bus.add_listener(lambda e: e.job_id is None and lines.append(getattr(e.data, "message", "")))
+        lines = lines_said(engine, without_job=True)
         ids = engine.encode_paths([film], {})
         await engine.start(only=ids, preanalyse=False)
         assert engine.waiting == "waiting for workers (0 connected)"
@@ -190,22 +203,12 @@ async def test_a_worker_restarted_on_its_port_is_told_apart_and_its_segment_runs
     for a worker is said, and the lost segment is said once and placed once (the address is the same; the
     segment's bytes lived on the worker that was lost, and Dask's worker id tells a restarted one apart when
     the workers read the segments from a shared folder)."""
-    film = media.copy_to(
-        media.clip(width=320, height=180, duration=8, fps=24, audio="stereo", gop=24),
-        tmp_path / "films",
-        "f.mkv",
-    )
+    film = clip_film(media, tmp_path, 8)
     port = free_port()
     cluster.start_worker("w1", port)
-    lines: list[str] = []
     async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
-        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
-        ids = engine.encode_paths([film], {})
-        await engine.start(only=ids, preanalyse=False)
-        run = asyncio.create_task(engine.run_until_idle())
-        await wait_for(
-            lambda: engine.executor.busy == 1 and engine.executor.slots == 1, 60, "a segment on w1"
-        )
+        lines = lines_said(engine)
+        ids, run = await running_on_one_worker(engine, film)
         await asyncio.sleep(0.5)
         cluster.stop("w1")  # SIGKILL: no goodbye to the scheduler
         await wait_for(lambda: engine.waiting == "waiting for workers (0 connected)", 60, "the wait")
@@ -232,21 +235,11 @@ async def test_a_lost_scheduler_puts_the_segments_back_and_no_job_fails(
     Dask worker ends with its scheduler; a supervisor starts it again): the coordinator says so in one line,
     reconnects, the running segments run again and the job completes (it used to fail with "unexpected
     ClosedClientError ... please report it")."""
-    film = media.copy_to(
-        media.clip(width=320, height=180, duration=12, fps=24, audio="stereo", gop=24),
-        tmp_path / "films",
-        "f.mkv",
-    )
+    film = clip_film(media, tmp_path, 12)
     cluster.start_worker("w1")
-    lines: list[str] = []
     async with Engine(config_for(tmp_path, cluster, "encoding.preset=8"), monitor=False) as engine:
-        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
-        ids = engine.encode_paths([film], {})
-        await engine.start(only=ids, preanalyse=False)
-        run = asyncio.create_task(engine.run_until_idle())
-        await wait_for(
-            lambda: engine.executor.busy == 1 and engine.executor.slots == 1, 60, "a segment on w1"
-        )
+        lines = lines_said(engine)
+        ids, run = await running_on_one_worker(engine, film)
         cluster.stop("scheduler")
         await wait_for(
             lambda: (engine.waiting or "").startswith("waiting for the Dask scheduler"), 30, "the wait"
@@ -276,14 +269,9 @@ async def test_a_worker_whose_ffmpeg_cannot_is_left_out_and_the_others_do_the_wo
     lacking = ffmpeg_without(tmp_path, ffmpeg, "libvmaf")
     cluster.start_worker("w1", env={"DRAPTO_FFMPEG": str(lacking)})
     cluster.start_worker("w2")
-    film = media.copy_to(
-        media.clip(width=160, height=96, duration=8, fps=24, audio="stereo", gop=24),
-        tmp_path / "films",
-        "f.mkv",
-    )
-    lines: list[str] = []
+    film = clip_film(media, tmp_path, 8, 160, 96)
     async with Engine(config_for(tmp_path, cluster), monitor=False) as engine:
-        engine.bus.add_listener(lambda e: lines.append(getattr(e.data, "message", "")))
+        lines = lines_said(engine)
         ids = engine.encode_paths([film], {})
         await engine.start(only=ids, preanalyse=False)
         await wait_for(lambda: engine.executor.slots == 2, 30, "both workers")
@@ -302,8 +290,9 @@ async def test_a_worker_whose_ffmpeg_cannot_is_left_out_and_the_others_do_the_wo
 async def test_a_segments_bytes_go_to_the_worker_not_through_the_scheduler(
     tmp_path: Path, ffmpeg: str, cluster: Cluster
 ) -> None:
-    """A 4 s segment of lossless noise (tens of MB): the scheduler's memory does not grow by it, and Dask warns of
-    no large graph (the warning went to the user's terminal for every segment)."""
+    """A 6 s segment of lossless noise (about 50 MB): the scheduler's memory does not grow by it (it grows by about
+    13 MB whatever the segment, from the job's tasks and looks), and Dask warns of no large graph (the warning went
+    to the user's terminal for every segment)."""
     import warnings
 
     import psutil
@@ -311,15 +300,15 @@ async def test_a_segments_bytes_go_to_the_worker_not_through_the_scheduler(
     film = tmp_path / "films" / "noise.mkv"
     film.parent.mkdir()
     subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=4,noise=alls=60:allf=t",
-         "-c:v", "libx264", "-qp", "0", "-g", "96", str(film)],
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=6,noise=alls=60:allf=t",
+         "-c:v", "libx264", "-qp", "0", "-g", "144", str(film)],
         check=True,
     )  # fmt: skip
     size = film.stat().st_size
-    assert size > 20 * 2**20  # the segment is one piece of about this size
+    assert size > 40 * 2**20  # the segment is one piece of about this size
     cluster.start_worker("w1")
     scheduler = psutil.Process(cluster.procs["scheduler"].pid)
-    config = config_for(tmp_path, cluster, "processing.chunk_size=4", "encoding.preset=12")
+    config = config_for(tmp_path, cluster, "processing.chunk_size=6", "encoding.preset=12")
     peak = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
