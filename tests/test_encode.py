@@ -18,6 +18,7 @@ from drapto_tui.engine.pipeline import EncodingOptions
 from drapto_tui.media.probe import probe
 from drapto_tui.model.events import Event, JobQueued, ProcessingEvents
 from tests.fault_ffmpeg import ffmpeg_killing, kill_count
+from tests.judge import mediainfo_tracks
 from tests.media_helpers import MediaFactory
 
 E = ProcessingEvents
@@ -365,3 +366,40 @@ def test_encode_command_json_and_exit_codes(media: MediaFactory, tmp_path: Path)
     assert {
         p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in films.iterdir()
     } == before  # sources untouched
+
+
+async def test_the_audio_is_encoded_alongside_the_video(media: MediaFactory, tmp_path: Path) -> None:
+    """The audio's FFmpeg starts with the video, not after its last segment (issue 28: audio was serial)."""
+    clip = media.clip(width=320, height=180, duration=8, fps=24, audio="5.1", gop=24)
+    config = make_config(
+        tmp_path, 'processing.segmentation="fixed"', "processing.chunk_size=2", "processing.min_segment=1"
+    )
+    (ok,), events = await encode(config, clip)
+    assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
+    said = [
+        i for i, e in enumerate(events) if e.event == E.NOTICE and "alongside the video" in e.data.message
+    ]
+    completes = [i for i, e in enumerate(events) if e.event == E.SEGMENT_COMPLETE]
+    assert len(said) == 1 and len(completes) == 4 and said[0] < completes[0]
+    tracks = mediainfo_tracks(tmp_path / "out" / f"{clip.stem}.mkv")
+    assert abs(tracks.audio_seconds[0] - 8.0) < 0.1
+
+
+async def test_an_audio_that_fails_stops_the_video_at_once(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    clip = media.clip(width=320, height=180, duration=16, fps=24, audio="stereo", gop=24)
+    wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["-vn", "libopus"], times=99, after=0.1)
+    config = make_config(
+        tmp_path,
+        'processing.segmentation="fixed"',
+        "processing.chunk_size=2",
+        "processing.min_segment=1",
+        f'tools.ffmpeg="{wrapper}"',
+    )
+    (ok,), events = await encode(config, clip)
+    assert not ok
+    fatal = [e.data.message for e in of(events, E.ERROR_OCCURRED) if e.data.fatal]
+    assert len(fatal) == 1 and "audio to Opus" in fatal[0], fatal
+    assert len(of(events, E.SEGMENT_COMPLETE)) < 8  # the video stopped with it, not at its end
+    assert not (tmp_path / "out" / f"{clip.stem}.mkv").exists()

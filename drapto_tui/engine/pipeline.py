@@ -94,6 +94,7 @@ class FilmRun:
     strategy: ChunkedStrategy | DolbyVisionStrategy = field(init=False)
     video: Path = field(init=False)
     audio: Path | None = None
+    audio_task: asyncio.Task[Path | None] = field(init=False)
     built: Path = field(init=False)
     output_frames: int | None = None
     validation: ValidationReport = field(init=False)
@@ -271,12 +272,18 @@ class ProcessingPipeline:
             self._validate,
             self._place,
         )
-        for stage in stages:
-            ended = await stage(film)
-            if ended is not None:
-                return ended
-            await control.checkpoint()
-        return True
+        try:
+            for stage in stages:
+                ended = await stage(film)
+                if ended is not None:
+                    return ended
+                await control.checkpoint()
+            return True
+        finally:
+            audio = getattr(film, "audio_task", None)
+            if audio is not None and not audio.done():  # the job ended before its audio was waited for
+                audio.cancel()
+                await asyncio.gather(audio, return_exceptions=True)
 
     # -- the stages, in order (each reads what the ones before it left on the FilmRun) ----------------------
     async def _check_start(self, film: FilmRun) -> bool | None:
@@ -383,15 +390,34 @@ class ProcessingPipeline:
             )
 
     async def _encode_video(self, film: FilmRun) -> None:
-        film.video = await film.strategy.run()
+        """The video, with the audio encoded alongside it (its own FFmpeg, the job's pause and cancel reach it
+        too): the audio no longer waits for the last segment. An audio that fails stops the video at once."""
+        audio = film.audio_task = asyncio.create_task(self._audio(film))
+        video = asyncio.create_task(film.strategy.run())
+        try:
+            await asyncio.wait({video, audio}, return_when=asyncio.FIRST_EXCEPTION)
+            if audio.done() and not audio.cancelled() and audio.exception() is not None:
+                audio.result()  # raises the audio's error; the video is stopped below
+            film.video = await video
+        except BaseException:
+            for task in (video, audio):  # a cancel or a failure of the job: neither FFmpeg outlives it
+                task.cancel()
+            await asyncio.gather(video, audio, return_exceptions=True)
+            raise
         await film.control.checkpoint()
         self._verify_source(film.source, film.identity)  # the audio is read from the source: the same film
 
-    async def _encode_audio(self, film: FilmRun) -> None:
+    async def _audio(self, film: FilmRun) -> Path | None:
         media = film.media
-        self._emit(
-            StageStarted(stage=ProcessingStage.AUDIO.value, tracks=len(media.audio)), film.job_id, film.source
-        )
+        if media.audio:
+            self._emit(
+                Notice(
+                    stage="audio",
+                    message=f"audio: {len(media.audio)} track(s) to Opus, alongside the video",
+                ),
+                film.job_id,
+                film.source,
+            )
         for track in media.audio:
             _, widened = opus_layout(track)
             if widened:
@@ -400,7 +426,7 @@ class ProcessingPipeline:
                     film.job_id,
                     film.source,
                 )
-        film.audio = await encode_audio(
+        return await encode_audio(
             film.ffmpeg.path,
             film.source,
             film.ctx.dirs.working / "audio.mka",
@@ -408,6 +434,16 @@ class ProcessingPipeline:
             self.config.audio,
             duration=media.duration,
         )
+
+    async def _encode_audio(self, film: FilmRun) -> None:
+        """The audio that began with the video: waited for (said as the audio stage) when it is not done yet."""
+        if not film.audio_task.done():
+            self._emit(
+                StageStarted(stage=ProcessingStage.AUDIO.value, tracks=len(film.media.audio)),
+                film.job_id,
+                film.source,
+            )
+        film.audio = await film.audio_task
 
     async def _mux(self, film: FilmRun) -> None:
         self._emit(StageStarted(stage=ProcessingStage.MUXING.value), film.job_id, film.source)
