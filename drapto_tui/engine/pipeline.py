@@ -409,15 +409,6 @@ class ProcessingPipeline:
 
     async def _audio(self, film: FilmRun) -> Path | None:
         media = film.media
-        if media.audio:
-            self._emit(
-                Notice(
-                    stage="audio",
-                    message=f"audio: {len(media.audio)} track(s) to Opus, alongside the video",
-                ),
-                film.job_id,
-                film.source,
-            )
         for track in media.audio:
             _, widened = opus_layout(track)
             if widened:
