@@ -643,9 +643,10 @@ class Engine:
                 hint="it was moved or deleted by hand; nothing was changed",
             ) from None
         self.store.ledger.restored(found.job_id)
-        line = (
-            f"restored {found.source} (the original, from {found.kept}); the encode {found.target} is removed"
+        gone = (
+            "its encode is gone" if found.source == found.target else f"the encode {found.target} is removed"
         )
+        line = f"restored {found.source} (the original, from {found.kept}); {gone}"
         job = self.state.jobs.get(found.job_id)
         self.bus.emit(
             JobUpdated(note=line, restored=True) if job else Notice(stage="library", message=line),
