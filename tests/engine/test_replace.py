@@ -87,6 +87,7 @@ def test_replace_in_place_then_restore_byte_for_byte(
     try:  # with a service, the restore goes through it (this process could not open the queue it holds)
         restored = cli(tmp_path, "restore", str(other))
         assert restored.returncode == 0, restored.stderr
+        assert restored.stdout.strip().endswith("its encode is gone")  # it had the source's own name
     finally:
         cli(tmp_path, "service", "stop")
     assert "Traceback" not in (tmp_path / "work" / "logs" / "service.log").read_text()
