@@ -25,6 +25,17 @@ E = ProcessingEvents
 FAST = ["encoding.preset=12", "search.n_subsample=2", "resources.temp_free_floor=0"]
 
 
+def two_second_segments(tmp_path: Path, *extra: str) -> DraptoConfig:
+    """make_config with the film cut every 2 s (fixed segments), so a short clip has several."""
+    return make_config(
+        tmp_path,
+        'processing.segmentation="fixed"',
+        "processing.chunk_size=2",
+        "processing.min_segment=1",
+        *extra,
+    )
+
+
 def make_config(tmp_path: Path, *extra: str) -> DraptoConfig:
     return load_config(
         env={},
@@ -279,13 +290,7 @@ async def test_killed_segment_is_retried_and_recorded(
 ) -> None:
     clip = media.clip(width=320, height=180, duration=6, fps=24, audio="stereo", gop=24)
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["seg-0001.mkv", "libsvtav1"], times=1, after=0.2)
-    config = make_config(
-        tmp_path,
-        'processing.segmentation="fixed"',
-        "processing.chunk_size=2",
-        "processing.min_segment=1",
-        f'tools.ffmpeg="{wrapper}"',
-    )
+    config = two_second_segments(tmp_path, f'tools.ffmpeg="{wrapper}"')
     (ok,), events = await encode(config, clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
     assert kill_count(tmp_path) == 1
@@ -302,11 +307,8 @@ async def test_segment_failing_for_good_fails_the_job_cleanly(
 ) -> None:
     clip = media.clip(width=320, height=180, duration=6, fps=24, audio=None, gop=24)
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["seg-0002.mkv", "libsvtav1"], times=99, after=0.1)
-    config = make_config(
+    config = two_second_segments(
         tmp_path,
-        'processing.segmentation="fixed"',
-        "processing.chunk_size=2",
-        "processing.min_segment=1",
         "search.max_retries=1",
         f'tools.ffmpeg="{wrapper}"',
     )
@@ -371,11 +373,8 @@ def test_encode_command_json_and_exit_codes(media: MediaFactory, tmp_path: Path)
 async def test_the_audio_is_encoded_alongside_the_video(media: MediaFactory, tmp_path: Path) -> None:
     """The audio's FFmpeg starts with the video, not after its last segment (issue 28: audio was serial)."""
     clip = media.clip(width=320, height=180, duration=8, fps=24, audio="5.1", gop=24)
-    config = make_config(
+    config = two_second_segments(
         tmp_path,
-        'processing.segmentation="fixed"',
-        "processing.chunk_size=2",
-        "processing.min_segment=1",
         "processing.keep_temp=true",
     )
     (ok,), events = await encode(config, clip)
@@ -394,13 +393,7 @@ async def test_an_audio_that_fails_stops_the_video_at_once(
 ) -> None:
     clip = media.clip(width=320, height=180, duration=16, fps=24, audio="stereo", gop=24)
     wrapper = ffmpeg_killing(tmp_path, ffmpeg, ["-vn", "libopus"], times=99, after=0.1)
-    config = make_config(
-        tmp_path,
-        'processing.segmentation="fixed"',
-        "processing.chunk_size=2",
-        "processing.min_segment=1",
-        f'tools.ffmpeg="{wrapper}"',
-    )
+    config = two_second_segments(tmp_path, f'tools.ffmpeg="{wrapper}"')
     (ok,), events = await encode(config, clip)
     assert not ok
     fatal = [e.data.message for e in of(events, E.ERROR_OCCURRED) if e.data.fatal]

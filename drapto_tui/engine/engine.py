@@ -372,7 +372,7 @@ class Engine:
             if job.status == ProcessingStatus.COMPLETED
             and job.output_file
             and Path(job.output_file).absolute() != Path(job.current_file or "").absolute()
-            and not job.stats.get("restored")
+            and not job.restored
         }
 
     def _library_gate(

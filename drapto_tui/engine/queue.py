@@ -199,7 +199,7 @@ class JobQueue:
         command would put it and it is not to be replaced."""
         if options.get("overwrite") or self.config.output.overwrite or not job.output_file:
             return False
-        if job.stats.get("restored"):  # its original is back where the encode was: the file there is not ours
+        if job.restored:  # its original is back where the encode was: the file there is not ours
             return False
         planned = self._planned_output(job, root, options)
         if str(planned) != job.output_file or not planned.exists():

@@ -30,7 +30,7 @@ from typing import Any
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.output_names import SUFFIX
-from drapto_tui.engine.space import writable
+from drapto_tui.engine.space import existing_ancestor, writable
 
 #: The trash folder beside each film when library.trash_dir is empty (hidden: media servers skip it).
 TRASH_NAME = ".drapto-trash"
@@ -55,13 +55,6 @@ def trash_root(source: Path, config: DraptoConfig) -> Path:
     return Path(given).expanduser() if given else source.parent / TRASH_NAME
 
 
-def _anchor(path: Path) -> Path:
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return Path("/")
-
-
 def replace_problem(source: Path, target: Path, trash: Path) -> str | None:
     """Why the source cannot be replaced in place (one line with the fix), said before its encode."""
     folder = source.parent
@@ -81,7 +74,7 @@ def replace_problem(source: Path, target: Path, trash: Path) -> str | None:
         return (
             f"{target.name} is already beside it; replacing would overwrite that file — move one of them away"
         )
-    anchor = _anchor(trash)
+    anchor = existing_ancestor(trash)
     if not anchor.is_dir() or not writable(anchor):
         return f"the trash folder {trash} cannot be made ({anchor} is not writable) — set library.trash_dir"
     return None
@@ -89,7 +82,7 @@ def replace_problem(source: Path, target: Path, trash: Path) -> str | None:
 
 def same_filesystem(a: Path, b: Path) -> bool:
     try:
-        return _anchor(a).stat().st_dev == _anchor(b).stat().st_dev
+        return existing_ancestor(a).stat().st_dev == existing_ancestor(b).stat().st_dev
     except OSError:
         return False
 

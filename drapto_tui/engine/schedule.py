@@ -36,7 +36,7 @@ def next_opening(windows: list[tuple[int, int]], now: datetime) -> datetime:
     return at
 
 
-def schedule_label(waiting: str, *, wide: bool) -> str:
+def wait_label(waiting: str, *, wide: bool) -> str:
     """What the queue waits for, for a header: the line without its config key, or a word or two where space is
     short (the schedule's window or pause_when, or a cluster without workers)."""
     if wide:
@@ -109,4 +109,4 @@ class ScheduleGate:
         return None
 
 
-__all__ = ["ScheduleGate", "in_window", "next_opening", "schedule_label"]
+__all__ = ["ScheduleGate", "in_window", "next_opening", "wait_label"]

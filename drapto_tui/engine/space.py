@@ -73,7 +73,7 @@ def disk_full_line(where: Path) -> str:
     return f"the disk is full (no space left on the filesystem holding {where})"
 
 
-def _existing_ancestor(path: Path) -> Path:
+def existing_ancestor(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists():
             return candidate
@@ -83,7 +83,7 @@ def _existing_ancestor(path: Path) -> Path:
 def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | None:
     """Why `output` cannot be written (one line with the fix), or None when it can, as far as is known now."""
     folder = output.parent
-    anchor = _existing_ancestor(folder)
+    anchor = existing_ancestor(folder)
     if not anchor.is_dir():
         return (
             f"cannot create the output folder {folder}: {anchor} is a file, not a folder — choose another"
@@ -102,7 +102,7 @@ def output_problem(output: Path, *, source_size: int, temp_dir: Path) -> str | N
     if not writable(anchor):
         return f"the output folder {anchor} is not writable — choose a writable --output-dir (output.dir)"
     try:
-        same_fs = os.stat(anchor).st_dev == os.stat(_existing_ancestor(temp_dir)).st_dev
+        same_fs = os.stat(anchor).st_dev == os.stat(existing_ancestor(temp_dir)).st_dev
         free = shutil.disk_usage(anchor).free
     except OSError:
         return None
@@ -141,6 +141,7 @@ __all__ = [
     "DiskFullError",
     "check_output",
     "disk_full_line",
+    "existing_ancestor",
     "is_disk_full",
     "output_problem",
     "temp_need",

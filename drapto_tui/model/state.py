@@ -149,7 +149,7 @@ class ProcessingState(BaseModel):
         """What a running job is doing, in a word that fits a queue column (at most 9 characters): the stage,
         or its step where the stage is long (finding scenes, cutting); else the status."""
         if self.status != ProcessingStatus.RUNNING:
-            if self.status == ProcessingStatus.COMPLETED and self.stats.get("restored"):
+            if self.status == ProcessingStatus.COMPLETED and self.restored:
                 return "restored"  # library mode: the original is back, the encode gone
             return str(self.status.value)
         step = (self.step or "").lower()
@@ -157,6 +157,12 @@ class ProcessingState(BaseModel):
             if any(w in step for w in words):
                 return label
         return _STAGE_LABELS.get(self.stage, "running")
+
+    @property
+    def restored(self) -> bool:
+        """Library mode: replaced in place, then put back (`drapto-tui restore`): the file at its output path is
+        the original again, and the job saves nothing."""
+        return bool(self.stats.get("restored"))
 
     def active_time(self, now: datetime | None = None) -> float:
         """Working time so far, counting the current run up to `now` while the job runs."""

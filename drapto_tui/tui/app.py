@@ -33,7 +33,7 @@ from drapto_tui.engine.discovery import Preview
 from drapto_tui.engine.eta import EtaTracker, film_seconds_done, fmt_eta
 from drapto_tui.engine.library import Verdict, library_scan
 from drapto_tui.engine.queue import ACTIVE, CLEARABLE
-from drapto_tui.engine.schedule import schedule_label
+from drapto_tui.engine.schedule import wait_label
 from drapto_tui.errors import DraptoError
 from drapto_tui.model.events import EncodingComplete, ErrorOccurred, Notice, ProcessingStatus, ResourceSample
 from drapto_tui.model.state import ErrorRecord, ProcessingState
@@ -365,9 +365,7 @@ class DraptoApp(App[int]):
         net = sum(
             j.stats.get("input_bytes", 0) - j.stats.get("output_bytes", 0)
             for j in jobs
-            if j.status == ProcessingStatus.COMPLETED
-            and "output_bytes" in j.stats
-            and not j.stats.get("restored")
+            if j.status == ProcessingStatus.COMPLETED and "output_bytes" in j.stats and not j.restored
         )
         eta = None if self.frozen else self.core.queue_eta()  # the core's figure: every viewer shows the same
         text = Text()
@@ -375,7 +373,7 @@ class DraptoApp(App[int]):
             text.append("PAUSED", style="bold reverse")
             text.append("  ")
         if waiting := self.core.waiting:  # the schedule's hold: "waiting for the 01:00 window"
-            text.append(schedule_label(waiting, wide=self.size.width >= 100), style="bold reverse")
+            text.append(wait_label(waiting, wide=self.size.width >= 100), style="bold reverse")
             text.append("  ")
         counted = [
             ("done", ProcessingStatus.COMPLETED, True),

@@ -18,7 +18,7 @@ import pytest
 
 from drapto_tui.config import load_config
 from drapto_tui.engine.engine import Engine
-from drapto_tui.engine.schedule import ScheduleGate, schedule_label
+from drapto_tui.engine.schedule import ScheduleGate, wait_label
 from drapto_tui.errors import ConfigError
 from drapto_tui.model.events import ProcessingStatus
 from drapto_tui.service.client import ServiceClient
@@ -38,8 +38,8 @@ def test_windows_cross_midnight_and_name_the_next_opening() -> None:
     assert gate.window_wait(at(13, 0)) is None
     assert gate.window_wait(at(6, 0)) == "waiting for the 13:00 window (schedule.windows)"
     assert gate.window_wait(at(14, 0)) == "waiting for the 22:00 window (schedule.windows)"
-    assert schedule_label("waiting for the 22:00 window (schedule.windows)", wide=False) == "WAIT 22:00"
-    assert schedule_label("waiting for the 22:00 window (schedule.windows)", wide=True) == (
+    assert wait_label("waiting for the 22:00 window (schedule.windows)", wide=False) == "WAIT 22:00"
+    assert wait_label("waiting for the 22:00 window (schedule.windows)", wide=True) == (
         "waiting for the 22:00 window"
     )
     with pytest.raises(ConfigError, match="25:00-01:00"):
