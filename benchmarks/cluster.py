@@ -55,10 +55,7 @@ def run(clip: Path, work: Path, preset: int, *extra: str) -> tuple[float, list[d
 def segment_times(events: list[dict]) -> list[tuple[float, int, float]]:
     """(seconds from the segment's first report to its completion, transfer bytes, seconds around the work:
     sending its bytes, the worker's FFmpeg check, waiting in Dask, tries lost)."""
-
-    def t(e: dict) -> float:
-        return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
-
+    t = _when
     first: dict[int, float] = {}
     out = []
     for e in events:
@@ -82,13 +79,118 @@ def overheads(events: list[dict]) -> dict[str, float]:
     return {p.removesuffix("_seconds"): sum(d.get(p) or 0.0 for d in done) for p in parts}
 
 
+def _when(e: dict) -> float:
+    return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def film_parts(events: list[dict]) -> dict[str, float]:
+    """A local encode's wall time in the parts the model needs, from its event log: what runs before the first
+    segment (analysis, the keyframe index and cutting; the scene pass apart, with how many ranges it ran in),
+    the segments' own time summed (slot-seconds: each from its first report to its completion), what runs after
+    the last (join, mux, validation) and the slots they ran on. Audio is encoded while the segments are, so it
+    is in no serial part."""
+    start = _when(next((e for e in events if e["event"] == "analysis_started"), events[0]))
+    steps = [
+        (_when(e), e["data"].get("step") or "")
+        for e in events
+        if e["event"] == "stage_started" and e["data"].get("stage") == "segmenting"
+    ]
+    scene_at = next((t for t, step in steps if step.startswith("scene detection")), None)
+    scene_step = next((step for _, step in steps if step.startswith("scene detection")), "")
+    cut_at = next((t for t, step in steps if step.startswith("cutting")), None)
+    encoding = next(e for e in events if e["event"] == "encoding_started")
+    joined = next(
+        _when(e)
+        for e in events
+        if e["event"] == "stage_started" and (e["data"].get("step") or "").startswith("joining")
+    )
+    scene = (cut_at - scene_at) if scene_at is not None and cut_at is not None else 0.0
+    parts = int(scene_step.split("(")[1].split()[0]) if "parts at once" in scene_step else 1
+    return {
+        "before": _when(encoding) - start - scene,
+        "scene": scene,
+        "scene_parts": float(parts),
+        "segments": sum(s for s, _, _ in segment_times(events)),
+        "longest": max(s for s, _, _ in segment_times(events)),
+        "segment_count": float(len(segment_times(events))),
+        "slots": float(encoding["data"].get("parallel") or 1),
+        "after": _when(events[-1]) - joined,
+        "wall": _when(events[-1]) - start,
+    }
+
+
+def film_model(events_file: Path, hours: float) -> list[str]:
+    """The N-machine model of a film from a local encode of it on this machine, and the same film scaled to
+    `hours` (every part grows with the film's length; the segments stay the same size, so there are more).
+
+    wall(N) = before + scene pass / (its ranges at once) + segments / (N × slots) + after: each machine like
+    this one runs `slots` segments at once; the coordinator alone does what comes before and after. The
+    serial fraction is what no added machine shortens."""
+    events = [json.loads(line) for line in events_file.read_text().splitlines() if line.startswith("{")]
+    p = film_parts(events)
+    length = next(e["data"]["media"]["duration"] for e in events if e["event"] == "analysis_complete")
+    scale = hours * 3600 / length
+
+    durations = sorted((d for d, _, _ in segment_times(events)), reverse=True)
+
+    def wall(n: int, k: float) -> float:
+        """This film (k = 1): its own segments, longest first to the first free slot; k times as long: as
+        many more segments, so the slots finish together."""
+        slots = int(n * p["slots"])
+        if k == 1:
+            loads = [0.0] * slots
+            for d in durations:
+                loads[loads.index(min(loads))] += d
+            share = max(loads)
+        else:
+            share = k * p["segments"] / slots
+        return k * (p["before"] + p["scene"] + p["after"]) + share
+
+    serial = p["before"] + p["scene"] + p["after"]
+    lines = [
+        f"Film: {length:.0f} s, {p['segment_count']:.0f} segments, encoded locally on {p['slots']:.0f} slots in"
+        f" {p['wall']:.1f} s: before the segments {p['before']:.2f} s (analysis, keyframes, cutting) and the scene pass"
+        f" {p['scene']:.2f} s ({p['scene_parts']:.0f} range{'s' if p['scene_parts'] > 1 else ''} at once);"
+        f" the segments {p['segments']:.1f} slot-seconds (longest {p['longest']:.1f} s); after them {p['after']:.2f} s"
+        " (join, mux, validation; audio was encoded while the segments were).",
+        "",
+        f"Serial part: {serial:.2f} s, {100 * serial / (serial + p['segments'] / p['slots']):.1f} % of the film's"
+        " work on one machine.",
+        "",
+        "| N machines | " + " | ".join(str(n) for n in MODEL_N) + " |",
+        "| --- | " + " | ".join("---" for _ in MODEL_N) + " |",
+        "| this film: wall s | " + " | ".join(f"{wall(n, 1):.1f}" for n in MODEL_N) + " |",
+        "| speed-up | " + " | ".join(f"{wall(1, 1) / wall(n, 1):.2f}" for n in MODEL_N) + " |",
+        "| speed-up / N | " + " | ".join(f"{wall(1, 1) / wall(n, 1) / n:.2f}" for n in MODEL_N) + " |",
+        f"| {hours:g} h of the same: wall s | " + " | ".join(f"{wall(n, scale):.0f}" for n in MODEL_N) + " |",
+        "| speed-up | " + " | ".join(f"{wall(1, scale) / wall(n, scale):.2f}" for n in MODEL_N) + " |",
+        "| speed-up / N | "
+        + " | ".join(f"{wall(1, scale) / wall(n, scale) / n:.2f}" for n in MODEL_N)
+        + " |",
+    ]
+    return lines
+
+
+MODEL_N = (1, 2, 4, 8, 16)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--preset", type=int, default=8)
+    parser.add_argument(
+        "--film-events",
+        type=Path,
+        default=None,
+        help="only the film model, from this local encode's `encode --json` event log",
+    )
+    parser.add_argument("--hours", type=float, default=2.0, help="the film model scaled to this length")
     args = parser.parse_args()
+    if args.film_events is not None:
+        print("\n".join(film_model(args.film_events, args.hours)))
+        return
     with tempfile.TemporaryDirectory(prefix="drapto-bench-cluster-") as tmpdir:
         tmp = Path(tmpdir)
         clip = build_real_footage_clip(tmp / "clip.mkv", args.seconds)

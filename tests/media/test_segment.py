@@ -12,6 +12,7 @@ from drapto_tui.media.segment import (
     detect_scenes,
     index_packets,
     plan_cuts,
+    scene_ranges,
     segment_video,
 )
 from tests.judge import decoded_frames
@@ -145,3 +146,45 @@ async def test_open_gops_are_cut_only_where_a_gop_is_closed(
         sum(decoded_frames(ffmpeg, Path(s.path)) for s in segments) == decoded_frames(ffmpeg, source) == 132
     )
     assert len(notes) == 1 and "open GOP" in notes[0] and f"into {len(segments)} segment" in notes[0]
+
+
+@pytest.fixture(scope="module")
+def four_scene_clip(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s of four unlike pictures, 3 s each (hard changes at 3, 6 and 9 s, each on a keyframe, one a second),
+    the video starting 0.5 s after its audio, as a remux of a broadcast often does."""
+    out = tmp_path_factory.mktemp("scenes4") / "four-scenes.mkv"
+    sources = ["testsrc2", "mandelbrot", "smptebars", "rgbtestsrc"]
+    inputs = [arg for name in sources for arg in ("-f", "lavfi", "-i", f"{name}=size=320x180:rate=24")]
+    chains = "".join(f"[{i}:v]trim=duration=3,setpts=PTS-STARTPTS,format=yuv420p[s{i}];" for i in range(4))
+    subprocess.run(
+        [
+            media.ffmpeg,
+            *("-v", "error", "-y", *inputs),
+            *("-f", "lavfi", "-i", "sine=frequency=440:duration=12.5"),
+            "-filter_complex",
+            chains + "[s0][s1][s2][s3]concat=n=4:v=1[c];[c]setpts=PTS+0.5/TB[v]",
+            *("-map", "[v]", "-map", "4:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24"),
+            *("-c:a", "aac", str(out)),
+        ],
+        check=True,
+    )
+    return out
+
+
+async def test_the_scene_pass_in_ranges_finds_what_one_pass_finds(four_scene_clip: Path, ffmpeg: str) -> None:
+    """A long film is scene-scored in ranges at once; split at the very frames where the scenes change (the
+    hardest place: a range's first frame has no frame before it in its own pass), nothing is lost or doubled."""
+    index = await index_packets(ffmpeg, four_scene_clip)
+    duration = index.extent()
+    ranges = scene_ranges(index.keyframes, duration, 4, range_seconds=2.0)
+    assert [r.keep_from for r in ranges] == [0.0, 3.0, 6.0, 9.0]
+    assert all(r.seek is not None and r.seek <= r.keep_from - 1.0 for r in ranges[1:])
+    one_pass = await detect_scenes(ffmpeg, four_scene_clip, 0.3, index=index)
+    in_ranges = await detect_scenes(ffmpeg, four_scene_clip, 0.3, index=index, cores=4, range_seconds=2.0)
+    # Times count from the film's first frame, as the index's (the video starts 0.5 s into the file).
+    assert index.origin == pytest.approx(0.5)
+    assert one_pass == [3.0, 6.0, 9.0]
+    assert in_ranges == one_pass
+    # Short films (and one core) stay one pass.
+    assert len(scene_ranges(index.keyframes, duration, 4)) == 1
+    assert len(scene_ranges(index.keyframes, duration, 1, range_seconds=2.0)) == 1

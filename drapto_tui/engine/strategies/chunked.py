@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 from pathlib import Path
 from typing import Literal
@@ -130,6 +131,8 @@ class ChunkedStrategy(EncodingStrategy):
                     StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
                 ),
                 on_note=lambda line: ctx.emit(Notice(stage="segmenting", message=f"{ctx.source}: {line}")),
+                # Nothing else runs yet: the scene pass may take every core (media/segment.py).
+                cores=os.cpu_count() or 1,
             )
             plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
             self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
