@@ -84,36 +84,49 @@ def _when(e: dict) -> float:
 
 
 def film_parts(events: list[dict]) -> dict[str, float]:
-    """A local encode's wall time in the parts the model needs, from its event log: what runs before the first
-    segment (analysis, the keyframe index and cutting; the scene pass apart, with how many ranges it ran in),
-    the segments' own time summed (slot-seconds: each from its first report to its completion), what runs after
-    the last (join, mux, validation) and the slots they ran on. Audio is encoded while the segments are, so it
-    is in no serial part."""
+    """A local encode's wall time in the parts the model needs, from its event log: `before`, what runs before
+    the first segment can start (analysis, keyframes, and the scene pass and cutting of the whole film, or of
+    its first range when it is cut range by range); `cut_done`, when the last segment was cut; the segments'
+    own time summed (slot-seconds: each from its first report to its completion); `after`, what runs after the
+    last (join, mux, validation), and the slots they ran on. Audio is encoded while the segments are, so it is
+    in no serial part."""
     start = _when(next((e for e in events if e["event"] == "analysis_started"), events[0]))
-    steps = [
-        (_when(e), e["data"].get("step") or "")
-        for e in events
-        if e["event"] == "stage_started" and e["data"].get("stage") == "segmenting"
-    ]
-    scene_at = next((t for t, step in steps if step.startswith("scene detection")), None)
-    scene_step = next((step for _, step in steps if step.startswith("scene detection")), "")
-    cut_at = next((t for t, step in steps if step.startswith("cutting")), None)
-    encoding = next(e for e in events if e["event"] == "encoding_started")
+    scene_step = next(
+        (
+            e["data"].get("step") or ""
+            for e in events
+            if e["event"] == "stage_started" and (e["data"].get("step") or "").startswith("scene detection")
+        ),
+        "",
+    )
+    batches = [e for e in events if e["event"] == "encoding_started"]
     joined = next(
         _when(e)
         for e in events
         if e["event"] == "stage_started" and (e["data"].get("step") or "").startswith("joining")
     )
-    scene = (cut_at - scene_at) if scene_at is not None and cut_at is not None else 0.0
-    parts = int(scene_step.split("(")[1].split()[0]) if "parts at once" in scene_step else 1
+    times = segment_times(events)
+    steps = {
+        (e["data"].get("step") or ""): _when(e)
+        for e in events
+        if e["event"] == "stage_started" and e["data"].get("stage") == "segmenting"
+    }
+    keyframes_at = steps.get("reading keyframes", start)
+    scene_at = steps.get(scene_step, keyframes_at)
     return {
-        "before": _when(encoding) - start - scene,
-        "scene": scene,
-        "scene_parts": float(parts),
-        "segments": sum(s for s, _, _ in segment_times(events)),
-        "longest": max(s for s, _, _ in segment_times(events)),
-        "segment_count": float(len(segment_times(events))),
-        "slots": float(encoding["data"].get("parallel") or 1),
+        "before": _when(batches[0]) - start,
+        # The parts of `before`: analysis (probe, crop samples: the same for any length), the keyframe index (a
+        # read of the whole film) and the rest (the scene pass and cutting: of the first range only, when the
+        # film is cut range by range).
+        "analysis": keyframes_at - start,
+        "keyframes": scene_at - keyframes_at,
+        "cut_done": _when(batches[-1]) - start,
+        "batches": float(len(batches)),
+        "scene_step": scene_step,  # type: ignore[dict-item]
+        "segments": sum(s for s, _, _ in times),
+        "longest": max(s for s, _, _ in times),
+        "segment_count": float(len(times)),
+        "slots": float(batches[0]["data"].get("parallel") or 1),
         "after": _when(events[-1]) - joined,
         "wall": _when(events[-1]) - start,
     }
@@ -123,15 +136,17 @@ def film_model(events_file: Path, hours: float) -> list[str]:
     """The N-machine model of a film from a local encode of it on this machine, and the same film scaled to
     `hours` (every part grows with the film's length; the segments stay the same size, so there are more).
 
-    wall(N) = before + scene pass / (its ranges at once) + segments / (N × slots) + after: each machine like
-    this one runs `slots` segments at once; the coordinator alone does what comes before and after. The
-    serial fraction is what no added machine shortens."""
+    wall(N) = max(before + segments / (N × slots), cut_done + the last batch's share) + after: each machine
+    like this one runs `slots` segments at once; the coordinator alone does what comes before the first segment
+    and after the last, and the encoders can never finish before the film is all cut (here the cutting, on the
+    coordinator's cores, is taken to go at the pace it went on this machine). The serial part is what no added
+    machine shortens."""
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.startswith("{")]
     p = film_parts(events)
     length = next(e["data"]["media"]["duration"] for e in events if e["event"] == "analysis_complete")
     scale = hours * 3600 / length
-
     durations = sorted((d for d, _, _ in segment_times(events)), reverse=True)
+    last_batch = p["segments"] / p["batches"]  # a batch's segments, on average (slot-seconds)
 
     def wall(n: int, k: float) -> float:
         """This film (k = 1): its own segments, longest first to the first free slot; k times as long: as
@@ -144,18 +159,30 @@ def film_model(events_file: Path, hours: float) -> list[str]:
             share = max(loads)
         else:
             share = k * p["segments"] / slots
-        return k * (p["before"] + p["scene"] + p["after"]) + share
+        cut_bound = k * p["cut_done"] + max(last_batch / slots, p["longest"])
+        return max(before(k) + share, cut_bound) + k * p["after"]
 
-    serial = p["before"] + p["scene"] + p["after"]
+    def before(k: float) -> float:
+        """What comes before the first segment, for a film k times as long: the analysis stays, the keyframe
+        index grows with it, and so does the scene pass unless the film is cut range by range (then only its
+        first range is waited for)."""
+        rest = p["before"] - p["analysis"] - p["keyframes"]
+        return p["analysis"] + k * p["keyframes"] + (rest if p["batches"] > 1 else k * rest)
+
+    serial = p["before"] + p["after"]
     lines = [
         f"Film: {length:.0f} s, {p['segment_count']:.0f} segments, encoded locally on {p['slots']:.0f} slots in"
-        f" {p['wall']:.1f} s: before the segments {p['before']:.2f} s (analysis, keyframes, cutting) and the scene pass"
-        f" {p['scene']:.2f} s ({p['scene_parts']:.0f} range{'s' if p['scene_parts'] > 1 else ''} at once);"
-        f" the segments {p['segments']:.1f} slot-seconds (longest {p['longest']:.1f} s); after them {p['after']:.2f} s"
-        " (join, mux, validation; audio was encoded while the segments were).",
+        f" {p['wall']:.1f} s ({p['scene_step'] or 'fixed segments'}). The first segment could start at"
+        f" {p['before']:.2f} s, the last was cut at {p['cut_done']:.2f} s ({p['batches']:.0f}"
+        f" batch{'es' if p['batches'] > 1 else ''}); the segments took {p['segments']:.1f} slot-seconds"
+        f" (longest {p['longest']:.1f} s); after them {p['after']:.2f} s (join, mux, validation; audio was"
+        " encoded while the segments were).",
         "",
         f"Serial part: {serial:.2f} s, {100 * serial / (serial + p['segments'] / p['slots']):.1f} % of the film's"
-        " work on one machine.",
+        f" work on one machine (analysis {p['analysis']:.2f} s, keyframes {p['keyframes']:.2f} s, then"
+        f" {p['before'] - p['analysis'] - p['keyframes']:.2f} s of scene pass and cutting before the first segment);"
+        f" {hours:g} h of the same: {before(scale) + scale * p['after']:.0f} s,"
+        f" {100 * (before(scale) + scale * p['after']) / (before(scale) + scale * (p['after'] + p['segments'] / p['slots'])):.1f} %.",
         "",
         "| N machines | " + " | ".join(str(n) for n in MODEL_N) + " |",
         "| --- | " + " | ".join("---" for _ in MODEL_N) + " |",

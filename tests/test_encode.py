@@ -14,11 +14,12 @@ from pymediainfo import MediaInfo
 
 from drapto_tui.config import DraptoConfig, load_config
 from drapto_tui.engine.engine import Engine, new_job_id
+from drapto_tui.engine.fold import StateManager
 from drapto_tui.engine.pipeline import EncodingOptions
 from drapto_tui.media.probe import probe
 from drapto_tui.model.events import Event, JobQueued, ProcessingEvents
 from tests.fault_ffmpeg import ffmpeg_killing, kill_count
-from tests.judge import mediainfo_tracks
+from tests.judge import decoded_frames, mediainfo_tracks
 from tests.media_helpers import MediaFactory
 
 E = ProcessingEvents
@@ -400,3 +401,63 @@ async def test_an_audio_that_fails_stops_the_video_at_once(
     assert len(fatal) == 1 and "audio to Opus" in fatal[0], fatal
     assert len(of(events, E.SEGMENT_COMPLETE)) < 8  # the video stopped with it, not at its end
     assert not (tmp_path / "out" / f"{clip.stem}.mkv").exists()
+
+
+async def test_a_long_film_is_encoded_while_it_is_still_being_cut(ffmpeg: str, tmp_path: Path) -> None:
+    """processing.scene_range: a film longer than two ranges is scene-scored and cut range by range, and its
+    first segments are encoding before the last range is cut; the film comes out whole, every picture in
+    order."""
+    clip = tmp_path / "in" / "four-scenes.mkv"
+    clip.parent.mkdir()
+    sources = ["testsrc2", "mandelbrot", "smptebars", "rgbtestsrc"]
+    inputs = [a for name in sources for a in ("-f", "lavfi", "-i", f"{name}=size=320x180:rate=24")]
+    chains = "".join(f"[{i}:v]trim=duration=4,setpts=PTS-STARTPTS,format=yuv420p[s{i}];" for i in range(4))
+    subprocess.run(
+        [
+            *(ffmpeg, "-v", "error", "-y", *inputs, "-filter_complex"),
+            chains + "[s0][s1][s2][s3]concat=n=4:v=1[v]",
+            *("-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", str(clip)),
+        ],
+        check=True,
+    )
+    config = make_config(
+        tmp_path, "processing.scene_range=4", "processing.min_segment=1", "processing.max_segment=4"
+    )
+    (ok,), events = await encode(config, clip)
+    assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]
+    batches = of(events, E.ENCODING_STARTED)
+    assert len(batches) == 4
+    planned = [s for b in batches for s in b.data.segments]
+    assert [s.index for s in planned] == list(range(len(planned)))
+    assert {4.0, 8.0, 12.0} <= {s.start for s in planned}
+    assert all(b.data.film_end == pytest.approx(16.0) for b in batches)
+    # Encoding began before the film was all cut: a segment started before the last batch was announced.
+    first_start = next(i for i, e in enumerate(events) if e.event == E.SEGMENT_STARTED)
+    assert first_start < events.index(batches[-1])
+    assert len(of(events, E.SEGMENT_COMPLETE)) == len(planned)
+    out = tmp_path / "out" / "four-scenes.mkv"
+    assert decoded_frames(ffmpeg, out) == 384
+    # Each quarter of the output is still its scene: the pictures came back in film order.
+    scored = [independent_psnr(ffmpeg, out, clip, at) for at in (1.0, 5.0, 9.0, 13.0)]
+    assert all(p > 30 for p in scored), scored
+    folded = StateManager()
+    for event in events:
+        folded.update_state(event)
+    assert folded.jobs[batches[0].job_id or ""].progress == pytest.approx(1.0)
+
+
+def independent_psnr(ffmpeg: str, distorted: Path, reference: Path, at: float) -> float:
+    """PSNR (dB) of one second of `distorted` against the same second of `reference`."""
+    result = subprocess.run(
+        [
+            *(ffmpeg, "-v", "info", "-ss", f"{at}", "-t", "1", "-i", str(distorted)),
+            *("-ss", f"{at}", "-t", "1", "-i", str(reference)),
+            *("-filter_complex", "[0:v][1:v]psnr", "-f", "null", "-"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    line = next(x for x in result.stderr.splitlines() if "PSNR" in x and "average:" in x)
+    value = line.split("average:")[1].split()[0]
+    return float("inf") if value == "inf" else float(value)

@@ -246,3 +246,31 @@ def test_a_running_jobs_row_says_what_it_is_doing() -> None:
     assert all(len(word) <= 9 for word in seen)
     mgr.update_state(make_event(E.JOB_PAUSED, job_id="j", file="/films/a.mkv"))
     assert mgr.jobs["j"].activity() == "paused"
+
+
+def test_a_film_announced_in_batches_counts_its_progress_against_the_whole_film() -> None:
+    """A long film's segments arrive range by range (one encoding_started each, film_end the picture's end):
+    the first batch's finished segments are their share of the film, not of the batch."""
+    mgr = StateManager()
+    mgr.update_state(make_event(E.JOB_QUEUED, job_id="j", file="/films/a.mkv", output="/out/a.mkv"))
+
+    def batch(first: int, count: int) -> None:
+        segments = [
+            {"index": i, "start": i * 10.0, "end": (i + 1) * 10.0} for i in range(first, first + count)
+        ]
+        mgr.update_state(
+            make_event(E.ENCODING_STARTED, job_id="j", path="chunked", segments=segments, film_end=80.0)
+        )
+
+    def complete(i: int) -> None:
+        mgr.update_state(make_event(E.SEGMENT_COMPLETE, job_id="j", segment=i, crf=30.0, bytes=1, attempts=1))
+
+    batch(0, 2)
+    complete(0)
+    complete(1)
+    assert mgr.jobs["j"].progress == pytest.approx(0.25)  # 20 s of an 80 s film, though all of this batch
+    batch(2, 6)
+    assert sorted(mgr.jobs["j"].segments) == list(range(8)) and mgr.jobs["j"].progress == pytest.approx(0.25)
+    for i in range(2, 8):
+        complete(i)
+    assert mgr.jobs["j"].progress == pytest.approx(1.0)

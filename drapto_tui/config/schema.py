@@ -95,6 +95,13 @@ class ProcessingConfig(Section):
         description="A cut moves to a keyframe this close (s); further away the source is cut exactly by"
         " decoding (lossless pieces in temp space, only for the GOPs concerned).",
     )
+    scene_range: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="A film longer than two of these (s) is scene-scored and cut range by range, each range's"
+        " edges on keyframes, several at once: encoding starts on the first range's segments meanwhile.",
+    )
     scene_threshold: float = Field(0.30, gt=0, le=1, description="FFmpeg scene score for SDR sources.")
     scene_threshold_hdr: float = Field(0.20, gt=0, le=1, description="Lower threshold for HDR sources.")
     hwaccel: str = Field("none", description="Hardware decode on the direct path: none, auto, or a method.")

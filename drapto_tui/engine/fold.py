@@ -202,6 +202,8 @@ class StateManager:
         job.status = ProcessingStatus.RUNNING
         if data.given("metric"):
             job.metric, job.target, job.tolerance_below = data.metric, data.target, data.tolerance_below
+        if data.film_end is not None:
+            job.film_end = data.film_end
         for plan in data.segments:
             state = job.segment(plan.index)
             state.start, state.end = plan.start, plan.end

@@ -394,7 +394,8 @@ async def split(
 
 
 async def _copy_runs(ffmpeg: str, source: Path, out_dir: Path, cuts: list[float], stream: int) -> list[Path]:
-    """The film's video by stream copy, cut just before each of `cuts` (keyframes)."""
+    """The film's video by stream copy, cut just before each of `cuts` (keyframes; the segment muxer counts
+    from the first packet, as the index does, whatever index.origin is)."""
     args = [
         ffmpeg,
         "-i",
@@ -521,11 +522,122 @@ async def count_packets(ffmpeg: str, path: Path) -> int:
     return result.progress.frame
 
 
+async def segment_in_ranges(
+    ffmpeg: str,
+    source: Path,
+    out_dir: Path,
+    rules: CutRules,
+    index: PacketIndex,
+    *,
+    cores: int,
+    on_segments: Callable[[list[Segment]], None],
+    stream: int = 0,
+    pix_fmt: str | None = None,
+) -> list[Segment]:
+    """A long film cut range by range, so that its first segments can be encoded while the rest is still being
+    scene-scored (issue 28: the scene pass was the largest part of the work no added machine shortens).
+
+    The film is split at keyframes into ranges of about `rules.scene_range` seconds (a stream copy, while the ranges are
+    scored, `cores` at once); each range is planned and cut as a film of its own (processing.min_segment and
+    max_segment hold inside it; its edges are cuts on keyframes, free) as soon as it and every range before it
+    are scored, and `on_segments` hears its segments, numbered in film order. Returns every segment."""
+    duration = index.extent()
+    span = rules.scene_range
+    ranges = scene_ranges(index.keyframes, duration, max(int(duration // span), 1), range_seconds=span)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*out_dir.glob("seg-*.mkv"), *out_dir.glob("range-*")]:
+        if old.is_dir():
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+        else:
+            old.unlink()
+    gate = asyncio.Semaphore(max(cores, 1))
+    threads = 1 if cores > 1 else 0
+
+    async def scored(part: SceneRange) -> list[float]:
+        async with gate:
+            return await _scene_changes(
+                ffmpeg, source, rules.scene_threshold, stream, part, threads, index.origin
+            )
+
+    scoring = [asyncio.create_task(scored(part)) for part in ranges]
+    try:
+        runs_dir = out_dir / "range-runs"
+        runs_dir.mkdir()
+        runs = await _copy_runs(ffmpeg, source, runs_dir, [r.keep_from for r in ranges[1:]], stream)
+        if len(runs) != len(ranges):
+            raise MediaError(
+                f"the stream copy wrote {len(runs)} ranges for {len(ranges)} planned",
+                subject=str(source),
+                hint="set processing.segmentation = 'fixed' or report this file",
+            )
+        segments: list[Segment] = []
+        for i, (part, run, task) in enumerate(zip(ranges, runs, scoring, strict=True)):
+            scenes = await task
+            start = part.keep_from
+            end = part.keep_to
+            sub = await index_packets(ffmpeg, run)  # the range as its own film (its times, its keyframes)
+            length = (end if end is not None else duration) - start
+            cuts = plan_cuts(
+                length,
+                sub.keyframes,
+                scene_cuts=[t - start for t in scenes],
+                chunk_size=rules.chunk_size,
+                min_segment=rules.min_segment,
+                max_segment=rules.max_segment,
+                frames=sub.times,
+                tolerance=rules.cut_tolerance,
+            )
+            work = out_dir / f"range-{i:04d}"
+            pieces = await split(ffmpeg, run, work, cuts, sub, length, 0, pix_fmt)
+            run.unlink(missing_ok=True)
+            batch: list[Segment] = []
+            for piece in pieces:
+                n = len(segments)
+                final = out_dir / f"seg-{n:04d}.mkv"
+                Path(piece.path).replace(final)
+                seg = piece.model_copy(
+                    update={
+                        "index": n,
+                        "start": piece.start + start,
+                        "end": piece.end + start,
+                        "path": str(final),
+                    }
+                )
+                segments.append(seg)
+                batch.append(seg)
+            work.rmdir()
+            on_segments(batch)
+        runs_dir.rmdir()
+    except BaseException:
+        for task in scoring:
+            task.cancel()
+        await asyncio.gather(*scoring, return_exceptions=True)
+        raise
+    if sum(s.frames for s in segments) != index.frames:
+        raise MediaError(
+            f"segments hold {sum(s.frames for s in segments)} frames, the source {index.frames}",
+            subject=str(source),
+            hint="set processing.segmentation = 'fixed' or report this file",
+        )
+    return segments
+
+
+def cuts_in_ranges(index: PacketIndex, rules: CutRules) -> bool:
+    """Whether segment_in_ranges fits this film: scene mode, at least two ranges, and nothing a range-wise stream
+    copy would get wrong (an edit list's hidden pre-roll, open GOPs: those take the one-pass way)."""
+    if rules.mode != "scene" or index.hidden or index.open_keyframes:
+        return False
+    return len(scene_ranges(index.keyframes, index.extent(), 2, range_seconds=rules.scene_range)) > 1
+
+
 @dataclass(frozen=True)
 class CutRules:
     """Where a film is cut: at scene changes (`mode` "scene", a change scoring over `scene_threshold`) or every
     `chunk_size` seconds ("fixed"), into pieces of `min_segment` to `max_segment` seconds; a cut further than
-    `cut_tolerance` seconds from any keyframe is made exactly, by decoding."""
+    `cut_tolerance` seconds from any keyframe is made exactly, by decoding; a long film is first split at
+    keyframes into ranges of about `scene_range` seconds (segment_in_ranges)."""
 
     mode: str
     chunk_size: float
@@ -533,6 +645,8 @@ class CutRules:
     max_segment: float
     scene_threshold: float = 0.3
     cut_tolerance: float = math.inf
+    #: A film longer than two of these (s) is scene-scored in ranges of about this length, split at keyframes.
+    scene_range: float = SCENE_RANGE_SECONDS
 
 
 async def segment_video(
@@ -547,17 +661,69 @@ async def segment_video(
     on_step: Callable[[str], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     cores: int = 1,
+    on_segments: Callable[[list[Segment], float], None] | None = None,
 ) -> list[Segment]:
     """The film cut into segments by `rules`. `stream` is the film among the source's video streams
     (MediaProbe.video_stream); `duration` is used when the picture's own end cannot be read; `on_note` hears
-    what the user should know about how it was cut; `cores`: how many the scene pass may use at once."""
-    mode = rules.mode
+    what the user should know about how it was cut; `cores`: how many the scene pass may use at once.
+
+    Given `on_segments`, a film long enough is cut range by range (segment_in_ranges) and each range's segments
+    are handed over as soon as they are cut, with where the film's picture ends; otherwise all of them at the
+    end."""
     step = on_step or (lambda name: None)
     step("reading keyframes")
     index = await index_packets(ffmpeg, source, stream)
     duration = index.extent() or duration  # the picture's own end, whatever the container says
+    if on_segments is not None and cuts_in_ranges(index, rules):
+        parts = len(scene_ranges(index.keyframes, duration, 2**16, range_seconds=rules.scene_range))
+        step(f"scene detection and cutting in {parts} ranges, {min(cores, parts)} at once")
+        return await segment_in_ranges(
+            ffmpeg,
+            source,
+            out_dir,
+            rules,
+            index,
+            cores=cores,
+            on_segments=lambda batch: on_segments(batch, duration),
+            stream=stream,
+            pix_fmt=pix_fmt,
+        )
+    segments = await _segment_at_once(
+        ffmpeg,
+        source,
+        out_dir,
+        rules,
+        index,
+        duration,
+        stream=stream,
+        pix_fmt=pix_fmt,
+        step=step,
+        on_note=on_note,
+        cores=cores,
+    )
+    if on_segments is not None:
+        on_segments(segments, duration)
+    return segments
+
+
+async def _segment_at_once(
+    ffmpeg: str,
+    source: Path,
+    out_dir: Path,
+    rules: CutRules,
+    index: PacketIndex,
+    duration: float,
+    *,
+    stream: int,
+    pix_fmt: str | None,
+    step: Callable[[str], None],
+    on_note: Callable[[str], None] | None,
+    cores: int,
+) -> list[Segment]:
+    """The whole film scene-scored (in ranges at once when long), planned and cut in one go."""
+    mode = rules.mode
     if mode == "scene":
-        parts = len(scene_ranges(index.keyframes, duration, cores))
+        parts = len(scene_ranges(index.keyframes, duration, cores, range_seconds=rules.scene_range))
         step("scene detection" + (f" ({parts} parts at once)" if parts > 1 else ""))
     scenes = (
         await detect_scenes(
@@ -567,6 +733,7 @@ async def segment_video(
             stream,
             index=index,
             cores=cores,
+            range_seconds=rules.scene_range,
         )
         if mode == "scene"
         else None

@@ -153,6 +153,9 @@ class EncodingStarted(Payload):
     metric: str | None = None
     target: float | None = None
     tolerance_below: float | None = None
+    #: Where the film's picture ends. A long film's segments come in batches as it is cut (one EncodingStarted
+    #: each, adding to the ones before): the job's progress counts against the whole film, not the batches so far.
+    film_end: float | None = None
 
 
 class ProbeStep(BaseModel):

@@ -130,6 +130,8 @@ class ProcessingState(BaseModel):
     metric: str | None = None
     target: float | None = None
     tolerance_below: float | None = None
+    #: Where the film's picture ends (a long film's segments arrive in batches while it is cut).
+    film_end: float | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     #: The source as it was when the job's work began: finished segments belong to exactly this file.
     source: SourceIdentity | None = None
@@ -190,8 +192,10 @@ class ProcessingState(BaseModel):
         timed = all(s.end > s.start for s in segs)
         weights = [(s.end - s.start) if timed else 1.0 for s in segs]
         done = sum(w * s.contribution() for w, s in zip(weights, segs, strict=False))
-        self.progress = min(done / sum(weights), 1.0)
-        self._progress_parts = (timed, sum(weights), done)
+        # A film still being cut has only its first segments: they are a share of the whole film.
+        total = max(sum(weights), self.film_end or 0.0) if timed else sum(weights)
+        self.progress = min(done / total, 1.0) if total else 0.0
+        self._progress_parts = (timed, total, done)
 
     def set_segment_progress(self, seg: SegmentState, value: float) -> None:
         """Set one segment's progress and move the job's progress by that segment's share only: a job with

@@ -188,3 +188,57 @@ async def test_the_scene_pass_in_ranges_finds_what_one_pass_finds(four_scene_cli
     # Short films (and one core) stay one pass.
     assert len(scene_ranges(index.keyframes, duration, 4)) == 1
     assert len(scene_ranges(index.keyframes, duration, 1, range_seconds=2.0)) == 1
+
+
+def _picture_hashes(ffmpeg: str, path: Path) -> list[str]:
+    """Each decoded picture's MD5, in order (timestamps left out): what a viewer sees, frame by frame."""
+    out = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framemd5", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+async def test_a_long_film_is_cut_range_by_range_into_the_same_pictures(
+    four_scene_clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
+    """A film longer than two ranges comes out range by range (so encoding can start on the first): each batch
+    in film order, the ranges' edges on keyframes and cuts, and the segments together the source's very
+    pictures, none lost, doubled or moved (the video starts 0.5 s into this file)."""
+    batches: list[tuple[list[int], float]] = []
+    segments = await segment_video(
+        ffmpeg,
+        four_scene_clip,
+        tmp_path,
+        CutRules(mode="scene", chunk_size=3, min_segment=1.0, max_segment=2.0, scene_range=3.0),
+        duration=12.5,
+        cores=2,
+        on_segments=lambda batch, end: batches.append(([s.index for s in batch], end)),
+    )
+    assert len(batches) == 4  # 12 s in ranges of 3 s
+    assert [i for b, _ in batches for i in b] == list(range(len(segments)))
+    assert all(end == pytest.approx(12.0) for _, end in batches)  # the picture's end, not the audio's
+    starts = [s.start for s in segments]
+    assert {3.0, 6.0, 9.0} <= set(starts)  # the ranges' edges, here the scene changes
+    assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(segments))
+    assert segments[-1].end == pytest.approx(12.0)
+    assert all(s.duration <= 2.0 + 1e-6 for s in segments)
+    assert [decoded_frames(ffmpeg, Path(s.path)) for s in segments] == [s.frames for s in segments]
+    joined = [h for s in segments for h in _picture_hashes(ffmpeg, Path(s.path))]
+    assert joined == _picture_hashes(ffmpeg, four_scene_clip)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"seg-{i:04d}.mkv" for i in range(len(segments))]
+
+
+async def test_a_short_film_is_cut_in_one_go(four_scene_clip: Path, ffmpeg: str, tmp_path: Path) -> None:
+    batches: list[int] = []
+    segments = await segment_video(
+        ffmpeg,
+        four_scene_clip,
+        tmp_path,
+        CutRules(mode="scene", chunk_size=3, min_segment=1.0, max_segment=4.0),
+        duration=12.5,
+        on_segments=lambda batch, end: batches.append(len(batch)),
+    )
+    assert batches == [len(segments)] and [s.start for s in segments] == [0.0, 3.0, 6.0, 9.0]

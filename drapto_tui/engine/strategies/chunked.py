@@ -103,16 +103,36 @@ class ChunkedStrategy(EncodingStrategy):
         #: Each finished segment as its `segment_complete` payload (a resumed job's from its saved state).
         self.results: dict[int, SegmentComplete] = {}
         self._warned_size = False
+        self._planned = False  # every segment of the film known (a long film's arrive while encoding begins)
 
     # -- segments ----------------------------------------------------------------------------------------
     async def prepare_video(self) -> None:
+        """Take the plan a resumed job left, if any; otherwise `encode` cuts the film as it goes (a long film's
+        segments arrive range by range while the rest is still being scene-scored, and encoding starts on
+        them)."""
+        self.segments: list[Segment] = []
+        self.source_frames = 0
+        self.film_end: float | None = None
+        self._batches: asyncio.Queue[list[Segment] | None] = asyncio.Queue()
+        self._cutting: asyncio.Task[list[Segment]] | None = None
+        self._plan = self._load_plan()
+
+    def _start_cutting(self) -> None:
         ctx = self.ctx
-        segments = self._load_plan()
-        if segments is None:
-            ctx.emit(StageStarted(stage=ProcessingStage.SEGMENTING.value))
-            proc = ctx.config.processing
-            threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
-            segments = await segment_video(
+        if self._plan is not None:
+            self._batches.put_nowait(self._plan)
+            self._batches.put_nowait(None)
+            return
+        ctx.emit(StageStarted(stage=ProcessingStage.SEGMENTING.value))
+        proc = ctx.config.processing
+        threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
+
+        def arrived(batch: list[Segment], film_end: float) -> None:
+            self.film_end = film_end
+            self._batches.put_nowait(batch)
+
+        self._cutting = asyncio.create_task(
+            segment_video(
                 ctx.ffmpeg.path,
                 ctx.source,
                 ctx.dirs.segments,
@@ -123,6 +143,7 @@ class ChunkedStrategy(EncodingStrategy):
                     max_segment=proc.max_segment,
                     scene_threshold=threshold,
                     cut_tolerance=proc.cut_tolerance,
+                    scene_range=proc.scene_range,
                 ),
                 duration=ctx.media.duration,
                 stream=ctx.media.video_stream,
@@ -131,13 +152,17 @@ class ChunkedStrategy(EncodingStrategy):
                     StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
                 ),
                 on_note=lambda line: ctx.emit(Notice(stage="segmenting", message=f"{ctx.source}: {line}")),
-                # Nothing else runs yet: the scene pass may take every core (media/segment.py).
+                # The scene pass may take every core: until the first segments arrive nothing else runs, and
+                # after that the encodes share the machine with it (media/segment.py).
                 cores=os.cpu_count() or 1,
+                on_segments=arrived,
             )
-            plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in segments]}
-            self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
-        self.segments: list[Segment] = segments
-        self.source_frames = sum(s.frames for s in segments)
+        )
+        self._cutting.add_done_callback(lambda _: self._batches.put_nowait(None))
+
+    def _write_plan(self) -> None:
+        plan = {"source": self.ctx.identity.key, "segments": [s.model_dump() for s in self.segments]}
+        self.plan_file.write_text(json.dumps(plan), encoding="utf-8")
 
     def _load_plan(self) -> list[Segment] | None:
         """A resumed job reuses its segment files (the plan is written only after they were all checked), only
@@ -173,43 +198,59 @@ class ChunkedStrategy(EncodingStrategy):
 
     # -- encode ------------------------------------------------------------------------------------------
     async def encode(self) -> Path:
+        """Each batch of segments as it is cut: announced, then submitted (a resumed job's finished ones kept);
+        the film is joined once every segment is encoded."""
         ctx = self.ctx
-        ctx.emit(
-            EncodingStarted(
-                path=self.name,
-                parallel=self.parallel,
-                metric=self.search.metric,
-                target=self.search.target,
-                tolerance_below=self.aim.tolerance_below,
-                segments=[
-                    SegmentPlan(index=s.index, start=s.start, end=s.end, frames=s.frames)
-                    for s in self.segments
-                ],
-            )
-        )
-        todo = []
-        for seg in self.segments:
-            if self._already_done(seg):
-                prev = ctx.previous.segments[seg.index]  # type: ignore[union-attr]
-                shared = set(SegmentComplete.model_fields) - {"segment"}
-                self.results[seg.index] = SegmentComplete.model_validate(
-                    {"segment": prev.index, **prev.model_dump(include=shared)}
-                )
-                if prev.crf is not None:
-                    self._last_crf = prev.crf
-            else:
-                todo.append(seg)
-        self._judge_size(final=not todo)
-        tasks = [asyncio.create_task(self._run_segment(seg)) for seg in todo]
+        tasks: list[asyncio.Task[None]] = []
+        resumed_all = True
         try:
+            self._start_cutting()
+            while (batch := await self._batches.get()) is not None:
+                self._fail_fast(tasks)
+                self.segments += batch
+                self.source_frames += sum(s.frames for s in batch)
+                ctx.emit(
+                    EncodingStarted(
+                        path=self.name,
+                        parallel=self.parallel,
+                        metric=self.search.metric,
+                        target=self.search.target,
+                        tolerance_below=self.aim.tolerance_below,
+                        segments=[
+                            SegmentPlan(index=s.index, start=s.start, end=s.end, frames=s.frames)
+                            for s in batch
+                        ],
+                        film_end=self.film_end,
+                    )
+                )
+                for seg in batch:
+                    if self._already_done(seg):
+                        prev = ctx.previous.segments[seg.index]  # type: ignore[union-attr]
+                        shared = set(SegmentComplete.model_fields) - {"segment"}
+                        self.results[seg.index] = SegmentComplete.model_validate(
+                            {"segment": prev.index, **prev.model_dump(include=shared)}
+                        )
+                        if prev.crf is not None:
+                            self._last_crf = prev.crf
+                    else:
+                        resumed_all = False
+                        tasks.append(asyncio.create_task(self._run_segment(seg)))
+            if self._cutting is not None:
+                await self._cutting  # its error, if cutting failed
+                self._write_plan()
+            self._planned = True
+            self._judge_size(final=resumed_all)
             # The first segment that fails for good fails the job; the others stop (their finished files stay).
             await asyncio.gather(*tasks)
         except BaseException:
             for task in tasks:
                 task.cancel()
+            if self._cutting is not None:
+                self._cutting.cancel()
+                await asyncio.gather(self._cutting, return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        if todo:
+        if tasks:
             self._judge_size(final=True)
 
         ctx.emit(StageStarted(stage=ProcessingStage.ENCODING.value, step="joining segments"))
@@ -230,6 +271,13 @@ class ChunkedStrategy(EncodingStrategy):
         self._summarise(frames)
         return video
 
+    @staticmethod
+    def _fail_fast(tasks: list[asyncio.Task[None]]) -> None:
+        """A segment that already failed for good fails the job now, not once the whole film is cut."""
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                task.result()
+
     def _source_bytes(self, seg: Segment) -> int:
         if seg.source_bytes is not None:
             return seg.source_bytes
@@ -241,6 +289,8 @@ class ChunkedStrategy(EncodingStrategy):
     def _judge_size(self, *, final: bool) -> None:
         """Raise NotWorthEncoding when the film's AV1 video would be over search.max_encoded_percent of the
         source's: projected once half the source's video is encoded, exact when all of it is."""
+        if not self._planned:  # a share of a film still being cut is no share yet
+            return
         search = self.ctx.config.search
         limit = search.max_encoded_percent
         done = [s for s in self.segments if (r := self.results.get(s.index)) is not None and r.bytes]
