@@ -404,7 +404,7 @@ async def test_an_audio_that_fails_stops_the_video_at_once(
 
 
 async def test_a_long_film_is_encoded_while_it_is_still_being_cut(ffmpeg: str, tmp_path: Path) -> None:
-    """processing.scene_range: a film longer than two ranges is scene-scored and cut range by range, and its
+    """processing.cut_in_ranges: a film longer than two ranges is scene-scored and cut range by range, and its
     first segments are encoding before the last range is cut; the film comes out whole, every picture in
     order."""
     clip = tmp_path / "in" / "four-scenes.mkv"
@@ -421,7 +421,11 @@ async def test_a_long_film_is_encoded_while_it_is_still_being_cut(ffmpeg: str, t
         check=True,
     )
     config = make_config(
-        tmp_path, "processing.scene_range=4", "processing.min_segment=1", "processing.max_segment=4"
+        tmp_path,
+        "processing.scene_range=4",
+        'processing.cut_in_ranges="always"',
+        "processing.min_segment=1",
+        "processing.max_segment=4",
     )
     (ok,), events = await encode(config, clip)
     assert ok, [e.data for e in of(events, E.ERROR_OCCURRED)]

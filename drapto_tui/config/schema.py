@@ -99,8 +99,14 @@ class ProcessingConfig(Section):
         60.0,
         ge=1,
         le=3600,
-        description="A film longer than two of these (s) is scene-scored and cut range by range, each range's"
-        " edges on keyframes, several at once: encoding starts on the first range's segments meanwhile.",
+        description="A film longer than two of these (s) is scene-scored in ranges split at keyframes, a core"
+        " each at once.",
+    )
+    cut_in_ranges: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Also plan and cut such a film range by range, so its first segments encode while the rest"
+        " is read: each range's edge is then a cut, which may split a shot. auto = on a Dask cluster (where the"
+        " scene pass would hold every machine back), not on this machine alone.",
     )
     scene_threshold: float = Field(0.30, gt=0, le=1, description="FFmpeg scene score for SDR sources.")
     scene_threshold_hdr: float = Field(0.20, gt=0, le=1, description="Lower threshold for HDR sources.")

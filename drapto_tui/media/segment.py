@@ -662,19 +662,19 @@ async def segment_video(
     on_note: Callable[[str], None] | None = None,
     cores: int = 1,
     on_segments: Callable[[list[Segment], float], None] | None = None,
+    by_ranges: bool = False,
 ) -> list[Segment]:
     """The film cut into segments by `rules`. `stream` is the film among the source's video streams
     (MediaProbe.video_stream); `duration` is used when the picture's own end cannot be read; `on_note` hears
     what the user should know about how it was cut; `cores`: how many the scene pass may use at once.
 
-    Given `on_segments`, a film long enough is cut range by range (segment_in_ranges) and each range's segments
-    are handed over as soon as they are cut, with where the film's picture ends; otherwise all of them at the
-    end."""
+    `on_segments` hears the segments with where the film's picture ends: all of them at the end, or, `by_ranges`
+    and the film long enough, each range's as soon as they are cut (segment_in_ranges)."""
     step = on_step or (lambda name: None)
     step("reading keyframes")
     index = await index_packets(ffmpeg, source, stream)
     duration = index.extent() or duration  # the picture's own end, whatever the container says
-    if on_segments is not None and cuts_in_ranges(index, rules):
+    if on_segments is not None and by_ranges and cuts_in_ranges(index, rules):
         parts = len(scene_ranges(index.keyframes, duration, 2**16, range_seconds=rules.scene_range))
         step(f"scene detection and cutting in {parts} ranges, {min(cores, parts)} at once")
         return await segment_in_ranges(

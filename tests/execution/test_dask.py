@@ -251,3 +251,30 @@ async def test_the_meters_show_each_worker_and_its_ffmpeg(
     busiest = max(u.cpu for sample in seen for u in sample.values())
     assert busiest > 20, seen[-3:]  # an idle Dask worker process reads a few per cent
     assert all(u.rss > 0 for sample in seen for u in sample.values())
+
+
+async def test_on_a_cluster_a_long_film_encodes_while_it_is_still_being_cut(
+    tmp_path: Path, media: MediaFactory, ffmpeg: str
+) -> None:
+    """processing.cut_in_ranges = "auto": on a Dask cluster a film longer than two scene ranges is cut range by
+    range, and the workers start on the first range's segments before the last range is cut."""
+    film = media.copy_to(
+        media.clip(width=160, height=96, duration=12, fps=24, audio="stereo", gop=24),
+        tmp_path / "films",
+        "film.mkv",
+    )
+    config = config_for(
+        tmp_path, 'processing.segmentation="scene"', "processing.scene_range=3", "processing.max_segment=2"
+    )
+    async with Engine(config, monitor=False) as engine:
+        sub = engine.bus.subscribe("test")
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        assert all((await engine.run_until_idle()).values())
+        events = sub.drain()
+    batches = [e for e in events if e.event == E.ENCODING_STARTED]
+    assert len(batches) == 4
+    first_start = next(i for i, e in enumerate(events) if e.event == E.SEGMENT_STARTED)
+    assert first_start < events.index(batches[-1])
+    out = tmp_path / "out" / "film.mkv"
+    assert decoded_frames(ffmpeg, out) == decoded_frames(ffmpeg, film) == 288

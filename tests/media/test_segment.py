@@ -216,6 +216,7 @@ async def test_a_long_film_is_cut_range_by_range_into_the_same_pictures(
         duration=12.5,
         cores=2,
         on_segments=lambda batch, end: batches.append(([s.index for s in batch], end)),
+        by_ranges=True,
     )
     assert len(batches) == 4  # 12 s in ranges of 3 s
     assert [i for b, _ in batches for i in b] == list(range(len(segments)))
@@ -240,5 +241,6 @@ async def test_a_short_film_is_cut_in_one_go(four_scene_clip: Path, ffmpeg: str,
         CutRules(mode="scene", chunk_size=3, min_segment=1.0, max_segment=4.0),
         duration=12.5,
         on_segments=lambda batch, end: batches.append(len(batch)),
+        by_ranges=True,
     )
     assert batches == [len(segments)] and [s.start for s in segments] == [0.0, 3.0, 6.0, 9.0]

@@ -156,6 +156,8 @@ class ChunkedStrategy(EncodingStrategy):
                 # after that the encodes share the machine with it (media/segment.py).
                 cores=os.cpu_count() or 1,
                 on_segments=arrived,
+                by_ranges=proc.cut_in_ranges == "always"
+                or (proc.cut_in_ranges == "auto" and ctx.config.execution.backend != "local"),
             )
         )
         self._cutting.add_done_callback(lambda _: self._batches.put_nowait(None))
