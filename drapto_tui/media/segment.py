@@ -386,8 +386,16 @@ async def split(
             subject=str(source),
             hint="set processing.segmentation = 'fixed' or report this file",
         )
-    for seg, k in zip(segments, counted, strict=False):
-        seg.frames = k
+    # Each file must hold the frames its plan says, not only all of them together: the join places each
+    # segment at its planned start, so a cut made a keyframe away would shift pictures against the sound.
+    moved = [(seg.index, seg.frames, k) for seg, k in zip(segments, counted, strict=True) if seg.frames != k]
+    if moved:
+        index_, planned, got = moved[0]
+        raise MediaError(
+            f"segment {index_} holds {got} frames where {planned} were planned (a cut landed elsewhere)",
+            subject=str(source),
+            hint="set processing.segmentation = 'fixed' or report this file",
+        )
     if segments:
         segments[-1].end = max(duration, segments[-1].start)
     return segments
@@ -537,8 +545,8 @@ async def segment_in_ranges(
     """A long film cut range by range, so that its first segments can be encoded while the rest is still being
     scene-scored (issue 28: the scene pass was the largest part of the work no added machine shortens).
 
-    The film is split at keyframes into ranges of about `rules.scene_range` seconds (a stream copy, while the ranges are
-    scored, `cores` at once); each range is planned and cut as a film of its own (processing.min_segment and
+    The film is split at keyframes into ranges of about `rules.scene_range` seconds (a stream copy, while the
+    ranges are scored, `cores` at once); each range is planned and cut as a film of its own (min_segment and
     max_segment hold inside it; its edges are cuts on keyframes, free) as soon as it and every range before it
     are scored, and `on_segments` hears its segments, numbered in film order. Returns every segment."""
     duration = index.extent()
@@ -578,6 +586,13 @@ async def segment_in_ranges(
             start = part.keep_from
             end = part.keep_to
             sub = await index_packets(ffmpeg, run)  # the range as its own film (its times, its keyframes)
+            planned = sum(1 for t in index.times if t >= start - 1e-6 and (end is None or t < end - 1e-6))
+            if sub.frames != planned:  # the copy cut somewhere else than the keyframe planned
+                raise MediaError(
+                    f"range {i} holds {sub.frames} frames where {planned} were planned",
+                    subject=str(source),
+                    hint='set processing.cut_in_ranges = "never" or report this file',
+                )
             length = (end if end is not None else duration) - start
             cuts = plan_cuts(
                 length,
