@@ -403,23 +403,13 @@ async def test_an_audio_that_fails_stops_the_video_at_once(
     assert not (tmp_path / "out" / f"{clip.stem}.mkv").exists()
 
 
-async def test_a_long_film_is_encoded_while_it_is_still_being_cut(ffmpeg: str, tmp_path: Path) -> None:
+async def test_a_long_film_is_encoded_while_it_is_still_being_cut(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
     """processing.cut_in_ranges: a film longer than two ranges is scene-scored and cut range by range, and its
     first segments are encoding before the last range is cut; the film comes out whole, every picture in
     order."""
-    clip = tmp_path / "in" / "four-scenes.mkv"
-    clip.parent.mkdir()
-    sources = ["testsrc2", "mandelbrot", "smptebars", "rgbtestsrc"]
-    inputs = [a for name in sources for a in ("-f", "lavfi", "-i", f"{name}=size=320x180:rate=24")]
-    chains = "".join(f"[{i}:v]trim=duration=4,setpts=PTS-STARTPTS,format=yuv420p[s{i}];" for i in range(4))
-    subprocess.run(
-        [
-            *(ffmpeg, "-v", "error", "-y", *inputs, "-filter_complex"),
-            chains + "[s0][s1][s2][s3]concat=n=4:v=1[v]",
-            *("-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", str(clip)),
-        ],
-        check=True,
-    )
+    clip = media.copy_to(media.four_scenes(4), tmp_path / "in", "four-scenes.mkv")
     config = make_config(
         tmp_path,
         "processing.scene_range=4",

@@ -22,6 +22,7 @@ import bisect
 import itertools
 import math
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -550,16 +551,12 @@ async def segment_in_ranges(
     max_segment hold inside it; its edges are cuts on keyframes, free) as soon as it and every range before it
     are scored, and `on_segments` hears its segments, numbered in film order. Returns every segment."""
     duration = index.extent()
-    span = rules.scene_range
-    ranges = scene_ranges(index.keyframes, duration, max(int(duration // span), 1), range_seconds=span)
+    ranges = film_ranges(index, rules)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("seg-*.mkv"), *out_dir.glob("range-*")]:
-        if old.is_dir():
-            for f in old.iterdir():
-                f.unlink()
-            old.rmdir()
-        else:
-            old.unlink()
+    for old in out_dir.glob("seg-*.mkv"):
+        old.unlink()
+    for left in out_dir.glob("range-*"):  # a killed run's
+        shutil.rmtree(left)
     gate = asyncio.Semaphore(max(cores, 1))
     threads = 1 if cores > 1 else 0
 
@@ -630,13 +627,15 @@ async def segment_in_ranges(
             task.cancel()
         await asyncio.gather(*scoring, return_exceptions=True)
         raise
-    if sum(s.frames for s in segments) != index.frames:
-        raise MediaError(
-            f"segments hold {sum(s.frames for s in segments)} frames, the source {index.frames}",
-            subject=str(source),
-            hint="set processing.segmentation = 'fixed' or report this file",
-        )
+    # Every range held the frames the film's index puts in it, and split checked each range's segments.
     return segments
+
+
+def film_ranges(index: PacketIndex, rules: CutRules) -> list[SceneRange]:
+    """The film's ranges when it is cut range by range: as many as whole `rules.scene_range`s fit in it."""
+    duration = index.extent()
+    span = rules.scene_range
+    return scene_ranges(index.keyframes, duration, max(int(duration // span), 1), range_seconds=span)
 
 
 def cuts_in_ranges(index: PacketIndex, rules: CutRules) -> bool:
@@ -644,7 +643,7 @@ def cuts_in_ranges(index: PacketIndex, rules: CutRules) -> bool:
     copy would get wrong (an edit list's hidden pre-roll, open GOPs: those take the one-pass way)."""
     if rules.mode != "scene" or index.hidden or index.open_keyframes:
         return False
-    return len(scene_ranges(index.keyframes, index.extent(), 2, range_seconds=rules.scene_range)) > 1
+    return len(film_ranges(index, rules)) > 1
 
 
 @dataclass(frozen=True)
@@ -690,7 +689,7 @@ async def segment_video(
     index = await index_packets(ffmpeg, source, stream)
     duration = index.extent() or duration  # the picture's own end, whatever the container says
     if on_segments is not None and by_ranges and cuts_in_ranges(index, rules):
-        parts = len(scene_ranges(index.keyframes, duration, 2**16, range_seconds=rules.scene_range))
+        parts = len(film_ranges(index, rules))
         step(f"scene detection and cutting in {parts} ranges, {min(cores, parts)} at once")
         return await segment_in_ranges(
             ffmpeg,

@@ -149,26 +149,10 @@ async def test_open_gops_are_cut_only_where_a_gop_is_closed(
 
 
 @pytest.fixture(scope="module")
-def four_scene_clip(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def four_scene_clip(media: MediaFactory) -> Path:
     """12 s of four unlike pictures, 3 s each (hard changes at 3, 6 and 9 s, each on a keyframe, one a second),
     the video starting 0.5 s after its audio, as a remux of a broadcast often does."""
-    out = tmp_path_factory.mktemp("scenes4") / "four-scenes.mkv"
-    sources = ["testsrc2", "mandelbrot", "smptebars", "rgbtestsrc"]
-    inputs = [arg for name in sources for arg in ("-f", "lavfi", "-i", f"{name}=size=320x180:rate=24")]
-    chains = "".join(f"[{i}:v]trim=duration=3,setpts=PTS-STARTPTS,format=yuv420p[s{i}];" for i in range(4))
-    subprocess.run(
-        [
-            media.ffmpeg,
-            *("-v", "error", "-y", *inputs),
-            *("-f", "lavfi", "-i", "sine=frequency=440:duration=12.5"),
-            "-filter_complex",
-            chains + "[s0][s1][s2][s3]concat=n=4:v=1[c];[c]setpts=PTS+0.5/TB[v]",
-            *("-map", "[v]", "-map", "4:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "24"),
-            *("-c:a", "aac", str(out)),
-        ],
-        check=True,
-    )
-    return out
+    return media.four_scenes(3, audio_first=0.5)
 
 
 async def test_the_scene_pass_in_ranges_finds_what_one_pass_finds(four_scene_clip: Path, ffmpeg: str) -> None:
