@@ -57,6 +57,9 @@ def film(i: int) -> str:
 
 def child_app(jobs: int, segments: int, rate: float) -> None:
     from drapto_tui.config import load_config
+
+    # As `drapto-tui` does (tui/launch.py): the escape delay is set before Textual is imported.
+    os.environ.setdefault("ESCDELAY", str(load_config(use_default_file=False, env={}).ui.escape_delay_ms))
     from drapto_tui.engine.engine import Engine
     from drapto_tui.model.events import (
         AnalysisStarted,
@@ -368,9 +371,10 @@ def main() -> None:
         f"drapto-tui, {args.jobs} jobs, a running job of {args.segments} segments at {args.rate:g} events/s:",
         *(f"  {key:<7} {fmt(p)}" for key, p in app.items()),
         f"  peak RSS of the app process: {rss / 2**20:.0f} MiB",
-        "Esc includes Textual's wait for the rest of an escape sequence (ESCDELAY, 100 ms, checked by its input"
-        " loop every 100 ms), as in any terminal program that tells Esc from Alt or an arrow key: the floor's Esc"
-        " shows it.",
+        "Esc includes the wait for the rest of an escape sequence, as in any terminal program that tells Esc from"
+        " Alt or an arrow key: bare Textual's input loop acts on it when its 100 ms poll times out (the floor's"
+        f" Esc); drapto-tui's driver when its delay ({os.environ.get('ESCDELAY') or 'ui.escape_delay_ms, 25'} ms)"
+        " is up.",
     ]
     text = "\n".join(out) + "\n"
     print(text, end="")

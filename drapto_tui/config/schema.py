@@ -354,6 +354,14 @@ class UIConfig(Section):
         description="Theme name: a shipped theme or a TOML file in the user themes folder (T cycles in the app).",
     )
     refresh_hz: float = Field(10.0, gt=0, le=60, description="Most redraws per second per widget.")
+    escape_delay_ms: int = Field(
+        25,
+        ge=1,
+        le=1000,
+        description="How long a lone Esc waits for the rest of an escape sequence (an arrow key, an Alt chord)"
+        " before it counts as Esc. Raise it if arrow keys act as Esc over a slow link; the environment's"
+        " ESCDELAY, when set, wins.",
+    )
     keys: dict[str, str] = Field(
         default_factory=dict,
         description="Your keys for the app's actions, by action id (README: The app), as Textual names keys,"

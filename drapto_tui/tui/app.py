@@ -24,6 +24,7 @@ from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input, RichLog, Static
 
@@ -138,6 +139,15 @@ class DraptoApp(App[int]):
         self._theme_names: list[str] = []
         self._keys_for: tuple = ()
         self._inspector: InspectorScreen | None = None  # composed on the first Enter, then re-aimed
+
+    def get_driver_class(self) -> type[Driver]:
+        """On a POSIX terminal, Textual's driver with a prompt lone Esc (tui/driver.py); elsewhere (Windows, the
+        browser view's driver named by TEXTUAL_DRIVER) Textual's choice."""
+        if os.name == "posix" and not os.environ.get("TEXTUAL_DRIVER"):
+            from drapto_tui.tui.driver import PromptEscapeDriver
+
+            return PromptEscapeDriver
+        return super().get_driver_class()
 
     # -- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -44,6 +44,8 @@ def launch(
         args.overrides = [*demo, *args.overrides]
         config_args = [arg for kv in demo for arg in ("--set", kv)] + config_args
     config = load(args)
+    # Textual reads the escape delay once, when it is imported (below): the user's ESCDELAY, else ours.
+    os.environ.setdefault("ESCDELAY", str(config.ui.escape_delay_ms))
     from drapto_tui.engine.preflight import check_machine
     from drapto_tui.errors import ConfigError
     from drapto_tui.service.client import state_dir_of
