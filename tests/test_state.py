@@ -274,3 +274,38 @@ def test_a_film_announced_in_batches_counts_its_progress_against_the_whole_film(
     for i in range(2, 8):
         complete(i)
     assert mgr.jobs["j"].progress == pytest.approx(1.0)
+
+
+def test_before_its_encode_a_jobs_percent_is_its_steps_own() -> None:
+    """A long film spends minutes finding scenes and cutting before any segment encodes: its row's % is that
+    step's own (a blank % said nothing), each new step starts from nothing, and once the encode has begun the %
+    is the film's again (issue 26)."""
+    mgr = StateManager(None)
+    file = "/films/a.mkv"
+    mgr.update_state(make_event(E.JOB_QUEUED, job_id="j", file=file, output="/out/a.mkv"))
+    mgr.update_state(make_event(E.ANALYSIS_STARTED, job_id="j", file=file))
+    job = mgr.jobs["j"]
+    assert job.shown_progress() is None
+    mgr.update_state(
+        make_event(E.STAGE_STARTED, job_id="j", file=file, stage="segmenting", step="scene detection")
+    )
+    mgr.update_state(make_event(E.STEP_PROGRESS, job_id="j", file=file, progress=0.4))
+    assert (job.activity(), job.shown_progress()) == ("scenes", 0.4)
+    mgr.update_state(make_event(E.JOB_PAUSED, job_id="j", file=file))
+    assert job.shown_progress() == 0.4  # paused mid-step: the figure stays
+    mgr.update_state(make_event(E.JOB_RESUMED, job_id="j", file=file))
+    mgr.update_state(
+        make_event(E.STAGE_STARTED, job_id="j", file=file, stage="segmenting", step="cutting 9 segments")
+    )
+    assert (job.activity(), job.shown_progress()) == ("cutting", None)
+    mgr.update_state(make_event(E.STEP_PROGRESS, job_id="j", file=file, progress=1.0))
+    assert job.shown_progress() == 1.0
+    segments = [{"index": i, "start": i * 4.0, "end": i * 4.0 + 4.0} for i in range(4)]
+    mgr.update_state(make_event(E.ENCODING_STARTED, job_id="j", file=file, path="chunked", segments=segments))
+    assert job.step_progress is None and job.shown_progress() == 0.0
+    mgr.update_state(make_event(E.SEGMENT_COMPLETE, job_id="j", file=file, segment=0, crf=30.0))
+    assert job.shown_progress() == 0.25
+    # The mux's own progress is said in the inspector; the row keeps the film's.
+    mgr.update_state(make_event(E.STAGE_STARTED, job_id="j", file=file, stage="muxing"))
+    mgr.update_state(make_event(E.STEP_PROGRESS, job_id="j", file=file, progress=0.5))
+    assert job.shown_progress() == 0.25

@@ -146,7 +146,9 @@ class TerminalReport:
             bar = self.bars[job_id] = self.progress.add_task(
                 self.names[job_id], total=1.0, stage="", segments="", fps="", eta=""
             )
-        self.progress.update(bar, completed=job.progress, stage=stage, segments=segments, fps=fps, eta=left)
+        self.progress.update(
+            bar, completed=job.shown_progress() or 0.0, stage=stage, segments=segments, fps=fps, eta=left
+        )
 
     def print_summary(self) -> None:
         table = Table(title="drapto-tui summary", expand=False)

@@ -381,7 +381,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         segs = f"{done}/{len(job.segments)} seg" if job.segments else ""
         prio = f" prio {job.priority:+d}" if job.priority else ""
         print(
-            f"{i:>3}  {job.job_id}  {status(job):<11} {job.stage.value:<10} {job.progress * 100:5.1f}%  {segs:<10}"
+            f"{i:>3}  {job.job_id}  {status(job):<11} {job.stage.value:<10} {(job.shown_progress() or 0) * 100:5.1f}%  {segs:<10}"
             f" {job.current_file}{prio}"
         )
     return 0

@@ -35,6 +35,7 @@ from drapto_tui.model.events import (
     SegmentProgress,
     SegmentStarted,
     StageStarted,
+    StepProgress,
 )
 from drapto_tui.model.state import (
     ErrorRecord,
@@ -183,7 +184,7 @@ class StateManager:
 
     def _analysis_started(self, job: ProcessingState, event: Event, data: AnalysisStarted) -> None:
         job.stage = ProcessingStage.ANALYZING
-        job.step = None
+        job.step = job.step_progress = None
         job.status = ProcessingStatus.RUNNING
 
     def _analysis_complete(self, job: ProcessingState, event: Event, data: AnalysisComplete) -> None:
@@ -194,11 +195,12 @@ class StateManager:
     def _stage_started(self, job: ProcessingState, event: Event, data: StageStarted) -> None:
         job.stage = ProcessingStage(data.stage)
         job.step = data.step
+        job.step_progress = None  # a new step: its progress is its own
         job.status = ProcessingStatus.RUNNING
 
     def _encoding_started(self, job: ProcessingState, event: Event, data: EncodingStarted) -> None:
         job.stage = ProcessingStage.ENCODING
-        job.step = None
+        job.step = job.step_progress = None
         job.status = ProcessingStatus.RUNNING
         if data.given("metric"):
             job.metric, job.target, job.tolerance_below = data.metric, data.target, data.tolerance_below
@@ -248,6 +250,9 @@ class StateManager:
 
     def _encoding_progress(self, job: ProcessingState, event: Event, data: EncodingProgress) -> None:
         job.progress = data.progress
+
+    def _step_progress(self, job: ProcessingState, event: Event, data: StepProgress) -> None:
+        job.step_progress = min(max(data.progress, 0.0), 1.0)
 
     def _encoding_complete(self, job: ProcessingState, event: Event, data: EncodingComplete) -> None:
         job.stage = ProcessingStage.DONE
@@ -367,6 +372,7 @@ class StateManager:
         SegmentProgress: _segment_progress,
         SegmentComplete: _segment_complete,
         EncodingProgress: _encoding_progress,
+        StepProgress: _step_progress,
         EncodingComplete: _encoding_complete,
         ErrorOccurred: _error,
         Notice: _notice,

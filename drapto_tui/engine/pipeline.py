@@ -438,6 +438,7 @@ class ProcessingPipeline:
 
     async def _mux(self, film: FilmRun) -> None:
         self._emit(StageStarted(stage=ProcessingStage.MUXING.value), film.job_id, film.source)
+        meter = film.ctx.step_meter()  # a 2-hour film's mux copies every byte of it: tens of seconds
         film.built = await mux(
             film.ffmpeg.path,
             film.source,
@@ -445,6 +446,7 @@ class ProcessingPipeline:
             film.audio,
             film.ctx.dirs.working / "output.mkv",
             film.media,
+            on_progress=lambda progress: meter(progress.fraction or 0.0),
         )
 
     async def _validate(self, film: FilmRun) -> None:

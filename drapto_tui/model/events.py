@@ -71,6 +71,8 @@ class ProcessingEvents(str, Enum):
     SEGMENT_PROGRESS = "segment_progress"
     SEARCH_STEP = "search_step"
     ENCODING_PROGRESS = "encoding_progress"
+    #: How far the current step has got (the scene pass, cutting, muxing): a long film spends minutes in them.
+    STEP_PROGRESS = "step_progress"
     JOB_QUEUED = "job_queued"
     JOB_UPDATED = "job_updated"  # priority, position, hold, status, a restart, the source's identity
     JOB_PAUSED = "job_paused"
@@ -85,7 +87,12 @@ class ProcessingEvents(str, Enum):
 
 #: Events that may be coalesced (newest wins) when a subscriber lags; everything else is delivered in full.
 COALESCABLE = frozenset(
-    {ProcessingEvents.SEGMENT_PROGRESS, ProcessingEvents.ENCODING_PROGRESS, ProcessingEvents.RESOURCE_SAMPLE}
+    {
+        ProcessingEvents.SEGMENT_PROGRESS,
+        ProcessingEvents.ENCODING_PROGRESS,
+        ProcessingEvents.STEP_PROGRESS,
+        ProcessingEvents.RESOURCE_SAMPLE,
+    }
 )
 
 
@@ -311,6 +318,12 @@ class EncodingProgress(Payload):
     fps: float = 0.0
 
 
+class StepProgress(Payload):
+    """The fraction of the current stage's step done (the last StageStarted's), 0 to 1."""
+
+    progress: float
+
+
 class JobQueued(Payload):
     output: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
@@ -471,6 +484,11 @@ class EncodingProgressEvent(Event):
     data: EncodingProgress
 
 
+class StepProgressEvent(Event):
+    event: Literal[ProcessingEvents.STEP_PROGRESS] = ProcessingEvents.STEP_PROGRESS
+    data: StepProgress
+
+
 class JobQueuedEvent(Event):
     event: Literal[ProcessingEvents.JOB_QUEUED] = ProcessingEvents.JOB_QUEUED
     data: JobQueued
@@ -520,6 +538,7 @@ AnyEvent = Annotated[
     | SegmentProgressEvent
     | SearchStepEvent
     | EncodingProgressEvent
+    | StepProgressEvent
     | JobQueuedEvent
     | JobUpdatedEvent
     | JobPausedEvent
@@ -548,6 +567,7 @@ EVENT_TYPES: dict[ProcessingEvents, type[Event]] = {
         SegmentProgressEvent,
         SearchStepEvent,
         EncodingProgressEvent,
+        StepProgressEvent,
         JobQueuedEvent,
         JobUpdatedEvent,
         JobPausedEvent,

@@ -53,6 +53,9 @@ _STAGE_LABELS: dict[ProcessingStage, str] = {
     ProcessingStage.VALIDATING: "checking",
 }
 
+#: The stages in which a job has no encode progress yet, so that its row shows its step's.
+_BEFORE_ENCODE = frozenset({ProcessingStage.ANALYZING, ProcessingStage.ANALYZED, ProcessingStage.SEGMENTING})
+
 
 class SegmentStatus(str, Enum):
     QUEUED = "queued"
@@ -118,6 +121,8 @@ class ProcessingState(BaseModel):
     stage: ProcessingStage = ProcessingStage.INIT
     #: The step within the stage ("crop detection", "scene detection", "cutting 12 segments"), when said.
     step: str | None = None
+    #: How far that step has got (0 to 1; None: not said), for the stages around the encode.
+    step_progress: float | None = None
     status: ProcessingStatus = ProcessingStatus.QUEUED
     progress: float = 0.0
     errors: list[ErrorRecord] = Field(default_factory=list)
@@ -159,6 +164,16 @@ class ProcessingState(BaseModel):
             if any(w in step for w in words):
                 return label
         return _STAGE_LABELS.get(self.stage, "running")
+
+    def shown_progress(self) -> float | None:
+        """The % a row shows: the film's once its encode has begun; before that, the current step's own (the
+        scene pass of a long film takes minutes, and a blank % says nothing); None when neither is known (a queued
+        job, a step that says none)."""
+        if self.progress > 0:
+            return self.progress
+        if self.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED):
+            return self.step_progress if self.stage in _BEFORE_ENCODE else self.progress
+        return None
 
     @property
     def restored(self) -> bool:

@@ -164,7 +164,12 @@ async def test_the_scene_pass_in_ranges_finds_what_one_pass_finds(four_scene_cli
     assert [r.keep_from for r in ranges] == [0.0, 3.0, 6.0, 9.0]
     assert all(r.seek is not None and r.seek <= r.keep_from - 1.0 for r in ranges[1:])
     one_pass = await detect_scenes(ffmpeg, four_scene_clip, 0.3, index=index)
-    in_ranges = await detect_scenes(ffmpeg, four_scene_clip, 0.3, index=index, cores=4, range_seconds=2.0)
+    heard: list[float] = []
+    in_ranges = await detect_scenes(
+        ffmpeg, four_scene_clip, 0.3, index=index, cores=4, range_seconds=2.0, on_progress=heard.append
+    )
+    # Its progress, over the four FFmpegs at once: one figure for the pass, rising to the end.
+    assert len(heard) >= 4 and heard == sorted(heard) and heard[-1] == pytest.approx(1.0)
     # Times count from the film's first frame, as the index's (the video starts 0.5 s into the file).
     assert index.origin == pytest.approx(0.5)
     assert one_pass == [3.0, 6.0, 9.0]

@@ -596,3 +596,25 @@ async def test_one_inspector_is_composed_and_re_aimed_at_each_job(tmp_path: Path
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert app.screen is first and table.row_count == 12
+
+
+async def test_a_job_finding_its_scenes_shows_how_far_the_scene_pass_has_got(tmp_path: Path) -> None:
+    """Before its first segment encodes, a job's row at 80 columns says its step and that step's own progress,
+    not a blank %, and the inspector says both the step's and the film's (issue 26)."""
+    app = scene_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        file = "/films/Stalker (1979).mkv"
+        for kind, data in (
+            (E.ANALYSIS_STARTED, {"status": ProcessingStatus.RUNNING}),
+            (E.STAGE_STARTED, {"stage": "segmenting", "step": "scene detection (2 parts at once)"}),
+            (E.STEP_PROGRESS, {"progress": 0.4}),
+        ):
+            app.core.bus.publish(make_event(kind, timestamp=T0, job_id="queued", file=file, **data))
+        await select(pilot, "Stalker (1979).mkv")
+        table = app.query_one(QueueTable)
+        cells = dict(zip([k for _, k in table.shown_columns], map(str, table.job_row("queued")), strict=True))
+        assert (cells["status"], cells["pct"]) == ("scenes", "40%")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "running · scenes 40% · 0% encoded" in shown_text(app.screen.query_one("#facts", Static))

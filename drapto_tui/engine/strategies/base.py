@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from drapto_tui.config.schema import DraptoConfig
 from drapto_tui.engine.bus import EventBus
+from drapto_tui.engine.step_meter import StepMeter
 from drapto_tui.engine.store import StateStore
 from drapto_tui.engine.workdirs import JobDirs
 from drapto_tui.execution.base import Executor
@@ -45,6 +46,10 @@ class JobContext:
     def emit(self, payload: Payload) -> None:
         """Strategies emit typed payload models only: mypy checks every field they give."""
         self.bus.emit(payload, job_id=self.job_id, file=self.source)
+
+    def step_meter(self) -> StepMeter:
+        """Where a step's progress goes (StepProgress events, thinned)."""
+        return StepMeter(self.emit)
 
     @property
     def out_width(self) -> int:

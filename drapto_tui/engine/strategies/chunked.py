@@ -127,6 +127,12 @@ class ChunkedStrategy(EncodingStrategy):
         proc = ctx.config.processing
         threshold = proc.scene_threshold_hdr if ctx.media.hdr else proc.scene_threshold
 
+        meter = ctx.step_meter()
+
+        def new_step(step: str) -> None:
+            ctx.emit(StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step))
+            meter.restart()
+
         def arrived(batch: list[Segment], film_end: float) -> None:
             self.film_end = film_end
             self._batches.put_nowait(batch)
@@ -148,14 +154,13 @@ class ChunkedStrategy(EncodingStrategy):
                 duration=ctx.media.duration,
                 stream=ctx.media.video_stream,
                 pix_fmt=ctx.media.pix_fmt,
-                on_step=lambda step: ctx.emit(
-                    StageStarted(stage=ProcessingStage.SEGMENTING.value, step=step)
-                ),
+                on_step=new_step,
                 on_note=lambda line: ctx.emit(Notice(stage="segmenting", message=f"{ctx.source}: {line}")),
                 # The scene pass may take every core: until the first segments arrive nothing else runs, and
                 # after that the encodes share the machine with it (media/segment.py).
                 cores=os.cpu_count() or 1,
                 on_segments=arrived,
+                on_progress=meter,
                 by_ranges=proc.cut_in_ranges == "always"
                 or (proc.cut_in_ranges == "auto" and ctx.config.execution.backend != "local"),
             )

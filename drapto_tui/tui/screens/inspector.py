@@ -25,10 +25,18 @@ from drapto_tui.engine.eta import fmt_eta
 from drapto_tui.engine.live_figures import live_figures
 from drapto_tui.media.metrics import label_of
 from drapto_tui.model.events import ProcessingStatus
-from drapto_tui.model.state import ProcessingState, SegmentState, SegmentStatus
+from drapto_tui.model.state import ProcessingStage, ProcessingState, SegmentState, SegmentStatus
 from drapto_tui.tui.commands import AppCommands
 from drapto_tui.tui.widgets.key_footer import KeyFooter
 from drapto_tui.tui.widgets.segment_chart import SegmentChart
+
+
+def status_line(job: ProcessingState) -> str:
+    """A live job's status: what it does, that step's own progress where one is said (the scene pass, cutting,
+    muxing: not the encode, whose progress is the film's), and the film's."""
+    step = job.step_progress if job.stage != ProcessingStage.ENCODING else None
+    doing = job.activity() + (f" {step:.0%}" if step is not None else "")
+    return f"{job.status.value} · {doing} · {job.progress:.0%} encoded"
 
 
 def facts(job: ProcessingState) -> Table:
@@ -39,9 +47,7 @@ def facts(job: ProcessingState) -> Table:
     t.add_row("File", job.current_file or "")
     t.add_row("Output", job.output_file or "")
     live = job.status in (ProcessingStatus.RUNNING, ProcessingStatus.PAUSED)
-    t.add_row("Status", f"{job.status.value} · {job.activity() if live else job.stage.value}" + (
-        f" · {job.progress:.0%}" if live else ""
-    ))  # fmt: skip
+    t.add_row("Status", status_line(job) if live else f"{job.status.value} · {job.stage.value}")
     if m is not None:
         t.add_row(
             "Video",

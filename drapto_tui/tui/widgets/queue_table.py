@@ -174,7 +174,7 @@ class QueueTable(DataTable):
             "hdr": Text(badge, style="bold"),
             "path": {"dolby_vision": "direct", "chunked": "chunked"}.get(job.encoding_path or "", ""),
             "status": Text(job.activity(), style=STATUS_STYLE.get(job.status, "")),
-            "pct": f"{job.progress * 100:.0f}%" if job.progress else "",
+            "pct": f"{shown * 100:.0f}%" if (shown := job.shown_progress()) is not None else "",
             "eta": fmt_eta(eta),
             "speed": speed_text(live.speed) if live is not None and live.speed is not None else "",
             "size": size,
