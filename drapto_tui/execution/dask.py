@@ -54,6 +54,8 @@ from drapto_tui.model.segment import (
 from drapto_tui.quality.segment_runner import ENCODED_NAME, Report, run_segment
 
 REPORTS: TypeAdapter[SegmentReport] = TypeAdapter(SegmentReport)
+#: Segments read and sent to workers at once (two keep a link busy while one is read from disk).
+SENDS_AT_ONCE = 2
 
 
 class ClusterUnavailable(ClusterError):
@@ -247,6 +249,9 @@ class DaskExecutor(LocalExecutor):
         self._reconnecting: asyncio.Future[None] | None = None
         #: Workers whose FFmpeg refused a segment (address → the line said), left out of the slots and tasks.
         self._unable: dict[str, str] = {}
+        #: Segments being read and sent at once: the coordinator holds at most this many segments' bytes,
+        #: whatever the number of slots (16 slots of 300 MiB lossless pieces held at once were 4.8 GiB).
+        self._sending = asyncio.Semaphore(SENDS_AT_ONCE)
 
     # -- connecting -------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -376,12 +381,12 @@ class DaskExecutor(LocalExecutor):
 
     async def _run_remote(self, spec: SegmentSpec, workdir: Path, report: Report) -> SegmentOutcome:
         await self.open()
-        data = None if self.shared else await asyncio.to_thread(Path(spec.segment.path).read_bytes)
+        piece = None if self.shared else Path(spec.segment.path)
         sent_at = time.monotonic()
         sends = 0
         while True:
             this_try = time.monotonic()
-            answer = await self._submit(spec, data, report)
+            answer = await self._submit(spec, piece, report)
             if answer is None:
                 await self._reconnect()  # the scheduler was lost: the segment waits for it, then runs again
             elif answer.get("refused") and self._leave_out(str(answer["address"]), str(answer["error"])):
@@ -413,7 +418,7 @@ class DaskExecutor(LocalExecutor):
             update={
                 "encoded": str(encoded),
                 "worker": answer["worker"],
-                "transfer_bytes": len(data or b"") + len(answer["encoded"]),
+                "transfer_bytes": (piece.stat().st_size if piece else 0) + len(answer["encoded"]),
                 "transfer_seconds": round(float(answer.get("send_seconds", 0.0)), 3),
                 "check_seconds": round(float(answer.get("check_seconds", 0.0)), 3),
                 "queued_seconds": round(float(answer.get("queued_seconds", 0.0)), 3),
@@ -421,13 +426,16 @@ class DaskExecutor(LocalExecutor):
             }
         )
 
-    async def _submit(self, spec: SegmentSpec, data: bytes | None, report: Report) -> dict[str, Any] | None:
+    async def _submit(
+        self, spec: SegmentSpec, piece_path: Path | None, report: Report
+    ) -> dict[str, Any] | None:
         """One try of the segment as a Dask task: the worker's answer; None when the scheduler was lost before
         it came (Dask cancels every task of a client that loses its scheduler); {"again": ...} when the worker
         that held the segment's bytes was lost (they cannot be made again there: they are sent again).
 
         The bytes go to a worker directly (scattered), not inside the task, and the answer comes straight back:
-        the scheduler never holds them, and Dask has no large graph to warn about on the user's terminal."""
+        the scheduler never holds them, and Dask has no large graph to warn about on the user's terminal. They
+        are read from the segment file only now and let go once sent (`_send`): a resend reads them again."""
         from distributed import Future
 
         key = f"drapto-{spec.job_id}-{spec.segment.index:05d}-{uuid.uuid4().hex[:8]}"
@@ -440,8 +448,9 @@ class DaskExecutor(LocalExecutor):
         piece: Future[Any] | None = None
         try:
             sending = time.monotonic()
-            if data is not None:
-                piece = await self._scatter(client, data, capable)
+            waited = 0.0
+            if piece_path is not None:
+                piece, waited = await self._send(client, piece_path, capable)
             submitted = time.monotonic()
             future = client.submit(
                 run_on_worker,
@@ -456,8 +465,10 @@ class DaskExecutor(LocalExecutor):
             )
             answer: dict[str, Any] = await self._gather(client, future)
             answered = time.monotonic()
-            answer["send_seconds"] = submitted - sending
-            answer["queued_seconds"] = max(answered - submitted - float(answer.get("task_seconds", 0.0)), 0.0)
+            answer["send_seconds"] = submitted - sending - waited
+            answer["queued_seconds"] = (
+                max(answered - submitted - float(answer.get("task_seconds", 0.0)), 0.0) + waited
+            )
             return answer
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -495,6 +506,18 @@ class DaskExecutor(LocalExecutor):
             return await client.gather(future, direct=True)
         except OSError:
             return await client.gather(future, direct=False)
+
+    async def _send(self, client: Any, path: Path, workers: list[str] | None) -> tuple[Any, float]:
+        """The segment file onto a worker, and how long it waited for its turn (SENDS_AT_ONCE): read only now,
+        its bytes let go as soon as they are sent."""
+        asked = time.monotonic()
+        async with self._sending:
+            waited = time.monotonic() - asked
+            data = await asyncio.to_thread(path.read_bytes)
+            try:
+                return await self._scatter(client, data, workers), waited
+            finally:
+                del data
 
     @staticmethod
     async def _scatter(client: Any, data: bytes, workers: list[str] | None) -> Any:

@@ -324,3 +324,43 @@ async def test_a_segments_bytes_go_to_the_worker_not_through_the_scheduler(
             assert all(run.result().values())
     assert not [w for w in caught if "large graph" in str(w.message)]
     assert peak - baseline < size / 2, (peak - baseline, size)
+
+
+async def test_the_coordinator_holds_no_more_than_two_segments_bytes_whatever_the_slots(
+    tmp_path: Path, ffmpeg: str, cluster: Cluster
+) -> None:
+    """Four workers take four lossless segments of about 60 MB at once: the coordinator reads each only when it
+    sends it, two at a time, and lets it go once sent, so its memory grows by under three segments (measured:
+    127 MB for 63 MB segments; before, it held all four for their whole encodes and grew by 284 MB, and 16 slots
+    of 300 MB pieces would have held 4.8 GB)."""
+    import psutil
+
+    film = tmp_path / "films" / "noise.mkv"
+    film.parent.mkdir()
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=24,noise=alls=60:allf=t",
+         "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-g", "144", str(film)],
+        check=True,
+    )  # fmt: skip
+    piece = film.stat().st_size / 4
+    assert piece > 30 * 2**20
+    for name in ("w1", "w2", "w3", "w4"):
+        cluster.start_worker(name)
+    me = psutil.Process()
+    config = config_for(tmp_path, cluster, "processing.chunk_size=6", "encoding.preset=12")
+    async with Engine(config, monitor=False) as engine:
+        ids = engine.encode_paths([film], {})
+        await engine.start(only=ids, preanalyse=False)
+        await wait_for(lambda: engine.executor.slots == 4, 60, "four workers")
+        baseline = me.memory_info().rss
+        peak = baseline
+        run = asyncio.create_task(engine.run_until_idle())
+        while not run.done():
+            peak = max(peak, me.memory_info().rss)
+            await asyncio.sleep(0.02)
+        assert all(run.result().values())
+        job = engine.state.jobs[next(iter(ids))]
+        assert len(job.segments) == 4
+        assert {(s.worker or "").split(" ")[0] for s in job.segments.values()} == {"w1", "w2", "w3", "w4"}
+    assert decoded_frames(ffmpeg, tmp_path / "out" / "noise.mkv") == 576
+    assert peak - baseline < 2.5 * piece, (peak - baseline, piece)
