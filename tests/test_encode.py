@@ -269,7 +269,8 @@ async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp
     segments = of(events, E.ENCODING_STARTED)[0].data.segments
     assert len(segments) >= 2 and sum(s.frames or 0 for s in segments) == 192
     assert 4.0 in [s.start for s in segments]
-    # The steps around the encode say their own progress, each to its end: the scene pass, cutting, muxing.
+    # The steps around the encode say their own progress, each to its end: reading the keyframes, the scene
+    # pass, cutting, muxing.
     reached: dict[str, float] = {}
     step = None
     for e in events:
@@ -277,7 +278,12 @@ async def test_no_audio_and_scene_segments(media: MediaFactory, ffmpeg: str, tmp
             step = e.data.step or e.data.stage
         elif e.event == E.STEP_PROGRESS:
             reached[step or ""] = max(reached.get(step or "", 0.0), e.data.progress)
-    assert {k.split(" ")[0]: v for k, v in reached.items()} == {"scene": 1.0, "cutting": 1.0, "muxing": 1.0}
+    assert {k.split(" ")[0]: v for k, v in reached.items()} == {
+        "reading": 1.0,
+        "scene": 1.0,
+        "cutting": 1.0,
+        "muxing": 1.0,
+    }
     out = await probe(tmp_path / "out" / "silent.mkv", ffmpeg)
     assert out.audio == [] and out.frame_count == 192
     # output.report: the segments chart beside the output, one mark per finished segment with its numbers.

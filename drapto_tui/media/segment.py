@@ -79,24 +79,50 @@ class PacketIndex:
 _FRAMECRC_HEADER_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
 
 
-async def index_packets(ffmpeg: str, source: Path, stream: int = 0) -> PacketIndex:
+async def index_packets(
+    ffmpeg: str,
+    source: Path,
+    stream: int = 0,
+    *,
+    on_progress: OnProgress | None = None,
+    duration: float = 0.0,
+    listing: Path | None = None,
+) -> PacketIndex:
     """Every shown video packet's pts and keyframe flag via `-c copy -f framecrc` (reads, decodes nothing).
 
     Packets flagged discard (0x4) are the pre-roll an MP4 edit list hides (a stream-copied cut starts at the
-    keyframe before the cut): decoded as references, never shown, so not frames of the film."""
+    keyframe before the cut): decoded as references, never shown, so not frames of the film.
+
+    It reads the whole file at the disk's pace (a 2-hour remux: a minute or more). With `on_progress`, the
+    film's `duration` and a `listing` file to write the packet list to (FFmpeg's progress then has its standard
+    output), that listener hears how far it has read."""
+    to_file = on_progress is not None and listing is not None and duration > 0
+
+    def heard(progress: FfmpegProgress) -> None:
+        if on_progress is not None:
+            on_progress(progress.fraction or 0.0)
+
     result = await run_ffmpeg(
-        [ffmpeg, "-i", str(source), "-map", f"0:v:{stream}", "-c", "copy", "-f", "framecrc", "-"],
+        [ffmpeg, "-y", "-i", str(source), "-map", f"0:v:{stream}", "-c", "copy", "-f", "framecrc",
+         str(listing) if to_file and listing is not None else "-"],
         what="reading keyframes",
         subject=str(source),
-        capture_stdout=True,
-    )
+        capture_stdout=not to_file,
+        on_progress=heard if to_file else None,
+        duration=duration if to_file else None,
+    )  # fmt: skip
+    if to_file and listing is not None:
+        text = listing.read_text(encoding="utf-8", errors="replace")
+        listing.unlink(missing_ok=True)
+    else:
+        text = result.stdout or ""
     num, den = 1, 1
     packets: list[tuple[float, int]] = []  # in decode order (as the stream copy reads them), sorted below
     keyframes: list[float] = []
     leading: set[float] = set()  # keyframes followed in decode order by a picture shown before them
     last_keyframe: float | None = None
     hidden = 0
-    for line in (result.stdout or "").splitlines():
+    for line in text.splitlines():
         if line.startswith("#"):
             if m := _FRAMECRC_HEADER_TB.match(line):
                 num, den = int(m.group(1)), int(m.group(2))
@@ -755,7 +781,15 @@ async def segment_video(
     and the film long enough, each range's as soon as they are cut (segment_in_ranges)."""
     step = on_step or (lambda name: None)
     step("reading keyframes")
-    index = await index_packets(ffmpeg, source, stream)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = await index_packets(
+        ffmpeg,
+        source,
+        stream,
+        on_progress=on_progress,
+        duration=duration,
+        listing=out_dir / "packets.framecrc",
+    )
     duration = index.extent() or duration  # the picture's own end, whatever the container says
     if on_segments is not None and by_ranges and cuts_in_ranges(index, rules):
         parts = len(film_ranges(index, rules))
