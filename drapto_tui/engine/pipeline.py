@@ -36,7 +36,7 @@ from drapto_tui.execution.base import Executor
 from drapto_tui.execution.control import JobCancelled, JobControl
 from drapto_tui.media.audio import encode_audio, opus_layout
 from drapto_tui.media.crop import CropResult, detect_crop
-from drapto_tui.media.ffmpeg import FfmpegError, current_tracker
+from drapto_tui.media.ffmpeg import FfmpegError, current_tracker, fraction_listener
 from drapto_tui.media.integrity import Damage, find_damage
 from drapto_tui.media.interlace import detect_interlace
 from drapto_tui.media.mux import mux, place_output
@@ -446,7 +446,7 @@ class ProcessingPipeline:
             film.audio,
             film.ctx.dirs.working / "output.mkv",
             film.media,
-            on_progress=lambda progress: meter(progress.fraction or 0.0),
+            on_progress=fraction_listener(meter),
         )
 
     async def _validate(self, film: FilmRun) -> None:

@@ -46,6 +46,15 @@ class FfmpegProgress:
     fraction: float | None = None  # out_time / expected duration, when known
 
 
+def fraction_listener(
+    on_fraction: Callable[[float], None] | None,
+) -> Callable[[FfmpegProgress], None] | None:
+    """FFmpeg's progress as the fraction done (0 to 1) that a step's listener hears (a run given a duration)."""
+    if on_fraction is None:
+        return None
+    return lambda progress: on_fraction(progress.fraction or 0.0)
+
+
 @dataclass
 class FfmpegResult:
     args: list[str]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drapto_tui.errors import MediaError
-from drapto_tui.media.ffmpeg import FfmpegProgress, run_ffmpeg
+from drapto_tui.media.ffmpeg import FfmpegProgress, fraction_listener, run_ffmpeg
 from drapto_tui.model.segment import Segment
 
 #: Hears how far a step has got, 0 to 1 (the scene pass, the stream copy): a long film spends minutes in them.
@@ -96,22 +96,18 @@ async def index_packets(
     It reads the whole file at the disk's pace (a 2-hour remux: a minute or more). With `on_progress`, the
     film's `duration` and a `listing` file to write the packet list to (FFmpeg's progress then has its standard
     output), that listener hears how far it has read."""
-    to_file = on_progress is not None and listing is not None and duration > 0
-
-    def heard(progress: FfmpegProgress) -> None:
-        if on_progress is not None:
-            on_progress(progress.fraction or 0.0)
-
+    if on_progress is None or duration <= 0:
+        listing = None  # the list comes on standard output
     result = await run_ffmpeg(
         [ffmpeg, "-y", "-i", str(source), "-map", f"0:v:{stream}", "-c", "copy", "-f", "framecrc",
-         str(listing) if to_file and listing is not None else "-"],
+         str(listing) if listing is not None else "-"],
         what="reading keyframes",
         subject=str(source),
-        capture_stdout=not to_file,
-        on_progress=heard if to_file else None,
-        duration=duration if to_file else None,
+        capture_stdout=listing is None,
+        on_progress=fraction_listener(on_progress) if listing is not None else None,
+        duration=duration if listing is not None else None,
     )  # fmt: skip
-    if to_file and listing is not None:
+    if listing is not None:
         text = listing.read_text(encoding="utf-8", errors="replace")
         listing.unlink(missing_ok=True)
     else:
@@ -515,12 +511,7 @@ async def _copy_runs(
     else:
         args += ["-segment_time", "1000000000"]
     args.append(str(out_dir / "run-%04d.mkv"))
-    heard = None
-    if on_progress is not None and extent > 0:
-
-        def heard(progress: FfmpegProgress) -> None:
-            on_progress(progress.fraction or 0.0)
-
+    heard = fraction_listener(on_progress) if extent > 0 else None
     await run_ffmpeg(args, what="segmenting", subject=str(source), on_progress=heard, duration=extent or None)
     return sorted(out_dir.glob("run-*.mkv"))
 
