@@ -389,7 +389,9 @@ class DaskExecutor(LocalExecutor):
             answer = await self._submit(spec, piece, report)
             if answer is None:
                 await self._reconnect()  # the scheduler was lost: the segment waits for it, then runs again
-            elif answer.get("refused") and self._leave_out(str(answer["address"]), str(answer["error"])):
+            elif answer.get("refused") and await self._leave_out(
+                str(answer["address"]), str(answer["error"])
+            ):
                 continue  # that worker cannot do it: the segment goes to one that can
             elif "again" in answer and (sends := sends + 1) <= 3:
                 report(
@@ -532,13 +534,18 @@ class DaskExecutor(LocalExecutor):
         """The workers' addresses that have not refused a segment for want of an encoder or a filter."""
         return [address for address in self.workers or {} if address not in self._unable]
 
-    def _leave_out(self, address: str, line: str) -> bool:
+    async def _leave_out(self, address: str, line: str) -> bool:
         """A worker whose FFmpeg cannot do the work is left out, said once; True when another worker can take
-        the segment (else its refusal fails it, as no worker here can encode it)."""
+        the segment (else its refusal fails it, as no worker here can encode it). Before it fails, the workers
+        are looked at afresh: they are otherwise looked at once a second, and one that joined since (a cluster
+        whose workers start together, the first of them unable) takes the segment."""
         if address not in self._unable:
             self._unable[address] = line
             self._say_cluster(f"{line}; its segments go to the other workers", waiting=False)
             self.slots = self._slots_now()
+        if not self._capable():
+            with contextlib.suppress(Exception):  # a scheduler away: the refusal stands
+                await self._look_at_workers()
         return bool(self._capable())
 
     def _slots_now(self) -> int:
