@@ -36,9 +36,9 @@ from drapto_tui.media.measured_encode import encode_and_measure  # noqa: E402
 from drapto_tui.media.metrics import METRICS, Scoring  # noqa: E402
 from drapto_tui.media.segment import segment_video  # noqa: E402
 from drapto_tui.media.tools import embedded_ffmpeg  # noqa: E402
-from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings  # noqa: E402
+from drapto_tui.model.segment import SearchSettings, Segment, VideoSettings, half_size  # noqa: E402
 from drapto_tui.quality.crf_search import CrfSearch  # noqa: E402
-from drapto_tui.quality.predictive import LossModel, snap  # noqa: E402
+from drapto_tui.quality.predictive import LossModel, probe_settings, snap  # noqa: E402
 
 FF = embedded_ffmpeg()
 #: SVT-AV1 judged by VMAF: the pair this study is about (`bench calibrate` measures the others).
@@ -49,14 +49,22 @@ WIDTH, HEIGHT = 640, 360
 TRUTH_CRFS = (32.0, 37.0, 42.0)
 PROBE_CRF = 39.0
 AIM = 93.5
-#: (name, preset, share, runs, pixel format)
+#: (name, preset, share, runs, pixel format, half size)
 DESIGNS = [
-    ("3 runs over 30 %, 10-bit (the old default)", 12, 0.3, 3, "yuv420p10le"),
-    ("1 run over 34 %, 10-bit", 12, 0.34, 1, "yuv420p10le"),
-    ("1 run over 50 %, 10-bit", 12, 0.5, 1, "yuv420p10le"),
-    ("1 run over 50 %, 8-bit (the default for 8-bit sources)", 12, 0.5, 1, "yuv420p"),
-    ("the whole segment, 10-bit", 12, 1.0, 1, "yuv420p10le"),
-    ("2 runs over 20 % at the final preset 8", 8, 0.2, 2, "yuv420p10le"),
+    ("3 runs over 30 %, 10-bit (the old default)", 12, 0.3, 3, "yuv420p10le", False),
+    ("1 run over 34 %, 10-bit", 12, 0.34, 1, "yuv420p10le", False),
+    ("1 run over 50 %, 10-bit", 12, 0.5, 1, "yuv420p10le", False),
+    (
+        "1 run over 50 %, 8-bit (the default for 8-bit sources until issue 24's half size)",
+        12,
+        0.5,
+        1,
+        "yuv420p",
+        False,
+    ),
+    ("1 run over 50 %, 8-bit, half size, every 3rd frame scored (the default)", 12, 0.5, 1, "yuv420p", True),
+    ("the whole segment, 10-bit", 12, 1.0, 1, "yuv420p10le", False),
+    ("2 runs over 20 % at the final preset 8", 8, 0.2, 2, "yuv420p10le", False),
 ]
 
 
@@ -87,9 +95,14 @@ async def truth(segments: list[Segment], work: Path) -> list[list[tuple[float, f
 
 
 async def probe_all(
-    segments: list[Segment], work: Path, preset: int, share: float, runs: int, pix_fmt: str
+    segments: list[Segment], work: Path, preset: int, share: float, runs: int, pix_fmt: str, half: bool
 ) -> tuple[list[float], float]:
-    settings = SearchSettings(probe_share=share, probe_runs=runs, n_subsample=5, full_pass_share=1e-9)
+    size = half_size(WIDTH, HEIGHT) if half else None
+    settings = probe_settings(
+        SearchSettings(
+            probe_share=share, probe_runs=runs, n_subsample=5, full_pass_share=1e-9, probe_size=size
+        )
+    )
     started = time.monotonic()
     scores = []
     for seg in segments:
@@ -98,7 +111,7 @@ async def probe_all(
             segment=seg,
             work_dir=work / "probe",
             settings=settings,
-            video=VideoSettings(preset=preset, crf=0, pix_fmt=pix_fmt),
+            video=VideoSettings(preset=preset, crf=0, pix_fmt=pix_fmt, scale=size),
             width=WIDTH,
             height=HEIGHT,
             identity="study",
@@ -109,13 +122,15 @@ async def probe_all(
     return scores, time.monotonic() - started
 
 
-def walk(points: list[list[tuple[float, float]]], probes: list[float], pivot: bool) -> list[float]:
-    """The film as the coordinator goes through it: r learned as the median so far; the VMAF each segment's
-    final would land at (from the truth), per segment."""
+def walk(
+    points: list[list[tuple[float, float]]], probes: list[float], pivot: bool, prior_r: float = 1.41
+) -> list[float]:
+    """The film as the coordinator goes through it: r learned as the median so far (`prior_r` before); the VMAF
+    each segment's final would land at (from the truth), per segment."""
     seen_r: list[float] = []
     landed = []
     for pts, score in zip(points, probes, strict=True):
-        r = statistics.median(seen_r) if seen_r else 1.41
+        r = statistics.median(seen_r) if seen_r else prior_r
         final_loss = loss(score) / r
         k = slope_at(PROBE_CRF, final_loss) if pivot else 0.06
         crf = snap(crf_for(AIM, PROBE_CRF, final_loss, k), SearchSettings())
@@ -166,11 +181,13 @@ async def main() -> None:
         "| Probe | s per segment | sd ln r | k | landed: mean − aim | sd | min | max | < 92.5 | > 94.5 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, preset, share, runs, pix_fmt in DESIGNS:
-        scores, seconds = await probe_all(segments, work, preset, share, runs, pix_fmt)
+    for name, preset, share, runs, pix_fmt, half in DESIGNS:
+        scores, seconds = await probe_all(segments, work, preset, share, runs, pix_fmt, half)
         rs = [math.log(loss(s) / true_loss(p, PROBE_CRF)) for s, p in zip(scores, points, strict=True)]
         for pivot in (False, True):
-            landed = walk(points, scores, pivot)
+            landed = walk(
+                points, scores, pivot, 1.41 * (LM.cal.half_size_factor(WIDTH // 2) if half else 1.0)
+            )
             err = [v - AIM for v in landed]
             lines.append(
                 f"| {name} | {seconds / len(segments):.2f} | {statistics.pstdev(rs):.3f} |"

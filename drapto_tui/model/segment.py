@@ -29,14 +29,22 @@ class Segment(BaseModel):
         return self.end - self.start
 
 
-def source_filters(crop: str | None, deinterlace: str | None) -> str | None:
-    """bwdif (frame rate kept: one progressive frame per interlaced frame) before the crop."""
+def source_filters(crop: str | None, deinterlace: str | None, scale: str | None = None) -> str | None:
+    """bwdif (frame rate kept: one progressive frame per interlaced frame) before the crop; a probe's
+    downscale ("w:h", quality/predictive.py) after it."""
     chain = []
     if deinterlace:
         chain.append(f"bwdif=mode=send_frame:parity={deinterlace}:deint=all")
     if crop:
         chain.append(f"crop={crop}")
+    if scale:
+        chain.append(f"scale={scale}")
     return ",".join(chain) or None
+
+
+def half_size(width: int, height: int) -> str:
+    """Half the picture, each side even (4:2:0): what a half-size probe encodes and scores, as "w:h"."""
+    return f"{width // 4 * 2}:{height // 4 * 2}"
 
 
 class VideoSettings(BaseModel):
@@ -54,10 +62,11 @@ class VideoSettings(BaseModel):
     crop: str | None = None  # "w:h:x:y"
     extra_params: tuple[str, ...] = ()  # the encoder's HDR10 parameters (mastering display, content light)
     deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first, one frame per frame
+    scale: str | None = None  # "w:h": a half-size probe's pictures (never a final's)
 
     def source_filters(self) -> str | None:
         """What is done to the source's pictures before encoding, and to the scoring reference alike."""
-        return source_filters(self.crop, self.deinterlace)
+        return source_filters(self.crop, self.deinterlace, self.scale)
 
     def with_crf(self, crf: float) -> VideoSettings:
         return self.model_copy(update={"crf": crf})
@@ -72,6 +81,7 @@ class VideoSettings(BaseModel):
             "crop": self.crop,
             "extra": list(self.extra_params),
             **({"deinterlace": self.deinterlace} if self.deinterlace else {}),
+            **({"scale": self.scale} if self.scale else {}),
         }
 
 
@@ -104,6 +114,9 @@ class SearchSettings(BaseModel):
     #: The source has no more than 8 bits: predict's probes are encoded in 8 bits, and every score is taken in
     #: 8 bits (a 10-bit encode of it loses nothing the metric sees there; quality/predictive.py).
     eight_bit_source: bool = False
+    #: predict's probes encode and score the picture at half size ("w:h", half_size), where the encoder and
+    #: metric were measured that way (quality/calibration.py) and the picture is large enough; None: full size.
+    probe_size: str | None = None
 
     @property
     def score_pix_fmt(self) -> str | None:
@@ -125,6 +138,7 @@ class SearchSettings(BaseModel):
             "pooling": self.pooling,
             **({"probe_share": self.probe_share, "runs": self.probe_runs} if self.probe_share < 1 else {}),
             **({"eight_bit": True} if self.eight_bit_source else {}),
+            **({"probe_size": self.probe_size} if self.probe_size else {}),
         }
 
 

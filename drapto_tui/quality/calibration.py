@@ -10,6 +10,7 @@ probes --metric M --encoder E` measures them on the film of issue 24 and prints 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 
@@ -31,14 +32,40 @@ class Calibration:
     #: Where a segment's first probe goes before the file has a typical CRF (the middle of a wide range is a
     #: poor start for a metric whose target sits elsewhere).
     first_crf: float | None = None
+    #: A half-size probe's r over a full-size one's, by the probe's width, where measured (None: probes stay
+    #: full size); between two widths in proportion, beyond the last held. Encoding and scoring a quarter of the
+    #: pixels costs the probe about 40 % less, but how much of the final's loss a half-size picture shows
+    #: belongs to the pair and the size.
+    half_size_factors: tuple[tuple[int, float], ...] | None = None
+
+    def half_size_factor(self, probe_width: int) -> float:
+        """The factor for a half-size probe `probe_width` wide (1 where none was measured)."""
+        points = self.half_size_factors
+        if not points:
+            return 1.0
+        if probe_width <= points[0][0]:
+            return points[0][1]
+        for (w0, f0), (w1, f1) in itertools.pairwise(points):
+            if probe_width <= w1:
+                return f0 + (f1 - f0) * (probe_width - w0) / (w1 - w0)
+        return points[-1][1]
 
 
 #: (encoder, metric) → calibration.
 CALIBRATIONS: dict[tuple[str, str], Calibration] = {
     # SVT-AV1 / VMAF: issue 12 (r 1.41 ± 0.03 on three clips, k 0.27–0.55 VMAF per CRF at a loss of ~7) and
     # issue 24's film (37 segments at preset 8, CRF 32/37/42: the pivot, k's spread 0.024 with 0.008 left).
+    # Half-size probes (every 3rd frame scored): on the film at 640x360 (probes 320 wide) r 1.28 against 1.41
+    # full size, sd of ln r 0.063 against 0.073 (`bench probes`); on the 44 s clip at 720p (probes 640 wide)
+    # the finals showed r 0.94–1.26 (medians 1.07 and 1.05 of 7 segments in two runs): 0.77 × 1.41 = 1.09.
     ("svt-av1", "vmaf"): Calibration(
-        pivot_crf=48.5, pivot_loss=11.3, k_range=(0.03, 0.12), near_pivot=0.85, prior_k=0.06, prior_r=1.41
+        pivot_crf=48.5,
+        pivot_loss=11.3,
+        k_range=(0.03, 0.12),
+        near_pivot=0.85,
+        prior_k=0.06,
+        prior_r=1.41,
+        half_size_factors=((320, 0.91), (640, 0.77)),
     ),
     # SVT-AV1 / XPSNR: `bench calibrate --metric xpsnr` on the film (benchmarks/calibrate-svt-xpsnr.txt). k is
     # nearly one number (median 0.0201, sd 0.0016: 0.175 dB per CRF), so no pivot (the line to the best one left

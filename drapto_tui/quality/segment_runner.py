@@ -48,6 +48,7 @@ from drapto_tui.quality.predictive import (
     predict_crf,
     probe_settings,
     probe_video,
+    probe_width,
     slope_between,
     snap,
 )
@@ -149,7 +150,7 @@ def _model(spec: SegmentSpec) -> QualityModel:
     if spec.model.learned_from:
         return spec.model
     prior = LossModel.of(spec.video, spec.search).prior_loss_ratio(
-        spec.search.probe_preset, spec.video.preset
+        spec.search.probe_preset, spec.video.preset, half_width=probe_width(spec.search)
     )
     return spec.model.model_copy(update={"loss_ratio": prior})
 

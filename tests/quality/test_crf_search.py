@@ -141,3 +141,34 @@ async def test_partial_probe_encodes_and_scores_only_its_runs(
     whole = _search(clip, ffmpeg, tmp_path / "whole", **settings)
     assert not whole.in_runs  # no loopback decoders: a part could not be scored against the same part
     assert (await whole.probe(40.0)).frame_scores_count == 144
+
+
+async def test_a_half_size_probe_encodes_and_scores_a_quarter_of_the_pixels(
+    media: MediaFactory, ffmpeg: str, tmp_path: Path
+) -> None:
+    """A 640x360 segment probed at 320x180: the same frames scored as at full size (every 3rd here), far
+    fewer bytes at the same CRF, and a score of its own (the file's r maps it to the final's)."""
+    big = media.clip(width=640, height=360, duration=2, fps=24, source="testsrc2", audio=None, gop=24)
+    seg = Segment(index=0, start=0.0, end=2.0, frames=48, path=str(big))
+
+    def probe_at(size: str | None, work: Path) -> CrfSearch:
+        settings = SearchSettings(
+            strategy="predict", probe_share=0.5, n_subsample=3, full_pass_share=1e-9, probe_size=size
+        )
+        return CrfSearch(
+            ffmpeg=ffmpeg,
+            segment=seg,
+            work_dir=work,
+            settings=settings,
+            video=VideoSettings(preset=12, crf=0, scale=size),
+            width=640,
+            height=360,
+            identity="half",
+            one_pass=True,
+        )
+
+    half = await probe_at("320:180", tmp_path / "half").probe(40.0)
+    full = await probe_at(None, tmp_path / "full").probe(40.0)
+    assert half.frame_scores_count == full.frame_scores_count == 8  # 24 frames, every 3rd
+    assert half.encoded_bytes < 0.6 * full.encoded_bytes
+    assert 50 < half.score < 100 and half.score != full.score

@@ -160,6 +160,42 @@ def test_an_eight_bit_source_is_probed_in_eight_bits() -> None:
     assert eight.identity() != ten.identity()
 
 
+def test_a_large_enough_picture_is_probed_at_half_size_where_the_pair_was_measured_so() -> None:
+    """Half size (each side even) from 640x360 up, for SVT-AV1 with VMAF, whose r at half size was measured;
+    the probe then scores every 3rd frame at most, and its prior r is the calibration's half-size one."""
+    from drapto_tui.media.metrics.measure import Scoring, score_graph
+    from drapto_tui.model.segment import half_size
+    from drapto_tui.quality.predictive import half_size_probes, probe_settings
+
+    assert half_size(640, 360) == "320:180" and half_size(1918, 802) == "958:400"
+    measured = CAL.half_size_factors is not None
+    assert measured and half_size_probes(measured, 640, 360) and half_size_probes(measured, 1920, 800)
+    assert not half_size_probes(measured, 638, 360) and not half_size_probes(measured, 320, 180)
+    assert not half_size_probes(CALIBRATIONS[("svt-av1", "xpsnr")].half_size_factors is not None, 1920, 1080)
+    # The factor by the probe's width: as measured at 320 and 640, in proportion between, held beyond.
+    assert CAL.half_size_factor(320) == 0.91 and CAL.half_size_factor(640) == 0.77
+    assert math.isclose(CAL.half_size_factor(480), 0.84) and CAL.half_size_factor(960) == 0.77
+    assert CALIBRATIONS[("svt-av1", "xpsnr")].half_size_factor(320) == 1.0
+
+    final = VideoSettings(preset=8, crf=30, crop="640:352:0:4")
+    half = SearchSettings(probe_preset=12, probe_size="320:176", n_subsample=5)
+    probe = probe_video(final, half)
+    assert probe.scale == "320:176" and probe.source_filters() == "crop=640:352:0:4,scale=320:176"
+    assert probe_video(final, SearchSettings(probe_preset=12)).scale is None  # full size by default
+    assert probe_settings(half).n_subsample == 3
+    assert probe_settings(half.model_copy(update={"n_subsample": 1})).n_subsample == 1
+    # The reference is cut and shrunk as the probe's source was, and judged at the probe's size.
+    scoring = Scoring.of_encode(METRICS["vmaf"], probe, width=640, height=352, n_subsample=3)
+    assert (scoring.width, scoring.height) == (320, 176)
+    assert "[0:v:0]setpts=PTS-STARTPTS,crop=640:352:0:4,scale=320:176," in score_graph(
+        scoring, "dec:0", "0:v:0", log_name="x.log"
+    )
+    # Never mixed with full-size probes in the cache; the prior r is the half-size one.
+    assert half.identity() != SearchSettings(probe_preset=12, n_subsample=5).identity()
+    assert probe.cache_identity() != probe_video(final, SearchSettings(probe_preset=12)).cache_identity()
+    assert math.isclose(LM.prior_loss_ratio(12, 8, half_width=320), 1.41 * 0.91)
+
+
 async def test_eight_bit_scoring_agrees_with_an_independent_ten_bit_libvmaf(
     media: MediaFactory, ffmpeg: str, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from drapto_tui.engine.strategies.base import EncodingStrategy
 from drapto_tui.errors import MediaError, NotWorthEncoding, ToolError
@@ -50,12 +50,15 @@ from drapto_tui.model.segment import (
     Segment,
     SegmentReport,
     SegmentSpec,
+    half_size,
 )
 from drapto_tui.model.state import ProcessingStage, SegmentStatus
 from drapto_tui.quality.ab_av1 import find_ab_av1
 from drapto_tui.quality.aim import quality_aim
+from drapto_tui.quality.audit import AuditPolicy
+from drapto_tui.quality.calibration import calibration
 from drapto_tui.quality.crf_search import cache_segment_identity, escalate, probe_cache_prefix
-from drapto_tui.quality.predictive import probe_settings, probe_video
+from drapto_tui.quality.predictive import half_size_probes, probe_settings, probe_video
 
 
 class ChunkedStrategy(EncodingStrategy):
@@ -93,17 +96,35 @@ class ChunkedStrategy(EncodingStrategy):
             probe_runs=cfg.search.probe_runs,
             # An 8-bit source's probes are encoded and scored in 8 bits (quality/predictive.py).
             eight_bit_source=self.ctx.media.bit_depth == 8,
+            probe_size=self._probe_size(encoder.name),
         )
         self._observed_r: list[float] = []
-        # Audit mode measures 1 segment in 4 (and every unsure prediction) until a measured segment misses its
-        # prediction by more than half the window (0.5 VMAF); from then on the file is verified.
+        # Audit mode leaves finals unmeasured as far as the film's own errors allow (quality/audit.py); while
+        # they are too loose for it, every final is measured.
         self._verified = cfg.search.mode == "verified" or cfg.search.strategy != "predict"
+        self._told_loose = False
+        self._audit = AuditPolicy(
+            floor=self.aim.target - self.aim.tolerance_below, ceiling=self.aim.target + self.aim.tolerance
+        )
         self.plan_file = self.ctx.dirs.working / "segments.json"
         self._last_crf: float | None = None
         #: Each finished segment as its `segment_complete` payload (a resumed job's from its saved state).
         self.results: dict[int, SegmentComplete] = {}
         self._warned_size = False
         self._planned = False  # every segment of the film known (a long film's arrive while encoding begins)
+
+    def _probe_size(self, encoder: str) -> str | None:
+        """Half the output picture for predict's probes where search.probe_size says so (auto: where the pair was
+        measured at half size and the picture is large enough), else None (full size)."""
+        chosen = self.ctx.config.search.probe_size
+        width, height = self.ctx.out_width, self.ctx.out_height
+        if chosen == "full":
+            return None
+        if chosen == "auto":
+            cal = calibration(encoder, self.aim.metric.name)
+            if not half_size_probes(cal.half_size_factors is not None, width, height):
+                return None
+        return half_size(width, height)
 
     # -- segments ----------------------------------------------------------------------------------------
     async def prepare_video(self) -> None:
@@ -239,6 +260,7 @@ class ChunkedStrategy(EncodingStrategy):
                         )
                         if prev.crf is not None:
                             self._last_crf = prev.crf
+                        self._learn_error(self.results[seg.index])
                     else:
                         resumed_all = False
                         tasks.append(asyncio.create_task(self._run_segment(seg)))
@@ -405,8 +427,7 @@ class ChunkedStrategy(EncodingStrategy):
             ab_av1=self.ab_av1,
             start_crf=self._last_crf,
             model=self._model(),
-            aim=self._aim(),
-            measure=self._measure(seg),
+            **self._aim_and_measure(seg),
             one_pass_measure=ctx.ffmpeg.loopback_decoders,
             probe_identity=identity,
             cached_probes=cached,
@@ -419,16 +440,24 @@ class ChunkedStrategy(EncodingStrategy):
             update={
                 "start_crf": self._last_crf,
                 "model": self._model(),
-                "aim": self._aim(),
-                "measure": self._measure(spec.segment),
+                **self._aim_and_measure(spec.segment),
             }
         )
 
-    def _measure(self, seg: Segment) -> Literal["always", "if_unsure"]:
-        measured = sum(1 for r in self.results.values() if r.score_measured is not None)
-        if self._verified or seg.index % 4 == 0 or measured == 0:
-            return "always"
-        return "if_unsure"
+    def _aim_and_measure(self, seg: Segment) -> dict[str, Any]:
+        """The segment's aim and whether its final is measured: always in verified mode; in audit mode once the
+        film's errors are known only 1 in 4 (and every unsure prediction), the others aiming high enough for
+        the film's spread of errors (quality/audit.py)."""
+        aim = self._aim()
+        if self._verified or self._audit.measures(seg.index):
+            return {"aim": aim, "measure": "always"}
+        return {"aim": self._audit.unmeasured_aim(aim), "measure": "if_unsure"}
+
+    def _learn_error(self, done: SegmentComplete) -> None:
+        """Audit mode's record of how far a measured final's first encode missed its prediction."""
+        first = done.history[0] if done.history else {}
+        if first.get("measured") is not None and first.get("predicted") is not None:
+            self._audit.record(first["predicted"], first["measured"])
 
     def _model(self) -> QualityModel:
         """The file's r (the median of what its measured segments showed, else the prior) and its typical CRF
@@ -447,10 +476,14 @@ class ChunkedStrategy(EncodingStrategy):
         the window, so that a segment that misses by its usual error stays above target − tolerance_below."""
         s = self.search
         middle = s.middle
-        measured = [
-            (r.score_measured, r.frames or 0) for r in self.results.values() if r.score_measured is not None
+        # An unmeasured final (audit mode) counts with its prediction: it aimed above the rest (quality/audit.py),
+        # and the film's figure is what must land in the window.
+        scores = [
+            (score, r.frames or 0)
+            for r in self.results.values()
+            if (score := r.score_measured if r.score_measured is not None else r.score_predicted) is not None
         ]
-        so_far = self._file_score(measured)
+        so_far = self._file_score(scores)
         if so_far is None:
             return middle
         margin = s.tolerance / 10
@@ -531,20 +564,16 @@ class ChunkedStrategy(EncodingStrategy):
         self.results[seg.index] = done
         if outcome.observed_loss_ratio is not None:
             self._observed_r.append(outcome.observed_loss_ratio)
-        if (
-            not self._verified
-            and outcome.score_measured is not None
-            and abs(outcome.score_measured - outcome.score_predicted) > self.search.tolerance / 2
-        ):
-            self._verified = True
+        self._learn_error(done)
+        if not self._verified and self._audit.too_loose() and not self._told_loose:
+            self._told_loose = True
             ctx.emit(
-                ErrorOccurred(
+                Notice(
                     stage="encoding",
                     segment=seg.index,
-                    severity="warning",
-                    message=f"{ctx.source}: segment {seg.index} measured {outcome.score_measured:.2f} where"
-                    f" {outcome.score_predicted:.2f} was predicted; every later segment is measured (verified"
-                    " mode)",
+                    message=f"{ctx.source}: predictions miss by {self._audit.spread():.2f} {self.aim.metric.label} (sd of"
+                    f" {len(self._audit.errors)} measured segments): too loose to leave a segment unmeasured,"
+                    " so every segment is measured until they settle",
                 )
             )
         ctx.emit(done)

@@ -25,6 +25,7 @@ class Scoring:
     height: int
     crop: str | None = None
     deinterlace: str | None = None
+    scale: str | None = None  # "w:h": the reference downscaled as a half-size probe's source was
     n_subsample: int = 5
     threads: int = 0
     pix_fmt: str = "yuv420p10le"
@@ -40,13 +41,17 @@ class Scoring:
         n_subsample: int,
         pix_fmt: str | None = None,
     ) -> Scoring:
-        """Scoring an encode made with `settings` against its source (`pix_fmt`: else the encode's format)."""
+        """Scoring an encode made with `settings` against its source (`pix_fmt`: else the encode's format); a
+        downscaled encode is judged at its own size."""
+        if settings.scale:
+            width, height = (int(side) for side in settings.scale.split(":"))
         return cls(
             metric,
             width,
             height,
             crop=settings.crop,
             deinterlace=settings.deinterlace,
+            scale=settings.scale,
             n_subsample=n_subsample,
             pix_fmt=pix_fmt or settings.pix_fmt,
         )
@@ -56,7 +61,7 @@ def score_graph(scoring: Scoring, distorted: str, reference: str, *, log_name: s
     """The graph that scores the stream labelled `distorted` against `reference`, writing the metric's log to
     `log_name` in the run's working folder; `output` labels what comes out of it (for a second output)."""
     metric = scoring.metric
-    filters = source_filters(scoring.crop, scoring.deinterlace)
+    filters = source_filters(scoring.crop, scoring.deinterlace, scoring.scale)
     picture = metric.picture_format(scoring.pix_fmt)
     ref_chain = f"setpts=PTS-STARTPTS,{filters + ',' if filters else ''}{picture}"
     dis_chain = f"setpts=PTS-STARTPTS,{picture}"
