@@ -47,6 +47,12 @@ def half_size(width: int, height: int) -> str:
     return f"{width // 4 * 2}:{height // 4 * 2}"
 
 
+def scale_size(scale: str) -> tuple[int, int]:
+    """The width and height a "w:h" scale gives."""
+    width, height = scale.split(":")
+    return int(width), int(height)
+
+
 class VideoSettings(BaseModel):
     """A video encode's settings (the CRF is filled in per probe and per final encode); `encoder` names one in
     media/encoders/."""

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 
 from drapto_tui.media.metrics import Metric, metric_named
-from drapto_tui.model.segment import Probe, QualityModel, SearchSettings, VideoSettings
+from drapto_tui.model.segment import Probe, QualityModel, SearchSettings, VideoSettings, scale_size
 from drapto_tui.quality.calibration import Calibration, calibration
 from drapto_tui.quality.crf_search import CrfSearch
 
@@ -146,7 +146,7 @@ def half_size_probes(calibrated: bool, width: int, height: int) -> bool:
 
 def probe_width(settings: SearchSettings) -> int | None:
     """A half-size probe's width (None: the probes are full size)."""
-    return int(settings.probe_size.split(":")[0]) if settings.probe_size else None
+    return scale_size(settings.probe_size)[0] if settings.probe_size else None
 
 
 def probe_settings(settings: SearchSettings) -> SearchSettings:

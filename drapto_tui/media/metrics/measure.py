@@ -12,7 +12,7 @@ from pathlib import Path
 
 from drapto_tui.media.ffmpeg import RunWatch, run_ffmpeg
 from drapto_tui.media.metrics.base import Metric, ScoreResult
-from drapto_tui.model.segment import VideoSettings, source_filters
+from drapto_tui.model.segment import VideoSettings, scale_size, source_filters
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Scoring:
         """Scoring an encode made with `settings` against its source (`pix_fmt`: else the encode's format); a
         downscaled encode is judged at its own size."""
         if settings.scale:
-            width, height = (int(side) for side in settings.scale.split(":"))
+            width, height = scale_size(settings.scale)
         return cls(
             metric,
             width,
