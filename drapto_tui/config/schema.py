@@ -250,7 +250,7 @@ class SearchConfig(Section):
     )
     probe_size: Literal["auto", "full", "half"] = Field(
         "auto",
-        description="Picture size of predict's probes: half costs a probe about 40 % less (every 3rd frame"
+        description="Picture size of predict's probes: half costs a probe about a third less (every 3rd frame"
         " scored); auto: half where the encoder and metric were measured that way (SVT-AV1 with VMAF) and the"
         " picture is at least 640x360, else full.",
     )

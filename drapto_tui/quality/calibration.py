@@ -34,7 +34,7 @@ class Calibration:
     first_crf: float | None = None
     #: A half-size probe's r over a full-size one's, by the probe's width, where measured (None: probes stay
     #: full size); between two widths in proportion, beyond the last held. Encoding and scoring a quarter of the
-    #: pixels costs the probe about 40 % less, but how much of the final's loss a half-size picture shows
+    #: pixels costs the probe about a third less, but how much of the final's loss a half-size picture shows
     #: belongs to the pair and the size.
     half_size_factors: tuple[tuple[int, float], ...] | None = None
 
