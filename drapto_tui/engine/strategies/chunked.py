@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -355,12 +356,7 @@ class ChunkedStrategy(EncodingStrategy):
     def _summarise(self, frames: int) -> None:
         results = [self.results[s.index] for s in self.segments]
         crfs = [r.crf for r in results if r.crf is not None]
-        # A segment audit mode did not measure counts with its predicted score (the summary says how many).
-        scores = [
-            (score, r.frames or 0)
-            for r in results
-            if (score := r.score_measured if r.score_measured is not None else r.score_predicted) is not None
-        ]
+        scores = _segment_scores(results)
         self.ctx.stats.update(
             {
                 "segments": len(self.segments),
@@ -476,14 +472,7 @@ class ChunkedStrategy(EncodingStrategy):
         the window, so that a segment that misses by its usual error stays above target − tolerance_below."""
         s = self.search
         middle = s.middle
-        # An unmeasured final (audit mode) counts with its prediction: it aimed above the rest (quality/audit.py),
-        # and the film's figure is what must land in the window.
-        scores = [
-            (score, r.frames or 0)
-            for r in self.results.values()
-            if (score := r.score_measured if r.score_measured is not None else r.score_predicted) is not None
-        ]
-        so_far = self._file_score(scores)
+        so_far = self._file_score(_segment_scores(self.results.values()))
         if so_far is None:
             return middle
         margin = s.tolerance / 10
@@ -578,3 +567,14 @@ class ChunkedStrategy(EncodingStrategy):
             )
         ctx.emit(done)
         self._judge_size(final=False)
+
+
+def _segment_scores(results: Iterable[SegmentComplete]) -> list[tuple[float, int]]:
+    """Each finished segment's figure and frames. A segment audit mode left unmeasured counts with its
+    prediction (it aimed above the rest, quality/audit.py): the summary says how many, and the film's figure,
+    the controller's and the summary's, is what must land in the window."""
+    return [
+        (score, r.frames or 0)
+        for r in results
+        if (score := r.score_measured if r.score_measured is not None else r.score_predicted) is not None
+    ]
