@@ -17,13 +17,13 @@ from drapto_tui.execution.local import LocalExecutor
 from drapto_tui.model.segment import SearchSettings, Segment, SegmentOutcome, SegmentSpec, VideoSettings
 
 
-def spec(job_id: str, index: int) -> SegmentSpec:
+def spec(job_id: str, index: int, frames: int = 48) -> SegmentSpec:
     return SegmentSpec(
         job_id=job_id,
         source=f"/films/{job_id}.mkv",
         resolution_class="sd",
         ffmpeg="ffmpeg",
-        segment=Segment(index=index, start=index * 2.0, end=index * 2.0 + 2, frames=48, path="-"),
+        segment=Segment(index=index, start=index * 2.0, end=index * 2.0 + 2, frames=frames, path="-"),
         video=VideoSettings(preset=12, crf=0),
         search=SearchSettings(),
         out_width=64,
@@ -197,5 +197,34 @@ def test_best_job_first_when_a_slot_frees(slots: int) -> None:
         # The first `slots` went to a (nothing else waited); every later slot went to b until b was drained.
         assert started[:slots] == ["a"] * slots
         assert started[slots : slots + 4] == ["b"] * 4
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("slots", [2, 3])
+def test_film_order_until_the_last_segments_then_the_longest_of_them_first(slots: int) -> None:
+    """The film's early segments go in film order (they teach the later ones); the last `slots` of them go
+    longest first, so that a long one does not run alone at the end while the other slots stand idle."""
+
+    async def run() -> None:
+        frames = [125, 350, 125, 225, 163, 125, 163, 350]
+        started: list[int] = []
+
+        async def work(job: str, seg: int) -> None:
+            started.append(seg)
+            await asyncio.sleep(0.001 * frames[seg] / 125)
+
+        executor = LocalExecutor(slots, runner=runner(work))
+        tasks = [
+            asyncio.create_task(executor.submit(spec("film", i, frames=n), lambda r: None))
+            for i, n in enumerate(frames)
+        ]
+        await asyncio.wait_for(asyncio.gather(*tasks), 2)
+        head = len(frames) - slots
+        assert started[:head] == list(range(head))
+        # The last ones by length, ties in film order: here not their film order.
+        last = sorted(range(head, len(frames)), key=lambda i: (-frames[i], i))
+        assert last != list(range(head, len(frames)))
+        assert started[head:] == last
 
     asyncio.run(run())
