@@ -95,3 +95,20 @@ def ffmpeg_reporting_libavcodec(tmp_dir: Path, real: str, major: int) -> Path:
     path.write_text(_OLD_LIBAVCODEC.format(python=sys.executable, real=real, major=major))
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
+
+
+_RECORDER = """#!{python}
+import json, os, sys
+with open({log!r}, "a", encoding="utf-8") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+os.execv({real!r}, [{real!r}, *sys.argv[1:]])
+"""
+
+
+def ffmpeg_recording(tmp_dir: Path, real: str) -> tuple[Path, Path]:
+    """The real FFmpeg, each run's arguments written first, one JSON list a line, to the log returned with it."""
+    path = tmp_dir / "ffmpeg-recording"
+    log = tmp_dir / "ffmpeg-runs.jsonl"
+    path.write_text(_RECORDER.format(python=sys.executable, real=real, log=str(log)))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path, log

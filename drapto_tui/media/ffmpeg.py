@@ -124,8 +124,12 @@ class FfmpegProcess:
         capture_stdout: bool = False,
         cwd: Path | None = None,
         ffmpeg_flags: bool = True,
+        stop_when: Callable[[str], bool] | None = None,
     ) -> None:
         self.cwd = cwd
+        #: A line on stderr that makes the rest of the run worthless: it is ended then, and `stopped` says so.
+        self.stop_when = stop_when
+        self.stopped = False
         self.args = [str(a) for a in args]
         if on_progress is not None:
             # Progress as key=value blocks on stdout; -nostats silences the stderr status line.
@@ -221,6 +225,9 @@ class FfmpegProcess:
             self._tail.append(line)
             if self.keep_stderr:
                 self._stderr_all.append(line)
+            if self.stop_when is not None and not self.stopped and self.stop_when(line):
+                self.stopped = True
+                self._signal(signal.SIGTERM)
 
     async def _read_stdout(self) -> None:
         assert self.proc and self.proc.stdout

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from drapto_tui.media.segment import (
     scene_ranges,
     segment_video,
 )
+from tests.fault_ffmpeg import ffmpeg_recording
 from tests.judge import decoded_frames
 from tests.media_helpers import MediaFactory
 
@@ -233,3 +235,66 @@ async def test_a_short_film_is_cut_in_one_go(four_scene_clip: Path, ffmpeg: str,
         by_ranges=True,
     )
     assert batches == [len(segments)] and [s.start for s in segments] == [0.0, 3.0, 6.0, 9.0]
+
+
+@pytest.fixture(scope="module")
+def real_montage(media: MediaFactory, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Four 2 s shots of real footage (Big Buck Bunny, bikes, carphone, Big Buck Bunny flipped), 320x180 at
+    24 fps, encoded by x264 with 3 B-frames two ways: as x264 does by default (a GOP starts at each cut), and
+    with one GOP and a fixed I-BBB-P pattern, where each cut is a P-frame with skipped B-frames before it."""
+    bbb = media.bbb()
+    folder = tmp_path_factory.mktemp("montage")
+    shots = [
+        (bbb, 1.0, ""),
+        (bbb.with_name("bikes.mp4"), 3.2, ""),
+        (bbb.with_name("carphone_pristine.mp4"), 0.0, ""),
+    ]
+    shots.append((bbb, 3.0, "hflip,"))
+    inputs = [arg for path, start, _ in shots for arg in ("-ss", str(start), "-t", "2", "-i", str(path))]
+    graph = "".join(
+        f"[{i}:v]{flip}scale=320:180,fps=24,setsar=1,format=yuv420p,trim=end_frame=48,setpts=PTS-STARTPTS[s{i}];"
+        for i, (_, _, flip) in enumerate(shots)
+    )
+    graph += "[s0][s1][s2][s3]concat=n=4:v=1[v]"
+    made = {}
+    for name, params in (
+        ("gop at each cut", "bframes=3"),
+        ("cuts inside b-frames", "bframes=3:b-adapt=0:scenecut=0:keyint=240"),
+    ):
+        out = folder / f"{name.replace(' ', '-')}.mkv"
+        subprocess.run(
+            [media.ffmpeg, "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]",
+             "-c:v", "libx264", "-preset", "veryfast", "-x264-params", params, str(out)],
+            check=True,
+        )  # fmt: skip
+        made[name] = out
+    return made
+
+
+def _scene_runs(log: Path) -> list[list[str]]:
+    runs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return [args for args in runs if any("scene" in a for a in args)]
+
+
+@pytest.mark.parametrize("encoded", ["gop at each cut", "cuts inside b-frames"])
+async def test_an_h264_film_is_scene_scored_without_b_frames_only_where_that_is_exact(
+    real_montage: dict[str, Path], encoded: str, ffmpeg: str, tmp_path: Path
+) -> None:
+    """Scoring without B-frames decodes about a third of an x264 film's pictures. Where x264 started a GOP
+    at each cut, that pass finds every change at its very frame and is kept; where the cuts fall on P-frames
+    with skipped B-frames before them, the change may lie on a skipped one, so the film is scored again with
+    every picture. Either way the changes are those of a pass over every picture: the shots' edges."""
+    source = real_montage[encoded]
+    index = await index_packets(ffmpeg, source)
+    assert index.frames == 192
+    every_picture = await detect_scenes(ffmpeg, source, 0.3, index=index)
+    assert every_picture == [2.0, 4.0, 6.0]
+    recording, log = ffmpeg_recording(tmp_path, ffmpeg)
+    without_b = await detect_scenes(str(recording), source, 0.3, index=index, skip_b_frames=True)
+    assert without_b == every_picture
+    runs = _scene_runs(log)
+    assert "bidir" in runs[0]
+    if encoded == "gop at each cut":
+        assert len(runs) == 1
+    else:
+        assert len(runs) == 2 and "-skip_frame" not in runs[1]

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from drapto_tui.errors import ToolError
+from drapto_tui.media.ffmpeg import FfmpegProcess
 from drapto_tui.media.tools import Needs, find_ffmpeg, inspect_ffmpeg, require_ffmpeg
 from tests.fault_ffmpeg import ffmpeg_without
 
@@ -60,3 +61,17 @@ async def test_not_an_ffmpeg(tmp_path: Path) -> None:
     fake.chmod(0o755)
     with pytest.raises(ToolError, match="does not answer like FFmpeg"):
         await require_ffmpeg(str(fake))
+
+
+async def test_a_run_is_ended_at_the_line_that_makes_the_rest_worthless(ffmpeg: str) -> None:
+    """`stop_when`: a scene pass without B-frames that finds a doubtful change stops there, not at the film's
+    end (it is scored again in full): here a 10-minute source stopped at the first scene-score line."""
+    process = FfmpegProcess(
+        [ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=600",
+         "-vf", "select='gt(scene,0)',metadata=print:key=lavfi.scene_score", "-f", "null", "-"],
+        keep_stderr=True,
+        stop_when=lambda line: "lavfi.scene_score=" in line,
+    )  # fmt: skip
+    result = await process.run()
+    assert process.stopped and result.returncode != 0
+    assert result.elapsed < 30  # the whole source takes minutes at this machine's pace

@@ -172,6 +172,8 @@ class ChunkedStrategy(EncodingStrategy):
                     scene_threshold=threshold,
                     cut_tolerance=proc.cut_tolerance,
                     scene_range=proc.scene_range,
+                    # H.264 encoders start a GOP at a scene change: scored first without B-frames (segment.py).
+                    skip_b_frames=(ctx.media.video_codec or "").upper() == "AVC",
                 ),
                 duration=ctx.media.duration,
                 stream=ctx.media.video_stream,
