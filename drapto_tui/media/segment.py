@@ -236,15 +236,7 @@ async def detect_scenes(
     found = await asyncio.gather(
         *(
             _scene_changes(
-                ffmpeg,
-                source,
-                threshold,
-                stream,
-                part,
-                threads,
-                index.origin,
-                meter.part(i),
-                skip_b_frames_gap=gap,
+                ffmpeg, source, threshold, stream, part, threads, index.origin, meter.part(i), skip_gap=gap
             )
             for i, part in enumerate(ranges)
         )
@@ -307,11 +299,11 @@ async def _scene_changes(
     origin: float,
     progress: tuple[float, Callable[[FfmpegProgress], None] | None] = (0.0, None),
     *,
-    skip_b_frames_gap: float | None = None,
+    skip_gap: float | None = None,
 ) -> list[float]:
     """One range's scene changes, as times in the film (an input seek makes FFmpeg count from the seek).
 
-    Given `skip_b_frames_gap` (an H.264 source: frame_gap), the range is first scored without decoding its
+    Given `skip_gap` (an H.264 source: frame_gap), the range is first scored without decoding its
     B-frames, about half of the pass's time (the issue 24 film: 6.1 s → 3.3 s on one core, the same 77
     changes). That pass is kept only where it is exact: a change is placed exactly when the picture shown just
     before it was decoded (its predecessor is no further than the gap), and a decoder that skips B-frames must
@@ -321,81 +313,69 @@ async def _scene_changes(
     but the score also weighs the pair before that, so a change scoring within a few hundredths of the threshold
     may fall on either side of it (a pass that skipped only unreferenced pictures lost a change that scored 0.312
     against 0.3 in a 60 s x264 film with 5 B-frames; on the issue 24 film and the 720p clip, none changed)."""
-    if skip_b_frames_gap is not None:
-        fast = await _scored_range(
-            ffmpeg, source, threshold, stream, part, threads, origin, progress, skip_gap=skip_b_frames_gap
+
+    async def one_pass(gap: float | None) -> list[float] | None:
+        """One FFmpeg's scene pass over the range; with a `gap`, B-frames are not decoded, and None says
+        the pass could not place every change exactly.
+
+        The scored pictures are split off to a sink and every picture goes on to the output, so that FFmpeg's
+        progress follows the decode (the selected pictures alone would report only the last scene change); the
+        split costs nothing measurable (4.26 s against 4.28 s on the issue 24 film)."""
+        window: list[str] = []
+        if threads:
+            window += ["-threads", str(threads)]
+        if gap is not None:
+            window += ["-skip_frame", "bidir"]
+        seek = f"{part.seek + origin:.6f}" if part.seek is not None else None
+        if seek is not None:
+            window += ["-ss", seek]
+        if part.read is not None:
+            window += ["-t", f"{part.read:.6f}"]
+        span, heard = progress
+        scale = f"[0:v:{stream}]scale='if(gt(iw,960),480,iw)':-2,split[score][all];"
+        if gap is None:
+            select = f"[score]select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score,nullsink;"
+        else:
+            # A change whose predecessor was skipped goes to the second output: it may lie on a skipped picture.
+            select = (
+                f"[score]select=outputs=2:expr='gt(scene,{threshold})*(1+gt(t-prev_t,{gap:.6f}))'[sure][late];"
+                "[sure]metadata=print:key=lavfi.scene_score,nullsink;"
+                f"[late]metadata=add:key={_LATE_KEY}:value=1,metadata=print:key={_LATE_KEY},nullsink;"
+            )
+        args = [ffmpeg, "-skip_loop_filter", "all", *window, "-i", str(source), "-an", "-sn",
+                "-filter_complex", scale + select + "[all]null[out]", "-map", "[out]", "-f", "null", "-"]  # fmt: skip
+        process = FfmpegProcess(
+            args,
+            keep_stderr=True,
+            on_progress=heard,
+            duration=span or None,
+            stop_when=_doubtful if gap is not None else None,  # no use going on: it is scored again
         )
+        result = await process.run()
+        if process.stopped:
+            return None
+        if result.returncode != 0:
+            raise FfmpegError("scene detection", subject=str(source), result=result)
+        offset = (float(seek) if seek is not None else 0.0) - origin  # the seek as FFmpeg was given it
+        cuts: list[float] = []
+        pending: float | None = None
+        for line in (result.stderr or "").splitlines():
+            if m := _PTS_TIME_RE.search(line):
+                # As one pass prints it (pts_time has 6 places).
+                pending = round(float(m.group(1)) + offset, 6)
+            elif (m := _SCORE_RE.search(line)) and pending is not None:
+                if pending >= part.keep_from - 1e-6 and (
+                    part.keep_to is None or pending < part.keep_to - 1e-6
+                ):
+                    cuts.append(pending)
+                pending = None
+        return cuts
+
+    if skip_gap is not None:
+        fast = await one_pass(skip_gap)
         if fast is not None:
             return fast
-    found = await _scored_range(ffmpeg, source, threshold, stream, part, threads, origin, progress)
-    assert found is not None  # every picture decoded: nothing is doubtful
-    return found
-
-
-async def _scored_range(
-    ffmpeg: str,
-    source: Path,
-    threshold: float,
-    stream: int,
-    part: SceneRange,
-    threads: int,
-    origin: float,
-    progress: tuple[float, Callable[[FfmpegProgress], None] | None],
-    *,
-    skip_gap: float | None = None,
-) -> list[float] | None:
-    """One FFmpeg's scene pass over a range; with `skip_gap`, B-frames are not decoded, and None says the pass
-    could not place every change exactly (_scene_changes).
-
-    The scored pictures are split off to a sink and every picture goes on to the output, so that FFmpeg's
-    progress follows the decode (the selected pictures alone would report only the last scene change); the
-    split costs nothing measurable (4.26 s against 4.28 s on the issue 24 film)."""
-    window: list[str] = []
-    if threads:
-        window += ["-threads", str(threads)]
-    if skip_gap is not None:
-        window += ["-skip_frame", "bidir"]
-    seek = f"{part.seek + origin:.6f}" if part.seek is not None else None
-    if seek is not None:
-        window += ["-ss", seek]
-    if part.read is not None:
-        window += ["-t", f"{part.read:.6f}"]
-    span, heard = progress
-    scale = f"[0:v:{stream}]scale='if(gt(iw,960),480,iw)':-2,split[score][all];"
-    if skip_gap is None:
-        select = f"[score]select='gt(scene,{threshold})',metadata=print:key=lavfi.scene_score,nullsink;"
-    else:
-        # A change whose predecessor was skipped goes to the second output: it may lie on a skipped picture.
-        select = (
-            f"[score]select=outputs=2:expr='gt(scene,{threshold})*(1+gt(t-prev_t,{skip_gap:.6f}))'[sure][late];"
-            "[sure]metadata=print:key=lavfi.scene_score,nullsink;"
-            f"[late]metadata=add:key={_LATE_KEY}:value=1,metadata=print:key={_LATE_KEY},nullsink;"
-        )
-    args = [ffmpeg, "-skip_loop_filter", "all", *window, "-i", str(source), "-an", "-sn",
-            "-filter_complex", scale + select + "[all]null[out]", "-map", "[out]", "-f", "null", "-"]  # fmt: skip
-    process = FfmpegProcess(
-        args,
-        keep_stderr=True,
-        on_progress=heard,
-        duration=span or None,
-        stop_when=_doubtful if skip_gap is not None else None,  # no use going on: it is scored again
-    )
-    result = await process.run()
-    if process.stopped:
-        return None
-    if result.returncode != 0:
-        raise FfmpegError("scene detection", subject=str(source), result=result)
-    offset = (float(seek) if seek is not None else 0.0) - origin  # the seek as FFmpeg was given it
-    cuts: list[float] = []
-    pending: float | None = None
-    for line in (result.stderr or "").splitlines():
-        if m := _PTS_TIME_RE.search(line):
-            pending = round(float(m.group(1)) + offset, 6)  # as one pass prints it (pts_time has 6 places)
-        elif (m := _SCORE_RE.search(line)) and pending is not None:
-            if pending >= part.keep_from - 1e-6 and (part.keep_to is None or pending < part.keep_to - 1e-6):
-                cuts.append(pending)
-            pending = None
-    return cuts
+    return await one_pass(None) or []  # every picture decoded: nothing is doubtful, None never comes
 
 
 def _snap(t: float, keyframes: list[float]) -> float:
@@ -715,20 +695,12 @@ async def segment_in_ranges(
     threads = 1 if cores > 1 else 0
     meter = RangesMeter(ranges, duration, on_progress)  # the scene pass: the step's long part
 
-    gap = frame_gap(index) if rules.skip_b_frames else None
+    threshold, gap = rules.scene_threshold, frame_gap(index) if rules.skip_b_frames else None
 
     async def scored(i: int, part: SceneRange) -> list[float]:
         async with gate:
             return await _scene_changes(
-                ffmpeg,
-                source,
-                rules.scene_threshold,
-                stream,
-                part,
-                threads,
-                index.origin,
-                meter.part(i),
-                skip_b_frames_gap=gap,
+                ffmpeg, source, threshold, stream, part, threads, index.origin, meter.part(i), skip_gap=gap
             )
 
     scoring = [asyncio.create_task(scored(i, part)) for i, part in enumerate(ranges)]
