@@ -28,7 +28,12 @@ class JobLog:
     def record(self, proc: FfmpegProcess) -> None:
         """Append one finished run; a log that cannot be written never stops the job."""
         returncode = proc.proc.returncode if proc.proc is not None else None
-        status = "cancelled" if proc.cancelled else f"exit {returncode}"
+        if proc.cancelled:
+            status = "cancelled"
+        elif proc.stopped_at is not None:  # its exit status would read as a failure
+            status = f"stopped by drapto-tui at: {proc.stopped_at.strip()}"
+        else:
+            status = f"exit {returncode}"
         lines = [
             f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {status} after {proc.elapsed():.1f} s",
             f"$ {shlex.join(proc.args)}",

@@ -127,9 +127,9 @@ class FfmpegProcess:
         stop_when: Callable[[str], bool] | None = None,
     ) -> None:
         self.cwd = cwd
-        #: A line on stderr that makes the rest of the run worthless: it is ended then, and `stopped` says so.
+        #: A line on stderr that makes the rest of the run worthless: it is ended then, and `stopped_at` holds it.
         self.stop_when = stop_when
-        self.stopped = False
+        self.stopped_at: str | None = None
         self.args = [str(a) for a in args]
         if on_progress is not None:
             # Progress as key=value blocks on stdout; -nostats silences the stderr status line.
@@ -156,6 +156,11 @@ class FfmpegProcess:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
+
+    @property
+    def stopped(self) -> bool:
+        """Ended by us at a line `stop_when` matched (its exit status then says nothing of the input)."""
+        return self.stopped_at is not None
 
     @property
     def paused(self) -> bool:
@@ -225,8 +230,8 @@ class FfmpegProcess:
             self._tail.append(line)
             if self.keep_stderr:
                 self._stderr_all.append(line)
-            if self.stop_when is not None and not self.stopped and self.stop_when(line):
-                self.stopped = True
+            if self.stop_when is not None and self.stopped_at is None and self.stop_when(line):
+                self.stopped_at = line
                 self._signal(signal.SIGTERM)
 
     async def _read_stdout(self) -> None:

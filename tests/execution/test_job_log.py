@@ -36,3 +36,23 @@ async def test_every_run_is_written_and_the_log_stays_under_its_cap(tmp_path: Pa
     assert path.read_text().startswith("== ")  # cut at a run's first line
     tail = JobLog.tail(path, lines=5)
     assert len(tail) == 5 and tail == path.read_text().splitlines()[-5:]
+
+
+async def test_a_run_we_stopped_is_logged_as_stopped_not_as_failed(tmp_path: Path, ffmpeg: str) -> None:
+    """A scene pass without B-frames that is ended at its first doubtful line exits 255; the log says why."""
+    control = JobControl()
+    path = JobLog.path_for(tmp_path / "logs", "job1")
+    control.log = JobLog(path, cap=1 << 20)
+    token = current_tracker.set(control)
+    try:
+        process = FfmpegProcess(
+            [ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=24:duration=600",
+             "-vf", "select='gt(scene,0)',metadata=print:key=lavfi.scene_score", "-f", "null", "-"],
+            stop_when=lambda line: "lavfi.scene_score=" in line,
+        )  # fmt: skip
+        result = await process.run()
+    finally:
+        current_tracker.reset(token)
+    assert result.returncode != 0
+    first = path.read_text().splitlines()[0]
+    assert "stopped by drapto-tui at:" in first and "lavfi.scene_score=" in first and "exit" not in first
