@@ -259,7 +259,8 @@ class RangesMeter:
             return self.spans[i], None
 
         def heard(progress: FfmpegProgress) -> None:
-            self.done[i] = progress.fraction or 0.0
+            # Never back: a range scored again in full (_scene_changes) starts its FFmpeg's progress from 0.
+            self.done[i] = max(self.done[i], progress.fraction or 0.0)
             total = sum(self.spans)
             if self.on_progress is not None and total:
                 self.on_progress(sum(d * s for d, s in zip(self.done, self.spans, strict=True)) / total)

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from drapto_tui.media.ffmpeg import FfmpegProgress
 from drapto_tui.media.segment import (
     CutRules,
+    RangesMeter,
+    SceneRange,
     count_packets,
     detect_scenes,
     index_packets,
@@ -298,3 +301,21 @@ async def test_an_h264_film_is_scene_scored_without_b_frames_only_where_that_is_
         assert len(runs) == 1
     else:
         assert len(runs) == 2 and "-skip_frame" not in runs[1]
+
+
+def test_the_scene_pass_progress_never_goes_back_when_a_range_is_scored_again() -> None:
+    """A range whose pass without B-frames was stopped is scored again from its start; the step's figure holds
+    where it was until the new pass passes it."""
+    heard: list[float] = []
+    ranges = [
+        SceneRange(seek=None, read=60.0, keep_from=0.0, keep_to=60.0),
+        SceneRange(60.0, 60.0, 60.0, None),
+    ]
+    meter = RangesMeter(ranges, 120.0, heard.append)
+    first, second = meter.part(0)[1], meter.part(1)[1]
+    assert first is not None and second is not None
+    first(FfmpegProgress(fraction=0.5))  # the pass without B-frames, stopped halfway
+    second(FfmpegProgress(fraction=1.0))
+    first(FfmpegProgress(fraction=0.1))  # the same range again, every picture
+    first(FfmpegProgress(fraction=1.0))
+    assert heard == [0.25, 0.75, 0.75, 1.0]
