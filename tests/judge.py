@@ -40,6 +40,24 @@ def decoded_frames(ffmpeg: str, path: Path) -> int:
     return int(frames[-1]) if frames else 0
 
 
+def keyframe_times(ffmpeg: str, path: Path) -> list[float]:
+    """When each keyframe of the first video stream is shown (s), from the container's own packet flags: a
+    stream copy to framecrc, which flags every packet that is not a keyframe ("F=")."""
+    proc = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    num, den = re.findall(r"^#tb 0: (\d+)/(\d+)$", proc.stdout, re.M)[0]
+    return [
+        int(line.split(",")[2]) * int(num) / int(den)
+        for line in proc.stdout.splitlines()
+        if line and not line.startswith("#") and "F=" not in line
+    ]
+
+
 @dataclass
 class Tracks:
     video_seconds: float

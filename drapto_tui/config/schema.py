@@ -137,6 +137,7 @@ SVT_OWNED_KEYS = {
     "passes": "the quality path encodes in one pass; set quality.target",
     "preset": "set encoding.preset",
     "lp": "set resources.encoder_threads",
+    "keyint": "set encoding.keyframe_interval",
     "input-depth": "set encoding.pixel_format",
     "mastering-display": "it is taken from the source's HDR metadata",
     "content-light": "it is taken from the source's HDR metadata",
@@ -164,6 +165,14 @@ class EncodingConfig(Section):
     min_crf: float = Field(10.0, ge=0, le=63)
     max_crf: float = Field(55.0, ge=0, le=63)
     pixel_format: Literal["yuv420p10le", "yuv420p"] = "yuv420p10le"
+    keyframe_interval: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="The longest gap between keyframes, in seconds (seeking lands within it). Each segment starts"
+        " on one; a longer segment gets more, evenly spaced. 0: the encoder's own default (SVT-AV1: about 5 s,"
+        " which puts a second keyframe near the end of most segments over 5 s).",
+    )
     svt_params: str = Field("", description="Extra SVT-AV1 parameters, key=value:key=value.")
     aom_params: str = Field(
         "", description="Extra libaom parameters (FFmpeg's -aom-params), key=value:key=value."

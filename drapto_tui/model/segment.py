@@ -69,6 +69,7 @@ class VideoSettings(BaseModel):
     extra_params: tuple[str, ...] = ()  # the encoder's HDR10 parameters (mastering display, content light)
     deinterlace: Literal["tff", "bff"] | None = None  # bwdif with this field first, one frame per frame
     scale: str | None = None  # "w:h": a half-size probe's pictures (never a final's)
+    keyint: int = 0  # the most frames from one keyframe to the next; 0 = the encoder's default
 
     def source_filters(self) -> str | None:
         """What is done to the source's pictures before encoding, and to the scoring reference alike."""
@@ -88,6 +89,7 @@ class VideoSettings(BaseModel):
             "extra": list(self.extra_params),
             **({"deinterlace": self.deinterlace} if self.deinterlace else {}),
             **({"scale": self.scale} if self.scale else {}),
+            **({"keyint": self.keyint} if self.keyint else {}),
         }
 
 

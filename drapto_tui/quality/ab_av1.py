@@ -67,6 +67,8 @@ def crf_search_args(binary: str, segment: Segment, search: SearchSettings, video
     ]
     if video.crop:
         args += ["--vfilter", f"crop={video.crop}"]
+    if video.keyint:
+        args += ["--keyint", str(video.keyint)]
     for param in [*video.extra_params, *[p for p in video.params.split(":") if p]]:
         args += ["--svt", param]
     return args

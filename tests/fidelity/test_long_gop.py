@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.judge import decoded_frames, mediainfo_tracks, vmaf_by_index
+from tests.judge import decoded_frames, keyframe_times, mediainfo_tracks, vmaf_by_index
 from tests.reliability.harness import E, encode
 
 FPS = 24
@@ -55,16 +55,7 @@ def one_gop(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
     )
-    keyframes = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(out), "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert (
-        sum(1 for line in keyframes.splitlines() if line and not line.startswith("#") and "F=" not in line)
-        == 1
-    )
+    assert len(keyframe_times(ffmpeg, out)) == 1
     return out
 
 

@@ -47,7 +47,7 @@ def test_arguments_carry_our_settings() -> None:
         "ab-av1",
         seg,
         SearchSettings(target=93, samples=4, sample_duration=3),
-        VideoSettings(preset=6, crf=0, crop="1920:800:0:140", params="tune=0"),
+        VideoSettings(preset=6, crf=0, crop="1920:800:0:140", params="tune=0", keyint=240),
     )
     joined = " ".join(args)
     for part in (
@@ -60,6 +60,7 @@ def test_arguments_carry_our_settings() -> None:
         "--pix-format yuv420p10le",
         "--vfilter crop=1920:800:0:140",
         "--svt tune=0",
+        "--keyint 240",  # the segment's keyframe spacing, as our own encodes use
         "--vmaf-scale none",
         "--stdout-format json",
     ):

@@ -39,11 +39,20 @@ def cli(
         ("preset=4:foo=1", "preset is set by drapto-tui; set encoding.preset"),
         ("crf=20", "crf is set by drapto-tui; set quality.target"),
         ("lp=4", "lp is set by drapto-tui; set resources.encoder_threads"),
+        ("keyint=300", "keyint is set by drapto-tui; set encoding.keyframe_interval"),
         ("tune", "'tune' is not key=value"),
         ("foo=1", "SVT-AV1 rejects it (Error parsing option foo: 1); fix or remove that key"),
         ("tune=9", "SVT-AV1 rejects it (Invalid tune flag"),
     ],
-    ids=["owned-preset", "owned-crf", "owned-lp", "not-key-value", "unknown-key", "bad-value"],
+    ids=[
+        "owned-preset",
+        "owned-crf",
+        "owned-lp",
+        "owned-keyint",
+        "not-key-value",
+        "unknown-key",
+        "bad-value",
+    ],
 )
 def test_svt_params_that_fight_the_tool_or_svt(
     tmp_path: Path, film: Path, params: str, expected: str

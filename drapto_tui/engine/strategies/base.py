@@ -16,11 +16,12 @@ from drapto_tui.engine.workdirs import JobDirs
 from drapto_tui.execution.base import Executor
 from drapto_tui.execution.control import JobControl
 from drapto_tui.media.crop import CropResult
+from drapto_tui.media.encode import keyframe_spacing
 from drapto_tui.media.encoders import encoder_named
 from drapto_tui.media.tools import FfmpegInfo
 from drapto_tui.model.events import Payload
 from drapto_tui.model.media import MediaProbe
-from drapto_tui.model.segment import VideoSettings
+from drapto_tui.model.segment import Segment, VideoSettings
 from drapto_tui.model.source_identity import SourceIdentity
 from drapto_tui.model.state import ProcessingState
 
@@ -79,13 +80,21 @@ class JobContext:
             out += ["-color_range", "tv" if m.color_range == "limited" else "pc"]
         return out
 
-    def video_settings(self, crf: float, parallel: int, encoder: str | None = None) -> VideoSettings:
+    def video_settings(
+        self, crf: float, parallel: int, encoder: str | None = None, piece: Segment | None = None
+    ) -> VideoSettings:
         """The encode's settings with the configured encoder (or `encoder`: the Dolby Vision path's own), its
-        preset and parameters, and the HDR10 metadata it can carry."""
+        preset and parameters, and the HDR10 metadata it can carry; keyframes spaced for `piece` (a segment)
+        or else the whole film."""
         enc = self.config.encoding
         chosen = encoder_named(encoder or enc.encoder)
         m = self.media
         hdr10 = chosen.hdr10_params(m.mastering_display, m.max_cll, m.max_fall) if m.hdr else ()
+        if piece is not None:
+            frames, seconds = piece.frames, piece.duration
+        else:
+            seconds = m.video_duration or m.duration
+            frames = m.frame_count or round(seconds * m.fps)
         return VideoSettings(
             encoder=chosen.name,
             # The configured preset is the configured encoder's; another (the direct path's) runs at its default.
@@ -97,6 +106,7 @@ class JobContext:
             crop=self.crop.crop,
             extra_params=hdr10,
             deinterlace=self.deinterlace,
+            keyint=keyframe_spacing(frames, seconds, enc.keyframe_interval),
         )
 
 

@@ -392,7 +392,7 @@ class ChunkedStrategy(EncodingStrategy):
         """What a worker needs for this segment; the probes the cache already holds for it go along."""
         ctx = self.ctx
         cfg = ctx.config
-        video = ctx.video_settings(0, self.parallel)
+        video = ctx.video_settings(0, self.parallel, piece=seg)
         identity = cache_segment_identity(ctx.source, ctx.identity.key, seg)
         cached: dict[str, CachedProbe] = {}
         if ctx.cache is not None and cfg.search.cache:
