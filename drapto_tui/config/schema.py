@@ -170,8 +170,8 @@ class EncodingConfig(Section):
         ge=0,
         le=600,
         description="The longest gap between keyframes, in seconds (seeking lands within it). Each segment starts"
-        " on one; a longer segment gets more, evenly spaced. 0: the encoder's own default (SVT-AV1: about 5 s,"
-        " which puts a second keyframe near the end of most segments over 5 s).",
+        " on one; a longer segment gets more, evenly spaced. 0: the encoder's own default (SVT-AV1: 161"
+        " frames at 24 or 25 fps, which puts a second keyframe near the end of any longer segment).",
     )
     svt_params: str = Field("", description="Extra SVT-AV1 parameters, key=value:key=value.")
     aom_params: str = Field(

@@ -1,7 +1,7 @@
 """Keyframes where a viewer seeks and nowhere else (issue 24): each segment starts on one, and a segment gets more
-only where it is longer than `encoding.keyframe_interval`, evenly spaced. SVT-AV1's own interval (about 5 s)
-put a keyframe at frame 161 of a 163-frame segment of the film, an intra picture for two frames: 9–10 % of such
-segments' bytes at the same VMAF.
+only where it is longer than `encoding.keyframe_interval`, evenly spaced. SVT-AV1's own interval (161 frames)
+put a keyframe at frame 161 of a 163-frame segment of the film, an intra picture for two frames: the longer
+segments lost 7.5 % of their bytes to such keyframes at the same VMAF.
 
 The film: 16 s at 24 fps cut into two 8 s segments (192 frames, longer than SVT-AV1's 161). Judged by the
 output's own packet flags (a stream copy to FFmpeg's framecrc) against the segment starts."""
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from drapto_tui.media.encode import keyframe_spacing
 from tests.judge import decoded_frames, keyframe_times
 from tests.media_helpers import MediaFactory
 from tests.reliability.harness import E, encode
@@ -62,3 +63,19 @@ def test_interval_zero_leaves_keyframes_to_the_encoder(ffmpeg: str, tmp_path: Pa
     keyframes, starts = encoded_keyframes(ffmpeg, tmp_path, film, 0)
     assert all(any(abs(k - start) < 0.5 / FPS for k in keyframes) for start in starts), (keyframes, starts)
     assert len(keyframes) > len(starts), keyframes
+
+
+@pytest.mark.parametrize(
+    ("frames", "seconds", "interval", "spacing"),
+    [
+        (163, 6.52, 10, 163),  # within the interval: the segment's own keyframe only
+        (250, 10.0, 10, 250),  # exactly the interval: still one
+        (260, 10.4, 10, 130),  # just over: two even halves, never 250 frames and a 10-frame stub
+        (350, 14.0, 10, 175),
+        (100, 4.0, 0, 0),  # 0: the encoder's own interval
+    ],
+)
+def test_keyframe_spacing_splits_a_piece_evenly(
+    frames: int, seconds: float, interval: float, spacing: int
+) -> None:
+    assert keyframe_spacing(frames, seconds, interval) == spacing
