@@ -4,7 +4,7 @@
 
 Source: a long-GOP film made here (x265, a keyframe every 250 frames, 1280x720, 24 fps, an HDR10 base layer
 with a profile 8.1 Dolby Vision RPU on every frame, stereo AAC). Bare: the video encode drapto-tui runs for it
-(SVT-AV1 at the class's CRF with `-dolbyvision 1`) plus the Opus audio encode, one FFmpeg command, nothing
+(SVT-AV1 at the class's CRF, its keyframe spacing and `-dolbyvision 1`) plus the Opus audio encode, one FFmpeg command, nothing
 else. drapto-tui: the whole job with default settings (probe, crop detection, encode, audio, mux, validation).
 Medians of --repeat runs; the fixed cost is drapto-tui's wall time less the bare command's, and the event log
 says where it goes.
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.run import FF, drapto, fresh, timed  # noqa: E402
+from drapto_tui.config.schema import EncodingConfig  # noqa: E402
+from drapto_tui.media.encode import keyframe_spacing  # noqa: E402
 from samples.rpu import make_dv_rpu_fixture  # noqa: E402
 
 
@@ -57,10 +59,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         src = make_dv_rpu_fixture(FF, tmp / "dv-long-gop.mkv", width=1280, height=720, duration=args.seconds)
+        # The keyframes drapto-tui asks for on the whole film (24 fps), so that the bare encode is the same one.
+        gop = keyframe_spacing(args.seconds * 24, args.seconds, EncodingConfig().keyframe_interval)
         bare_cmd = [
             *(FF, "-v", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0"),
             *("-c:v", "libsvtav1", "-preset", str(args.preset), "-pix_fmt", "yuv420p10le"),
-            *("-svtav1-params", "crf=25", "-dolbyvision", "1"),
+            *("-svtav1-params", "crf=25", "-g", str(gop), "-dolbyvision", "1"),
             *("-c:a", "libopus", "-b:a", "128k", str(tmp / "bare.mkv")),
         ]
         bare, ours, last = [], [], []
