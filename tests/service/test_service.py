@@ -273,8 +273,10 @@ async def test_every_viewer_reads_the_services_queue_eta(
 ) -> None:
     """The queue's ETA is measured once, in the service: a viewer that attaches late shows the same figure as one
     that watched from the start, from its first frame, and a paused queue's ETA stands still (issue 26)."""
-    # Long enough to run past the rate's first 20 s (engine/eta.py MIN_WINDOW) with work still left to time.
-    film = media.clip(width=320, height=180, duration=150, fps=24, audio="stereo", gop=48)
+    # Long enough to run past the rate's first 20 s (engine/eta.py MIN_WINDOW) with work still left to time, and to
+    # pause: 150 s of it once took about 24 s to encode, and finished while the ETA was being read. The service is
+    # stopped when the test ends, so the film's length costs only its making.
+    film = media.clip(width=320, height=180, duration=600, fps=24, audio="stereo", gop=48)
     service.sets.append("encoding.preset=8")
     assert service.cli("service", "start").returncode == 0
     early = await ServiceClient.connect(service.config(), client="early")
