@@ -40,9 +40,17 @@ def decoded_frames(ffmpeg: str, path: Path) -> int:
     return int(frames[-1]) if frames else 0
 
 
-def keyframe_times(ffmpeg: str, path: Path) -> list[float]:
-    """When each keyframe of the first video stream is shown (s), from the container's own packet flags: a
-    stream copy to framecrc, which flags every packet that is not a keyframe ("F=")."""
+@dataclass(frozen=True)
+class Packet:
+    pts: float  # seconds
+    size: int
+    key: bool
+
+
+def video_packets(ffmpeg: str, path: Path) -> list[Packet]:
+    """The first video stream's packets in file order, as the container holds them: a stream copy to FFmpeg's
+    framecrc (decodes nothing), which gives each packet's pts in the header's time base, its size, and flags every
+    packet that is not a keyframe ("F=")."""
     proc = subprocess.run(
         [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
         capture_output=True,
@@ -51,11 +59,17 @@ def keyframe_times(ffmpeg: str, path: Path) -> list[float]:
         check=True,
     )
     num, den = re.findall(r"^#tb 0: (\d+)/(\d+)$", proc.stdout, re.M)[0]
-    return [
-        int(line.split(",")[2]) * int(num) / int(den)
-        for line in proc.stdout.splitlines()
-        if line and not line.startswith("#") and "F=" not in line
-    ]
+    packets = []
+    for line in proc.stdout.splitlines():
+        if line[:1].isdigit():
+            fields = line.split(",")
+            packets.append(Packet(int(fields[2]) * int(num) / int(den), int(fields[4]), "F=" not in line))
+    return packets
+
+
+def keyframe_times(ffmpeg: str, path: Path) -> list[float]:
+    """When each keyframe of the first video stream is shown (s), from the container's own packet flags."""
+    return [p.pts for p in video_packets(ffmpeg, path) if p.key]
 
 
 @dataclass

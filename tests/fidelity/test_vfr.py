@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pymediainfo import MediaInfo
 
+from tests.judge import video_packets
 from tests.reliability.harness import encode
 
 
@@ -46,17 +47,7 @@ def _make(ffmpeg: str, out: Path) -> Path:
 
 def frame_times(ffmpeg: str, path: Path) -> list[float]:
     """Every video frame's presentation time (seconds, from the first), as FFmpeg's demuxer reads it."""
-    proc = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    tb = next(line for line in proc.stdout.splitlines() if line.startswith("#tb 0:")).split()[-1]
-    num, den = (int(v) for v in tb.split("/"))
-    pts = sorted(
-        int(line.split(",")[2]) * num / den for line in proc.stdout.splitlines() if line[:1].isdigit()
-    )
+    pts = sorted(p.pts for p in video_packets(ffmpeg, path))
     return [t - pts[0] for t in pts]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.judge import video_packets
 from tests.reliability.harness import E, encode
 
 
@@ -61,13 +62,7 @@ def grain_and_clean(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def source_video_bytes(ffmpeg: str, path: Path) -> int:
-    proc = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return sum(int(line.split(",")[4]) for line in proc.stdout.splitlines() if not line.startswith("#"))
+    return sum(p.size for p in video_packets(ffmpeg, path))
 
 
 SIZE_RULE = ('processing.segmentation="fixed"', "processing.chunk_size=2", "search.max_encoded_percent=80")
