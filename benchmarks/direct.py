@@ -4,8 +4,9 @@
 
 Source: a long-GOP film made here (x265, a keyframe every 250 frames, 1280x720, 24 fps, an HDR10 base layer
 with a profile 8.1 Dolby Vision RPU on every frame, stereo AAC). Bare: the video encode drapto-tui runs for it
-(SVT-AV1 at the class's CRF, its keyframe spacing and `-dolbyvision 1`) plus the Opus audio encode, one FFmpeg command, nothing
-else. drapto-tui: the whole job with default settings (probe, crop detection, encode, audio, mux, validation).
+(SVT-AV1 at the class's CRF, its keyframe spacing and `-dolbyvision 1`) plus the Opus audio encode, one
+FFmpeg command, nothing else. drapto-tui: the whole job with default settings (probe, crop detection, encode,
+audio, mux, validation).
 Medians of --repeat runs; the fixed cost is drapto-tui's wall time less the bare command's, and the event log
 says where it goes.
 """

@@ -15,10 +15,10 @@ scaled to 1280x720 at 25 fps: 44 s, no synthetic scene. Each contender encodes i
 `--film` uses a film-length montage instead (issue 24): 56 shots of the same real clips at 640x360, each shot
 made different by its crop, flip, grade, speed or direction (the recipe is FILM_SHOTS below), about 4 minutes.
 
-`--rounds N` runs every contender N times, in turn (fixed, each mode, ab-av1, then again), and reports each one's
-fastest round beside all of its rounds: wall times on a shared 2-core machine move by up to a tenth between runs,
-and taking each contender's best of interleaved rounds compares them without one slow moment deciding. Size,
-VMAF and the per-segment table are the last round's outputs.
+`--rounds N` runs every contender N times, in turn (fixed, each mode, ab-av1, then again), and reports each
+one's fastest round beside all of its rounds: wall times on a shared 2-core machine move by up to a tenth
+between runs, and taking each contender's best of interleaved rounds compares them without one slow moment
+deciding. Size, VMAF and the per-segment table are the last round's outputs.
 
 For each: wall time, the CPU time of its child processes, size, an independent whole-file VMAF (libvmaf on every
 frame, frames paired by index), and per-scene VMAF cut from that per-frame log at drapto-tui's segment
@@ -323,8 +323,9 @@ def main() -> None:
     rounds = args.rounds > 1
     if rounds:
         lines += [
-            f"Wall s and × fixed: each contender's fastest of {args.rounds} rounds run in turn; every round's wall"
-            " time, and each round's × fixed (against that round's fixed encode), in the last two columns.",
+            f"Wall s and × fixed: each contender's fastest of {args.rounds} rounds run in turn; every"
+            " round's wall time, and each round's × fixed (against that round's fixed encode), in the last"
+            " two columns.",
             "",
         ]
     lines += [
